@@ -1,0 +1,639 @@
+//! The engine's immutable index: one snapshot of every account, answered from memory.
+//!
+//! A write clones the index, applies a batch to the clone, validates the accounts it touched, and
+//! publishes the clone. Readers keep whatever snapshot they loaded, so they never wait on a
+//! writer. Everything a check needs that can be computed at write time (the per-account masks of
+//! account-wide, owner-only and withheld permissions) is computed here, never on `can`.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::Error;
+use crate::engine::decision::{Allowed, DenyReason, Dimension};
+use crate::engine::resource::{Place, Resource, Subject};
+use crate::model::access::Access;
+use crate::model::account::{Account, Channel, Source, Store};
+use crate::model::ids::{AccountId, ChannelId, IdMap, RoleId, SourceId, StoreId, UserId};
+use crate::model::permission::{Catalog, Reach};
+use crate::model::role::Role;
+use crate::model::user::User;
+use crate::storage::Mutation;
+
+#[derive(Clone, Debug)]
+pub(crate) struct AccountEntry<P> {
+    pub(crate) account: Account,
+    /// Permissions not narrowed by store access in this account (R13, R11).
+    account_wide: P,
+    /// Permissions only the owner holds (R11).
+    owner_only: P,
+    /// Permissions no role holds in this account (store billing under entity billing, R13).
+    withheld: P,
+}
+
+impl<P: Catalog> AccountEntry<P> {
+    fn new(account: Account) -> Self {
+        let entity = account.entity_level_billing();
+        let mut account_wide =
+            P::with_reach(Reach::AccountWide).union(P::with_reach(Reach::OwnerOnly));
+        let mut withheld = P::empty();
+        if entity {
+            account_wide = account_wide.union(P::with_reach(Reach::EntityBilling));
+            withheld = P::with_reach(Reach::StoreBilling);
+        }
+        AccountEntry {
+            account,
+            account_wide,
+            owner_only: P::with_reach(Reach::OwnerOnly),
+            withheld,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Index<P> {
+    pub(crate) revision: u64,
+    pub(crate) accounts: IdMap<AccountId, AccountEntry<P>>,
+    pub(crate) stores: IdMap<StoreId, Store>,
+    pub(crate) sources: IdMap<SourceId, Source>,
+    pub(crate) channels: IdMap<ChannelId, Channel>,
+    pub(crate) roles: IdMap<RoleId, Role<P>>,
+    pub(crate) users: IdMap<UserId, User>,
+    timezones: BTreeSet<Arc<str>>,
+}
+
+impl<P: Catalog> Index<P> {
+    pub(crate) fn empty() -> Self {
+        Index {
+            revision: 0,
+            accounts: IdMap::default(),
+            stores: IdMap::default(),
+            sources: IdMap::default(),
+            channels: IdMap::default(),
+            roles: IdMap::default(),
+            users: IdMap::default(),
+            timezones: BTreeSet::new(),
+        }
+    }
+
+    /// The whole of a check. `Ok` names the allowing grant; `Err` the reason for denial.
+    ///
+    /// Reasons are tried in a fixed order: who the user is, which account, whether the resource
+    /// exists there, the user-level source rule (R4), owner-only permissions, then each grant.
+    #[inline]
+    pub(crate) fn evaluate<R: Resource + ?Sized>(
+        &self,
+        user: UserId,
+        permission: P,
+        resource: &R,
+    ) -> Result<Allowed, DenyReason> {
+        let Some(u) = self.users.get(&user) else {
+            return Err(DenyReason::UnknownUser);
+        };
+        let account = u.account();
+        if resource.account() != account {
+            return Err(DenyReason::WrongAccount);
+        }
+        let Some(acct) = self.accounts.get(&account) else {
+            return Err(DenyReason::UnknownUser);
+        };
+        if !u.is_enabled() {
+            return Err(DenyReason::UserDisabled);
+        }
+        if permission.is_empty() {
+            return Err(DenyReason::NoPermissionAsked);
+        }
+        let store = resource.store();
+        if let Place::At(s) = store {
+            if self.stores.get(&s).is_none_or(|x| x.account() != account) {
+                return Err(DenyReason::UnknownStore(s));
+            }
+        }
+        let source = resource.source();
+        if let Place::At(s) = source {
+            if self.sources.get(&s).is_none_or(|x| x.account() != account) {
+                return Err(DenyReason::UnknownSource(s));
+            }
+        }
+        let channel = resource.channel();
+        if let Place::At(c) = channel {
+            if self.channels.get(&c).is_none_or(|x| x.account() != account) {
+                return Err(DenyReason::UnknownChannel(c));
+            }
+        }
+        let target = match resource.subject() {
+            Subject::None => None,
+            Subject::Role(r) => {
+                if self.roles.get(&r).is_none_or(|x| x.account() != account) {
+                    return Err(DenyReason::UnknownRole(r));
+                }
+                None
+            }
+            Subject::User(t) => match self.users.get(&t) {
+                Some(x) if x.account() == account => Some(x),
+                _ => return Err(DenyReason::UnknownTargetUser(t)),
+            },
+        };
+        if !matches!(source, Place::Unscoped) && matches!(u.sources(), Access::None) {
+            return Err(DenyReason::NoSources);
+        }
+        if permission.intersects(acct.owner_only) && !u.is_owner() {
+            return Err(DenyReason::OwnerOnly);
+        }
+        let account_wide = acct.account_wide.contains(permission);
+
+        let mut scope_failure = None;
+        for (i, g) in u.grants().iter().enumerate() {
+            let Some(role) = self.roles.get(&g.role) else {
+                continue;
+            };
+            if !role
+                .permissions()
+                .difference(acct.withheld)
+                .contains(permission)
+            {
+                continue;
+            }
+            let ceiling = role.ceiling();
+            let outcome = if account_wide {
+                Ok(())
+            } else {
+                within(store, &ceiling.stores, &g.stores, Dimension::Store).and_then(|()| {
+                    match target {
+                        Some(t)
+                            if !t.grants().iter().all(|tg| {
+                                tg.stores.is_within(&ceiling.stores)
+                                    && tg.stores.is_within(&g.stores)
+                            }) =>
+                        {
+                            Err(DenyReason::OutsideScope(Dimension::Store))
+                        }
+                        _ => Ok(()),
+                    }
+                })
+            }
+            .and_then(|()| within(source, &ceiling.sources, u.sources(), Dimension::Source))
+            .and_then(|()| within(channel, &ceiling.channels, u.channels(), Dimension::Channel));
+            match outcome {
+                Ok(()) => {
+                    return Ok(Allowed {
+                        grant: i,
+                        role: role.id(),
+                    });
+                }
+                Err(r) => {
+                    scope_failure.get_or_insert(r);
+                }
+            }
+        }
+        Err(scope_failure.unwrap_or(DenyReason::PermissionMissing))
+    }
+
+    /// Applies a batch to this (cloned) index and validates the accounts it touched.
+    pub(crate) fn apply(&mut self, batch: &[Mutation<P>]) -> Result<(), Error> {
+        let mut touched: BTreeSet<AccountId> = BTreeSet::new();
+        let mut removed = Removed::default();
+        for m in batch {
+            match m {
+                Mutation::PutAccount(a) => {
+                    touched.insert(a.id());
+                    self.accounts.insert(a.id(), AccountEntry::new(a.clone()));
+                }
+                Mutation::RemoveAccount(id) => {
+                    if self.accounts.shift_remove(id).is_none() {
+                        return Err(Error::not_found("account", id));
+                    }
+                    removed.accounts.insert(*id);
+                }
+                Mutation::PutStore(x) => {
+                    keep_account(
+                        "store",
+                        x.id(),
+                        self.stores.get(&x.id()).map(Store::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    self.stores.insert(x.id(), x.clone());
+                }
+                Mutation::RemoveStore(id) => {
+                    let x = self
+                        .stores
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("store", id))?;
+                    touched.insert(x.account());
+                    removed.stores.insert(*id);
+                }
+                Mutation::PutSource(x) => {
+                    keep_account(
+                        "source",
+                        x.id(),
+                        self.sources.get(&x.id()).map(Source::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    self.sources.insert(x.id(), x.clone());
+                }
+                Mutation::RemoveSource(id) => {
+                    let x = self
+                        .sources
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("source", id))?;
+                    touched.insert(x.account());
+                    removed.sources.insert(*id);
+                }
+                Mutation::PutChannel(x) => {
+                    keep_account(
+                        "sales channel",
+                        x.id(),
+                        self.channels.get(&x.id()).map(Channel::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    self.channels.insert(x.id(), x.clone());
+                }
+                Mutation::RemoveChannel(id) => {
+                    let x = self
+                        .channels
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("sales channel", id))?;
+                    touched.insert(x.account());
+                    removed.channels.insert(*id);
+                }
+                Mutation::PutRole(x) => {
+                    keep_account(
+                        "role",
+                        x.id(),
+                        self.roles.get(&x.id()).map(Role::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    self.roles.insert(x.id(), x.clone());
+                }
+                Mutation::RemoveRole(id) => {
+                    let x = self
+                        .roles
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("role", id))?;
+                    touched.insert(x.account());
+                    removed.roles.insert(*id);
+                }
+                Mutation::PutUser(x) => {
+                    keep_account(
+                        "user",
+                        x.id(),
+                        self.users.get(&x.id()).map(User::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    let mut u = x.clone();
+                    u.intern_timezone(&mut self.timezones);
+                    u.shrink();
+                    self.users.insert(u.id(), u);
+                }
+                Mutation::RemoveUser(id) => {
+                    let x = self
+                        .users
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("user", id))?;
+                    touched.insert(x.account());
+                }
+            }
+        }
+        for account in &touched {
+            self.validate(*account, &removed)?;
+        }
+        Ok(())
+    }
+
+    /// Checks every invariant of one account's final state.
+    fn validate(&self, account: AccountId, removed: &Removed) -> Result<(), Error> {
+        let Some(entry) = self.accounts.get(&account) else {
+            // A removed account must be empty.
+            let left = self
+                .users
+                .values()
+                .filter(|u| u.account() == account)
+                .map(|u| u.username().to_owned());
+            let names = name_list(left);
+            if !names.is_empty()
+                || self.roles.values().any(|r| r.account() == account)
+                || self.stores.values().any(|s| s.account() == account)
+                || self.sources.values().any(|s| s.account() == account)
+                || self.channels.values().any(|s| s.account() == account)
+            {
+                return if removed.accounts.contains(&account) {
+                    Err(Error::in_use(
+                        "account",
+                        account,
+                        if names.is_empty() {
+                            "its roles, stores, sources or channels".into()
+                        } else {
+                            names
+                        },
+                    ))
+                } else {
+                    Err(Error::not_found("account", account))
+                };
+            }
+            return Ok(());
+        };
+
+        // Sources: external ids unique per account (they are how imports name sources).
+        let mut external = HashSet::new();
+        for s in self.sources.values().filter(|s| s.account() == account) {
+            if s.external_id().is_empty() || s.external_id().chars().any(char::is_whitespace) {
+                return Err(Error::invalid(
+                    "source external id",
+                    s.external_id(),
+                    "must be non-empty without white space",
+                ));
+            }
+            if !external.insert(s.external_id().to_ascii_lowercase()) {
+                return Err(Error::duplicate(
+                    "source external id",
+                    s.external_id(),
+                    account,
+                ));
+            }
+        }
+
+        // Roles: references inside the account; names (and former names) unambiguous (R14).
+        let mut role_names = HashMap::new();
+        for r in self.roles.values().filter(|r| r.account() == account) {
+            if r.name().trim().is_empty() {
+                return Err(Error::invalid("role name", r.name(), "must not be empty"));
+            }
+            let ceiling = r.ceiling();
+            self.check_refs(
+                account,
+                &ceiling.stores,
+                &ceiling.sources,
+                &ceiling.channels,
+                removed,
+                || format!("role `{}`", r.name()),
+            )?;
+            // A mask built with `from_bits_retain` could carry bits of a future catalog.
+            P::from_stored_bits(r.permissions().bits())?;
+            for name in
+                core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str))
+            {
+                if let Some(other) = role_names.insert(name.to_lowercase(), r.id()) {
+                    if other != r.id() {
+                        return Err(Error::duplicate("role name", name, account));
+                    }
+                }
+            }
+        }
+
+        // Users: valid, unique, references inside the account; owner and seat invariants.
+        let mut usernames = HashSet::new();
+        let mut emails = HashSet::new();
+        let mut owners = Vec::new();
+        let mut enabled = 0usize;
+        let mut any_user = false;
+        for u in self.users.values().filter(|u| u.account() == account) {
+            any_user = true;
+            validate_username(u.username())?;
+            validate_email(u.email())?;
+            if u.timezone().is_empty() || u.timezone().chars().any(char::is_whitespace) {
+                return Err(Error::invalid(
+                    "timezone",
+                    u.timezone(),
+                    "must be an IANA name such as `Europe/Madrid`",
+                ));
+            }
+            if !usernames.insert(u.username().to_lowercase()) {
+                return Err(Error::duplicate("username", u.username(), account));
+            }
+            if !emails.insert(u.email().to_lowercase()) {
+                return Err(Error::duplicate("e-mail", u.email(), account));
+            }
+            let what = || format!("user `{}`", u.username());
+            for g in u.grants() {
+                match self.roles.get(&g.role) {
+                    Some(r) if r.account() == account => {}
+                    Some(r) => {
+                        return Err(Error::wrong_account("role", g.role, r.account(), account));
+                    }
+                    None if removed.roles.contains(&g.role) => {
+                        return Err(Error::in_use("role", g.role, format!("`{}`", u.username())));
+                    }
+                    None => return Err(Error::not_found("role", g.role)),
+                }
+                self.check_refs(
+                    account,
+                    &g.stores,
+                    &Access::None,
+                    &Access::None,
+                    removed,
+                    what,
+                )?;
+            }
+            self.check_refs(
+                account,
+                &Access::None,
+                u.sources(),
+                u.channels(),
+                removed,
+                what,
+            )?;
+            if u.is_enabled() {
+                enabled += 1;
+            }
+            if u.is_owner() {
+                owners.push(u);
+            }
+        }
+        if any_user {
+            // R11: exactly one owner, enabled, holding a top-level role.
+            match owners.as_slice() {
+                [] => {
+                    return Err(Error::owner(
+                        account,
+                        "an account with users must have an owner",
+                    ));
+                }
+                [o] => {
+                    if !o.is_enabled() {
+                        return Err(Error::owner(
+                            account,
+                            "the account owner cannot be disabled",
+                        ));
+                    }
+                    let top = o
+                        .grants()
+                        .iter()
+                        .any(|g| self.roles.get(&g.role).is_some_and(|r| r.level().is_top()));
+                    if !top {
+                        return Err(Error::owner(
+                            account,
+                            "the account owner must hold a level-1 role",
+                        ));
+                    }
+                }
+                _ => return Err(Error::owner(account, "an account has exactly one owner")),
+            }
+        }
+        if let Some(limit) = entry.account.seat_limit() {
+            if enabled > limit as usize {
+                return Err(Error::seat_limit(account, enabled, limit));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_refs(
+        &self,
+        account: AccountId,
+        stores: &Access<StoreId>,
+        sources: &Access<SourceId>,
+        channels: &Access<ChannelId>,
+        removed: &Removed,
+        who: impl Fn() -> String,
+    ) -> Result<(), Error> {
+        if let Access::Specific(set) = stores {
+            for id in set.iter() {
+                check_ref(
+                    "store",
+                    id,
+                    self.stores.get(&id).map(Store::account),
+                    account,
+                    removed.stores.contains(&id),
+                    &who,
+                )?;
+            }
+        }
+        if let Access::Specific(set) = sources {
+            for id in set.iter() {
+                check_ref(
+                    "source",
+                    id,
+                    self.sources.get(&id).map(Source::account),
+                    account,
+                    removed.sources.contains(&id),
+                    &who,
+                )?;
+            }
+        }
+        if let Access::Specific(set) = channels {
+            for id in set.iter() {
+                check_ref(
+                    "sales channel",
+                    id,
+                    self.channels.get(&id).map(Channel::account),
+                    account,
+                    removed.channels.contains(&id),
+                    &who,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases spare capacity after a bulk load.
+    pub(crate) fn shrink(&mut self) {
+        self.users.shrink_to_fit();
+        self.roles.shrink_to_fit();
+        self.stores.shrink_to_fit();
+        self.sources.shrink_to_fit();
+        self.channels.shrink_to_fit();
+        self.accounts.shrink_to_fit();
+    }
+}
+
+#[derive(Default)]
+struct Removed {
+    accounts: HashSet<AccountId>,
+    stores: HashSet<StoreId>,
+    sources: HashSet<SourceId>,
+    channels: HashSet<ChannelId>,
+    roles: HashSet<RoleId>,
+}
+
+/// Whether the resource's place on one dimension lies inside the ceiling and the access.
+#[inline]
+fn within<T: Ord + Copy>(
+    place: Place<T>,
+    ceiling: &Access<T>,
+    access: &Access<T>,
+    dim: Dimension,
+) -> Result<(), DenyReason> {
+    match place {
+        Place::Unscoped => Ok(()),
+        Place::At(id) if ceiling.contains(id) && access.contains(id) => Ok(()),
+        Place::At(_) => Err(DenyReason::OutsideScope(dim)),
+        Place::Unplaced if ceiling.is_all() && access.is_all() => Ok(()),
+        Place::Unplaced => Err(DenyReason::NeedsAll(dim)),
+    }
+}
+
+fn keep_account<I: core::fmt::Display>(
+    what: &'static str,
+    id: I,
+    existing: Option<AccountId>,
+    new: AccountId,
+) -> Result<(), Error> {
+    match existing {
+        Some(old) if old != new => Err(Error::wrong_account(what, id, new, old)),
+        _ => Ok(()),
+    }
+}
+
+fn check_ref<I: core::fmt::Display>(
+    what: &'static str,
+    id: I,
+    found: Option<AccountId>,
+    account: AccountId,
+    was_removed: bool,
+    who: &impl Fn() -> String,
+) -> Result<(), Error> {
+    match found {
+        Some(a) if a == account => Ok(()),
+        Some(a) => Err(Error::wrong_account(what, id, a, account)),
+        None if was_removed => Err(Error::in_use(what, id, who())),
+        None => Err(Error::not_found(what, id)),
+    }
+}
+
+fn name_list<I: Iterator<Item = String>>(names: I) -> String {
+    let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+    all.join(", ")
+}
+
+/// R16: non-empty, no white space.
+pub(crate) fn validate_username(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::invalid("username", name, "must not be empty"));
+    }
+    if name.chars().any(char::is_whitespace) {
+        return Err(Error::invalid(
+            "username",
+            name,
+            "must not contain white space",
+        ));
+    }
+    Ok(())
+}
+
+/// A structural e-mail check: one `@`, a non-empty local part, a dotted domain, no white space.
+pub(crate) fn validate_email(email: &str) -> Result<(), Error> {
+    let ok = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "e-mail",
+            email,
+            "must look like `name@example.com`",
+        ))
+    }
+}

@@ -1,0 +1,256 @@
+//! The read side: [`Engine`], [`Snapshot`], decisions and resources.
+
+pub(crate) mod decision;
+pub(crate) mod index;
+pub(crate) mod resource;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+
+use crate::Error;
+use crate::engine::decision::Decision;
+use crate::engine::index::Index;
+use crate::engine::resource::Resource;
+use crate::model::account::{Account, Channel, Source, Store};
+use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+use crate::model::permission::Catalog;
+use crate::model::role::Role;
+use crate::model::user::User;
+use crate::storage::{Mutation, Storage, Volatile};
+
+/// The authorization engine: many accounts, answered from memory.
+///
+/// `Engine` is `Send + Sync`; share it behind an `Arc`. Checks read an immutable snapshot, so a
+/// reader never waits on a writer, and a writer publishes a batch all at once.
+///
+/// See the [crate documentation](crate) for a first example.
+#[derive(Debug)]
+pub struct Engine<P: Catalog, S: Storage<P> = Volatile> {
+    current: ArcSwap<Index<P>>,
+    storage: S,
+    writer: Mutex<()>,
+}
+
+impl<P: Catalog> Engine<P, Volatile> {
+    /// An empty engine on the in-memory default ([`Volatile`]).
+    pub fn new() -> Self {
+        Engine {
+            current: ArcSwap::from_pointee(Index::empty()),
+            storage: Volatile,
+            writer: Mutex::new(()),
+        }
+    }
+}
+
+impl<P: Catalog> Default for Engine<P, Volatile> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Catalog, S: Storage<P>> Engine<P, S> {
+    /// Opens an engine on `storage`, loading every record it holds.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if loading fails; any other kind if the
+    /// stored records break a rule (then the store is corrupt or was written by hand).
+    pub fn open(storage: S) -> Result<Self, Error> {
+        let loaded = storage.load()?;
+        let mut index = Index::empty();
+        index.apply(&loaded.records)?;
+        index.revision = loaded.revision;
+        index.shrink();
+        Ok(Engine {
+            current: ArcSwap::from_pointee(index),
+            storage,
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// Whether `user` may do `permission` on `resource`. The hot path: no allocation, no lock.
+    ///
+    /// Deny by default: an unknown or disabled user, an unknown store, an empty permission, a
+    /// resource of another account, anything not granted: `false` (R1, R2).
+    #[inline]
+    pub fn can<R: Resource + ?Sized>(&self, user: UserId, permission: P, resource: &R) -> bool {
+        self.current
+            .load()
+            .evaluate(user, permission, resource)
+            .is_ok()
+    }
+
+    /// Like [`can`](Self::can), with the reason: which grant allowed, or why not.
+    #[inline]
+    pub fn check<R: Resource + ?Sized>(
+        &self,
+        user: UserId,
+        permission: P,
+        resource: &R,
+    ) -> Decision {
+        decide(&self.current.load(), user, permission, resource)
+    }
+
+    /// The current snapshot, for many checks or reads against one consistent state.
+    pub fn snapshot(&self) -> Snapshot<P> {
+        Snapshot(self.current.load_full())
+    }
+
+    /// The revision of the last accepted batch.
+    pub fn revision(&self) -> u64 {
+        self.current.load().revision
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// Applies a batch of record-level writes **without authorizing anyone**: for bootstrap,
+    /// migrations and tests. Every model invariant is still checked (references inside one
+    /// account, R11 owner, R12 seats, R16 usernames). All or nothing: on `Err`, memory and
+    /// storage are as before. Returns the new revision.
+    ///
+    /// # Errors
+    ///
+    /// The first broken rule, by kind ([`ErrorKind`](crate::ErrorKind)); or
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend refused the batch.
+    pub fn unchecked_apply<I>(&self, batch: I) -> Result<u64, Error>
+    where
+        I: IntoIterator<Item = Mutation<P>>,
+    {
+        let batch: Vec<Mutation<P>> = batch.into_iter().collect();
+        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.current.load_full();
+        let mut next = Index::clone(&current);
+        next.apply(&batch)?;
+        next.revision = current.revision + 1;
+        // INVARIANT: storage accepts the batch before readers can see it.
+        self.storage.apply(next.revision, &batch)?;
+        let revision = next.revision;
+        self.current.store(Arc::new(next));
+        Ok(revision)
+    }
+}
+
+#[inline]
+fn decide<P: Catalog, R: Resource + ?Sized>(
+    index: &Index<P>,
+    user: UserId,
+    permission: P,
+    resource: &R,
+) -> Decision {
+    match index.evaluate(user, permission, resource) {
+        Ok(a) => Decision::Allow(a),
+        Err(r) => Decision::Deny(r),
+    }
+}
+
+/// One consistent, immutable state of the engine.
+///
+/// Cheap to clone (an `Arc`). Checks on a snapshot skip even the engine's lock-free load.
+#[derive(Debug)]
+pub struct Snapshot<P>(Arc<Index<P>>);
+
+impl<P> Clone for Snapshot<P> {
+    fn clone(&self) -> Self {
+        Snapshot(self.0.clone())
+    }
+}
+
+impl<P: Catalog> Snapshot<P> {
+    /// See [`Engine::can`].
+    #[inline]
+    pub fn can<R: Resource + ?Sized>(&self, user: UserId, permission: P, resource: &R) -> bool {
+        self.0.evaluate(user, permission, resource).is_ok()
+    }
+
+    /// See [`Engine::check`].
+    #[inline]
+    pub fn check<R: Resource + ?Sized>(
+        &self,
+        user: UserId,
+        permission: P,
+        resource: &R,
+    ) -> Decision {
+        decide(&self.0, user, permission, resource)
+    }
+
+    /// The revision this snapshot shows.
+    pub fn revision(&self) -> u64 {
+        self.0.revision
+    }
+
+    /// An account.
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.0.accounts.get(&id).map(|a| &a.account)
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.0.accounts.values().map(|a| &a.account)
+    }
+
+    /// A user.
+    pub fn user(&self, id: UserId) -> Option<&User> {
+        self.0.users.get(&id)
+    }
+
+    /// The users of one account.
+    pub fn users(&self, account: AccountId) -> impl Iterator<Item = &User> {
+        self.0
+            .users
+            .values()
+            .filter(move |u| u.account() == account)
+    }
+
+    /// A role.
+    pub fn role(&self, id: RoleId) -> Option<&Role<P>> {
+        self.0.roles.get(&id)
+    }
+
+    /// The roles of one account.
+    pub fn roles(&self, account: AccountId) -> impl Iterator<Item = &Role<P>> {
+        self.0
+            .roles
+            .values()
+            .filter(move |r| r.account() == account)
+    }
+
+    /// The role of `account` called `name` now or formerly (R14), ASCII case ignored.
+    pub fn role_named(&self, account: AccountId, name: &str) -> Option<&Role<P>> {
+        self.roles(account).find(|r| r.answers_to(name))
+    }
+
+    /// A store.
+    pub fn store(&self, id: StoreId) -> Option<&Store> {
+        self.0.stores.get(&id)
+    }
+
+    /// The stores of one account.
+    pub fn stores(&self, account: AccountId) -> impl Iterator<Item = &Store> {
+        self.0
+            .stores
+            .values()
+            .filter(move |s| s.account() == account)
+    }
+
+    /// A source.
+    pub fn source(&self, id: SourceId) -> Option<&Source> {
+        self.0.sources.get(&id)
+    }
+
+    /// The source of `account` with this external id (ASCII case ignored).
+    pub fn source_named(&self, account: AccountId, external_id: &str) -> Option<&Source> {
+        self.0
+            .sources
+            .values()
+            .find(|s| s.account() == account && s.external_id().eq_ignore_ascii_case(external_id))
+    }
+
+    /// A sales channel.
+    pub fn channel(&self, id: ChannelId) -> Option<&Channel> {
+        self.0.channels.get(&id)
+    }
+}

@@ -1,0 +1,230 @@
+//! The error type.
+
+use core::fmt;
+
+/// What kind of rule refused an operation. Branch on this; read details from [`Error`]'s
+/// accessors and its message.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Something referred to does not exist (an account, role, store, user…).
+    NotFound,
+    /// Something refers to an object of another account.
+    WrongAccount,
+    /// A value is malformed (a username with white space, an unknown permission bit, a level 0).
+    InvalidInput,
+    /// A value that must be unique is taken (username, e-mail, id of another kind).
+    Duplicate,
+    /// An object cannot be removed while others still refer to it (R15).
+    InUse,
+    /// Enabled users would exceed the account's plan limit (R12).
+    SeatLimit,
+    /// The account-owner invariant would break (R11).
+    Owner,
+    /// The storage backend failed; the engine is unchanged.
+    Storage,
+}
+
+/// The error type of every fallible shopguard operation.
+///
+/// A failed operation changes nothing, in memory or in storage.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    detail: Box<Detail>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Detail {
+    #[error(
+        "unknown permission bits `{bits:#x}`: the stored mask is corrupt or from a newer catalog"
+    )]
+    UnknownPermissionBits { bits: u64 },
+    #[error("cannot parse permissions `{text}`: {reason}")]
+    PermissionText { text: String, reason: String },
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{what} `{id}` belongs to `{found}`, not `{expected}`")]
+    WrongAccount {
+        what: &'static str,
+        id: String,
+        found: String,
+        expected: String,
+    },
+    #[error("invalid {field} `{value}`: {reason}")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("duplicate {field} `{value}` in `{scope}`")]
+    Duplicate {
+        field: &'static str,
+        value: String,
+        scope: String,
+    },
+    #[error("cannot remove {what} `{id}`: still used by {users}")]
+    InUse {
+        what: &'static str,
+        id: String,
+        users: String,
+    },
+    #[error("`{account}` would have {enabled} enabled users: the plan allows {limit}")]
+    SeatLimit {
+        account: String,
+        enabled: usize,
+        limit: u32,
+    },
+    #[error("`{account}`: {reason}")]
+    Owner {
+        account: String,
+        reason: &'static str,
+    },
+    #[error("storage failed")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// The rule that refused.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The field that was wrong, for [`ErrorKind::InvalidInput`] and [`ErrorKind::Duplicate`].
+    pub fn field(&self) -> Option<&'static str> {
+        match &*self.detail {
+            Detail::Invalid { field, .. } | Detail::Duplicate { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Wraps a storage backend's error; it travels as [`std::error::Error::source`].
+    pub fn storage<E: Into<Box<dyn std::error::Error + Send + Sync>>>(source: E) -> Self {
+        Self::new(ErrorKind::Storage, Detail::Storage(source.into()))
+    }
+
+    fn new(kind: ErrorKind, detail: Detail) -> Self {
+        Self {
+            kind,
+            detail: Box::new(detail),
+        }
+    }
+
+    pub(crate) fn unknown_permission_bits(bits: u64) -> Self {
+        Self::new(
+            ErrorKind::InvalidInput,
+            Detail::UnknownPermissionBits { bits },
+        )
+    }
+
+    pub(crate) fn invalid_permission_text(text: &str, reason: &str) -> Self {
+        Self::new(
+            ErrorKind::InvalidInput,
+            Detail::PermissionText {
+                text: text.to_owned(),
+                reason: reason.to_owned(),
+            },
+        )
+    }
+
+    pub(crate) fn not_found(what: &'static str, id: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            Detail::NotFound {
+                what,
+                id: id.to_string(),
+            },
+        )
+    }
+
+    pub(crate) fn wrong_account(
+        what: &'static str,
+        id: impl fmt::Display,
+        found: impl fmt::Display,
+        expected: impl fmt::Display,
+    ) -> Self {
+        Self::new(
+            ErrorKind::WrongAccount,
+            Detail::WrongAccount {
+                what,
+                id: id.to_string(),
+                found: found.to_string(),
+                expected: expected.to_string(),
+            },
+        )
+    }
+
+    pub(crate) fn invalid(
+        field: &'static str,
+        value: impl fmt::Display,
+        reason: &'static str,
+    ) -> Self {
+        Self::new(
+            ErrorKind::InvalidInput,
+            Detail::Invalid {
+                field,
+                value: value.to_string(),
+                reason,
+            },
+        )
+    }
+
+    pub(crate) fn duplicate(
+        field: &'static str,
+        value: impl fmt::Display,
+        scope: impl fmt::Display,
+    ) -> Self {
+        Self::new(
+            ErrorKind::Duplicate,
+            Detail::Duplicate {
+                field,
+                value: value.to_string(),
+                scope: scope.to_string(),
+            },
+        )
+    }
+
+    pub(crate) fn in_use(what: &'static str, id: impl fmt::Display, users: String) -> Self {
+        Self::new(
+            ErrorKind::InUse,
+            Detail::InUse {
+                what,
+                id: id.to_string(),
+                users,
+            },
+        )
+    }
+
+    pub(crate) fn seat_limit(account: impl fmt::Display, enabled: usize, limit: u32) -> Self {
+        Self::new(
+            ErrorKind::SeatLimit,
+            Detail::SeatLimit {
+                account: account.to_string(),
+                enabled,
+                limit,
+            },
+        )
+    }
+
+    pub(crate) fn owner(account: impl fmt::Display, reason: &'static str) -> Self {
+        Self::new(
+            ErrorKind::Owner,
+            Detail::Owner {
+                account: account.to_string(),
+                reason,
+            },
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.detail, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.detail)
+    }
+}

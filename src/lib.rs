@@ -1,0 +1,125 @@
+//! # shopguard
+//!
+//! An authorization engine for retail point-of-sale (POS) and order-management (OMS) services.
+//! It models retail access natively — roles with hierarchy levels, permission bitsets, store /
+//! source / sales-channel scopes, the account owner, seat limits — and answers
+//! `can(user, permission, resource)` from memory, without allocating or locking.
+//!
+//! ## A first example
+//!
+//! ```
+//! use shopguard::catalog::pos::{self, Pos};
+//! use shopguard::{
+//!     Access, Account, AccountId, Decision, DenyReason, Dimension, Engine, Grant, Mutation,
+//!     OnStore, Store, StoreId, User, UserId, RoleId,
+//! };
+//!
+//! let engine = Engine::<Pos>::new();
+//! let shop = AccountId::new(1);
+//! let (north, south) = (StoreId::new(10), StoreId::new(11));
+//! let (admin, cashier) = (RoleId::new(1), RoleId::new(3));
+//! // Bootstrap skips authorization, so it is named `unchecked_`; invariants still hold.
+//! engine.unchecked_apply([
+//!     Mutation::PutAccount(Account::new(shop, "Corner Shop").with_seat_limit(3)),
+//!     Mutation::PutStore(Store::new(north, shop, "North")),
+//!     Mutation::PutStore(Store::new(south, shop, "South")),
+//!     Mutation::PutRole(pos::admin(admin, shop)),
+//!     Mutation::PutRole(pos::cashier(cashier, shop)),
+//!     Mutation::PutUser(
+//!         User::new(UserId::new(1), shop, "owner", "owner@example.com")
+//!             .with_owner(true)
+//!             .with_grant(Grant::new(admin, Access::All)),
+//!     ),
+//!     Mutation::PutUser(
+//!         User::new(UserId::new(2), shop, "ana", "ana@example.com")
+//!             .with_grant(Grant::new(cashier, Access::specific([north]))),
+//!     ),
+//! ])?;
+//!
+//! let ana = UserId::new(2);
+//! assert!(engine.can(ana, Pos::SELL, &OnStore(shop, north)));
+//! assert_eq!(
+//!     engine.check(ana, Pos::SELL, &OnStore(shop, south)),
+//!     Decision::Deny(DenyReason::OutsideScope(Dimension::Store)),
+//! );
+//! assert_eq!(
+//!     engine.check(ana, Pos::VIEW_REPORTS, &OnStore(shop, north)),
+//!     Decision::Deny(DenyReason::PermissionMissing),
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Concepts
+//!
+//! - An [`Account`] is one merchant (tenant). One [`Engine`] serves many; a check never crosses
+//!   from one account into another (the resource names its account, and every store, source,
+//!   channel, role and user it names must belong to it).
+//! - Stores, sources and sales channels are the three scope dimensions. Access to each is
+//!   [`Access::None`], [`Access::All`] (including ones created later) or [`Access::Specific`].
+//! - A permission catalog is a `bitflags` type implementing [`Catalog`]: every flag has a name,
+//!   an area and a description, and a [`Reach`]. Write one with [`permission_catalog!`] or use a
+//!   ready one from [`catalog`].
+//! - A [`Role`] has a hierarchy [`Level`] (1 = top), permissions and a scope ceiling. A [`User`]
+//!   holds one or more [`Grant`]s (a role at some stores) and source and channel access. The
+//!   effective scope of a grant is the role's ceiling ∩ the user's access.
+//! - A [`Resource`] says which account it belongs to and where it lies on each dimension
+//!   ([`Place`]). Host types (an order) implement it; built-ins cover the account, a store, a
+//!   source, a channel, a role and a user ([`OnAccount`], [`OnStore`], …).
+//!
+//! ## Decision semantics
+//!
+//! Deny by default (R1). A check is allowed iff the user exists, is enabled and belongs to the
+//! resource's account, everything the resource names exists in that account, and some grant's
+//! role holds every asked permission with the resource inside the grant's effective scope on
+//! every dimension the resource has (R2). In order, a denial is for: an unknown user, another
+//! account, a disabled user, no permission asked, an unknown store / source / channel / role /
+//! user, no sources assigned while the resource is source-scoped (R4), an owner-only permission
+//! asked by someone else (R11), no grant holding the permission, or the resource outside every
+//! holding grant's scope ([`DenyReason::OutsideScope`]); a resource that is
+//! [`Place::Unplaced`] on a dimension (an order pending sourcing, R5; the account as a whole)
+//! needs `All` there ([`DenyReason::NeedsAll`]).
+//!
+//! Account-wide permissions ([`Reach::AccountWide`], and [`Reach::EntityBilling`] when the
+//! account bills at entity level) are not narrowed by store access (R13). They are still
+//! narrowed by sources and channels.
+//!
+//! ## Security notes
+//!
+//! - [`Engine::can`] never panics and never errs: anything it cannot make sense of denies.
+//! - Stored permission masks are decoded strictly: an unknown bit is corruption, never ignored.
+//! - Paths that skip authorization are named `unchecked_*`.
+//! - Ids are the host's 64-bit keys, hashed with a fast non-keyed hash. They should come from the
+//!   host's database, not from a client that could pick many colliding ids.
+//!
+//! ## Crate features
+//!
+//! None yet: the default build is the pure in-memory engine.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod catalog;
+mod engine;
+mod error;
+mod model;
+pub mod storage;
+
+pub use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
+pub use crate::engine::resource::{
+    OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Subject,
+};
+pub use crate::engine::{Engine, Snapshot};
+pub use crate::error::{Error, ErrorKind};
+pub use crate::model::access::{Access, IdSet};
+pub use crate::model::account::{Account, Channel, Source, Store};
+pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+pub use crate::model::permission::{Catalog, PermissionInfo, Reach};
+pub use crate::model::role::{Level, Role, Scope};
+pub use crate::model::user::{Grant, User};
+pub use crate::storage::Mutation;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use bitflags;
+    pub use serde;
+}

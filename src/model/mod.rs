@@ -1,0 +1,8 @@
+//! The model: ids, access, permission catalogs, roles, users and accounts.
+
+pub(crate) mod access;
+pub(crate) mod account;
+pub(crate) mod ids;
+pub(crate) mod permission;
+pub(crate) mod role;
+pub(crate) mod user;

@@ -1,0 +1,205 @@
+//! Permission catalogs: a `bitflags` type chosen by the host, with per-flag metadata.
+
+use core::fmt;
+
+/// How far a permission reaches once a role holds it (R13, R11).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum Reach {
+    /// Narrowed by the grant's store access: the usual case.
+    Scoped,
+    /// Not narrowed by store access: a store manager listing every team member (R13).
+    AccountWide,
+    /// Scoped, but account-wide when the account is billed and settled at entity level
+    /// (accountant-style billing views, R13).
+    EntityBilling,
+    /// Scoped, and withheld altogether when the account is billed and settled at entity level
+    /// (a store manager's view of store invoices, which then do not exist).
+    StoreBilling,
+    /// Only the account owner holds it, whatever the role says (signing documents, R11). Not
+    /// narrowed by store access: the owner's grant covers every store.
+    OwnerOnly,
+}
+
+/// One permission of a catalog: its flag, name, area (the tab or section an admin screen groups it
+/// under), description and [`Reach`].
+#[derive(Clone, Copy, Debug)]
+pub struct PermissionInfo<P: 'static> {
+    flag: P,
+    name: &'static str,
+    area: &'static str,
+    description: &'static str,
+    reach: Reach,
+}
+
+impl<P: Copy> PermissionInfo<P> {
+    /// Describes one flag. Catalogs are normally written with [`permission_catalog!`](crate::permission_catalog).
+    pub const fn new(
+        flag: P,
+        name: &'static str,
+        area: &'static str,
+        description: &'static str,
+        reach: Reach,
+    ) -> Self {
+        Self {
+            flag,
+            name,
+            area,
+            description,
+            reach,
+        }
+    }
+
+    /// The flag (exactly one bit).
+    pub fn flag(&self) -> P {
+        self.flag
+    }
+
+    /// The flag's name, as written in text (`MANAGE_USERS`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The area (tab, section) the permission belongs to.
+    pub fn area(&self) -> &'static str {
+        self.area
+    }
+
+    /// What the permission lets its holder do.
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+
+    /// How far the permission reaches.
+    pub fn reach(&self) -> Reach {
+        self.reach
+    }
+}
+
+/// A permission catalog: a `bitflags` type over `u64` whose flags each carry a
+/// [`PermissionInfo`].
+///
+/// The bit positions are a storage format: never renumber a flag, only append new ones. Stored
+/// masks are decoded with [`Catalog::from_stored_bits`], which refuses unknown bits (an unknown
+/// bit could grant a permission from a future version).
+///
+/// Write one with [`permission_catalog!`](crate::permission_catalog); ready catalogs for the
+/// four seed systems are in [`catalog`](crate::catalog).
+pub trait Catalog:
+    bitflags::Flags<Bits = u64> + Copy + Eq + fmt::Debug + Send + Sync + 'static
+{
+    /// Every permission, in bit order.
+    fn permissions() -> &'static [PermissionInfo<Self>];
+
+    /// The metadata of a single flag, or `None` if `flag` is not exactly one known flag.
+    fn info(flag: Self) -> Option<&'static PermissionInfo<Self>> {
+        Self::permissions().iter().find(|p| p.flag == flag)
+    }
+
+    /// The union of every permission with the given reach.
+    fn with_reach(reach: Reach) -> Self {
+        Self::permissions()
+            .iter()
+            .filter(|p| p.reach == reach)
+            .fold(Self::empty(), |acc, p| acc.union(p.flag))
+    }
+
+    /// Decodes a stored mask.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if `bits` has a bit this
+    /// catalog does not define.
+    fn from_stored_bits(bits: u64) -> Result<Self, crate::Error> {
+        Self::from_bits(bits).ok_or_else(|| crate::Error::unknown_permission_bits(bits))
+    }
+
+    /// Parses `A | B` text of flag names, refusing unknown names and raw hex bits.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the text that did not
+    /// parse.
+    fn parse(text: &str) -> Result<Self, crate::Error> {
+        bitflags::parser::from_str_strict::<Self>(text)
+            .map_err(|e| crate::Error::invalid_permission_text(text, &e.to_string()))
+    }
+}
+
+/// Defines a permission catalog: a `bitflags` type over `u64` with a [`Catalog`] impl.
+///
+/// Each line is `NAME = bit, "Area", Reach, "description";`. Bits are a storage format: append,
+/// never renumber.
+///
+/// ```
+/// use shopguard::{permission_catalog, Catalog, Reach};
+///
+/// permission_catalog! {
+///     /// What staff of a kiosk may do.
+///     pub struct Kiosk {
+///         SELL = 0, "Register", Scoped, "Make sales";
+///         LIST_STAFF = 1, "Staff", AccountWide, "See every member of staff";
+///     }
+/// }
+///
+/// assert_eq!(Kiosk::permissions().len(), 2);
+/// assert_eq!(Kiosk::info(Kiosk::LIST_STAFF).map(|p| p.reach()), Some(Reach::AccountWide));
+/// assert_eq!(Kiosk::parse("SELL | LIST_STAFF")?, Kiosk::all());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[macro_export]
+macro_rules! permission_catalog {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $flag:ident = $bit:literal, $area:literal, $reach:ident, $desc:literal; )*
+        }
+    ) => {
+        $crate::__private::bitflags::bitflags! {
+            $(#[$meta])*
+            #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+            $vis struct $name: u64 {
+                $(
+                    #[doc = $desc]
+                    const $flag = 1u64 << $bit;
+                )*
+            }
+        }
+
+        impl $crate::Catalog for $name {
+            fn permissions() -> &'static [$crate::PermissionInfo<Self>] {
+                const PERMISSIONS: &[$crate::PermissionInfo<$name>] = &[
+                    $(
+                        $crate::PermissionInfo::new(
+                            $name::$flag,
+                            stringify!($flag),
+                            $area,
+                            $desc,
+                            $crate::Reach::$reach,
+                        ),
+                    )*
+                ];
+                PERMISSIONS
+            }
+        }
+
+        impl $crate::__private::serde::Serialize for $name {
+            fn serialize<S: $crate::__private::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                serializer.serialize_u64(self.bits())
+            }
+        }
+
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                let bits = <u64 as $crate::__private::serde::Deserialize>::deserialize(deserializer)?;
+                <$name as $crate::Catalog>::from_stored_bits(bits)
+                    .map_err(<D::Error as $crate::__private::serde::de::Error>::custom)
+            }
+        }
+    };
+}
