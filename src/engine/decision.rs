@@ -67,6 +67,11 @@ pub struct Allowed {
 }
 
 impl Allowed {
+    /// Names the grant at `grant` in the user's grants, of role `role` (for comparing decisions).
+    pub fn new(grant: usize, role: RoleId) -> Self {
+        Allowed { grant, role }
+    }
+
     /// The position of the grant in the user's [`grants`](crate::User::grants).
     pub fn grant(&self) -> usize {
         self.grant
