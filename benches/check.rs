@@ -1,1 +1,130 @@
-fn main() {}
+//! The check path against a floor: 100,000 users, 1,000 stores, 20 roles, 64 permissions.
+//!
+//! The floor answers the same question from plain vectors indexed by dense user number: a
+//! permission mask and a sorted store list per user. `can`, `check` and `snapshot_can` ask the
+//! engine, by sparse user id. All four run over the same pre-generated queries, about half of
+//! them allowed, and must agree on every one before anything is timed.
+
+use std::error::Error;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput};
+use shopguard::{Engine, Snapshot};
+
+#[path = "workload/mod.rs"]
+mod workload;
+
+use workload::{EngineQuery, Floor, FloorQuery, Perm64, World};
+
+/// Queries per measured iteration.
+const QUERIES: usize = 4096;
+/// The seed of the query stream.
+const QUERY_SEED: u64 = 0x0c4e_c4ed_0000_0001;
+
+struct Setup {
+    floor: Floor,
+    engine: Engine<Perm64>,
+    snapshot: Snapshot<Perm64>,
+    floor_queries: Vec<FloorQuery>,
+    engine_queries: Vec<EngineQuery>,
+}
+
+fn setup() -> Result<Setup, Box<dyn Error>> {
+    let world = World::generate();
+    let engine = Engine::<Perm64>::new();
+    // One batch: a batch is validated in O(n), so loading user by user would be quadratic.
+    engine.unchecked_apply(world.mutations())?;
+    let floor = world.floor();
+    let queries = world.queries(QUERIES, QUERY_SEED);
+    drop(world);
+    let snapshot = engine.snapshot();
+
+    // An honest comparison: the floor and the engine give the same answer to every query.
+    let mut allowed = 0usize;
+    for (i, (f, e)) in queries.floor.iter().zip(&queries.engine).enumerate() {
+        let by_floor = floor.can(f.user, f.perm, f.store);
+        let by_engine = engine.can(e.user, e.perm, &e.on);
+        let by_check = engine.check(e.user, e.perm, &e.on);
+        let by_snapshot = snapshot.can(e.user, e.perm, &e.on);
+        if by_floor != by_engine || by_engine != by_check.is_allowed() || by_engine != by_snapshot {
+            return Err(format!(
+                "query {i} disagrees: floor {by_floor}, can {by_engine}, check {by_check}, \
+                 snapshot {by_snapshot} ({f:?} / {e:?})"
+            )
+            .into());
+        }
+        allowed += usize::from(by_floor);
+    }
+    let fraction = allowed as f64 / queries.floor.len() as f64;
+    eprintln!(
+        "workload: {} users, {} queries, allowed fraction {fraction:.3} ({allowed} allowed)",
+        workload::USERS,
+        queries.floor.len(),
+    );
+    if !(0.4..=0.6).contains(&fraction) {
+        return Err(format!("allowed fraction {fraction:.3} is outside 0.40..=0.60").into());
+    }
+    Ok(Setup {
+        floor,
+        engine,
+        snapshot,
+        floor_queries: queries.floor,
+        engine_queries: queries.engine,
+    })
+}
+
+fn bench_check(c: &mut Criterion, s: &Setup) {
+    let mut group = c.benchmark_group("check");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(QUERIES as u64));
+
+    group.bench_function("floor", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for q in black_box(s.floor_queries.as_slice()) {
+                n += usize::from(s.floor.can(q.user, q.perm, q.store));
+            }
+            n
+        });
+    });
+    group.bench_function("can", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for q in black_box(s.engine_queries.as_slice()) {
+                n += usize::from(s.engine.can(q.user, q.perm, &q.on));
+            }
+            n
+        });
+    });
+    group.bench_function("check", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for q in black_box(s.engine_queries.as_slice()) {
+                n += usize::from(s.engine.check(q.user, q.perm, &q.on).is_allowed());
+            }
+            n
+        });
+    });
+    group.bench_function("snapshot_can", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for q in black_box(s.engine_queries.as_slice()) {
+                n += usize::from(s.snapshot.can(q.user, q.perm, &q.on));
+            }
+            n
+        });
+    });
+    group.finish();
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let s = setup()?;
+    let mut c = Criterion::default().configure_from_args();
+    bench_check(&mut c, &s);
+    c.final_summary();
+    Ok(())
+}

@@ -202,6 +202,7 @@ impl<P: Catalog> Index<P> {
                     if self.accounts.shift_remove(id).is_none() {
                         return Err(Error::not_found("account", id));
                     }
+                    touched.insert(*id);
                     removed.accounts.insert(*id);
                 }
                 Mutation::PutStore(x) => {

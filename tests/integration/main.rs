@@ -1,1 +1,8 @@
+//! One integration binary: one link on a 2-core machine.
 
+mod catalogs;
+mod fixture;
+mod properties;
+mod rules;
+mod storage;
+mod writes;
