@@ -1,1 +1,552 @@
+//! Model-based property test of the read side (R1–R5, R10, R11, R13).
+//!
+//! Random accounts (stores, sources, channels, roles with levels, permissions and ceilings,
+//! users with grants, enabled flags and source and channel access) and random checks. Every
+//! decision of the engine must equal the one a deliberately simple reference model gives. The
+//! reference model below is written from the rule text with plain sets and maps and shares no
+//! code with the engine.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use shopguard::{
+    Access, Account, AccountId, ChannelId, Decision, DenyReason, Dimension, Engine, Grant, Level,
+    Mutation, OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Role,
+    RoleId, Source, SourceId, Store, StoreId, Subject, User, UserId,
+};
+
+use crate::fixture::T;
+
+// Bits of the fixture catalog, by reach.
+const ACCOUNT_WIDE: u64 = 1 << 3;
+const ENTITY_BILLING: u64 = 1 << 4;
+const STORE_BILLING: u64 = 1 << 5;
+const OWNER_ONLY: u64 = 1 << 6;
+const ALL_BITS: u64 = (1 << 7) - 1;
+const MISSING: u64 = 999;
+
+// ---------------------------------------------------------------------------------------------
+// The reference model.
+
+#[derive(Clone, Debug, PartialEq)]
+enum RAccess {
+    None,
+    All,
+    Some(BTreeSet<u64>),
+}
+
+impl RAccess {
+    fn has(&self, id: u64) -> bool {
+        match self {
+            RAccess::None => false,
+            RAccess::All => true,
+            RAccess::Some(s) => s.contains(&id),
+        }
+    }
+    /// Every id `self` covers is covered by `other`.
+    fn inside(&self, other: &RAccess) -> bool {
+        match (self, other) {
+            (_, RAccess::All) => true,
+            (RAccess::All, _) => false,
+            (RAccess::None, _) => true,
+            (RAccess::Some(a), RAccess::None) => a.is_empty(),
+            (RAccess::Some(a), RAccess::Some(b)) => a.is_subset(b),
+        }
+    }
+    fn to_engine<I: Ord + Copy>(&self, f: impl Fn(u64) -> I) -> Access<I> {
+        match self {
+            RAccess::None => Access::None,
+            RAccess::All => Access::All,
+            RAccess::Some(s) => Access::specific(s.iter().map(|&x| f(x))),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct RRole {
+    account: u64,
+    level: u8,
+    perms: u64,
+    stores: RAccess,
+    sources: RAccess,
+    channels: RAccess,
+}
+
+#[derive(Clone, Debug)]
+struct RUser {
+    account: u64,
+    enabled: bool,
+    owner: bool,
+    grants: Vec<(u64, RAccess)>,
+    sources: RAccess,
+    channels: RAccess,
+}
+
+#[derive(Clone, Debug, Default)]
+struct RAccount {
+    entity_billing: bool,
+    stores: BTreeSet<u64>,
+    sources: BTreeSet<u64>,
+    channels: BTreeSet<u64>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct World {
+    accounts: BTreeMap<u64, RAccount>,
+    roles: BTreeMap<u64, RRole>,
+    users: BTreeMap<u64, RUser>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum RPlace {
+    Unscoped,
+    At(u64),
+    Unplaced,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Query {
+    user: u64,
+    perms: u64,
+    account: u64,
+    store: RPlace,
+    source: RPlace,
+    channel: RPlace,
+    role: Option<u64>,
+    target: Option<u64>,
+}
+
+/// The rules, read straight from MODEL.md, in the documented order of reasons.
+fn reference(w: &World, q: &Query) -> Result<(usize, u64), DenyReason> {
+    // R1: unknown user, another account, disabled, nothing asked.
+    let Some(u) = w.users.get(&q.user) else {
+        return Err(DenyReason::UnknownUser);
+    };
+    if q.account != u.account {
+        return Err(DenyReason::WrongAccount);
+    }
+    if !u.enabled {
+        return Err(DenyReason::UserDisabled);
+    }
+    if q.perms == 0 {
+        return Err(DenyReason::NoPermissionAsked);
+    }
+    // R1: everything the resource names exists in the user's account.
+    let acct = &w.accounts[&u.account];
+    if let RPlace::At(s) = q.store {
+        if !acct.stores.contains(&s) {
+            return Err(DenyReason::UnknownStore(StoreId::new(s)));
+        }
+    }
+    if let RPlace::At(s) = q.source {
+        if !acct.sources.contains(&s) {
+            return Err(DenyReason::UnknownSource(SourceId::new(s)));
+        }
+    }
+    if let RPlace::At(c) = q.channel {
+        if !acct.channels.contains(&c) {
+            return Err(DenyReason::UnknownChannel(ChannelId::new(c)));
+        }
+    }
+    if let Some(r) = q.role {
+        if w.roles.get(&r).map(|r| r.account) != Some(u.account) {
+            return Err(DenyReason::UnknownRole(RoleId::new(r)));
+        }
+    }
+    if let Some(t) = q.target {
+        if w.users.get(&t).map(|t| t.account) != Some(u.account) {
+            return Err(DenyReason::UnknownTargetUser(UserId::new(t)));
+        }
+    }
+    // R4: source access None, source-scoped resource.
+    if !matches!(q.source, RPlace::Unscoped) && u.sources == RAccess::None {
+        return Err(DenyReason::NoSources);
+    }
+    // R11: owner-only permissions.
+    if q.perms & OWNER_ONLY != 0 && !u.owner {
+        return Err(DenyReason::OwnerOnly);
+    }
+    // R13: which asked permissions skip store access; which are withheld.
+    let mut wide = ACCOUNT_WIDE | OWNER_ONLY;
+    let mut withheld = 0;
+    if acct.entity_billing {
+        wide |= ENTITY_BILLING;
+        withheld = STORE_BILLING;
+    }
+    let account_wide = q.perms & !wide == 0;
+
+    // R2: some grant's role holds every asked permission and the resource is in its scope.
+    let mut first_miss = None;
+    for (i, (role_id, stores)) in u.grants.iter().enumerate() {
+        let role = &w.roles[role_id];
+        let held = role.perms & !withheld;
+        if held & q.perms != q.perms {
+            continue;
+        }
+        let mut miss = None;
+        if !account_wide {
+            miss = miss.or(dim(q.store, &role.stores, stores, Dimension::Store));
+            if let Some(t) = q.target {
+                // R10: every store the target's grants name lies inside this grant's scope.
+                let inside = w.users[&t]
+                    .grants
+                    .iter()
+                    .all(|(_, ts)| ts.inside(&role.stores) && ts.inside(stores));
+                if !inside {
+                    miss = miss.or(Some(DenyReason::OutsideScope(Dimension::Store)));
+                }
+            }
+        }
+        miss = miss.or(dim(q.source, &role.sources, &u.sources, Dimension::Source));
+        miss = miss.or(dim(
+            q.channel,
+            &role.channels,
+            &u.channels,
+            Dimension::Channel,
+        ));
+        match miss {
+            None => return Ok((i, *role_id)),
+            Some(r) => {
+                first_miss.get_or_insert(r);
+            }
+        }
+    }
+    Err(first_miss.unwrap_or(DenyReason::PermissionMissing))
+}
+
+/// R2/R3/R5 on one dimension: effective scope = role ceiling ∩ access.
+fn dim(place: RPlace, ceiling: &RAccess, access: &RAccess, d: Dimension) -> Option<DenyReason> {
+    match place {
+        RPlace::Unscoped => None,
+        RPlace::At(x) if ceiling.has(x) && access.has(x) => None,
+        RPlace::At(_) => Some(DenyReason::OutsideScope(d)),
+        RPlace::Unplaced if *ceiling == RAccess::All && *access == RAccess::All => None,
+        RPlace::Unplaced => Some(DenyReason::NeedsAll(d)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generation: a tape of random numbers read into a valid world.
+
+struct Tape<'a>(std::slice::Iter<'a, u32>);
+
+impl Tape<'_> {
+    fn pick(&mut self, n: u32) -> u32 {
+        self.0.next().map_or(0, |x| x % n.max(1))
+    }
+    fn chance(&mut self, percent: u32) -> bool {
+        self.pick(100) < percent
+    }
+    fn access(&mut self, ids: &BTreeSet<u64>) -> RAccess {
+        match self.pick(4) {
+            0 => RAccess::None,
+            1 => RAccess::All,
+            _ => RAccess::Some(ids.iter().copied().filter(|_| self.chance(50)).collect()),
+        }
+    }
+}
+
+fn build(tape: &[u32]) -> World {
+    let mut t = Tape(tape.iter());
+    let mut w = World::default();
+    for a in [1u64, 2] {
+        let mut acct = RAccount {
+            entity_billing: t.chance(30),
+            ..RAccount::default()
+        };
+        let n = 1 + u64::from(t.pick(4));
+        acct.stores = (0..n).map(|i| a * 1000 + i).collect();
+        acct.sources = (0..1 + u64::from(t.pick(3)))
+            .map(|i| a * 1000 + 100 + i)
+            .collect();
+        acct.channels = (0..1 + u64::from(t.pick(3)))
+            .map(|i| a * 1000 + 200 + i)
+            .collect();
+        // Role 0 is the owner's: level 1, everything, no ceiling.
+        let role_ids: Vec<u64> = (0..1 + u64::from(t.pick(4)))
+            .map(|i| a * 1000 + 300 + i)
+            .collect();
+        for (k, &r) in role_ids.iter().enumerate() {
+            let role = if k == 0 {
+                RRole {
+                    account: a,
+                    level: 1,
+                    perms: ALL_BITS,
+                    stores: RAccess::All,
+                    sources: RAccess::All,
+                    channels: RAccess::All,
+                }
+            } else {
+                RRole {
+                    account: a,
+                    level: 1 + t.pick(3) as u8,
+                    perms: u64::from(t.pick(128)),
+                    stores: if t.chance(25) {
+                        RAccess::All
+                    } else {
+                        t.access(&acct.stores)
+                    },
+                    sources: if t.chance(60) {
+                        RAccess::All
+                    } else {
+                        t.access(&acct.sources)
+                    },
+                    channels: if t.chance(60) {
+                        RAccess::All
+                    } else {
+                        t.access(&acct.channels)
+                    },
+                }
+            };
+            w.roles.insert(r, role);
+        }
+        for k in 0..1 + u64::from(t.pick(6)) {
+            let owner = k == 0;
+            let mut grants = Vec::new();
+            if owner {
+                grants.push((role_ids[0], RAccess::All));
+            }
+            for _ in 0..t.pick(3) {
+                let r = role_ids[t.pick(role_ids.len() as u32) as usize];
+                grants.push((r, t.access(&acct.stores)));
+            }
+            w.users.insert(
+                a * 1000 + 400 + k,
+                RUser {
+                    account: a,
+                    enabled: owner || t.chance(90),
+                    owner,
+                    grants,
+                    sources: t.access(&acct.sources),
+                    channels: t.access(&acct.channels),
+                },
+            );
+        }
+        w.accounts.insert(a, acct);
+    }
+    w
+}
+
+fn load(w: &World) -> Engine<T> {
+    let mut batch = Vec::new();
+    for (&a, acct) in &w.accounts {
+        let account = AccountId::new(a);
+        batch.push(Mutation::PutAccount(
+            Account::new(account, format!("a{a}")).with_entity_level_billing(acct.entity_billing),
+        ));
+        for &s in &acct.stores {
+            batch.push(Mutation::PutStore(Store::new(
+                StoreId::new(s),
+                account,
+                "s",
+            )));
+        }
+        for &s in &acct.sources {
+            batch.push(Mutation::PutSource(Source::new(
+                SourceId::new(s),
+                account,
+                format!("src{s}"),
+            )));
+        }
+        for &c in &acct.channels {
+            batch.push(Mutation::PutChannel(shopguard::Channel::new(
+                ChannelId::new(c),
+                account,
+                "c",
+            )));
+        }
+    }
+    for (&id, r) in &w.roles {
+        batch.push(Mutation::PutRole(
+            Role::new(
+                RoleId::new(id),
+                AccountId::new(r.account),
+                format!("role{id}"),
+                Level::new(r.level).unwrap(),
+                T::from_bits(r.perms).unwrap(),
+            )
+            .with_store_ceiling(r.stores.to_engine(StoreId::new))
+            .with_source_ceiling(r.sources.to_engine(SourceId::new))
+            .with_channel_ceiling(r.channels.to_engine(ChannelId::new)),
+        ));
+    }
+    for (&id, u) in &w.users {
+        batch.push(Mutation::PutUser(
+            User::new(
+                UserId::new(id),
+                AccountId::new(u.account),
+                &format!("u{id}"),
+                &format!("u{id}@x.example"),
+            )
+            .with_enabled(u.enabled)
+            .with_owner(u.owner)
+            .with_grants(
+                u.grants
+                    .iter()
+                    .map(|(r, s)| Grant::new(RoleId::new(*r), s.to_engine(StoreId::new))),
+            )
+            .with_sources(u.sources.to_engine(SourceId::new))
+            .with_channels(u.channels.to_engine(ChannelId::new)),
+        ));
+    }
+    let e = Engine::new();
+    e.unchecked_apply(batch).unwrap();
+    e
+}
+
+/// An id of a kind: mostly of the home account, sometimes of the other, sometimes of none.
+fn any_of(t: &mut Tape<'_>, ids: &BTreeMap<u64, Vec<u64>>, home: u64) -> u64 {
+    let roll = t.pick(100);
+    let account = if roll < 88 { home } else { 3 - home };
+    let pool = ids.get(&account).map(Vec::as_slice).unwrap_or_default();
+    let i = t.pick(pool.len() as u32) as usize;
+    match pool.get(i) {
+        Some(&id) if roll < 96 => id,
+        _ => MISSING,
+    }
+}
+
+fn place(t: &mut Tape<'_>, ids: &BTreeMap<u64, Vec<u64>>, home: u64) -> RPlace {
+    match t.pick(5) {
+        0 => RPlace::Unscoped,
+        1 => RPlace::Unplaced,
+        _ => RPlace::At(any_of(t, ids, home)),
+    }
+}
+
+fn queries(w: &World, tape: &[u32]) -> Vec<Query> {
+    let mut t = Tape(tape.iter());
+    let by_account = |f: &dyn Fn(&RAccount) -> &BTreeSet<u64>| -> BTreeMap<u64, Vec<u64>> {
+        w.accounts
+            .iter()
+            .map(|(&a, x)| (a, f(x).iter().copied().collect()))
+            .collect()
+    };
+    let stores = by_account(&|a| &a.stores);
+    let sources = by_account(&|a| &a.sources);
+    let channels = by_account(&|a| &a.channels);
+    let mut users: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (&id, u) in &w.users {
+        users.entry(u.account).or_default().push(id);
+    }
+    let mut roles: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (&id, r) in &w.roles {
+        roles.entry(r.account).or_default().push(id);
+    }
+    let mut out = Vec::new();
+    while t.0.len() >= 12 {
+        let asker_home = 1 + u64::from(t.pick(2));
+        let user = any_of(&mut t, &users, asker_home);
+        let home = w.users.get(&user).map_or(1, |u| u.account);
+        let account = if t.chance(95) { home } else { 3 - home };
+        // Mostly one permission, sometimes several, rarely none.
+        let perms = match t.pick(25) {
+            0 => 0,
+            1..=4 => u64::from(t.pick(128)),
+            _ => 1 << t.pick(7),
+        };
+        let mut q = Query {
+            user,
+            perms,
+            account,
+            store: RPlace::Unscoped,
+            source: RPlace::Unscoped,
+            channel: RPlace::Unscoped,
+            role: None,
+            target: None,
+        };
+        match t.pick(7) {
+            0 => q.store = RPlace::Unplaced, // OnAccount
+            1 => q.store = RPlace::At(any_of(&mut t, &stores, home)),
+            2 => q.source = RPlace::At(any_of(&mut t, &sources, home)),
+            3 => q.channel = RPlace::At(any_of(&mut t, &channels, home)),
+            4 => q.role = Some(any_of(&mut t, &roles, home)),
+            5 => q.target = Some(any_of(&mut t, &users, home)),
+            _ => {
+                q.store = place(&mut t, &stores, home);
+                q.source = place(&mut t, &sources, home);
+                q.channel = place(&mut t, &channels, home);
+            }
+        }
+        out.push(q);
+    }
+    out
+}
+
+/// A host resource built from the query, for the shapes the built-ins do not cover.
+struct Any(Query);
+
+impl Resource for Any {
+    fn account(&self) -> AccountId {
+        AccountId::new(self.0.account)
+    }
+    fn store(&self) -> Place<StoreId> {
+        to_place(self.0.store, StoreId::new)
+    }
+    fn source(&self) -> Place<SourceId> {
+        to_place(self.0.source, SourceId::new)
+    }
+    fn channel(&self) -> Place<ChannelId> {
+        to_place(self.0.channel, ChannelId::new)
+    }
+    fn subject(&self) -> Subject {
+        match (self.0.role, self.0.target) {
+            (Some(r), _) => Subject::Role(RoleId::new(r)),
+            (_, Some(u)) => Subject::User(UserId::new(u)),
+            _ => Subject::None,
+        }
+    }
+}
+
+fn to_place<I>(p: RPlace, f: impl Fn(u64) -> I) -> Place<I> {
+    match p {
+        RPlace::Unscoped => Place::Unscoped,
+        RPlace::At(x) => Place::At(f(x)),
+        RPlace::Unplaced => Place::Unplaced,
+    }
+}
+
+/// Checks through the built-in resource when the query has its shape, else through [`Any`].
+fn engine_check(e: &Engine<T>, q: &Query) -> (Decision, bool) {
+    let user = UserId::new(q.user);
+    let p = T::from_bits_retain(q.perms);
+    let a = AccountId::new(q.account);
+    macro_rules! both {
+        ($r:expr) => {{
+            let r = $r;
+            (e.check(user, p, &r), e.can(user, p, &r))
+        }};
+    }
+    use RPlace::{At, Unplaced, Unscoped};
+    match (q.store, q.source, q.channel, q.role, q.target) {
+        (Unplaced, Unscoped, Unscoped, None, None) => both!(OnAccount(a)),
+        (At(s), Unscoped, Unscoped, None, None) => both!(OnStore(a, StoreId::new(s))),
+        (Unscoped, At(s), Unscoped, None, None) => both!(OnSource(a, SourceId::new(s))),
+        (Unscoped, Unscoped, At(c), None, None) => both!(OnChannel(a, ChannelId::new(c))),
+        (Unscoped, Unscoped, Unscoped, Some(r), None) => both!(OnRole(a, RoleId::new(r))),
+        (Unscoped, Unscoped, Unscoped, None, Some(u)) => both!(OnUser(a, UserId::new(u))),
+        _ => both!(Any(*q)),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn every_decision_matches_the_reference_model(
+        world in prop::collection::vec(any::<u32>(), 200),
+        checks in prop::collection::vec(any::<u32>(), 12 * 64),
+    ) {
+        let w = build(&world);
+        let e = load(&w);
+        for q in queries(&w, &checks) {
+            let want = match reference(&w, &q) {
+                Ok((grant, role)) => Decision::Allow(shopguard::Allowed::new(grant, RoleId::new(role))),
+                Err(r) => Decision::Deny(r),
+            };
+            let (got, can) = engine_check(&e, &q);
+            prop_assert_eq!(got, want, "query {:?}", q);
+            prop_assert_eq!(can, got.is_allowed(), "can disagrees with check on {:?}", q);
+        }
+    }
+}
