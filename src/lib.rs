@@ -118,6 +118,11 @@ pub use crate::model::role::{Level, Role, Scope};
 pub use crate::model::user::{Grant, User};
 pub use crate::storage::Mutation;
 
+/// The README's examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use bitflags;
