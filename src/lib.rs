@@ -71,11 +71,11 @@
 //! Deny by default (R1). A check is allowed iff the user exists, is enabled and belongs to the
 //! resource's account, everything the resource names exists in that account, and some grant's
 //! role holds every asked permission with the resource inside the grant's effective scope on
-//! every dimension the resource has (R2). In order, a denial is for: an unknown user, another
-//! account, a disabled user, no permission asked, an unknown store / source / channel / role /
-//! user, no sources assigned while the resource is source-scoped (R4), an owner-only permission
-//! asked by someone else (R11), no grant holding the permission, or the resource outside every
-//! holding grant's scope ([`DenyReason::OutsideScope`]); a resource that is
+//! every dimension the resource has (R2). In order, a denial is for: an unknown user, a disabled
+//! user, no permission asked, an owner-only permission asked by someone else (R11), a resource
+//! of another account, an unknown store / source / channel / role / user, no sources assigned
+//! while the resource is source-scoped (R4), no grant holding the permission, or the resource
+//! outside every holding grant's scope ([`DenyReason::OutsideScope`]); a resource that is
 //! [`Place::Unplaced`] on a dimension (an order pending sourcing, R5; the account as a whole)
 //! needs `All` there ([`DenyReason::NeedsAll`]).
 //!

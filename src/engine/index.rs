@@ -16,7 +16,7 @@ use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdMap, RoleId, SourceId, StoreId, UserId};
 use crate::model::permission::{Catalog, Reach};
 use crate::model::role::Role;
-use crate::model::user::User;
+use crate::model::user::{Grant, User};
 use crate::storage::Mutation;
 
 #[derive(Clone, Debug)]
@@ -49,6 +49,34 @@ impl<P: Catalog> AccountEntry<P> {
     }
 }
 
+/// A user and a permission that passed every resource-independent rule.
+#[derive(Debug)]
+pub(crate) struct Asker<'a, P> {
+    pub(crate) user: &'a User,
+    pub(crate) acct: &'a AccountEntry<P>,
+    pub(crate) permission: P,
+    /// Every asked permission skips store access (R13).
+    pub(crate) account_wide: bool,
+}
+
+/// A resource whose ids all exist in the asker's account.
+#[derive(Debug)]
+pub(crate) struct Located<'a> {
+    store: Place<StoreId>,
+    source: Place<SourceId>,
+    channel: Place<ChannelId>,
+    target: Option<&'a User>,
+}
+
+/// What one grant says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GrantOutcome<P> {
+    Allows(RoleId),
+    RoleMissing,
+    PermissionMissing(P),
+    Outside(DenyReason),
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Index<P> {
     pub(crate) revision: u64,
@@ -77,8 +105,8 @@ impl<P: Catalog> Index<P> {
 
     /// The whole of a check. `Ok` names the allowing grant; `Err` the reason for denial.
     ///
-    /// Reasons are tried in a fixed order: who the user is, which account, whether the resource
-    /// exists there, the user-level source rule (R4), owner-only permissions, then each grant.
+    /// Reasons are tried in a fixed order: first about the user and the permission
+    /// ([`Index::prepare`]), then about the resource ([`Index::locate`]), then each grant.
     #[inline]
     pub(crate) fn evaluate<R: Resource + ?Sized>(
         &self,
@@ -86,14 +114,40 @@ impl<P: Catalog> Index<P> {
         permission: P,
         resource: &R,
     ) -> Result<Allowed, DenyReason> {
+        let asker = self.prepare(user, permission)?;
+        self.evaluate_prepared(&asker, resource)
+    }
+
+    /// A check for an already prepared user and permission (batch checks prepare once).
+    #[inline]
+    pub(crate) fn evaluate_prepared<R: Resource + ?Sized>(
+        &self,
+        asker: &Asker<'_, P>,
+        resource: &R,
+    ) -> Result<Allowed, DenyReason> {
+        let at = self.locate(asker, resource)?;
+        let mut scope_failure = None;
+        for (i, g) in asker.user.grants().iter().enumerate() {
+            match self.grant_outcome(asker, &at, g) {
+                GrantOutcome::Allows(role) => return Ok(Allowed { grant: i, role }),
+                GrantOutcome::Outside(r) => {
+                    scope_failure.get_or_insert(r);
+                }
+                GrantOutcome::RoleMissing | GrantOutcome::PermissionMissing(_) => {}
+            }
+        }
+        Err(scope_failure.unwrap_or(DenyReason::PermissionMissing))
+    }
+
+    /// Everything about the user and the permission, independent of the resource: unknown or
+    /// disabled user (R1), nothing asked, owner-only permission asked by someone else (R11).
+    #[inline]
+    pub(crate) fn prepare(&self, user: UserId, permission: P) -> Result<Asker<'_, P>, DenyReason> {
         let Some(u) = self.users.get(&user) else {
             return Err(DenyReason::UnknownUser);
         };
-        let account = u.account();
-        if resource.account() != account {
-            return Err(DenyReason::WrongAccount);
-        }
-        let Some(acct) = self.accounts.get(&account) else {
+        // INVARIANT: a user's account exists (validated on every write).
+        let Some(acct) = self.accounts.get(&u.account()) else {
             return Err(DenyReason::UnknownUser);
         };
         if !u.is_enabled() {
@@ -101,6 +155,29 @@ impl<P: Catalog> Index<P> {
         }
         if permission.is_empty() {
             return Err(DenyReason::NoPermissionAsked);
+        }
+        if permission.intersects(acct.owner_only) && !u.is_owner() {
+            return Err(DenyReason::OwnerOnly);
+        }
+        Ok(Asker {
+            user: u,
+            acct,
+            permission,
+            account_wide: acct.account_wide.contains(permission),
+        })
+    }
+
+    /// Everything about the resource: same account, every id it names exists there (R1), and
+    /// a source-scoped resource needs some source access (R4).
+    #[inline]
+    pub(crate) fn locate<'s, R: Resource + ?Sized>(
+        &'s self,
+        asker: &Asker<'s, P>,
+        resource: &R,
+    ) -> Result<Located<'s>, DenyReason> {
+        let account = asker.user.account();
+        if resource.account() != account {
+            return Err(DenyReason::WrongAccount);
         }
         let store = resource.store();
         if let Place::At(s) = store {
@@ -133,59 +210,63 @@ impl<P: Catalog> Index<P> {
                 _ => return Err(DenyReason::UnknownTargetUser(t)),
             },
         };
-        if !matches!(source, Place::Unscoped) && matches!(u.sources(), Access::None) {
+        if !matches!(source, Place::Unscoped) && matches!(asker.user.sources(), Access::None) {
             return Err(DenyReason::NoSources);
         }
-        if permission.intersects(acct.owner_only) && !u.is_owner() {
-            return Err(DenyReason::OwnerOnly);
-        }
-        let account_wide = acct.account_wide.contains(permission);
+        Ok(Located {
+            store,
+            source,
+            channel,
+            target,
+        })
+    }
 
-        let mut scope_failure = None;
-        for (i, g) in u.grants().iter().enumerate() {
-            let Some(role) = self.roles.get(&g.role) else {
-                continue;
-            };
-            if !role
-                .permissions()
-                .difference(acct.withheld)
-                .contains(permission)
-            {
-                continue;
-            }
-            let ceiling = role.ceiling();
-            let outcome = if account_wide {
-                Ok(())
-            } else {
-                within(store, &ceiling.stores, &g.stores, Dimension::Store).and_then(|()| {
-                    match target {
-                        Some(t)
-                            if !t.grants().iter().all(|tg| {
-                                tg.stores.is_within(&ceiling.stores)
-                                    && tg.stores.is_within(&g.stores)
-                            }) =>
-                        {
-                            Err(DenyReason::OutsideScope(Dimension::Store))
-                        }
-                        _ => Ok(()),
-                    }
-                })
-            }
-            .and_then(|()| within(source, &ceiling.sources, u.sources(), Dimension::Source))
-            .and_then(|()| within(channel, &ceiling.channels, u.channels(), Dimension::Channel));
-            match outcome {
-                Ok(()) => {
-                    return Ok(Allowed {
-                        grant: i,
-                        role: role.id(),
-                    });
-                }
-                Err(r) => {
-                    scope_failure.get_or_insert(r);
-                }
-            }
+    /// What one grant says about a located resource (R2, R3, R5, R10, R13).
+    #[inline]
+    pub(crate) fn grant_outcome(
+        &self,
+        asker: &Asker<'_, P>,
+        at: &Located<'_>,
+        g: &Grant,
+    ) -> GrantOutcome<P> {
+        let Some(role) = self.roles.get(&g.role) else {
+            return GrantOutcome::RoleMissing;
+        };
+        let held = role.permissions().difference(asker.acct.withheld);
+        if !held.contains(asker.permission) {
+            return GrantOutcome::PermissionMissing(asker.permission.difference(held));
         }
-        Err(scope_failure.unwrap_or(DenyReason::PermissionMissing))
+        let ceiling = role.ceiling();
+        let u = asker.user;
+        let outcome = if asker.account_wide {
+            Ok(())
+        } else {
+            within(at.store, &ceiling.stores, &g.stores, Dimension::Store).and_then(|()| {
+                match at.target {
+                    Some(t)
+                        if !t.grants().iter().all(|tg| {
+                            tg.stores.is_within(&ceiling.stores) && tg.stores.is_within(&g.stores)
+                        }) =>
+                    {
+                        Err(DenyReason::OutsideScope(Dimension::Store))
+                    }
+                    _ => Ok(()),
+                }
+            })
+        }
+        .and_then(|()| within(at.source, &ceiling.sources, u.sources(), Dimension::Source))
+        .and_then(|()| {
+            within(
+                at.channel,
+                &ceiling.channels,
+                u.channels(),
+                Dimension::Channel,
+            )
+        });
+        match outcome {
+            Ok(()) => GrantOutcome::Allows(role.id()),
+            Err(r) => GrantOutcome::Outside(r),
+        }
     }
 
     /// Applies a batch to this (cloned) index and validates the accounts it touched.

@@ -118,18 +118,22 @@ struct Query {
 
 /// The rules, read straight from MODEL.md, in the documented order of reasons.
 fn reference(w: &World, q: &Query) -> Result<(usize, u64), DenyReason> {
-    // R1: unknown user, another account, disabled, nothing asked.
+    // R1: unknown or disabled user, nothing asked; R11: owner-only permissions.
     let Some(u) = w.users.get(&q.user) else {
         return Err(DenyReason::UnknownUser);
     };
-    if q.account != u.account {
-        return Err(DenyReason::WrongAccount);
-    }
     if !u.enabled {
         return Err(DenyReason::UserDisabled);
     }
     if q.perms == 0 {
         return Err(DenyReason::NoPermissionAsked);
+    }
+    if q.perms & OWNER_ONLY != 0 && !u.owner {
+        return Err(DenyReason::OwnerOnly);
+    }
+    // R1: never another account.
+    if q.account != u.account {
+        return Err(DenyReason::WrongAccount);
     }
     // R1: everything the resource names exists in the user's account.
     let acct = &w.accounts[&u.account];
@@ -161,10 +165,6 @@ fn reference(w: &World, q: &Query) -> Result<(usize, u64), DenyReason> {
     // R4: source access None, source-scoped resource.
     if !matches!(q.source, RPlace::Unscoped) && u.sources == RAccess::None {
         return Err(DenyReason::NoSources);
-    }
-    // R11: owner-only permissions.
-    if q.perms & OWNER_ONLY != 0 && !u.owner {
-        return Err(DenyReason::OwnerOnly);
     }
     // R13: which asked permissions skip store access; which are withheld.
     let mut wide = ACCOUNT_WIDE | OWNER_ONLY;
