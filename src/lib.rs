@@ -105,9 +105,11 @@ mod model;
 pub mod storage;
 
 pub use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
+pub use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
 pub use crate::engine::resource::{
     OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Subject,
 };
+pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};
 pub use crate::engine::{Engine, Snapshot};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::model::access::{Access, IdSet};

@@ -9,11 +9,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::Error;
-use crate::engine::decision::{Allowed, DenyReason, Dimension};
+use smallvec::SmallVec;
+
+use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
+use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
 use crate::engine::resource::{Place, Resource, Subject};
+use crate::engine::reverse::{Clause, Filter, ScopeFor};
 use crate::model::access::Access;
 use crate::model::account::{Account, Channel, Source, Store};
-use crate::model::ids::{AccountId, ChannelId, IdMap, RoleId, SourceId, StoreId, UserId};
+use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
 use crate::model::permission::{Catalog, Reach};
 use crate::model::role::Role;
 use crate::model::user::{Grant, User};
@@ -87,6 +91,75 @@ pub(crate) struct Index<P> {
     pub(crate) roles: IdMap<RoleId, Role<P>>,
     pub(crate) users: IdMap<UserId, User>,
     timezones: BTreeSet<Arc<str>>,
+    holders: Holders,
+}
+
+/// Who holds grants where: the candidates for "who may do P at store S" (R21), kept up to date
+/// on every write so that `who_can` never scans every user.
+#[derive(Clone, Debug, Default)]
+struct Holders {
+    /// Users with a grant naming the store specifically.
+    by_store: HashMap<StoreId, Vec<UserId>, IdHash>,
+    /// Users with a grant at all stores, per account.
+    everywhere: HashMap<AccountId, Vec<UserId>, IdHash>,
+    /// Every user, per account.
+    by_account: HashMap<AccountId, Vec<UserId>, IdHash>,
+}
+
+impl Holders {
+    fn add(&mut self, u: &User) {
+        let (id, account) = (u.id(), u.account());
+        self.by_account.entry(account).or_default().push(id);
+        if u.grants().iter().any(|g| g.stores.is_all()) {
+            self.everywhere.entry(account).or_default().push(id);
+        }
+        for s in specific_stores(u) {
+            self.by_store.entry(s).or_default().push(id);
+        }
+    }
+
+    fn remove(&mut self, u: &User) {
+        let id = u.id();
+        let drop_from = |v: Option<&mut Vec<UserId>>| {
+            if let Some(v) = v {
+                v.retain(|&x| x != id);
+            }
+        };
+        drop_from(self.by_account.get_mut(&u.account()));
+        if u.grants().iter().any(|g| g.stores.is_all()) {
+            drop_from(self.everywhere.get_mut(&u.account()));
+        }
+        for s in specific_stores(u) {
+            drop_from(self.by_store.get_mut(&s));
+        }
+    }
+
+    fn shrink(&mut self) {
+        for v in self
+            .by_store
+            .values_mut()
+            .chain(self.everywhere.values_mut())
+            .chain(self.by_account.values_mut())
+        {
+            v.shrink_to_fit();
+        }
+    }
+}
+
+/// The distinct stores a user's grants name specifically.
+fn specific_stores(u: &User) -> Vec<StoreId> {
+    let mut v: Vec<StoreId> = u
+        .grants()
+        .iter()
+        .filter_map(|g| match &g.stores {
+            Access::Specific(set) => Some(set.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 impl<P: Catalog> Index<P> {
@@ -100,6 +173,7 @@ impl<P: Catalog> Index<P> {
             roles: IdMap::default(),
             users: IdMap::default(),
             timezones: BTreeSet::new(),
+            holders: Holders::default(),
         }
     }
 
@@ -269,6 +343,138 @@ impl<P: Catalog> Index<P> {
         }
     }
 
+    /// Where `user` may use `permission` (R21): one clause per grant holding it.
+    pub(crate) fn scope_for(&self, user: UserId, permission: P) -> ScopeFor {
+        let no_sources = self
+            .users
+            .get(&user)
+            .is_some_and(|u| u.is_enabled() && matches!(u.sources(), Access::None));
+        let Ok(asker) = self.prepare(user, permission) else {
+            return ScopeFor {
+                clauses: SmallVec::new(),
+                no_sources,
+            };
+        };
+        let u = asker.user;
+        let mut out = ScopeFor {
+            clauses: SmallVec::new(),
+            no_sources,
+        };
+        for g in u.grants() {
+            let Some(role) = self.roles.get(&g.role) else {
+                continue;
+            };
+            if !role
+                .permissions()
+                .difference(asker.acct.withheld)
+                .contains(permission)
+            {
+                continue;
+            }
+            let ceiling = role.ceiling();
+            let clause = Clause {
+                stores: if asker.account_wide {
+                    Filter::Everything
+                } else {
+                    Filter::from_access(ceiling.stores.intersect(&g.stores))
+                },
+                sources: if no_sources {
+                    Filter::Nothing
+                } else {
+                    Filter::from_access(ceiling.sources.intersect(u.sources()))
+                },
+                channels: Filter::from_access(ceiling.channels.intersect(u.channels())),
+            };
+            if !out.clauses.contains(&clause) {
+                out.clauses.push(clause);
+            }
+        }
+        out
+    }
+
+    /// The users who may use `permission` on `resource` (R21), in ascending id order.
+    pub(crate) fn who_can<R: Resource + ?Sized>(&self, permission: P, resource: &R) -> Vec<UserId> {
+        let account = resource.account();
+        let Some(acct) = self.accounts.get(&account) else {
+            return Vec::new();
+        };
+        let none: &[UserId] = &[];
+        // A store-scoped question needs a grant at that store or at all stores; anything else
+        // may be answered by any user of the account.
+        let candidates: Vec<&[UserId]> = match resource.store() {
+            Place::At(s) if !acct.account_wide.contains(permission) => vec![
+                self.holders.by_store.get(&s).map_or(none, Vec::as_slice),
+                self.holders
+                    .everywhere
+                    .get(&account)
+                    .map_or(none, Vec::as_slice),
+            ],
+            _ => vec![
+                self.holders
+                    .by_account
+                    .get(&account)
+                    .map_or(none, Vec::as_slice),
+            ],
+        };
+        let mut out: Vec<UserId> = candidates
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&u| self.evaluate(u, permission, resource).is_ok())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Every grant considered, and what each said; the decision equals `evaluate`'s.
+    pub(crate) fn explain<R: Resource + ?Sized>(
+        &self,
+        user: UserId,
+        permission: P,
+        resource: &R,
+    ) -> Explanation<P> {
+        let early = |r| Explanation {
+            decision: Decision::Deny(r),
+            grants: Vec::new(),
+        };
+        let asker = match self.prepare(user, permission) {
+            Ok(a) => a,
+            Err(r) => return early(r),
+        };
+        let at = match self.locate(&asker, resource) {
+            Ok(at) => at,
+            Err(r) => return early(r),
+        };
+        let mut decision = None;
+        let mut scope_failure = None;
+        let mut grants = Vec::new();
+        for (i, g) in asker.user.grants().iter().enumerate() {
+            let verdict = match self.grant_outcome(&asker, &at, g) {
+                GrantOutcome::Allows(role) => {
+                    decision.get_or_insert(Decision::Allow(Allowed { grant: i, role }));
+                    Verdict::Allows
+                }
+                GrantOutcome::RoleMissing => Verdict::RoleMissing,
+                GrantOutcome::PermissionMissing(p) => Verdict::PermissionMissing(p),
+                GrantOutcome::Outside(r) => {
+                    scope_failure.get_or_insert(r);
+                    Verdict::OutOfScope(r)
+                }
+            };
+            grants.push(GrantExplanation {
+                grant: i,
+                role: g.role,
+                role_name: self.roles.get(&g.role).map(|r| r.name().to_owned()),
+                verdict,
+            });
+        }
+        let decision = decision.unwrap_or(Decision::Deny(
+            scope_failure.unwrap_or(DenyReason::PermissionMissing),
+        ));
+        Explanation { decision, grants }
+    }
+
     /// Applies a batch to this (cloned) index and validates the accounts it touched.
     pub(crate) fn apply(&mut self, batch: &[Mutation<P>]) -> Result<(), Error> {
         let mut touched: BTreeSet<AccountId> = BTreeSet::new();
@@ -369,6 +575,10 @@ impl<P: Catalog> Index<P> {
                     let mut u = x.clone();
                     u.intern_timezone(&mut self.timezones);
                     u.shrink();
+                    if let Some(old) = self.users.get(&u.id()) {
+                        self.holders.remove(old);
+                    }
+                    self.holders.add(&u);
                     self.users.insert(u.id(), u);
                 }
                 Mutation::RemoveUser(id) => {
@@ -376,6 +586,7 @@ impl<P: Catalog> Index<P> {
                         .users
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("user", id))?;
+                    self.holders.remove(&x);
                     touched.insert(x.account());
                 }
             }
@@ -619,6 +830,7 @@ impl<P: Catalog> Index<P> {
         self.sources.shrink_to_fit();
         self.channels.shrink_to_fit();
         self.accounts.shrink_to_fit();
+        self.holders.shrink();
     }
 }
 

@@ -1,8 +1,10 @@
 //! The read side: [`Engine`], [`Snapshot`], decisions and resources.
 
 pub(crate) mod decision;
+pub(crate) mod explain;
 pub(crate) mod index;
 pub(crate) mod resource;
+pub(crate) mod reverse;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -10,8 +12,10 @@ use arc_swap::ArcSwap;
 
 use crate::Error;
 use crate::engine::decision::Decision;
+use crate::engine::explain::Explanation;
 use crate::engine::index::Index;
 use crate::engine::resource::Resource;
+use crate::engine::reverse::ScopeFor;
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 use crate::model::permission::Catalog;
@@ -92,6 +96,42 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         decide(&self.current.load(), user, permission, resource)
     }
 
+    /// Every grant considered for this check and what each said, for an admin screen. Its
+    /// decision equals [`check`](Self::check)'s.
+    pub fn explain<R: Resource + ?Sized>(
+        &self,
+        user: UserId,
+        permission: P,
+        resource: &R,
+    ) -> Explanation<P> {
+        self.current.load().explain(user, permission, resource)
+    }
+
+    /// Where `user` may use `permission`: per dimension nothing, everything, or a set of ids,
+    /// ready for a SQL `WHERE` ([`ScopeFor::to_sql`]). Agrees with [`can`](Self::can) (R21).
+    pub fn scope_for(&self, user: UserId, permission: P) -> ScopeFor {
+        self.current.load().scope_for(user, permission)
+    }
+
+    /// The users who may use `permission` on `resource`, in ascending id order (R21). For a
+    /// store-scoped resource only the users holding a grant at that store or at all stores are
+    /// examined, never every user.
+    pub fn who_can<R: Resource + ?Sized>(&self, permission: P, resource: &R) -> Vec<UserId> {
+        self.current.load().who_can(permission, resource)
+    }
+
+    /// One user and permission against many resources (a list page of orders): the user is
+    /// looked up once. Equals calling [`can`](Self::can) for each resource.
+    pub fn can_each<R: Resource>(&self, user: UserId, permission: P, resources: &[R]) -> Vec<bool> {
+        can_each(&self.current.load(), user, permission, resources)
+    }
+
+    /// Many checks on one consistent state; consecutive checks of the same user and permission
+    /// share one lookup. Equals calling [`can`](Self::can) for each.
+    pub fn can_many<R: Resource>(&self, checks: &[(UserId, P, R)]) -> Vec<bool> {
+        can_many(&self.current.load(), checks)
+    }
+
     /// The current snapshot, for many checks or reads against one consistent state.
     pub fn snapshot(&self) -> Snapshot<P> {
         Snapshot(self.current.load_full())
@@ -147,6 +187,43 @@ fn decide<P: Catalog, R: Resource + ?Sized>(
     }
 }
 
+fn can_each<P: Catalog, R: Resource>(
+    index: &Index<P>,
+    user: UserId,
+    permission: P,
+    resources: &[R],
+) -> Vec<bool> {
+    match index.prepare(user, permission) {
+        Ok(asker) => resources
+            .iter()
+            .map(|r| index.evaluate_prepared(&asker, r).is_ok())
+            .collect(),
+        Err(_) => vec![false; resources.len()],
+    }
+}
+
+fn can_many<P: Catalog, R: Resource>(index: &Index<P>, checks: &[(UserId, P, R)]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(checks.len());
+    let mut i = 0;
+    while let Some((user, permission, _)) = checks.get(i) {
+        // The run of checks sharing this user and permission.
+        let run = checks
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|(u, p, _)| u == user && p == permission);
+        let start = out.len();
+        match index.prepare(*user, *permission) {
+            Ok(asker) => {
+                out.extend(run.map(|(_, _, r)| index.evaluate_prepared(&asker, r).is_ok()))
+            }
+            Err(_) => out.extend(run.map(|_| false)),
+        }
+        i += (out.len() - start).max(1);
+    }
+    out
+}
+
 /// One consistent, immutable state of the engine.
 ///
 /// Cheap to clone (an `Arc`). Checks on a snapshot skip even the engine's lock-free load.
@@ -175,6 +252,36 @@ impl<P: Catalog> Snapshot<P> {
         resource: &R,
     ) -> Decision {
         decide(&self.0, user, permission, resource)
+    }
+
+    /// See [`Engine::explain`].
+    pub fn explain<R: Resource + ?Sized>(
+        &self,
+        user: UserId,
+        permission: P,
+        resource: &R,
+    ) -> Explanation<P> {
+        self.0.explain(user, permission, resource)
+    }
+
+    /// See [`Engine::scope_for`].
+    pub fn scope_for(&self, user: UserId, permission: P) -> ScopeFor {
+        self.0.scope_for(user, permission)
+    }
+
+    /// See [`Engine::who_can`].
+    pub fn who_can<R: Resource + ?Sized>(&self, permission: P, resource: &R) -> Vec<UserId> {
+        self.0.who_can(permission, resource)
+    }
+
+    /// See [`Engine::can_each`].
+    pub fn can_each<R: Resource>(&self, user: UserId, permission: P, resources: &[R]) -> Vec<bool> {
+        can_each(&self.0, user, permission, resources)
+    }
+
+    /// See [`Engine::can_many`].
+    pub fn can_many<R: Resource>(&self, checks: &[(UserId, P, R)]) -> Vec<bool> {
+        can_many(&self.0, checks)
     }
 
     /// The revision this snapshot shows.

@@ -550,3 +550,85 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// R21: `scope_for` and `who_can` agree with `can` on every (user, permission, id) triple
+    /// of the account; `explain` agrees with `check`; the batch forms agree with `can`.
+    #[test]
+    fn reverse_queries_explain_and_batches_agree_with_can(
+        world in prop::collection::vec(any::<u32>(), 200),
+        checks in prop::collection::vec(any::<u32>(), 12 * 32),
+        perm_sets in prop::collection::vec(0u64..128, 4),
+    ) {
+        let w = build(&world);
+        let e = load(&w);
+        let perms: Vec<u64> = (0..7).map(|b| 1u64 << b).chain(perm_sets).collect();
+        for (&a, acct) in &w.accounts {
+            let account = AccountId::new(a);
+            let users: Vec<u64> = w.users.iter().filter(|(_, u)| u.account == a).map(|(&id, _)| id).collect();
+            for &bits in &perms {
+                let p = T::from_bits_retain(bits);
+                for &s in &acct.stores {
+                    let r = OnStore(account, StoreId::new(s));
+                    let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
+                    prop_assert_eq!(e.who_can(p, &r), want, "who_can at store {}", s);
+                    for &u in &users {
+                        let scope = e.scope_for(UserId::new(u), p);
+                        prop_assert_eq!(scope.allows_store(StoreId::new(s)), e.can(UserId::new(u), p, &r), "scope_for({}, {:?}) at store {}: {:?}", u, p, s, scope);
+                    }
+                }
+                for &s in &acct.sources {
+                    let r = OnSource(account, SourceId::new(s));
+                    let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
+                    prop_assert_eq!(e.who_can(p, &r), want);
+                    for &u in &users {
+                        let scope = e.scope_for(UserId::new(u), p);
+                        prop_assert_eq!(scope.allows_source(SourceId::new(s)), e.can(UserId::new(u), p, &r));
+                        if e.snapshot().user(UserId::new(u)).is_some_and(|x| x.is_enabled()) {
+                            prop_assert_eq!(scope.no_sources(), w.users[&u].sources == RAccess::None);
+                        }
+                    }
+                }
+                for &c in &acct.channels {
+                    let r = OnChannel(account, ChannelId::new(c));
+                    let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
+                    prop_assert_eq!(e.who_can(p, &r), want);
+                    for &u in &users {
+                        let scope = e.scope_for(UserId::new(u), p);
+                        prop_assert_eq!(scope.allows_channel(ChannelId::new(c)), e.can(UserId::new(u), p, &r));
+                    }
+                }
+                // The account as a whole, and orders pending sourcing (R5): only `Everything`.
+                let r = OnAccount(account);
+                for &u in &users {
+                    let scope = e.scope_for(UserId::new(u), p);
+                    let everywhere = scope.clauses().iter().any(|c| c.stores == shopguard::Filter::Everything);
+                    prop_assert_eq!(everywhere, e.can(UserId::new(u), p, &r));
+                }
+                let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
+                prop_assert_eq!(e.who_can(p, &r), want);
+            }
+        }
+        // explain and the batch forms, on the random queries of the first property.
+        let qs = queries(&w, &checks);
+        let mut many = Vec::new();
+        for q in &qs {
+            let user = UserId::new(q.user);
+            let p = T::from_bits_retain(q.perms);
+            let r = Any(*q);
+            let x = e.explain(user, p, &r);
+            let d = e.check(user, p, &r);
+            prop_assert_eq!(x.decision(), d);
+            if let Decision::Allow(a) = d {
+                prop_assert_eq!(x.grants()[a.grant()].verdict(), shopguard::Verdict::Allows);
+                prop_assert!(x.grants()[..a.grant()].iter().all(|g| g.verdict() != shopguard::Verdict::Allows));
+            }
+            many.push((user, p, r));
+            prop_assert_eq!(e.can_each(user, p, &[Any(*q), Any(*q)]), vec![d.is_allowed(); 2]);
+        }
+        let want: Vec<bool> = qs.iter().map(|q| e.can(UserId::new(q.user), T::from_bits_retain(q.perms), &Any(*q))).collect();
+        prop_assert_eq!(e.can_many(&many), want);
+    }
+}

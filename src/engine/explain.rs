@@ -1,0 +1,97 @@
+//! `explain`: every grant considered, and what each said.
+
+use core::fmt;
+
+use crate::engine::decision::{Decision, DenyReason};
+use crate::model::ids::RoleId;
+
+/// Why a check came out as it did, for an admin screen ("why can't Maria refund here?").
+///
+/// Its [`decision`](Self::decision) always equals [`Engine::check`](crate::Engine::check) for the
+/// same question.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Explanation<P> {
+    pub(crate) decision: Decision,
+    pub(crate) grants: Vec<GrantExplanation<P>>,
+}
+
+impl<P: Copy> Explanation<P> {
+    /// The decision, as [`Engine::check`](crate::Engine::check) gives it.
+    pub fn decision(&self) -> Decision {
+        self.decision
+    }
+
+    /// Every grant of the user, in order, with what it said. Empty when the check was decided
+    /// before any grant was looked at (unknown or disabled user, another account, an unknown
+    /// store, no sources, …): [`decision`](Self::decision) then names the reason.
+    pub fn grants(&self) -> &[GrantExplanation<P>] {
+        &self.grants
+    }
+}
+
+impl<P: fmt::Debug> fmt::Display for Explanation<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.decision)?;
+        for g in &self.grants {
+            write!(f, "\n  grant {} (`{}`): {}", g.grant, g.role, g.verdict)?;
+        }
+        Ok(())
+    }
+}
+
+/// What one grant said.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct GrantExplanation<P> {
+    pub(crate) grant: usize,
+    pub(crate) role: RoleId,
+    pub(crate) role_name: Option<String>,
+    pub(crate) verdict: Verdict<P>,
+}
+
+impl<P: Copy> GrantExplanation<P> {
+    /// The grant's position in the user's grants.
+    pub fn grant(&self) -> usize {
+        self.grant
+    }
+
+    /// The grant's role.
+    pub fn role(&self) -> RoleId {
+        self.role
+    }
+
+    /// The role's display name, if the role exists.
+    pub fn role_name(&self) -> Option<&str> {
+        self.role_name.as_deref()
+    }
+
+    /// What the grant said.
+    pub fn verdict(&self) -> Verdict<P> {
+        self.verdict
+    }
+}
+
+/// What one grant said about a check.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Verdict<P> {
+    /// This grant allows it.
+    Allows,
+    /// The grant's role does not exist (cannot happen in a validated engine; denies).
+    RoleMissing,
+    /// The role lacks these of the asked permissions (withheld ones included, R13).
+    PermissionMissing(P),
+    /// The role holds the permission, but the resource is out of this grant's scope:
+    /// [`DenyReason::OutsideScope`] or [`DenyReason::NeedsAll`] names the dimension.
+    OutOfScope(DenyReason),
+}
+
+impl<P: fmt::Debug> fmt::Display for Verdict<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Allows => f.write_str("allows"),
+            Verdict::RoleMissing => f.write_str("role does not exist"),
+            Verdict::PermissionMissing(p) => write!(f, "role lacks {p:?}"),
+            Verdict::OutOfScope(r) => write!(f, "{r}"),
+        }
+    }
+}
