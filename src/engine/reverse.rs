@@ -117,13 +117,33 @@ impl ScopeFor {
     /// condition does not filter by account: add `account_id = …` yourself.
     ///
     /// ```
-    /// use shopguard::{Clause, Columns, Filter, ScopeFor, StoreId};
+    /// use shopguard::catalog::pos::{self, Pos};
+    /// use shopguard::{Access, Account, AccountId, Columns, Engine, Grant, Mutation, RoleId};
+    /// use shopguard::{Store, StoreId, User, UserId};
     ///
-    /// # fn demo(scope: &ScopeFor) -> Result<(), shopguard::Error> {
-    /// let sql = scope.to_sql(&Columns::new().store("o.store_id").source("o.source_id"), 2)?;
-    /// // e.g. "(o.store_id = ANY($2) AND o.source_id = ANY($3))", params [[10, 11], [20]]
-    /// println!("WHERE o.account_id = $1 AND {}", sql.condition());
-    /// # Ok(()) }
+    /// let engine = Engine::<Pos>::new();
+    /// let (shop, admin, manager) = (AccountId::new(1), RoleId::new(1), RoleId::new(2));
+    /// engine.unchecked_apply([
+    ///     Mutation::PutAccount(Account::new(shop, "Shop")),
+    ///     Mutation::PutStore(Store::new(StoreId::new(10), shop, "North")),
+    ///     Mutation::PutStore(Store::new(StoreId::new(11), shop, "South")),
+    ///     Mutation::PutRole(pos::admin(admin, shop)),
+    ///     Mutation::PutRole(pos::manager(manager, shop)),
+    ///     Mutation::PutUser(User::new(UserId::new(1), shop, "boss", "boss@example.com")
+    ///         .with_owner(true).with_grant(Grant::new(admin, Access::All))),
+    ///     Mutation::PutUser(User::new(UserId::new(2), shop, "mia", "mia@example.com")
+    ///         .with_grant(Grant::new(manager, Access::specific([StoreId::new(11)])))),
+    /// ])?;
+    ///
+    /// let columns = Columns::new().store("o.store_id");
+    /// let mia = engine.scope_for(UserId::new(2), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
+    /// assert_eq!(mia.condition(), "(o.store_id = ANY($2))");
+    /// assert_eq!(mia.params(), [vec![11]]);
+    /// let boss = engine.scope_for(UserId::new(1), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
+    /// assert_eq!(boss.condition(), "TRUE");
+    /// let nobody = engine.scope_for(UserId::new(3), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
+    /// assert_eq!(nobody.condition(), "FALSE");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
@@ -140,22 +160,21 @@ impl ScopeFor {
         let mut params: Vec<Vec<u64>> = Vec::new();
         let mut parts: Vec<String> = Vec::new();
         for clause in &self.clauses {
-            let mut conds: Vec<String> = Vec::new();
-            let mut dead = false;
-            let mut add = |col: Option<&str>, ids: Result<Option<Vec<u64>>, ()>| match (col, ids) {
-                (None, _) | (Some(_), Ok(None)) => {}
-                (Some(_), Err(())) => dead = true,
-                (Some(col), Ok(Some(ids))) => {
-                    conds.push(format!("{col} = ANY(${})", first_param + params.len()));
-                    params.push(ids);
-                }
-            };
-            add(columns.store, ids(&clause.stores, StoreId::get));
-            add(columns.source, ids(&clause.sources, SourceId::get));
-            add(columns.channel, ids(&clause.channels, ChannelId::get));
-            if dead {
-                // This clause reaches no row of this table; drop its parameters too.
+            let dims = [
+                (columns.store, ids(&clause.stores, StoreId::get)),
+                (columns.source, ids(&clause.sources, SourceId::get)),
+                (columns.channel, ids(&clause.channels, ChannelId::get)),
+            ];
+            // A clause with `Nothing` on a column of this table reaches no row of it.
+            if dims.iter().any(|(col, f)| col.is_some() && f.is_err()) {
                 continue;
+            }
+            let mut conds: Vec<String> = Vec::new();
+            for (col, f) in dims {
+                if let (Some(col), Ok(Some(list))) = (col, f) {
+                    conds.push(format!("{col} = ANY(${})", first_param + params.len()));
+                    params.push(list);
+                }
             }
             if conds.is_empty() {
                 // Unfiltered: every row is reached.

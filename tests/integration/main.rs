@@ -3,6 +3,7 @@
 mod catalogs;
 mod fixture;
 mod properties;
+mod reverse;
 mod rules;
 mod storage;
 mod writes;

@@ -1,0 +1,173 @@
+//! Reverse queries on the fixture account (R21), and the SQL rendering.
+
+use shopguard::{
+    Columns, ErrorKind, Filter, OnAccount, OnSource, OnStore, StoreId, UserId, Verdict,
+};
+
+use crate::fixture::*;
+
+#[test]
+fn r21_scope_for_a_store_manager_is_its_store_and_its_source() {
+    let e = engine();
+    let scope = e.scope_for(MANAGER_NORTH, T::SHIP);
+    assert_eq!(scope.clauses().len(), 1);
+    assert_eq!(scope.stores(), Filter::Only([NORTH].into()));
+    assert_eq!(scope.sources(), Filter::Only([SHOP_SOURCE].into()));
+    assert_eq!(scope.channels(), Filter::Everything);
+    let sql = scope
+        .to_sql(&Columns::new().store("store_id").source("source_id"), 1)
+        .unwrap();
+    assert_eq!(
+        sql.condition(),
+        "(store_id = ANY($1) AND source_id = ANY($2))"
+    );
+    assert_eq!(sql.params(), [vec![10], vec![21]]);
+}
+
+#[test]
+fn r21_scope_for_without_the_permission_or_user_is_false() {
+    let e = engine();
+    for (user, p) in [
+        (CASHIER_NORTH, T::REFUND),
+        (UserId::new(4040), T::SELL),
+        (DISABLED, T::SELL),
+    ] {
+        let scope = e.scope_for(user, p);
+        assert!(scope.is_nothing());
+        assert_eq!(
+            scope
+                .to_sql(&Columns::new().store("s"), 1)
+                .unwrap()
+                .condition(),
+            "FALSE"
+        );
+    }
+}
+
+#[test]
+fn r4_scope_for_a_user_without_sources_flags_it_and_reaches_no_source_rows() {
+    let e = engine();
+    let scope = e.scope_for(NO_SOURCES, T::SHIP);
+    assert!(scope.no_sources());
+    assert_eq!(scope.sources(), Filter::Nothing);
+    // Store-only tables are still reached.
+    assert_eq!(
+        scope
+            .to_sql(&Columns::new().store("store_id"), 1)
+            .unwrap()
+            .condition(),
+        "TRUE"
+    );
+    assert_eq!(
+        scope
+            .to_sql(&Columns::new().store("store_id").source("source_id"), 1)
+            .unwrap()
+            .condition(),
+        "FALSE"
+    );
+}
+
+#[test]
+fn r13_account_wide_permission_scope_is_every_store() {
+    let e = engine();
+    assert_eq!(
+        e.scope_for(MANAGER_NORTH, T::LIST_STAFF).stores(),
+        Filter::Everything
+    );
+}
+
+#[test]
+fn to_sql_refuses_column_names_that_are_not_identifiers() {
+    let e = engine();
+    let err = e
+        .scope_for(OWNER, T::SELL)
+        .to_sql(&Columns::new().store("store_id; DROP TABLE orders"), 1)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.field(), Some("column"));
+}
+
+#[test]
+fn r21_who_can_names_the_users_at_a_store() {
+    let e = engine();
+    assert_eq!(
+        e.who_can(T::SELL, &OnStore(ACME, NORTH)),
+        vec![OWNER, MANAGER_NORTH, CASHIER_NORTH, NO_SOURCES]
+    );
+    assert_eq!(
+        e.who_can(T::SELL, &OnStore(ACME, SOUTH)),
+        vec![OWNER, CASHIER_SOUTH, NO_SOURCES]
+    );
+    // R4: the source-less manager is not among those who ship from a source.
+    assert_eq!(
+        e.who_can(T::SHIP, &OnSource(ACME, SHOP_SOURCE)),
+        vec![OWNER, MANAGER_NORTH, CASHIER_NORTH, CASHIER_SOUTH]
+    );
+    assert_eq!(e.who_can(T::SIGN, &OnAccount(ACME)), vec![OWNER]);
+    assert!(
+        e.who_can(T::SELL, &OnStore(ACME, StoreId::new(404)))
+            .is_empty()
+    );
+    assert!(e.who_can(T::SELL, &OnStore(OTHER, NORTH)).is_empty());
+}
+
+#[test]
+fn explain_lists_what_each_grant_said() {
+    let e = engine();
+    e.unchecked_apply([shopguard::Mutation::PutUser(
+        shopguard::User::new(UserId::new(170), ACME, "maria", "maria@acme.example")
+            .with_grant(shopguard::Grant::new(
+                CASHIER,
+                shopguard::Access::specific([NORTH]),
+            ))
+            .with_grant(shopguard::Grant::new(
+                MANAGER,
+                shopguard::Access::specific([SOUTH]),
+            )),
+    )])
+    .unwrap();
+    let x = e.explain(UserId::new(170), T::REFUND, &OnStore(ACME, NORTH));
+    assert!(!x.decision().is_allowed());
+    assert_eq!(
+        x.grants()[0].verdict(),
+        Verdict::PermissionMissing(T::REFUND)
+    );
+    assert_eq!(x.grants()[0].role_name(), Some("Cashier"));
+    assert_eq!(
+        x.grants()[1].verdict(),
+        Verdict::OutOfScope(shopguard::DenyReason::OutsideScope(
+            shopguard::Dimension::Store
+        ))
+    );
+    assert_eq!(
+        x.to_string(),
+        "deny: outside the user's store scope\n  grant 0 (`role#3`): role lacks T(REFUND)\n  grant 1 (`role#2`): outside the user's store scope"
+    );
+    let early = e.explain(DISABLED, T::SELL, &OnStore(ACME, NORTH));
+    assert!(early.grants().is_empty());
+}
+
+#[test]
+fn batch_checks_equal_single_checks() {
+    let e = engine();
+    let orders = [
+        OnStore(ACME, NORTH),
+        OnStore(ACME, SOUTH),
+        OnStore(ACME, StoreId::new(404)),
+    ];
+    assert_eq!(
+        e.can_each(CASHIER_NORTH, T::SELL, &orders),
+        [true, false, false]
+    );
+    assert_eq!(
+        e.can_each(DISABLED, T::SELL, &orders),
+        [false, false, false]
+    );
+    let checks = [
+        (CASHIER_NORTH, T::SELL, OnStore(ACME, NORTH)),
+        (CASHIER_NORTH, T::SELL, OnStore(ACME, SOUTH)),
+        (CASHIER_SOUTH, T::SELL, OnStore(ACME, SOUTH)),
+        (CASHIER_NORTH, T::SELL, OnStore(ACME, NORTH)),
+    ];
+    assert_eq!(e.can_many(&checks), [true, false, true, true]);
+}
