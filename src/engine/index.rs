@@ -58,6 +58,8 @@ impl<P: Catalog> AccountEntry<P> {
 pub(crate) struct Asker<'a, P> {
     pub(crate) user: &'a User,
     pub(crate) acct: &'a AccountEntry<P>,
+    /// The role of the user's first grant, found without hashing.
+    first_role: Option<&'a Role<P>>,
     pub(crate) permission: P,
     /// Every asked permission skips store access (R13).
     pub(crate) account_wide: bool,
@@ -66,6 +68,7 @@ pub(crate) struct Asker<'a, P> {
 /// A resource whose ids all exist in the asker's account.
 #[derive(Debug)]
 pub(crate) struct Located<'a> {
+    account: AccountId,
     store: Place<StoreId>,
     source: Place<SourceId>,
     channel: Place<ChannelId>,
@@ -75,7 +78,7 @@ pub(crate) struct Located<'a> {
 /// What one grant says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum GrantOutcome<P> {
-    Allows(RoleId),
+    Allows { role: RoleId, store_proven: bool },
     RoleMissing,
     PermissionMissing(P),
     Outside(DenyReason),
@@ -92,6 +95,15 @@ pub(crate) struct Index<P> {
     pub(crate) users: IdMap<UserId, User>,
     timezones: BTreeSet<Arc<str>>,
     holders: Holders,
+    /// Parallel to `users`: dense positions the check path uses instead of hashing.
+    hot: Vec<Hot>,
+}
+
+/// A user's account and first grant's role, as positions in `accounts` and `roles`.
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    account: u32,
+    first_role: u32,
 }
 
 /// Who holds grants where: the candidates for "who may do P at store S" (R21), kept up to date
@@ -174,6 +186,7 @@ impl<P: Catalog> Index<P> {
             users: IdMap::default(),
             timezones: BTreeSet::new(),
             holders: Holders::default(),
+            hot: Vec::new(),
         }
     }
 
@@ -202,26 +215,58 @@ impl<P: Catalog> Index<P> {
         let at = self.locate(asker, resource)?;
         let mut scope_failure = None;
         for (i, g) in asker.user.grants().iter().enumerate() {
-            match self.grant_outcome(asker, &at, g) {
-                GrantOutcome::Allows(role) => return Ok(Allowed { grant: i, role }),
+            let role = if i == 0 {
+                asker.first_role
+            } else {
+                self.roles.get(&g.role)
+            };
+            match self.grant_outcome(asker, &at, g, role) {
+                GrantOutcome::Allows { role, store_proven } => {
+                    // An allowing grant at all stores does not prove the store exists.
+                    if !store_proven && !self.store_exists(&at) {
+                        break;
+                    }
+                    return Ok(Allowed { grant: i, role });
+                }
                 GrantOutcome::Outside(r) => {
                     scope_failure.get_or_insert(r);
                 }
                 GrantOutcome::RoleMissing | GrantOutcome::PermissionMissing(_) => {}
             }
         }
+        if let Place::At(s) = at.store {
+            if !self.store_exists(&at) {
+                return Err(DenyReason::UnknownStore(s));
+            }
+        }
         Err(scope_failure.unwrap_or(DenyReason::PermissionMissing))
+    }
+
+    /// Whether the located resource's store exists in the asker's account (true if it names no
+    /// store).
+    fn store_exists(&self, at: &Located<'_>) -> bool {
+        match at.store {
+            Place::At(s) => self
+                .stores
+                .get(&s)
+                .is_some_and(|x| x.account() == at.account),
+            Place::Unscoped | Place::Unplaced => true,
+        }
     }
 
     /// Everything about the user and the permission, independent of the resource: unknown or
     /// disabled user (R1), nothing asked, owner-only permission asked by someone else (R11).
     #[inline]
     pub(crate) fn prepare(&self, user: UserId, permission: P) -> Result<Asker<'_, P>, DenyReason> {
-        let Some(u) = self.users.get(&user) else {
+        let Some((i, _, u)) = self.users.get_full(&user) else {
             return Err(DenyReason::UnknownUser);
         };
-        // INVARIANT: a user's account exists (validated on every write).
-        let Some(acct) = self.accounts.get(&u.account()) else {
+        // INVARIANT: `hot` is parallel to `users`, and a user's account exists (both are
+        // rebuilt and validated on every write).
+        let Some(hot) = self.hot.get(i) else {
+            return Err(DenyReason::UnknownUser);
+        };
+        let Some((_, acct)) = self.accounts.get_index(hot.account as usize) else {
             return Err(DenyReason::UnknownUser);
         };
         if !u.is_enabled() {
@@ -236,6 +281,10 @@ impl<P: Catalog> Index<P> {
         Ok(Asker {
             user: u,
             acct,
+            first_role: self
+                .roles
+                .get_index(hot.first_role as usize)
+                .map(|(_, r)| r),
             permission,
             account_wide: acct.account_wide.contains(permission),
         })
@@ -253,46 +302,46 @@ impl<P: Catalog> Index<P> {
         if resource.account() != account {
             return Err(DenyReason::WrongAccount);
         }
-        let store = resource.store();
-        if let Place::At(s) = store {
-            if self.stores.get(&s).is_none_or(|x| x.account() != account) {
-                return Err(DenyReason::UnknownStore(s));
-            }
-        }
-        let source = resource.source();
-        if let Place::At(s) = source {
+        let at = Located {
+            account,
+            store: resource.store(),
+            source: resource.source(),
+            channel: resource.channel(),
+            target: None,
+        };
+        // The store's existence is checked lazily (a grant naming it proves it); but an unknown
+        // store outranks every reason below, so it is checked before any of them is returned.
+        let outrank = |r: DenyReason| match at.store {
+            Place::At(s) if !self.store_exists(&at) => DenyReason::UnknownStore(s),
+            _ => r,
+        };
+        if let Place::At(s) = at.source {
             if self.sources.get(&s).is_none_or(|x| x.account() != account) {
-                return Err(DenyReason::UnknownSource(s));
+                return Err(outrank(DenyReason::UnknownSource(s)));
             }
         }
-        let channel = resource.channel();
-        if let Place::At(c) = channel {
+        if let Place::At(c) = at.channel {
             if self.channels.get(&c).is_none_or(|x| x.account() != account) {
-                return Err(DenyReason::UnknownChannel(c));
+                return Err(outrank(DenyReason::UnknownChannel(c)));
             }
         }
         let target = match resource.subject() {
             Subject::None => None,
             Subject::Role(r) => {
                 if self.roles.get(&r).is_none_or(|x| x.account() != account) {
-                    return Err(DenyReason::UnknownRole(r));
+                    return Err(outrank(DenyReason::UnknownRole(r)));
                 }
                 None
             }
             Subject::User(t) => match self.users.get(&t) {
                 Some(x) if x.account() == account => Some(x),
-                _ => return Err(DenyReason::UnknownTargetUser(t)),
+                _ => return Err(outrank(DenyReason::UnknownTargetUser(t))),
             },
         };
-        if !matches!(source, Place::Unscoped) && matches!(asker.user.sources(), Access::None) {
-            return Err(DenyReason::NoSources);
+        if !matches!(at.source, Place::Unscoped) && matches!(asker.user.sources(), Access::None) {
+            return Err(outrank(DenyReason::NoSources));
         }
-        Ok(Located {
-            store,
-            source,
-            channel,
-            target,
-        })
+        Ok(Located { target, ..at })
     }
 
     /// What one grant says about a located resource (R2, R3, R5, R10, R13).
@@ -302,8 +351,9 @@ impl<P: Catalog> Index<P> {
         asker: &Asker<'_, P>,
         at: &Located<'_>,
         g: &Grant,
+        role: Option<&Role<P>>,
     ) -> GrantOutcome<P> {
-        let Some(role) = self.roles.get(&g.role) else {
+        let Some(role) = role else {
             return GrantOutcome::RoleMissing;
         };
         let held = role.permissions().difference(asker.acct.withheld);
@@ -338,7 +388,15 @@ impl<P: Catalog> Index<P> {
             )
         });
         match outcome {
-            Ok(()) => GrantOutcome::Allows(role.id()),
+            Ok(()) => GrantOutcome::Allows {
+                role: role.id(),
+                // INVARIANT: specific sets name only stores of the account (validated on write),
+                // so membership in one proves the store exists.
+                store_proven: !matches!(at.store, Place::At(_))
+                    || (!asker.account_wide
+                        && (matches!(ceiling.stores, Access::Specific(_))
+                            || matches!(g.stores, Access::Specific(_)))),
+            },
             Err(r) => GrantOutcome::Outside(r),
         }
     }
@@ -446,12 +504,17 @@ impl<P: Catalog> Index<P> {
             Ok(at) => at,
             Err(r) => return early(r),
         };
+        if let Place::At(s) = at.store {
+            if !self.store_exists(&at) {
+                return early(DenyReason::UnknownStore(s));
+            }
+        }
         let mut decision = None;
         let mut scope_failure = None;
         let mut grants = Vec::new();
         for (i, g) in asker.user.grants().iter().enumerate() {
-            let verdict = match self.grant_outcome(&asker, &at, g) {
-                GrantOutcome::Allows(role) => {
+            let verdict = match self.grant_outcome(&asker, &at, g, self.roles.get(&g.role)) {
+                GrantOutcome::Allows { role, .. } => {
                     decision.get_or_insert(Decision::Allow(Allowed { grant: i, role }));
                     Verdict::Allows
                 }
@@ -594,7 +657,25 @@ impl<P: Catalog> Index<P> {
         for account in &touched {
             self.validate(*account, &removed)?;
         }
+        self.rebuild_hot();
         Ok(())
+    }
+
+    /// Recomputes the dense positions: removals shift them, so they are rebuilt whole.
+    fn rebuild_hot(&mut self) {
+        let position = |i: Option<usize>| i.and_then(|i| u32::try_from(i).ok()).unwrap_or(u32::MAX);
+        self.hot = self
+            .users
+            .values()
+            .map(|u| Hot {
+                account: position(self.accounts.get_index_of(&u.account())),
+                first_role: position(
+                    u.grants()
+                        .first()
+                        .and_then(|g| self.roles.get_index_of(&g.role)),
+                ),
+            })
+            .collect();
     }
 
     /// Checks every invariant of one account's final state.
