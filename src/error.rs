@@ -23,6 +23,16 @@ pub enum ErrorKind {
     Owner,
     /// The storage backend failed; the engine is unchanged.
     Storage,
+    /// The actor lacks the permission the change needs (R9), or is not the one who may do it.
+    NotPermitted,
+    /// The change touches a role the actor's level cannot see or sets a level above it (R6, R7).
+    Hierarchy,
+    /// The change would give a permission, role or scope the actor does not hold (R8).
+    Escalation,
+    /// The change touches a user or store outside the actor's stores (R10).
+    OutsideScope,
+    /// The audit sink refused the record; nothing was applied (R19).
+    Audit,
 }
 
 /// The error type of every fallible shopguard operation.
@@ -82,6 +92,10 @@ enum Detail {
     },
     #[error("storage failed")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("audit failed")]
+    Audit(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot {action}: {reason}")]
+    Refused { action: String, reason: String },
 }
 
 impl Error {
@@ -101,6 +115,26 @@ impl Error {
     /// Wraps a storage backend's error; it travels as [`std::error::Error::source`].
     pub fn storage<E: Into<Box<dyn std::error::Error + Send + Sync>>>(source: E) -> Self {
         Self::new(ErrorKind::Storage, Detail::Storage(source.into()))
+    }
+
+    /// Wraps an audit sink's error; it travels as [`std::error::Error::source`].
+    pub fn audit<E: Into<Box<dyn std::error::Error + Send + Sync>>>(source: E) -> Self {
+        Self::new(ErrorKind::Audit, Detail::Audit(source.into()))
+    }
+
+    /// A refused administrative change: ``cannot {action}: {reason}``.
+    pub(crate) fn refused(
+        kind: ErrorKind,
+        action: impl fmt::Display,
+        reason: impl fmt::Display,
+    ) -> Self {
+        Self::new(
+            kind,
+            Detail::Refused {
+                action: action.to_string(),
+                reason: reason.to_string(),
+            },
+        )
     }
 
     fn new(kind: ErrorKind, detail: Detail) -> Self {

@@ -98,12 +98,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 pub mod catalog;
 mod engine;
 mod error;
 mod model;
 pub mod storage;
 
+pub use crate::admin::audit::{AuditRecord, AuditSink, MemoryAudit, Object, Outcome};
+pub use crate::admin::change::Change;
+pub use crate::admin::listing::UserQuery;
+pub use crate::admin::{Applied, Event};
 pub use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
 pub use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
 pub use crate::engine::resource::{
@@ -115,7 +120,7 @@ pub use crate::error::{Error, ErrorKind};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, Source, Store};
 pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
-pub use crate::model::permission::{Catalog, PermissionInfo, Reach};
+pub use crate::model::permission::{AdminPermissions, Catalog, PermissionInfo, Reach};
 pub use crate::model::role::{Level, Role, Scope};
 pub use crate::model::user::{Grant, User};
 pub use crate::storage::Mutation;

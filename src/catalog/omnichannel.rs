@@ -35,6 +35,14 @@ permission_catalog! {
         USERS_EDIT = 23, "Users", Scoped, "Grant access to Edit Users";
         USERS_DELETE = 24, "Users", Scoped, "Grant access to Delete Users";
     }
+    admin {
+        view_users: USERS_VIEW,
+        create_users: USERS_CREATE,
+        edit_users: USERS_EDIT,
+        delete_users: USERS_DELETE,
+        // Groups are managed from the Users menu: all three user rights are needed.
+        manage_roles: USERS_CREATE | USERS_EDIT | USERS_DELETE,
+    }
 }
 
 /// The `Administrator` group: level 1, the whole matrix.

@@ -58,6 +58,13 @@ permission_catalog! {
         FORCE_SOFT_ALLOCATION = 36, "Internal Tools", Scoped, "Force Soft Allocation";
         EXTENSIONS = 37, "Internal Tools", Scoped, "Extensions";
     }
+    admin {
+        view_users: MANAGE_USERS,
+        create_users: MANAGE_USERS,
+        edit_users: MANAGE_USERS,
+        delete_users: MANAGE_USERS,
+        manage_roles: MANAGE_ROLES,
+    }
 }
 
 /// `Administrator`: level 1, every permission, all stores and sales channels. May create other

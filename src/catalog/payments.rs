@@ -39,6 +39,13 @@ permission_catalog! {
         MANAGE_USERS = 16, "Team", Scoped, "Invite, amend and remove users (of own stores when store-limited)";
         MANAGE_ROLES = 17, "Team", Scoped, "Change which roles exist and what they hold";
     }
+    admin {
+        view_users: VIEW_TEAM,
+        create_users: MANAGE_USERS,
+        edit_users: MANAGE_USERS,
+        delete_users: MANAGE_USERS,
+        manage_roles: MANAGE_ROLES,
+    }
 }
 
 /// `ADMINISTRATOR`: level 1, every permission; access to all stores by default.

@@ -20,6 +20,13 @@ permission_catalog! {
         MANAGE_USERS = 6, "User Management", Scoped, "Add, edit, enable, disable and delete user accounts";
         MANAGE_ROLES = 7, "User Management", Scoped, "Add, edit and delete roles and set their permissions";
     }
+    admin {
+        view_users: VIEW_USERS,
+        create_users: MANAGE_USERS,
+        edit_users: MANAGE_USERS,
+        delete_users: MANAGE_USERS,
+        manage_roles: MANAGE_ROLES,
+    }
 }
 
 /// The cashier's permissions: sell, open and close the register.

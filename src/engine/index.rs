@@ -35,6 +35,16 @@ pub(crate) struct AccountEntry<P> {
 }
 
 impl<P: Catalog> AccountEntry<P> {
+    /// Permissions no role holds in this account.
+    pub(crate) fn withheld(&self) -> P {
+        self.withheld
+    }
+
+    /// Permissions not narrowed by store access in this account.
+    pub(crate) fn account_wide(&self) -> P {
+        self.account_wide
+    }
+
     fn new(account: Account) -> Self {
         let entity = account.entity_level_billing();
         let mut account_wide =
@@ -768,13 +778,7 @@ impl<P: Catalog> Index<P> {
             any_user = true;
             validate_username(u.username())?;
             validate_email(u.email())?;
-            if u.timezone().is_empty() || u.timezone().chars().any(char::is_whitespace) {
-                return Err(Error::invalid(
-                    "timezone",
-                    u.timezone(),
-                    "must be an IANA name such as `Europe/Madrid`",
-                ));
-            }
+            validate_timezone(u.timezone())?;
             if !usernames.insert(u.username().to_lowercase()) {
                 return Err(Error::duplicate("username", u.username(), account));
             }
@@ -989,26 +993,29 @@ pub(crate) fn validate_username(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// A structural e-mail check: one `@`, a non-empty local part, a dotted domain, no white space.
+/// R16: a valid e-mail address.
 pub(crate) fn validate_email(email: &str) -> Result<(), Error> {
-    let ok = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
-    };
-    if ok {
+    // The crate accepts display forms such as `Name <a@b>`; a stored address is the bare form.
+    let bare = !email.contains(['<', '>', ' ']) && email.contains('@');
+    if bare && email_address::EmailAddress::is_valid(email) {
         Ok(())
     } else {
         Err(Error::invalid(
             "e-mail",
             email,
-            "must look like `name@example.com`",
+            "must be a valid address such as `name@example.com`",
         ))
+    }
+}
+
+/// R16: a valid IANA timezone name.
+pub(crate) fn validate_timezone(tz: &str) -> Result<(), Error> {
+    match tz.parse::<chrono_tz::Tz>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::invalid(
+            "timezone",
+            tz,
+            "must be an IANA name such as `Europe/Madrid`",
+        )),
     }
 }

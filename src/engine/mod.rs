@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 use crate::Error;
+use crate::admin::audit::{AuditSink, MemoryAudit};
 use crate::engine::decision::Decision;
 use crate::engine::explain::Explanation;
 use crate::engine::index::Index;
@@ -31,9 +32,10 @@ use crate::storage::{Mutation, Storage, Volatile};
 /// See the [crate documentation](crate) for a first example.
 #[derive(Debug)]
 pub struct Engine<P: Catalog, S: Storage<P> = Volatile> {
-    current: ArcSwap<Index<P>>,
-    storage: S,
-    writer: Mutex<()>,
+    pub(crate) current: ArcSwap<Index<P>>,
+    pub(crate) storage: S,
+    pub(crate) writer: Mutex<()>,
+    pub(crate) audit: Arc<dyn AuditSink<P>>,
 }
 
 impl<P: Catalog> Engine<P, Volatile> {
@@ -43,6 +45,7 @@ impl<P: Catalog> Engine<P, Volatile> {
             current: ArcSwap::from_pointee(Index::empty()),
             storage: Volatile,
             writer: Mutex::new(()),
+            audit: Arc::new(MemoryAudit::new()),
         }
     }
 }
@@ -70,7 +73,15 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
             current: ArcSwap::from_pointee(index),
             storage,
             writer: Mutex::new(()),
+            audit: Arc::new(MemoryAudit::new()),
         })
+    }
+
+    /// Sends audit records (R19) to `sink` instead of the default in-memory log.
+    #[must_use]
+    pub fn with_audit(mut self, sink: Arc<dyn AuditSink<P>>) -> Self {
+        self.audit = sink;
+        self
     }
 
     /// Whether `user` may do `permission` on `resource`. The hot path: no allocation, no lock.
@@ -237,6 +248,10 @@ impl<P> Clone for Snapshot<P> {
 }
 
 impl<P: Catalog> Snapshot<P> {
+    pub(crate) fn index(&self) -> &Index<P> {
+        &self.0
+    }
+
     /// See [`Engine::can`].
     #[inline]
     pub fn can<R: Resource + ?Sized>(&self, user: UserId, permission: P, resource: &R) -> bool {

@@ -167,6 +167,17 @@ impl<T: Ord + Copy> Access<T> {
         }
     }
 
+    /// The access covered by either `self` or `other` (what several grants reach together).
+    pub fn union(&self, other: &Self) -> Self {
+        match (self, other) {
+            (Access::All, _) | (_, Access::All) => Access::All,
+            (Access::None, x) | (x, Access::None) => x.clone(),
+            (Access::Specific(a), Access::Specific(b)) => {
+                Access::specific(a.iter().chain(b.iter()))
+            }
+        }
+    }
+
     /// Whether everything `self` covers is also covered by `other`.
     pub fn is_within(&self, other: &Self) -> bool {
         match (self, other) {

@@ -76,6 +76,36 @@ impl<P: Copy> PermissionInfo<P> {
     }
 }
 
+/// Which permissions of a catalog administer users and roles (R6–R10, R20).
+///
+/// An empty field means no one can do that through [`Engine::apply`](crate::Engine::apply).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AdminPermissions<P> {
+    /// See users (listings and search, R20); store-scoped unless account-wide.
+    pub view_users: P,
+    /// Create and invite users (R9).
+    pub create_users: P,
+    /// Amend, enable and disable users.
+    pub edit_users: P,
+    /// Delete users.
+    pub delete_users: P,
+    /// See, create, edit, rename and delete roles (R6, R7).
+    pub manage_roles: P,
+}
+
+impl<P: bitflags::Flags> AdminPermissions<P> {
+    /// Nothing administers anything.
+    pub fn none() -> Self {
+        AdminPermissions {
+            view_users: P::empty(),
+            create_users: P::empty(),
+            edit_users: P::empty(),
+            delete_users: P::empty(),
+            manage_roles: P::empty(),
+        }
+    }
+}
+
 /// A permission catalog: a `bitflags` type over `u64` whose flags each carry a
 /// [`PermissionInfo`].
 ///
@@ -90,6 +120,11 @@ pub trait Catalog:
 {
     /// Every permission, in bit order.
     fn permissions() -> &'static [PermissionInfo<Self>];
+
+    /// Which permissions administer users and roles.
+    fn admin() -> AdminPermissions<Self> {
+        AdminPermissions::none()
+    }
 
     /// The metadata of a single flag, or `None` if `flag` is not exactly one known flag.
     fn info(flag: Self) -> Option<&'static PermissionInfo<Self>> {
@@ -129,7 +164,7 @@ pub trait Catalog:
 /// Defines a permission catalog: a `bitflags` type over `u64` with a [`Catalog`] impl.
 ///
 /// Each line is `NAME = bit, "Area", Reach, "description";`. Bits are a storage format: append,
-/// never renumber.
+/// never renumber. An optional `admin { … }` block names the [`AdminPermissions`].
 ///
 /// ```
 /// use shopguard::{permission_catalog, Catalog, Reach};
@@ -139,12 +174,21 @@ pub trait Catalog:
 ///     pub struct Kiosk {
 ///         SELL = 0, "Register", Scoped, "Make sales";
 ///         LIST_STAFF = 1, "Staff", AccountWide, "See every member of staff";
+///         STAFF = 2, "Staff", Scoped, "Hire, amend and let go of staff";
+///     }
+///     admin {
+///         view_users: LIST_STAFF,
+///         create_users: STAFF,
+///         edit_users: STAFF,
+///         delete_users: STAFF,
 ///     }
 /// }
 ///
-/// assert_eq!(Kiosk::permissions().len(), 2);
+/// assert_eq!(Kiosk::permissions().len(), 3);
 /// assert_eq!(Kiosk::info(Kiosk::LIST_STAFF).map(|p| p.reach()), Some(Reach::AccountWide));
-/// assert_eq!(Kiosk::parse("SELL | LIST_STAFF")?, Kiosk::all());
+/// assert_eq!(Kiosk::parse("SELL | LIST_STAFF")?, Kiosk::SELL | Kiosk::LIST_STAFF);
+/// assert_eq!(Kiosk::admin().create_users, Kiosk::STAFF);
+/// assert!(Kiosk::admin().manage_roles.is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[macro_export]
@@ -154,6 +198,7 @@ macro_rules! permission_catalog {
         $vis:vis struct $name:ident {
             $( $flag:ident = $bit:literal, $area:literal, $reach:ident, $desc:literal; )*
         }
+        $( admin { $( $what:ident : $( $admin_flag:ident )|+ ),* $(,)? } )?
     ) => {
         $crate::__private::bitflags::bitflags! {
             $(#[$meta])*
@@ -181,6 +226,15 @@ macro_rules! permission_catalog {
                 ];
                 PERMISSIONS
             }
+
+            $(
+                fn admin() -> $crate::AdminPermissions<Self> {
+                    $crate::AdminPermissions {
+                        $( $what: $( $name::$admin_flag )|+ , )*
+                        ..$crate::AdminPermissions::none()
+                    }
+                }
+            )?
         }
 
         impl $crate::__private::serde::Serialize for $name {

@@ -1,0 +1,145 @@
+//! Audit (R19): every attempted change, who, when, what, before → after, and the outcome.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::admin::change::Change;
+use crate::model::account::Account;
+use crate::model::ids::{AccountId, UserId};
+use crate::model::role::Role;
+use crate::model::user::User;
+
+/// One object as it was before or after a change.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(bound(serialize = "P: Serialize", deserialize = "P: Deserialize<'de>"))]
+#[non_exhaustive]
+pub enum Object<P> {
+    /// An account's settings.
+    Account(Account),
+    /// A role.
+    Role(Role<P>),
+    /// A user.
+    User(User),
+}
+
+/// How an attempted change ended.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Applied as this revision.
+    Applied {
+        /// The engine revision that holds the change.
+        revision: u64,
+    },
+    /// Refused; nothing was applied.
+    Refused {
+        /// The rule that refused, by name (the [`ErrorKind`](crate::ErrorKind) variant).
+        kind: String,
+        /// The error message.
+        message: String,
+    },
+}
+
+impl Outcome {
+    pub(crate) fn refused(err: &Error) -> Self {
+        Outcome::Refused {
+            kind: format!("{:?}", err.kind()),
+            message: err.to_string(),
+        }
+    }
+
+    /// Whether the change was applied.
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Outcome::Applied { .. })
+    }
+}
+
+/// The record of one attempted change: enough for PCI DSS 10.2 (user, type of event, date and
+/// time, success or failure, origin, affected data).
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(bound(serialize = "P: Serialize", deserialize = "P: Deserialize<'de>"))]
+#[non_exhaustive]
+pub struct AuditRecord<P> {
+    /// Milliseconds since the Unix epoch, from the system clock.
+    pub at_unix_ms: u64,
+    /// Who attempted the change.
+    pub actor: UserId,
+    /// The actor's account, if the actor exists.
+    pub account: Option<AccountId>,
+    /// The change as asked.
+    pub change: Change<P>,
+    /// The objects it touched, before (empty for a refused change that never got that far).
+    pub before: Vec<Object<P>>,
+    /// The same objects after (absent ones were removed).
+    pub after: Vec<Object<P>>,
+    /// Applied or refused, and why.
+    pub outcome: Outcome,
+}
+
+pub(crate) fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Where audit records go.
+///
+/// # Contract
+///
+/// - `record` **must** be durable before it returns `Ok`. The engine records an applied batch
+///   before it stores and publishes it; if `record` fails, the batch is refused with
+///   [`ErrorKind::Audit`](crate::ErrorKind::Audit) and nothing is applied.
+/// - Refused changes are recorded too; a failure to record one is ignored (the change was
+///   refused anyway).
+pub trait AuditSink<P>: Send + Sync + std::fmt::Debug {
+    /// Records a batch of records, all or nothing.
+    ///
+    /// # Errors
+    ///
+    /// Any error: the engine refuses the batch with [`ErrorKind::Audit`](crate::ErrorKind::Audit).
+    fn record(&self, records: &[AuditRecord<P>]) -> Result<(), Error>;
+}
+
+/// Keeps every record in memory: the default sink, and the one tests read.
+#[derive(Debug)]
+pub struct MemoryAudit<P> {
+    records: Mutex<Vec<AuditRecord<P>>>,
+}
+
+impl<P> MemoryAudit<P> {
+    /// An empty log.
+    pub fn new() -> Self {
+        MemoryAudit {
+            records: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<P> Default for MemoryAudit<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Clone> MemoryAudit<P> {
+    /// A copy of every record so far, oldest first.
+    pub fn records(&self) -> Vec<AuditRecord<P>> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl<P: Clone + Send + std::fmt::Debug> AuditSink<P> for MemoryAudit<P> {
+    fn record(&self, records: &[AuditRecord<P>]) -> Result<(), Error> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(records);
+        Ok(())
+    }
+}

@@ -1,0 +1,539 @@
+//! Turning an actor's [`Change`] into record-level mutations, or refusing it (R6–R11, R15, R17).
+//!
+//! Authorization happens here; the model invariants (R11 owner, R12 seats, R16 formats,
+//! references) are checked afterwards by the index, on the state the change would produce.
+
+use core::fmt;
+
+use crate::admin::Event;
+use crate::admin::change::Change;
+use crate::engine::index::Index;
+use crate::engine::resource::OnUser;
+use crate::model::access::Access;
+use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+use crate::model::permission::Catalog;
+use crate::model::role::{Level, Role};
+use crate::model::user::{Grant, User};
+use crate::storage::Mutation;
+use crate::{Error, ErrorKind};
+
+/// What a change becomes once authorized.
+#[derive(Debug)]
+pub(crate) struct Planned<P> {
+    pub(crate) mutations: Vec<Mutation<P>>,
+    pub(crate) events: Vec<Event>,
+}
+
+/// The actor as authorization sees it: what it holds, and where.
+#[derive(Debug)]
+pub(crate) struct Actor<'a, P> {
+    pub(crate) user: &'a User,
+    index: &'a Index<P>,
+    /// Every permission the actor's roles hold (R8), withheld ones excluded.
+    held: P,
+    withheld: P,
+}
+
+impl<'a, P: Catalog> Actor<'a, P> {
+    pub(crate) fn new(index: &'a Index<P>, id: UserId) -> Result<Self, Error> {
+        let user = match index.users.get(&id) {
+            Some(u) if u.is_enabled() => u,
+            Some(u) => {
+                return Err(Error::refused(
+                    ErrorKind::NotPermitted,
+                    "act",
+                    format!("user `{}` is disabled", u.username()),
+                ));
+            }
+            None => return Err(Error::not_found("user", id)),
+        };
+        let withheld = index
+            .accounts
+            .get(&user.account())
+            .map_or(P::empty(), |a| a.withheld());
+        let held = user
+            .grants()
+            .iter()
+            .filter_map(|g| index.roles.get(&g.role))
+            .fold(P::empty(), |acc, r| acc.union(r.permissions()))
+            .difference(withheld);
+        Ok(Actor {
+            user,
+            index,
+            held,
+            withheld,
+        })
+    }
+
+    pub(crate) fn account(&self) -> AccountId {
+        self.user.account()
+    }
+
+    /// The grants whose role holds `perm`, with their roles.
+    fn grants_holding(&self, perm: P) -> impl Iterator<Item = (&'a Grant, &'a Role<P>)> + '_ {
+        let withheld = self.withheld;
+        self.user.grants().iter().filter_map(move |g| {
+            let role = self.index.roles.get(&g.role)?;
+            (!perm.is_empty() && role.permissions().difference(withheld).contains(perm))
+                .then_some((g, role))
+        })
+    }
+
+    /// The highest (smallest) level among the grants holding `perm`.
+    pub(crate) fn level_for(&self, perm: P) -> Option<Level> {
+        self.grants_holding(perm).map(|(_, r)| r.level()).min()
+    }
+
+    /// The stores the actor reaches with `perm`: the union of its grants' effective stores.
+    fn stores_for(&self, perm: P) -> Access<StoreId> {
+        self.grants_holding(perm)
+            .map(|(g, r)| r.ceiling().stores.intersect(&g.stores))
+            .fold(Access::None, |a, b| a.union(&b))
+    }
+
+    fn sources(&self) -> Access<SourceId> {
+        self.grants_holding_any()
+            .map(|r| r.ceiling().sources.intersect(self.user.sources()))
+            .fold(Access::None, |a, b| a.union(&b))
+    }
+
+    fn channels(&self) -> Access<ChannelId> {
+        self.grants_holding_any()
+            .map(|r| r.ceiling().channels.intersect(self.user.channels()))
+            .fold(Access::None, |a, b| a.union(&b))
+    }
+
+    fn grants_holding_any(&self) -> impl Iterator<Item = &'a Role<P>> + '_ {
+        self.user
+            .grants()
+            .iter()
+            .filter_map(|g| self.index.roles.get(&g.role))
+    }
+
+    /// The level the actor administers with `perm`, or `NotPermitted`.
+    fn require(&self, perm: P, action: &dyn fmt::Display, what: &str) -> Result<Level, Error> {
+        self.level_for(perm).ok_or_else(|| {
+            Error::refused(
+                ErrorKind::NotPermitted,
+                action,
+                format!("you lack the permission to {what}"),
+            )
+        })
+    }
+
+    /// R6: whether a role at `level` is visible to an actor at `mine`.
+    pub(crate) fn sees(mine: Level, level: Level) -> bool {
+        mine.is_top() || level > mine
+    }
+
+    /// R8: `perms` must be held.
+    fn holds(&self, perms: P, action: &dyn fmt::Display) -> Result<(), Error> {
+        let missing = perms.difference(self.held);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::refused(
+                ErrorKind::Escalation,
+                action,
+                format!("it would grant {} which you do not hold", names(missing)),
+            ))
+        }
+    }
+
+    /// R7/R8 for a role the actor may assign to a user with `perm`.
+    fn may_assign(&self, role: &Role<P>, perm: P, action: &dyn fmt::Display) -> Result<(), Error> {
+        let mine = self.require(perm, action, "manage users")?;
+        if !Self::sees(mine, role.level()) {
+            return Err(Error::refused(
+                ErrorKind::Hierarchy,
+                format!("assign role `{}` ({})", role.name(), role.level()),
+                format!("your level is {}", mine.get()),
+            ));
+        }
+        self.holds(role.permissions(), action)
+    }
+
+    /// R10/R11: the actor may touch `target` with `perm`: every store its grants name lies
+    /// inside the actor's stores, every role it holds is visible, and the owner is the owner's.
+    fn may_touch(&self, target: &User, perm: P, action: &dyn fmt::Display) -> Result<(), Error> {
+        if target.account() != self.account() {
+            return Err(Error::not_found("user", target.id()));
+        }
+        if target.is_owner() && !self.user.is_owner() {
+            return Err(Error::refused(
+                ErrorKind::Owner,
+                action,
+                "user is the account owner",
+            ));
+        }
+        let mine = self.require(perm, action, "manage users")?;
+        let reach = self.stores_for(perm);
+        for g in target.grants() {
+            if let Some(role) = self.index.roles.get(&g.role) {
+                if !Self::sees(mine, role.level()) && target.id() != self.user.id() {
+                    return Err(Error::refused(
+                        ErrorKind::Hierarchy,
+                        action,
+                        format!(
+                            "`{}` holds role `{}` ({}): your level is {}",
+                            target.username(),
+                            role.name(),
+                            role.level(),
+                            mine.get()
+                        ),
+                    ));
+                }
+            }
+            if !g.stores.is_within(&reach) {
+                return Err(Error::refused(
+                    ErrorKind::OutsideScope,
+                    action,
+                    format!("`{}` has stores outside yours", target.username()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// R8–R10 for a user's new state: new grants assignable and inside the actor's stores,
+    /// source and channel access no wider than the actor's (what is unchanged is not re-checked).
+    fn may_give(
+        &self,
+        new: &User,
+        old: Option<&User>,
+        perm: P,
+        action: &dyn fmt::Display,
+    ) -> Result<(), Error> {
+        let reach = self.stores_for(perm);
+        for g in new.grants() {
+            if old.is_some_and(|o| o.grants().contains(g)) {
+                continue;
+            }
+            let role = match self.index.roles.get(&g.role) {
+                Some(r) if r.account() == self.account() => r,
+                _ => return Err(Error::not_found("role", g.role)),
+            };
+            self.may_assign(role, perm, action)?;
+            if !g.stores.is_within(&reach) {
+                return Err(Error::refused(
+                    ErrorKind::OutsideScope,
+                    action,
+                    format!("role `{}` would reach stores outside yours", role.name()),
+                ));
+            }
+        }
+        let unchanged_sources = old.is_some_and(|o| new.sources().is_within(o.sources()));
+        if !unchanged_sources && !new.sources().is_within(&self.sources()) {
+            return Err(Error::refused(
+                ErrorKind::Escalation,
+                action,
+                "it would give sources you do not have",
+            ));
+        }
+        let unchanged_channels = old.is_some_and(|o| new.channels().is_within(o.channels()));
+        if !unchanged_channels && !new.channels().is_within(&self.channels()) {
+            return Err(Error::refused(
+                ErrorKind::Escalation,
+                action,
+                "it would give sales channels you do not have",
+            ));
+        }
+        Ok(())
+    }
+
+    /// R7/R8 for a role's new state.
+    fn may_define(
+        &self,
+        new: &Role<P>,
+        old: Option<&Role<P>>,
+        action: &dyn fmt::Display,
+    ) -> Result<(), Error> {
+        let admin = P::admin();
+        let mine = self.require(admin.manage_roles, action, "manage roles")?;
+        if new.account() != self.account() {
+            return Err(Error::refused(
+                ErrorKind::WrongAccount,
+                action,
+                "the role belongs to another account",
+            ));
+        }
+        for level in old.map(Role::level).into_iter().chain([new.level()]) {
+            if !Self::sees(mine, level) {
+                return Err(Error::refused(
+                    ErrorKind::Hierarchy,
+                    action,
+                    format!("the role is at {level}: your level is {}", mine.get()),
+                ));
+            }
+        }
+        let added = new
+            .permissions()
+            .difference(old.map_or(P::empty(), Role::permissions));
+        self.holds(added, action)?;
+        let stores = self.stores_for(admin.manage_roles);
+        let c = new.ceiling();
+        let o = old.map(Role::ceiling);
+        let wider = !(o.is_some_and(|o| c.stores.is_within(&o.stores))
+            || c.stores.is_within(&stores))
+            || !(o.is_some_and(|o| c.sources.is_within(&o.sources))
+                || c.sources.is_within(&self.sources()))
+            || !(o.is_some_and(|o| c.channels.is_within(&o.channels))
+                || c.channels.is_within(&self.channels()));
+        if wider {
+            return Err(Error::refused(
+                ErrorKind::Escalation,
+                action,
+                "its scope would be wider than yours",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Authorizes one change as `actor` against `index` and plans its mutations.
+pub(crate) fn plan<P: Catalog>(
+    index: &Index<P>,
+    actor: UserId,
+    change: &Change<P>,
+) -> Result<Planned<P>, Error> {
+    let a = Actor::new(index, actor)?;
+    let admin = P::admin();
+    let account = a.account();
+    let user_of = |id: UserId| match index.users.get(&id) {
+        Some(u) if u.account() == account => Ok(u),
+        _ => Err(Error::not_found("user", id)),
+    };
+    let role_of = |id: RoleId| match index.roles.get(&id) {
+        Some(r) if r.account() == account => Ok(r),
+        _ => Err(Error::not_found("role", id)),
+    };
+    let done = |mutations: Vec<Mutation<P>>| {
+        Ok(Planned {
+            mutations,
+            events: Vec::new(),
+        })
+    };
+    match change {
+        Change::CreateRole(role) => {
+            let action = format!("create role `{}`", role.name());
+            if index.roles.contains_key(&role.id()) {
+                return Err(Error::duplicate("role id", role.id(), account));
+            }
+            a.may_define(role, None, &action)?;
+            done(vec![Mutation::PutRole(role.clone())])
+        }
+        Change::UpdateRole(role) => {
+            let old = role_of(role.id())?;
+            let action = format!("update role `{}`", old.name());
+            a.may_define(role, Some(old), &action)?;
+            // R14: names the role had stay resolvable.
+            let mut merged = role.clone();
+            for n in old
+                .former_names()
+                .iter()
+                .map(String::as_str)
+                .chain([old.name()])
+            {
+                if !merged.answers_to(n) {
+                    merged = merged.with_former_name(n);
+                }
+            }
+            done(vec![Mutation::PutRole(merged)])
+        }
+        Change::RenameRole { role, name } => {
+            let old = role_of(*role)?;
+            let action = format!("rename role `{}`", old.name());
+            let renamed = old.clone().renamed(name.clone());
+            a.may_define(&renamed, Some(old), &action)?;
+            done(vec![Mutation::PutRole(renamed)])
+        }
+        Change::DeleteRole { role, reassign_to } => {
+            let old = role_of(*role)?;
+            let action = format!("delete role `{}`", old.name());
+            a.may_define(old, Some(old), &action)?;
+            let holders: Vec<&User> = index
+                .users
+                .values()
+                .filter(|u| u.grants().iter().any(|g| g.role == *role))
+                .collect();
+            let mut mutations = Vec::new();
+            match reassign_to {
+                None if !holders.is_empty() => {
+                    let names: Vec<String> = holders
+                        .iter()
+                        .map(|u| format!("`{}`", u.username()))
+                        .collect();
+                    return Err(Error::in_use("role", old.name(), names.join(", ")));
+                }
+                None => {}
+                Some(to) => {
+                    let target = role_of(*to)?;
+                    if to == role {
+                        return Err(Error::invalid("reassign_to", to, "must be another role"));
+                    }
+                    for u in &holders {
+                        a.may_touch(u, admin.edit_users, &action)?;
+                        a.may_assign(target, admin.edit_users, &action)?;
+                        let grants = u.grants().iter().map(|g| {
+                            if g.role == *role {
+                                Grant::new(*to, g.stores.clone())
+                            } else {
+                                g.clone()
+                            }
+                        });
+                        mutations.push(Mutation::PutUser(User::clone(u).with_grants(grants)));
+                    }
+                }
+            }
+            mutations.push(Mutation::RemoveRole(*role));
+            done(mutations)
+        }
+        Change::CreateUser(user) => create_user(&a, index, user.clone()),
+        Change::CopyUser {
+            from,
+            id,
+            username,
+            email,
+        } => {
+            let template = user_of(*from)?;
+            // R17, R20: only a user the actor may see can be copied.
+            if index
+                .evaluate(actor, admin.view_users, &OnUser(account, *from))
+                .is_err()
+            {
+                return Err(Error::not_found("user", from));
+            }
+            create_user(&a, index, User::copy_from(template, *id, username, email))
+        }
+        Change::UpdateUser(user) => {
+            let old = user_of(user.id())?;
+            let action = format!("update user `{}`", old.username());
+            a.may_touch(old, admin.edit_users, &action)?;
+            if user.is_owner() != old.is_owner() || user.account() != old.account() {
+                return Err(Error::refused(
+                    ErrorKind::Owner,
+                    action,
+                    "ownership moves only by a transfer from the owner",
+                ));
+            }
+            a.may_give(user, Some(old), admin.edit_users, &action)?;
+            done(vec![Mutation::PutUser(user.clone())])
+        }
+        Change::EnableUser(id) | Change::DisableUser(id) => {
+            let old = user_of(*id)?;
+            let enable = matches!(change, Change::EnableUser(_));
+            let action = format!(
+                "{} user `{}`",
+                if enable { "enable" } else { "disable" },
+                old.username()
+            );
+            if old.is_owner() && !enable {
+                return Err(Error::refused(
+                    ErrorKind::Owner,
+                    action,
+                    "user is the account owner",
+                ));
+            }
+            a.may_touch(old, admin.edit_users, &action)?;
+            done(vec![Mutation::PutUser(old.clone().with_enabled(enable))])
+        }
+        Change::DeleteUser(id) => {
+            let old = user_of(*id)?;
+            let action = format!("delete user `{}`", old.username());
+            if old.is_owner() {
+                return Err(Error::refused(
+                    ErrorKind::Owner,
+                    action,
+                    "user is the account owner",
+                ));
+            }
+            a.may_touch(old, admin.delete_users, &action)?;
+            done(vec![Mutation::RemoveUser(*id)])
+        }
+        Change::TransferOwnership { to } => {
+            let target = user_of(*to)?;
+            let action = format!("transfer ownership to `{}`", target.username());
+            if !a.user.is_owner() {
+                return Err(Error::refused(
+                    ErrorKind::NotPermitted,
+                    action,
+                    "only the account owner may transfer ownership",
+                ));
+            }
+            if target.id() == a.user.id() {
+                return done(Vec::new());
+            }
+            Ok(Planned {
+                mutations: vec![
+                    Mutation::PutUser(a.user.clone().with_owner(false)),
+                    Mutation::PutUser(target.clone().with_owner(true)),
+                ],
+                events: vec![Event::OwnershipTransferred {
+                    from: a.user.id(),
+                    to: *to,
+                }],
+            })
+        }
+        Change::SetEntityLevelBilling(on) => {
+            if !a.user.is_owner() {
+                return Err(Error::refused(
+                    ErrorKind::NotPermitted,
+                    "change account settings",
+                    "only the account owner may change account settings",
+                ));
+            }
+            let Some(entry) = index.accounts.get(&account) else {
+                return Err(Error::not_found("account", account));
+            };
+            done(vec![Mutation::PutAccount(
+                entry.account.clone().with_entity_level_billing(*on),
+            )])
+        }
+    }
+}
+
+fn create_user<P: Catalog>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    user: User,
+) -> Result<Planned<P>, Error> {
+    let admin = P::admin();
+    let action = format!("create user `{}`", user.username());
+    a.require(admin.create_users, &action, "create users")?;
+    if user.account() != a.account() {
+        return Err(Error::refused(
+            ErrorKind::WrongAccount,
+            action,
+            "the user belongs to another account",
+        ));
+    }
+    if index.users.contains_key(&user.id()) {
+        return Err(Error::duplicate("user id", user.id(), a.account()));
+    }
+    if user.is_owner() {
+        return Err(Error::refused(
+            ErrorKind::Owner,
+            action,
+            "ownership moves only by a transfer from the owner",
+        ));
+    }
+    a.may_give(&user, None, admin.create_users, &action)?;
+    let event = Event::Invited {
+        user: user.id(),
+        email: user.email().to_owned(),
+    };
+    Ok(Planned {
+        mutations: vec![Mutation::PutUser(user)],
+        events: vec![event],
+    })
+}
+
+/// `A | B` names of a set of flags, in backticks.
+fn names<P: Catalog>(p: P) -> String {
+    let list: Vec<String> = P::permissions()
+        .iter()
+        .filter(|i| p.contains(i.flag()))
+        .map(|i| format!("`{}`", i.name()))
+        .collect();
+    list.join(", ")
+}

@@ -1,0 +1,150 @@
+//! Listings and search (R20): what an actor may see.
+
+use crate::admin::authorize::Actor;
+use crate::engine::Snapshot;
+use crate::engine::index::Index;
+use crate::engine::resource::OnUser;
+use crate::model::access::Access;
+use crate::model::account::Store;
+use crate::model::ids::{RoleId, UserId};
+use crate::model::permission::Catalog;
+use crate::model::role::Role;
+use crate::model::user::User;
+
+/// A search over the users an actor may see. Every field set must match.
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    username: Option<String>,
+    email: Option<String>,
+    role: Option<RoleId>,
+    enabled: Option<bool>,
+}
+
+impl UserQuery {
+    /// Every visible user.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Usernames containing `text`, ignoring case.
+    #[must_use]
+    pub fn username(mut self, text: &str) -> Self {
+        self.username = Some(text.to_lowercase());
+        self
+    }
+
+    /// E-mails containing `text`, ignoring case.
+    #[must_use]
+    pub fn email(mut self, text: &str) -> Self {
+        self.email = Some(text.to_lowercase());
+        self
+    }
+
+    /// Users holding `role`.
+    #[must_use]
+    pub fn role(mut self, role: RoleId) -> Self {
+        self.role = Some(role);
+        self
+    }
+
+    /// Enabled (active) or disabled users.
+    #[must_use]
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = Some(enabled);
+        self
+    }
+
+    fn matches(&self, u: &User) -> bool {
+        self.username
+            .as_ref()
+            .is_none_or(|t| u.username().to_lowercase().contains(t.as_str()))
+            && self
+                .email
+                .as_ref()
+                .is_none_or(|t| u.email().to_lowercase().contains(t.as_str()))
+            && self
+                .role
+                .is_none_or(|r| u.grants().iter().any(|g| g.role == r))
+            && self.enabled.is_none_or(|e| u.is_enabled() == e)
+    }
+}
+
+impl<P: Catalog> Snapshot<P> {
+    /// The users `actor` may see: with the view-users permission, those inside the actor's
+    /// stores (R10), or every user of the account where that permission is account-wide.
+    pub fn visible_users(&self, actor: UserId) -> Vec<&User> {
+        self.search_users(actor, &UserQuery::new())
+    }
+
+    /// The visible users matching `query` (R20), in the engine's order.
+    pub fn search_users(&self, actor: UserId, query: &UserQuery) -> Vec<&User> {
+        let index: &Index<P> = self.index();
+        let Some(a) = index.users.get(&actor) else {
+            return Vec::new();
+        };
+        let account = a.account();
+        let view = P::admin().view_users;
+        index
+            .users
+            .values()
+            .filter(|u| u.account() == account && query.matches(u))
+            .filter(|u| {
+                index
+                    .evaluate(actor, view, &OnUser(account, u.id()))
+                    .is_ok()
+            })
+            .collect()
+    }
+
+    /// The roles `actor` may see (R6): none without the manage-roles permission; at level 1,
+    /// level 1 and below; at level k > 1, only levels below k.
+    pub fn visible_roles(&self, actor: UserId) -> Vec<&Role<P>> {
+        let index = self.index();
+        let Ok(a) = Actor::new(index, actor) else {
+            return Vec::new();
+        };
+        let Some(mine) = a.level_for(P::admin().manage_roles) else {
+            return Vec::new();
+        };
+        index
+            .roles
+            .values()
+            .filter(|r| r.account() == a.account() && Actor::<P>::sees(mine, r.level()))
+            .collect()
+    }
+
+    /// The stores `actor` may see: those where some role of theirs holds a permission, or every
+    /// store of the account where a role holds an account-wide permission (a manager seeing all
+    /// store names, R13).
+    pub fn visible_stores(&self, actor: UserId) -> Vec<&Store> {
+        let index = self.index();
+        let Ok(a) = Actor::new(index, actor) else {
+            return Vec::new();
+        };
+        let account = a.account();
+        let Some(entry) = index.accounts.get(&account) else {
+            return Vec::new();
+        };
+        let mut reach: Access<crate::StoreId> = Access::None;
+        for g in a.user.grants() {
+            let Some(role) = index.roles.get(&g.role) else {
+                continue;
+            };
+            let perms = role.permissions().difference(entry.withheld());
+            if perms.is_empty() {
+                continue;
+            }
+            let here = if perms.intersects(entry.account_wide()) {
+                Access::All
+            } else {
+                role.ceiling().stores.intersect(&g.stores)
+            };
+            reach = reach.union(&here);
+        }
+        index
+            .stores
+            .values()
+            .filter(|s| s.account() == account && reach.contains(s.id()))
+            .collect()
+    }
+}
