@@ -29,7 +29,8 @@ pub(crate) struct Planned<P> {
 pub(crate) struct Actor<'a, P> {
     pub(crate) user: &'a User,
     index: &'a Index<P>,
-    /// Every permission the actor's roles hold (R8), withheld ones excluded.
+    /// Every permission the actor's roles hold (R8). Permissions an account setting withholds
+    /// still count: they are suspended for everyone, not taken from the actor.
     held: P,
     withheld: P,
 }
@@ -55,8 +56,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
             .grants()
             .iter()
             .filter_map(|g| index.roles.get(&g.role))
-            .fold(P::empty(), |acc, r| acc.union(r.permissions()))
-            .difference(withheld);
+            .fold(P::empty(), |acc, r| acc.union(r.permissions()));
         Ok(Actor {
             user,
             index,
@@ -241,7 +241,9 @@ impl<'a, P: Catalog> Actor<'a, P> {
         Ok(())
     }
 
-    /// R7/R8 for a role's new state.
+    /// R7/R8 for a role's new state. A ceiling only narrows what assignments give, so a new
+    /// role's ceiling is free; widening an existing role's ceiling widens its holders, so it
+    /// must stay inside the old ceiling or the actor's own reach.
     fn may_define(
         &self,
         new: &Role<P>,
@@ -273,12 +275,11 @@ impl<'a, P: Catalog> Actor<'a, P> {
         let stores = self.stores_for(admin.manage_roles);
         let c = new.ceiling();
         let o = old.map(Role::ceiling);
-        let wider = !(o.is_some_and(|o| c.stores.is_within(&o.stores))
-            || c.stores.is_within(&stores))
-            || !(o.is_some_and(|o| c.sources.is_within(&o.sources))
-                || c.sources.is_within(&self.sources()))
-            || !(o.is_some_and(|o| c.channels.is_within(&o.channels))
-                || c.channels.is_within(&self.channels()));
+        let wider = o.is_some_and(|o| {
+            !(c.stores.is_within(&o.stores) || c.stores.is_within(&stores))
+                || !(c.sources.is_within(&o.sources) || c.sources.is_within(&self.sources()))
+                || !(c.channels.is_within(&o.channels) || c.channels.is_within(&self.channels()))
+        });
         if wider {
             return Err(Error::refused(
                 ErrorKind::Escalation,

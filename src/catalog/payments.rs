@@ -50,14 +50,7 @@ permission_catalog! {
 
 /// `ADMINISTRATOR`: level 1, every permission; access to all stores by default.
 pub fn administrator(id: RoleId, account: AccountId) -> Role<Payments> {
-    Role::new(
-        id,
-        account,
-        "ADMINISTRATOR",
-        Level::TOP,
-        Payments::all().difference(store_billing()),
-    )
-    .with_former_name("Admin")
+    Role::new(id, account, "ADMINISTRATOR", Level::TOP, Payments::all()).with_former_name("Admin")
 }
 
 /// `ACCOUNTANT`: level 2; business, store, bank account, product and pricing information;

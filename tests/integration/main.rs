@@ -1,5 +1,6 @@
 //! One integration binary: one link on a 2-core machine.
 
+mod admin;
 mod catalogs;
 mod fixture;
 mod properties;
