@@ -91,25 +91,6 @@ impl<'a, P: Catalog> Actor<'a, P> {
             .fold(Access::None, |a, b| a.union(&b))
     }
 
-    fn sources(&self) -> Access<SourceId> {
-        self.grants_holding_any()
-            .map(|r| r.ceiling().sources.intersect(self.user.sources()))
-            .fold(Access::None, |a, b| a.union(&b))
-    }
-
-    fn channels(&self) -> Access<ChannelId> {
-        self.grants_holding_any()
-            .map(|r| r.ceiling().channels.intersect(self.user.channels()))
-            .fold(Access::None, |a, b| a.union(&b))
-    }
-
-    fn grants_holding_any(&self) -> impl Iterator<Item = &'a Role<P>> + '_ {
-        self.user
-            .grants()
-            .iter()
-            .filter_map(|g| self.index.roles.get(&g.role))
-    }
-
     /// The level the actor administers with `perm`, or `NotPermitted`.
     fn require(&self, perm: P, action: &dyn fmt::Display, what: &str) -> Result<Level, Error> {
         self.level_for(perm).ok_or_else(|| {
@@ -195,8 +176,8 @@ impl<'a, P: Catalog> Actor<'a, P> {
         Ok(())
     }
 
-    /// R8–R10 for a user's new state: new grants assignable and inside the actor's stores,
-    /// source and channel access no wider than the actor's (what is unchanged is not re-checked).
+    /// R8–R10 for a user's new state: every role it newly holds is assignable by the actor
+    /// (R7), and no capability is gained that the actor does not have ([`Actor::no_gain`]).
     fn may_give(
         &self,
         new: &User,
@@ -204,9 +185,8 @@ impl<'a, P: Catalog> Actor<'a, P> {
         perm: P,
         action: &dyn fmt::Display,
     ) -> Result<(), Error> {
-        let reach = self.stores_for(perm);
         for g in new.grants() {
-            if old.is_some_and(|o| o.grants().contains(g)) {
+            if old.is_some_and(|o| o.grants().iter().any(|og| og.role == g.role)) {
                 continue;
             }
             let role = match self.index.roles.get(&g.role) {
@@ -214,36 +194,93 @@ impl<'a, P: Catalog> Actor<'a, P> {
                 _ => return Err(Error::not_found("role", g.role)),
             };
             self.may_assign(role, perm, action)?;
-            if !g.stores.is_within(&reach) {
-                return Err(Error::refused(
-                    ErrorKind::OutsideScope,
-                    action,
-                    format!("role `{}` would reach stores outside yours", role.name()),
-                ));
+        }
+        let roles = |id: RoleId| self.index.roles.get(&id);
+        self.no_gain(&[(old, Some(new))], &roles, &roles, action)
+    }
+
+    /// R8, precisely: for every permission and every dimension, what each changed user reaches
+    /// afterwards lies inside what it reached before or what the actor reaches. `before` and
+    /// `after` resolve role ids in the state before and after the change.
+    fn no_gain<'r>(
+        &self,
+        changed: &[(Option<&User>, Option<&User>)],
+        before: &dyn Fn(RoleId) -> Option<&'r Role<P>>,
+        after: &dyn Fn(RoleId) -> Option<&'r Role<P>>,
+        action: &dyn fmt::Display,
+    ) -> Result<(), Error> {
+        let mine_roles = |id: RoleId| self.index.roles.get(&id);
+        for info in P::permissions() {
+            let p = info.flag();
+            let mine = self.cap(Some(self.user), p, &mine_roles);
+            for (old, new) in changed {
+                let now = self.cap(*new, p, after);
+                let was = self.cap(*old, p, before);
+                let refuse = |kind, what: &str| {
+                    let reason = if mine.is_nothing() {
+                        format!("it would grant `{}` which you do not hold", info.name())
+                    } else {
+                        format!("it would give `{}` at {what} outside yours", info.name())
+                    };
+                    Err(Error::refused(kind, action, reason))
+                };
+                if !now.stores.is_within(&was.stores.union(&mine.stores)) {
+                    return refuse(ErrorKind::OutsideScope, "stores");
+                }
+                if !now.sources.is_within(&was.sources.union(&mine.sources)) {
+                    return refuse(ErrorKind::Escalation, "sources");
+                }
+                if !now.channels.is_within(&was.channels.union(&mine.channels)) {
+                    return refuse(ErrorKind::Escalation, "sales channels");
+                }
             }
-        }
-        let unchanged_sources = old.is_some_and(|o| new.sources().is_within(o.sources()));
-        if !unchanged_sources && !new.sources().is_within(&self.sources()) {
-            return Err(Error::refused(
-                ErrorKind::Escalation,
-                action,
-                "it would give sources you do not have",
-            ));
-        }
-        let unchanged_channels = old.is_some_and(|o| new.channels().is_within(o.channels()));
-        if !unchanged_channels && !new.channels().is_within(&self.channels()) {
-            return Err(Error::refused(
-                ErrorKind::Escalation,
-                action,
-                "it would give sales channels you do not have",
-            ));
         }
         Ok(())
     }
 
-    /// R7/R8 for a role's new state. A ceiling only narrows what assignments give, so a new
-    /// role's ceiling is free; widening an existing role's ceiling widens its holders, so it
-    /// must stay inside the old ceiling or the actor's own reach.
+    /// Where `user` can use `p`, per dimension: the union over its grants whose role holds `p`
+    /// of the grant's effective scope. Nothing for a disabled or absent user, or an owner-only
+    /// permission of someone who is not the owner.
+    fn cap<'r>(
+        &self,
+        user: Option<&User>,
+        p: P,
+        roles: &dyn Fn(RoleId) -> Option<&'r Role<P>>,
+    ) -> Cap {
+        let mut cap = Cap::nothing();
+        let Some(u) = user.filter(|u| u.is_enabled()) else {
+            return cap;
+        };
+        let (wide, owner_only) = self
+            .index
+            .accounts
+            .get(&u.account())
+            .map_or((P::empty(), P::empty()), |a| {
+                (a.account_wide(), a.owner_only())
+            });
+        if p.intersects(owner_only) && !u.is_owner() {
+            return cap;
+        }
+        for g in u.grants() {
+            let Some(role) = roles(g.role) else { continue };
+            if !role.permissions().contains(p) {
+                continue;
+            }
+            let c = role.ceiling();
+            let stores = if wide.contains(p) {
+                Access::All
+            } else {
+                c.stores.intersect(&g.stores)
+            };
+            cap.stores = cap.stores.union(&stores);
+            cap.sources = cap.sources.union(&c.sources.intersect(u.sources()));
+            cap.channels = cap.channels.union(&c.channels.intersect(u.channels()));
+        }
+        cap
+    }
+
+    /// R7/R8 for a role's new state: the actor sees its old and new level, holds every
+    /// permission it adds, and no holder of the role gains a capability the actor lacks.
     fn may_define(
         &self,
         new: &Role<P>,
@@ -272,22 +309,44 @@ impl<'a, P: Catalog> Actor<'a, P> {
             .permissions()
             .difference(old.map_or(P::empty(), Role::permissions));
         self.holds(added, action)?;
-        let stores = self.stores_for(admin.manage_roles);
-        let c = new.ceiling();
-        let o = old.map(Role::ceiling);
-        let wider = o.is_some_and(|o| {
-            !(c.stores.is_within(&o.stores) || c.stores.is_within(&stores))
-                || !(c.sources.is_within(&o.sources) || c.sources.is_within(&self.sources()))
-                || !(c.channels.is_within(&o.channels) || c.channels.is_within(&self.channels()))
-        });
-        if wider {
-            return Err(Error::refused(
-                ErrorKind::Escalation,
-                action,
-                "its scope would be wider than yours",
-            ));
+        let holders: Vec<(Option<&User>, Option<&User>)> = self
+            .index
+            .users
+            .values()
+            .filter(|u| u.grants().iter().any(|g| g.role == new.id()))
+            .map(|u| (Some(u), Some(u)))
+            .collect();
+        let before = |id: RoleId| self.index.roles.get(&id);
+        let after = |id: RoleId| {
+            if id == new.id() {
+                Some(new)
+            } else {
+                self.index.roles.get(&id)
+            }
+        };
+        self.no_gain(&holders, &before, &after, action)
+    }
+}
+
+/// Where a user can use one permission, per dimension.
+#[derive(Debug)]
+struct Cap {
+    stores: Access<StoreId>,
+    sources: Access<SourceId>,
+    channels: Access<ChannelId>,
+}
+
+impl Cap {
+    fn nothing() -> Self {
+        Cap {
+            stores: Access::None,
+            sources: Access::None,
+            channels: Access::None,
         }
-        Ok(())
+    }
+
+    fn is_nothing(&self) -> bool {
+        self.stores.is_nothing() && self.sources.is_nothing() && self.channels.is_nothing()
     }
 }
 
@@ -372,6 +431,7 @@ pub(crate) fn plan<P: Catalog>(
                     if to == role {
                         return Err(Error::invalid("reassign_to", to, "must be another role"));
                     }
+                    let mut moved = Vec::with_capacity(holders.len());
                     for u in &holders {
                         a.may_touch(u, admin.edit_users, &action)?;
                         a.may_assign(target, admin.edit_users, &action)?;
@@ -382,8 +442,16 @@ pub(crate) fn plan<P: Catalog>(
                                 g.clone()
                             }
                         });
-                        mutations.push(Mutation::PutUser(User::clone(u).with_grants(grants)));
+                        moved.push(User::clone(u).with_grants(grants));
                     }
+                    let pairs: Vec<(Option<&User>, Option<&User>)> = holders
+                        .iter()
+                        .zip(&moved)
+                        .map(|(old, new)| (Some(*old), Some(new)))
+                        .collect();
+                    let roles = |id: RoleId| index.roles.get(&id);
+                    a.no_gain(&pairs, &roles, &roles, &action)?;
+                    mutations.extend(moved.into_iter().map(Mutation::PutUser));
                 }
             }
             mutations.push(Mutation::RemoveRole(*role));

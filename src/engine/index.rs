@@ -45,6 +45,11 @@ impl<P: Catalog> AccountEntry<P> {
         self.account_wide
     }
 
+    /// Permissions only the owner holds.
+    pub(crate) fn owner_only(&self) -> P {
+        self.owner_only
+    }
+
     fn new(account: Account) -> Self {
         let entity = account.entity_level_billing();
         let mut account_wide =

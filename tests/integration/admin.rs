@@ -160,7 +160,7 @@ fn r10_manager_adds_amends_and_deletes_team_members_of_its_stores_only() {
     let msg = refused(&e, MIA, Change::CreateUser(south), ErrorKind::OutsideScope);
     assert_eq!(
         msg,
-        "cannot create user `sam`: role `TEAM_MEMBER` would reach stores outside yours"
+        "cannot create user `sam`: it would give `VIEW_STORES` at stores outside yours"
     );
     let msg = refused(&e, MIA, Change::DeleteUser(SUE), ErrorKind::OutsideScope);
     assert_eq!(
@@ -646,8 +646,8 @@ fn r8_no_permission_or_scope_the_actor_does_not_hold() {
         msg,
         "cannot create role `sneaky`: it would grant `FORCE_SHIPMENT` which you do not hold"
     );
-    // A ceiling only narrows assignments, so a new role may have none; but widening an
-    // existing role's ceiling past the manager's one store would widen its holders.
+    // A ceiling only narrows assignments, so a new role may have none; but widening the
+    // ceiling of a role someone holds would widen them past the manager's one store.
     let narrow = Role::new(
         RoleId::new(15),
         OMS,
@@ -658,11 +658,18 @@ fn r8_no_permission_or_scope_the_actor_does_not_hold() {
     .with_store_ceiling(Access::specific([StoreId::new(1)]));
     e.apply(UserId::new(2), Change::CreateRole(narrow.clone()))
         .unwrap();
-    refused(
+    let holder = User::new(UserId::new(16), OMS, "holder", "holder@oms.example")
+        .with_grant(Grant::new(RoleId::new(15), Access::All));
+    e.apply(UserId::new(2), Change::CreateUser(holder)).unwrap();
+    let msg = refused(
         &e,
         UserId::new(2),
         Change::UpdateRole(narrow.with_store_ceiling(Access::All)),
-        ErrorKind::Escalation,
+        ErrorKind::OutsideScope,
+    );
+    assert_eq!(
+        msg,
+        "cannot update role `narrow`: it would give `REPORTS` at stores outside yours"
     );
     // Giving itself more is refused too: its own role is not visible to it.
     let me = e.snapshot().user(UserId::new(2)).unwrap().clone();
@@ -670,6 +677,6 @@ fn r8_no_permission_or_scope_the_actor_does_not_hold() {
         &e,
         UserId::new(2),
         Change::UpdateUser(me.with_grants([Grant::new(RoleId::new(2), Access::All)])),
-        ErrorKind::Hierarchy,
+        ErrorKind::OutsideScope,
     );
 }
