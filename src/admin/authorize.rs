@@ -504,7 +504,12 @@ pub(crate) fn plan<P: Catalog>(
                 ));
             }
             a.may_touch(old, admin.edit_users, &action)?;
-            done(vec![Mutation::PutUser(old.clone().with_enabled(enable))])
+            let new = old.clone().with_enabled(enable);
+            // A disabled user can do nothing: enabling gives back everything its grants hold,
+            // which the actor must hold too (R8).
+            let roles = |id: RoleId| index.roles.get(&id);
+            a.no_gain(&[(Some(old), Some(&new))], &roles, &roles, &action)?;
+            done(vec![Mutation::PutUser(new)])
         }
         Change::DeleteUser(id) => {
             let old = user_of(*id)?;
@@ -532,11 +537,16 @@ pub(crate) fn plan<P: Catalog>(
             if target.id() == a.user.id() {
                 return done(Vec::new());
             }
+            let (former, heir) = (
+                a.user.clone().with_owner(false),
+                target.clone().with_owner(true),
+            );
+            // Owner-only permissions move with ownership: the heir must not reach further with
+            // them than the owner did (R8).
+            let roles = |id: RoleId| index.roles.get(&id);
+            a.no_gain(&[(Some(target), Some(&heir))], &roles, &roles, &action)?;
             Ok(Planned {
-                mutations: vec![
-                    Mutation::PutUser(a.user.clone().with_owner(false)),
-                    Mutation::PutUser(target.clone().with_owner(true)),
-                ],
+                mutations: vec![Mutation::PutUser(former), Mutation::PutUser(heir)],
                 events: vec![Event::OwnershipTransferred {
                     from: a.user.id(),
                     to: *to,

@@ -1,6 +1,7 @@
 //! One integration binary: one link on a 2-core machine.
 
 mod admin;
+mod admin_props;
 mod catalogs;
 mod fixture;
 mod properties;
