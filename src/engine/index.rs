@@ -217,12 +217,28 @@ impl<P: Catalog> Index<P> {
         resource: &R,
     ) -> Result<Allowed, DenyReason> {
         let asker = self.prepare(user, permission)?;
-        self.evaluate_prepared(&asker, resource)
+        self.evaluate_prepared::<true, R>(&asker, resource)
+    }
+
+    /// `evaluate(..).is_ok()`, without the work that only names a denial's reason.
+    #[inline]
+    pub(crate) fn allows<R: Resource + ?Sized>(
+        &self,
+        user: UserId,
+        permission: P,
+        resource: &R,
+    ) -> bool {
+        match self.prepare(user, permission) {
+            Ok(asker) => self.evaluate_prepared::<false, R>(&asker, resource).is_ok(),
+            Err(_) => false,
+        }
     }
 
     /// A check for an already prepared user and permission (batch checks prepare once).
+    /// With `REASON` false, a denial's reason may be less specific (an unknown store reported
+    /// as out of scope); allow or deny is the same.
     #[inline]
-    pub(crate) fn evaluate_prepared<R: Resource + ?Sized>(
+    pub(crate) fn evaluate_prepared<const REASON: bool, R: Resource + ?Sized>(
         &self,
         asker: &Asker<'_, P>,
         resource: &R,
@@ -249,7 +265,7 @@ impl<P: Catalog> Index<P> {
                 GrantOutcome::RoleMissing | GrantOutcome::PermissionMissing(_) => {}
             }
         }
-        if let Place::At(s) = at.store {
+        if let (true, Place::At(s)) = (REASON, at.store) {
             if !self.store_exists(&at) {
                 return Err(DenyReason::UnknownStore(s));
             }
@@ -493,7 +509,7 @@ impl<P: Catalog> Index<P> {
             .into_iter()
             .flatten()
             .copied()
-            .filter(|&u| self.evaluate(u, permission, resource).is_ok())
+            .filter(|&u| self.allows(u, permission, resource))
             .collect();
         out.sort_unstable();
         out.dedup();

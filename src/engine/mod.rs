@@ -90,10 +90,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// resource of another account, anything not granted: `false` (R1, R2).
     #[inline]
     pub fn can<R: Resource + ?Sized>(&self, user: UserId, permission: P, resource: &R) -> bool {
-        self.current
-            .load()
-            .evaluate(user, permission, resource)
-            .is_ok()
+        self.current.load().allows(user, permission, resource)
     }
 
     /// Like [`can`](Self::can), with the reason: which grant allowed, or why not.
@@ -207,7 +204,7 @@ fn can_each<P: Catalog, R: Resource>(
     match index.prepare(user, permission) {
         Ok(asker) => resources
             .iter()
-            .map(|r| index.evaluate_prepared(&asker, r).is_ok())
+            .map(|r| index.evaluate_prepared::<false, R>(&asker, r).is_ok())
             .collect(),
         Err(_) => vec![false; resources.len()],
     }
@@ -225,9 +222,9 @@ fn can_many<P: Catalog, R: Resource>(index: &Index<P>, checks: &[(UserId, P, R)]
             .take_while(|(u, p, _)| u == user && p == permission);
         let start = out.len();
         match index.prepare(*user, *permission) {
-            Ok(asker) => {
-                out.extend(run.map(|(_, _, r)| index.evaluate_prepared(&asker, r).is_ok()))
-            }
+            Ok(asker) => out.extend(
+                run.map(|(_, _, r)| index.evaluate_prepared::<false, R>(&asker, r).is_ok()),
+            ),
             Err(_) => out.extend(run.map(|_| false)),
         }
         i += (out.len() - start).max(1);
@@ -255,7 +252,7 @@ impl<P: Catalog> Snapshot<P> {
     /// See [`Engine::can`].
     #[inline]
     pub fn can<R: Resource + ?Sized>(&self, user: UserId, permission: P, resource: &R) -> bool {
-        self.0.evaluate(user, permission, resource).is_ok()
+        self.0.allows(user, permission, resource)
     }
 
     /// See [`Engine::check`].

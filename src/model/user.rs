@@ -39,17 +39,19 @@ impl Grant {
 /// assert!(ana.is_enabled());
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+// INVARIANT: the fields a check reads come first, so they share the first cache lines.
+#[repr(C)]
 pub struct User {
-    id: UserId,
     account: AccountId,
-    username: Box<str>,
-    email: Box<str>,
-    timezone: Arc<str>,
     enabled: bool,
     owner: bool,
     grants: SmallVec<[Grant; 1]>,
     sources: Access<SourceId>,
     channels: Access<ChannelId>,
+    id: UserId,
+    username: Box<str>,
+    email: Box<str>,
+    timezone: Arc<str>,
 }
 
 impl User {
