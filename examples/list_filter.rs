@@ -12,8 +12,8 @@ use shopguard::{
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let engine = Engine::<Oms>::new();
     let acme = AccountId::new(1);
-    let stores: Vec<StoreId> = (10..14).map(StoreId::new).collect();
-    let sources: Vec<SourceId> = (20..23).map(SourceId::new).collect();
+    let stores: [StoreId; 4] = [10, 11, 12, 13].map(StoreId::new);
+    let sources: [SourceId; 3] = [20, 21, 22].map(SourceId::new);
     let (web, market) = (ChannelId::new(30), ChannelId::new(31));
     let (admin, manager, cs) = (RoleId::new(1), RoleId::new(2), RoleId::new(3));
 

@@ -97,6 +97,13 @@ shopguard::permission_catalog! {
         P62 = 62, "Synthetic", Scoped, "Synthetic permission 62";
         P63 = 63, "Synthetic", Scoped, "Synthetic permission 63";
     }
+    admin {
+        view_users: P62,
+        create_users: P62,
+        edit_users: P62,
+        delete_users: P62,
+        manage_roles: P63,
+    }
 }
 
 /// splitmix64: small, fast and good enough to shuffle a benchmark's world.

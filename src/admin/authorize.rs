@@ -150,20 +150,21 @@ impl<'a, P: Catalog> Actor<'a, P> {
         let mine = self.require(perm, action, "manage users")?;
         let reach = self.stores_for(perm);
         for g in target.grants() {
-            if let Some(role) = self.index.roles.get(&g.role) {
-                if !Self::sees(mine, role.level()) && target.id() != self.user.id() {
-                    return Err(Error::refused(
-                        ErrorKind::Hierarchy,
-                        action,
-                        format!(
-                            "`{}` holds role `{}` ({}): your level is {}",
-                            target.username(),
-                            role.name(),
-                            role.level(),
-                            mine.get()
-                        ),
-                    ));
-                }
+            if let Some(role) = self.index.roles.get(&g.role)
+                && !Self::sees(mine, role.level())
+                && target.id() != self.user.id()
+            {
+                return Err(Error::refused(
+                    ErrorKind::Hierarchy,
+                    action,
+                    format!(
+                        "`{}` holds role `{}` ({}): your level is {}",
+                        target.username(),
+                        role.name(),
+                        role.level(),
+                        mine.get()
+                    ),
+                ));
             }
             if !g.stores.is_within(&reach) {
                 return Err(Error::refused(

@@ -73,8 +73,6 @@ impl<P: Catalog> AccountEntry<P> {
 pub(crate) struct Asker<'a, P> {
     pub(crate) user: &'a User,
     pub(crate) acct: &'a AccountEntry<P>,
-    /// The role of the user's first grant, found without hashing.
-    first_role: Option<&'a Role<P>>,
     pub(crate) permission: P,
     /// Every asked permission skips store access (R13).
     pub(crate) account_wide: bool,
@@ -110,15 +108,6 @@ pub(crate) struct Index<P> {
     pub(crate) users: IdMap<UserId, User>,
     timezones: BTreeSet<Arc<str>>,
     holders: Holders,
-    /// Parallel to `users`: dense positions the check path uses instead of hashing.
-    hot: Vec<Hot>,
-}
-
-/// A user's account and first grant's role, as positions in `accounts` and `roles`.
-#[derive(Clone, Copy, Debug)]
-struct Hot {
-    account: u32,
-    first_role: u32,
 }
 
 /// Who holds grants where: the candidates for "who may do P at store S" (R21), kept up to date
@@ -129,14 +118,11 @@ struct Holders {
     by_store: HashMap<StoreId, Vec<UserId>, IdHash>,
     /// Users with a grant at all stores, per account.
     everywhere: HashMap<AccountId, Vec<UserId>, IdHash>,
-    /// Every user, per account.
-    by_account: HashMap<AccountId, Vec<UserId>, IdHash>,
 }
 
 impl Holders {
     fn add(&mut self, u: &User) {
         let (id, account) = (u.id(), u.account());
-        self.by_account.entry(account).or_default().push(id);
         if u.grants().iter().any(|g| g.stores.is_all()) {
             self.everywhere.entry(account).or_default().push(id);
         }
@@ -152,7 +138,6 @@ impl Holders {
                 v.retain(|&x| x != id);
             }
         };
-        drop_from(self.by_account.get_mut(&u.account()));
         if u.grants().iter().any(|g| g.stores.is_all()) {
             drop_from(self.everywhere.get_mut(&u.account()));
         }
@@ -166,7 +151,6 @@ impl Holders {
             .by_store
             .values_mut()
             .chain(self.everywhere.values_mut())
-            .chain(self.by_account.values_mut())
         {
             v.shrink_to_fit();
         }
@@ -201,7 +185,6 @@ impl<P: Catalog> Index<P> {
             users: IdMap::default(),
             timezones: BTreeSet::new(),
             holders: Holders::default(),
-            hot: Vec::new(),
         }
     }
 
@@ -246,12 +229,7 @@ impl<P: Catalog> Index<P> {
         let at = self.locate(asker, resource)?;
         let mut scope_failure = None;
         for (i, g) in asker.user.grants().iter().enumerate() {
-            let role = if i == 0 {
-                asker.first_role
-            } else {
-                self.roles.get(&g.role)
-            };
-            match self.grant_outcome(asker, &at, g, role) {
+            match self.grant_outcome(asker, &at, g, self.roles.get(&g.role)) {
                 GrantOutcome::Allows { role, store_proven } => {
                     // An allowing grant at all stores does not prove the store exists.
                     if !store_proven && !self.store_exists(&at) {
@@ -265,10 +243,10 @@ impl<P: Catalog> Index<P> {
                 GrantOutcome::RoleMissing | GrantOutcome::PermissionMissing(_) => {}
             }
         }
-        if let (true, Place::At(s)) = (REASON, at.store) {
-            if !self.store_exists(&at) {
-                return Err(DenyReason::UnknownStore(s));
-            }
+        if let (true, Place::At(s)) = (REASON, at.store)
+            && !self.store_exists(&at)
+        {
+            return Err(DenyReason::UnknownStore(s));
         }
         Err(scope_failure.unwrap_or(DenyReason::PermissionMissing))
     }
@@ -289,15 +267,12 @@ impl<P: Catalog> Index<P> {
     /// disabled user (R1), nothing asked, owner-only permission asked by someone else (R11).
     #[inline]
     pub(crate) fn prepare(&self, user: UserId, permission: P) -> Result<Asker<'_, P>, DenyReason> {
-        let Some((i, _, u)) = self.users.get_full(&user) else {
+        let Some(u) = self.users.get(&user) else {
             return Err(DenyReason::UnknownUser);
         };
-        // INVARIANT: `hot` is parallel to `users`, and a user's account exists (both are
-        // rebuilt and validated on every write).
-        let Some(hot) = self.hot.get(i) else {
-            return Err(DenyReason::UnknownUser);
-        };
-        let Some((_, acct)) = self.accounts.get_index(hot.account as usize) else {
+        // INVARIANT: a user's account exists (validated on every write). The accounts table is
+        // small and stays in cache.
+        let Some(acct) = self.accounts.get(&u.account()) else {
             return Err(DenyReason::UnknownUser);
         };
         if !u.is_enabled() {
@@ -312,10 +287,6 @@ impl<P: Catalog> Index<P> {
         Ok(Asker {
             user: u,
             acct,
-            first_role: self
-                .roles
-                .get_index(hot.first_role as usize)
-                .map(|(_, r)| r),
             permission,
             account_wide: acct.account_wide.contains(permission),
         })
@@ -346,15 +317,15 @@ impl<P: Catalog> Index<P> {
             Place::At(s) if !self.store_exists(&at) => DenyReason::UnknownStore(s),
             _ => r,
         };
-        if let Place::At(s) = at.source {
-            if self.sources.get(&s).is_none_or(|x| x.account() != account) {
-                return Err(outrank(DenyReason::UnknownSource(s)));
-            }
+        if let Place::At(s) = at.source
+            && self.sources.get(&s).is_none_or(|x| x.account() != account)
+        {
+            return Err(outrank(DenyReason::UnknownSource(s)));
         }
-        if let Place::At(c) = at.channel {
-            if self.channels.get(&c).is_none_or(|x| x.account() != account) {
-                return Err(outrank(DenyReason::UnknownChannel(c)));
-            }
+        if let Place::At(c) = at.channel
+            && self.channels.get(&c).is_none_or(|x| x.account() != account)
+        {
+            return Err(outrank(DenyReason::UnknownChannel(c)));
         }
         let target = match resource.subject() {
             Subject::None => None,
@@ -488,29 +459,30 @@ impl<P: Catalog> Index<P> {
             return Vec::new();
         };
         let none: &[UserId] = &[];
-        // A store-scoped question needs a grant at that store or at all stores; anything else
-        // may be answered by any user of the account.
-        let candidates: Vec<&[UserId]> = match resource.store() {
-            Place::At(s) if !acct.account_wide.contains(permission) => vec![
-                self.holders.by_store.get(&s).map_or(none, Vec::as_slice),
-                self.holders
+        let mut out: Vec<UserId> = match resource.store() {
+            // A store-scoped question needs a grant at that store or at all stores.
+            Place::At(s) if !acct.account_wide.contains(permission) => {
+                let at = self.holders.by_store.get(&s).map_or(none, Vec::as_slice);
+                let everywhere = self
+                    .holders
                     .everywhere
                     .get(&account)
-                    .map_or(none, Vec::as_slice),
-            ],
-            _ => vec![
-                self.holders
-                    .by_account
-                    .get(&account)
-                    .map_or(none, Vec::as_slice),
-            ],
+                    .map_or(none, Vec::as_slice);
+                at.iter()
+                    .chain(everywhere)
+                    .copied()
+                    .filter(|&u| self.allows(u, permission, resource))
+                    .collect()
+            }
+            // Anything else may be answered by any user of the account.
+            _ => self
+                .users
+                .values()
+                .filter(|u| u.account() == account)
+                .map(User::id)
+                .filter(|&u| self.allows(u, permission, resource))
+                .collect(),
         };
-        let mut out: Vec<UserId> = candidates
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|&u| self.allows(u, permission, resource))
-            .collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -535,10 +507,10 @@ impl<P: Catalog> Index<P> {
             Ok(at) => at,
             Err(r) => return early(r),
         };
-        if let Place::At(s) = at.store {
-            if !self.store_exists(&at) {
-                return early(DenyReason::UnknownStore(s));
-            }
+        if let Place::At(s) = at.store
+            && !self.store_exists(&at)
+        {
+            return early(DenyReason::UnknownStore(s));
         }
         let mut decision = None;
         let mut scope_failure = None;
@@ -688,25 +660,8 @@ impl<P: Catalog> Index<P> {
         for account in &touched {
             self.validate(*account, &removed)?;
         }
-        self.rebuild_hot();
+        self.shrink();
         Ok(())
-    }
-
-    /// Recomputes the dense positions: removals shift them, so they are rebuilt whole.
-    fn rebuild_hot(&mut self) {
-        let position = |i: Option<usize>| i.and_then(|i| u32::try_from(i).ok()).unwrap_or(u32::MAX);
-        self.hot = self
-            .users
-            .values()
-            .map(|u| Hot {
-                account: position(self.accounts.get_index_of(&u.account())),
-                first_role: position(
-                    u.grants()
-                        .first()
-                        .and_then(|g| self.roles.get_index_of(&g.role)),
-                ),
-            })
-            .collect();
     }
 
     /// Checks every invariant of one account's final state.
@@ -781,10 +736,10 @@ impl<P: Catalog> Index<P> {
             for name in
                 core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str))
             {
-                if let Some(other) = role_names.insert(name.to_lowercase(), r.id()) {
-                    if other != r.id() {
-                        return Err(Error::duplicate("role name", name, account));
-                    }
+                if let Some(other) = role_names.insert(name.to_lowercase(), r.id())
+                    && other != r.id()
+                {
+                    return Err(Error::duplicate("role name", name, account));
                 }
             }
         }
@@ -872,10 +827,10 @@ impl<P: Catalog> Index<P> {
                 _ => return Err(Error::owner(account, "an account has exactly one owner")),
             }
         }
-        if let Some(limit) = entry.account.seat_limit() {
-            if enabled > limit as usize {
-                return Err(Error::seat_limit(account, enabled, limit));
-            }
+        if let Some(limit) = entry.account.seat_limit()
+            && enabled > limit as usize
+        {
+            return Err(Error::seat_limit(account, enabled, limit));
         }
         Ok(())
     }
@@ -1003,6 +958,13 @@ fn name_list<I: Iterator<Item = String>>(names: I) -> String {
 pub(crate) fn validate_username(name: &str) -> Result<(), Error> {
     if name.is_empty() {
         return Err(Error::invalid("username", name, "must not be empty"));
+    }
+    if name.len() > 255 {
+        return Err(Error::invalid(
+            "username",
+            name,
+            "must be at most 255 bytes",
+        ));
     }
     if name.chars().any(char::is_whitespace) {
         return Err(Error::invalid(

@@ -23,7 +23,7 @@ impl<T: Ord + Copy> IdSet<T> {
     pub fn contains(&self, id: T) -> bool {
         // Linear search wins for the one to five stores a typical grant has.
         if self.0.len() <= 8 {
-            self.0.iter().any(|&x| x == id)
+            self.0.contains(&id)
         } else {
             self.0.binary_search(&id).is_ok()
         }

@@ -228,6 +228,10 @@ macro_rules! permission_catalog {
             }
 
             $(
+                #[allow(
+                    clippy::needless_update,
+                    reason = "a catalog may name every field or only some"
+                )]
                 fn admin() -> $crate::AdminPermissions<Self> {
                     $crate::AdminPermissions {
                         $( $what: $( $name::$admin_flag )|+ , )*

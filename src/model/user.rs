@@ -1,5 +1,6 @@
 //! Users: members of staff with one or more grants.
 
+use core::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -38,30 +39,107 @@ impl Grant {
 /// assert_eq!(ana.grants().len(), 1);
 /// assert!(ana.is_enabled());
 /// ```
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "UserRecord", from = "UserRecord")]
 // INVARIANT: the fields a check reads come first, so they share the first cache lines.
 #[repr(C)]
 pub struct User {
     account: AccountId,
     enabled: bool,
     owner: bool,
+    /// The username's length in `contact`.
+    split: u32,
     grants: SmallVec<[Grant; 1]>,
     sources: Access<SourceId>,
     channels: Access<ChannelId>,
     id: UserId,
-    username: Box<str>,
-    email: Box<str>,
+    /// The username followed by the e-mail: one allocation per user instead of two.
+    contact: Box<str>,
     timezone: Arc<str>,
+}
+
+/// How a [`User`] is written: plain fields.
+#[derive(Clone, Serialize, Deserialize)]
+struct UserRecord {
+    id: UserId,
+    account: AccountId,
+    username: String,
+    email: String,
+    timezone: Arc<str>,
+    enabled: bool,
+    owner: bool,
+    grants: SmallVec<[Grant; 1]>,
+    sources: Access<SourceId>,
+    channels: Access<ChannelId>,
+}
+
+impl From<User> for UserRecord {
+    fn from(u: User) -> Self {
+        UserRecord {
+            id: u.id,
+            account: u.account,
+            username: u.username().to_owned(),
+            email: u.email().to_owned(),
+            timezone: u.timezone,
+            enabled: u.enabled,
+            owner: u.owner,
+            grants: u.grants,
+            sources: u.sources,
+            channels: u.channels,
+        }
+    }
+}
+
+impl From<UserRecord> for User {
+    fn from(r: UserRecord) -> Self {
+        User {
+            timezone: r.timezone,
+            enabled: r.enabled,
+            owner: r.owner,
+            grants: r.grants,
+            sources: r.sources,
+            channels: r.channels,
+            ..User::new(r.id, r.account, &r.username, &r.email)
+        }
+    }
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("username", &self.username())
+            .field("email", &self.email())
+            .field("timezone", &self.timezone)
+            .field("enabled", &self.enabled)
+            .field("owner", &self.owner)
+            .field("grants", &self.grants)
+            .field("sources", &self.sources)
+            .field("channels", &self.channels)
+            .finish()
+    }
+}
+
+/// `username` and `email` as one string, and where the first ends. A username longer than
+/// `u32::MAX` bytes is cut there; validation refuses it long before.
+fn contact(username: &str, email: &str) -> (Box<str>, u32) {
+    let split = u32::try_from(username.len()).unwrap_or(u32::MAX);
+    let mut s = String::with_capacity(username.len() + email.len());
+    s.push_str(username);
+    s.push_str(email);
+    (s.into_boxed_str(), split)
 }
 
 impl User {
     /// An enabled user with no grants.
     pub fn new(id: UserId, account: AccountId, username: &str, email: &str) -> Self {
+        let (contact, split) = contact(username, email);
         User {
             id,
             account,
-            username: username.into(),
-            email: email.into(),
+            contact,
+            split,
             timezone: Arc::from("UTC"),
             enabled: true,
             owner: false,
@@ -135,14 +213,14 @@ impl User {
     /// Sets the username.
     #[must_use]
     pub fn with_username(mut self, username: &str) -> Self {
-        self.username = username.into();
+        (self.contact, self.split) = contact(username, self.email());
         self
     }
 
     /// Sets the e-mail.
     #[must_use]
     pub fn with_email(mut self, email: &str) -> Self {
-        self.email = email.into();
+        (self.contact, self.split) = contact(self.username(), email);
         self
     }
 
@@ -158,12 +236,14 @@ impl User {
 
     /// The username (no white space, unique per account ignoring case, R16).
     pub fn username(&self) -> &str {
-        &self.username
+        self.contact
+            .get(..self.split as usize)
+            .unwrap_or(&self.contact)
     }
 
     /// The e-mail address.
     pub fn email(&self) -> &str {
-        &self.email
+        self.contact.get(self.split as usize..).unwrap_or_default()
     }
 
     /// The IANA timezone name.

@@ -1,4 +1,11 @@
 //! One integration binary: one link on a 2-core machine.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 mod admin;
 mod admin_props;

@@ -137,30 +137,30 @@ fn reference(w: &World, q: &Query) -> Result<(usize, u64), DenyReason> {
     }
     // R1: everything the resource names exists in the user's account.
     let acct = &w.accounts[&u.account];
-    if let RPlace::At(s) = q.store {
-        if !acct.stores.contains(&s) {
-            return Err(DenyReason::UnknownStore(StoreId::new(s)));
-        }
+    if let RPlace::At(s) = q.store
+        && !acct.stores.contains(&s)
+    {
+        return Err(DenyReason::UnknownStore(StoreId::new(s)));
     }
-    if let RPlace::At(s) = q.source {
-        if !acct.sources.contains(&s) {
-            return Err(DenyReason::UnknownSource(SourceId::new(s)));
-        }
+    if let RPlace::At(s) = q.source
+        && !acct.sources.contains(&s)
+    {
+        return Err(DenyReason::UnknownSource(SourceId::new(s)));
     }
-    if let RPlace::At(c) = q.channel {
-        if !acct.channels.contains(&c) {
-            return Err(DenyReason::UnknownChannel(ChannelId::new(c)));
-        }
+    if let RPlace::At(c) = q.channel
+        && !acct.channels.contains(&c)
+    {
+        return Err(DenyReason::UnknownChannel(ChannelId::new(c)));
     }
-    if let Some(r) = q.role {
-        if w.roles.get(&r).map(|r| r.account) != Some(u.account) {
-            return Err(DenyReason::UnknownRole(RoleId::new(r)));
-        }
+    if let Some(r) = q.role
+        && w.roles.get(&r).map(|r| r.account) != Some(u.account)
+    {
+        return Err(DenyReason::UnknownRole(RoleId::new(r)));
     }
-    if let Some(t) = q.target {
-        if w.users.get(&t).map(|t| t.account) != Some(u.account) {
-            return Err(DenyReason::UnknownTargetUser(UserId::new(t)));
-        }
+    if let Some(t) = q.target
+        && w.users.get(&t).map(|t| t.account) != Some(u.account)
+    {
+        return Err(DenyReason::UnknownTargetUser(UserId::new(t)));
     }
     // R4: source access None, source-scoped resource.
     if !matches!(q.source, RPlace::Unscoped) && u.sources == RAccess::None {
