@@ -6,61 +6,97 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// A sorted set of ids without duplicates.
 ///
-/// Kept as one boxed slice (16 bytes inline) because a loaded engine holds one per user grant and
-/// membership is a binary search over a handful of ids.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct IdSet<T>(Box<[T]>);
+/// A loaded engine holds one per user grant, so it is small: up to two ids are kept inline and
+/// more in one boxed slice, in 24 bytes, and an [`Access`] around it stays 24 bytes too. Most
+/// grants name one or two stores, and then a check reads no memory outside the user's record.
+#[derive(Clone)]
+pub struct IdSet<T>(Repr<T>);
+
+// INVARIANT: `One` holds exactly one id, `Two` exactly two in ascending order, `Many` zero or
+// three and more, sorted and deduplicated; so equal sets have equal representations.
+#[derive(Clone)]
+enum Repr<T> {
+    One(T),
+    Two([T; 2]),
+    Many(Box<[T]>),
+}
 
 impl<T: Ord + Copy> IdSet<T> {
     /// The empty set.
     pub fn new() -> Self {
-        Self(Box::new([]))
+        Self(Repr::Many(Box::new([])))
     }
 
     /// Whether `id` is in the set.
     #[inline]
     pub fn contains(&self, id: T) -> bool {
-        // Linear search wins for the one to five stores a typical grant has.
-        if self.0.len() <= 8 {
-            self.0.contains(&id)
-        } else {
-            self.0.binary_search(&id).is_ok()
+        match &self.0 {
+            Repr::One(x) => *x == id,
+            Repr::Two([a, b]) => *a == id || *b == id,
+            // Linear search wins for the handful of stores a typical grant has.
+            Repr::Many(v) if v.len() <= 8 => v.contains(&id),
+            Repr::Many(v) => v.binary_search(&id).is_ok(),
         }
     }
 
     /// Number of ids.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     /// Whether the set has no ids.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// The ids in ascending order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = T> + '_ {
-        self.0.iter().copied()
+        self.as_slice().iter().copied()
     }
 
     /// The ids in ascending order, as a slice.
     pub fn as_slice(&self) -> &[T] {
-        &self.0
+        self.slice()
     }
 
     /// Whether every id of `self` is in `other`.
     pub fn is_subset(&self, other: &Self) -> bool {
-        self.0.iter().all(|&x| other.0.binary_search(&x).is_ok())
+        self.iter().all(|x| other.contains(x))
     }
 
     /// The ids in both sets.
     pub fn intersection(&self, other: &Self) -> Self {
-        self.0
-            .iter()
-            .copied()
-            .filter(|&x| other.0.binary_search(&x).is_ok())
-            .collect()
+        self.iter().filter(|&x| other.contains(x)).collect()
+    }
+}
+
+impl<T> IdSet<T> {
+    fn slice(&self) -> &[T] {
+        match &self.0 {
+            Repr::One(x) => core::slice::from_ref(x),
+            Repr::Two(xs) => xs,
+            Repr::Many(v) => v,
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq for IdSet<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.slice() == other.slice()
+    }
+}
+
+impl<T: Eq> Eq for IdSet<T> {}
+
+impl<T: core::hash::Hash> core::hash::Hash for IdSet<T> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.slice().hash(state);
+    }
+}
+
+impl<T: Serialize> Serialize for IdSet<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.slice().serialize(s)
     }
 }
 
@@ -75,7 +111,11 @@ impl<T: Ord + Copy> FromIterator<T> for IdSet<T> {
         let mut v: Vec<T> = iter.into_iter().collect();
         v.sort_unstable();
         v.dedup();
-        Self(v.into_boxed_slice())
+        Self(match *v.as_slice() {
+            [x] => Repr::One(x),
+            [a, b] => Repr::Two([a, b]),
+            _ => Repr::Many(v.into_boxed_slice()),
+        })
     }
 }
 
@@ -87,7 +127,7 @@ impl<T: Ord + Copy, const N: usize> From<[T; N]> for IdSet<T> {
 
 impl<T: fmt::Debug> fmt::Debug for IdSet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.iter()).finish()
+        f.debug_set().entries(self.slice()).finish()
     }
 }
 
