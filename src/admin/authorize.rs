@@ -306,6 +306,26 @@ impl<'a, P: Catalog> Actor<'a, P> {
                 ));
             }
         }
+        // R11: nobody but the owner takes anything from a role the owner holds (a demotion).
+        if let Some(old) = old {
+            let owner_holds = self.index.users.values().any(|u| {
+                u.is_owner()
+                    && u.account() == self.account()
+                    && u.grants().iter().any(|g| g.role == old.id())
+            });
+            let narrower = !old.permissions().difference(new.permissions()).is_empty()
+                || new.level() > old.level()
+                || !old.ceiling().stores.is_within(&new.ceiling().stores)
+                || !old.ceiling().sources.is_within(&new.ceiling().sources)
+                || !old.ceiling().channels.is_within(&new.ceiling().channels);
+            if owner_holds && narrower && !self.user.is_owner() {
+                return Err(Error::refused(
+                    ErrorKind::Owner,
+                    action,
+                    "the account owner holds this role: only the owner may narrow it",
+                ));
+            }
+        }
         let added = new
             .permissions()
             .difference(old.map_or(P::empty(), Role::permissions));
@@ -417,6 +437,13 @@ pub(crate) fn plan<P: Catalog>(
                 .values()
                 .filter(|u| u.grants().iter().any(|g| g.role == *role))
                 .collect();
+            if holders.iter().any(|u| u.is_owner()) && !a.user.is_owner() {
+                return Err(Error::refused(
+                    ErrorKind::Owner,
+                    action,
+                    "the account owner holds this role: only the owner may delete it",
+                ));
+            }
             let mut mutations = Vec::new();
             match reassign_to {
                 None if !holders.is_empty() => {

@@ -134,7 +134,13 @@ impl<P: Catalog> Snapshot<P> {
             if perms.is_empty() {
                 continue;
             }
-            let here = if perms.intersects(entry.account_wide()) {
+            // Owner-only permissions reach every store, but only in the owner's hands.
+            let wide = if a.user.is_owner() {
+                entry.account_wide()
+            } else {
+                entry.account_wide().difference(entry.owner_only())
+            };
+            let here = if perms.intersects(wide) {
                 Access::All
             } else {
                 role.ceiling().stores.intersect(&g.stores)

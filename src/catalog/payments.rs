@@ -20,7 +20,7 @@ use crate::{AccountId, Level, Role, RoleId, permission_catalog};
 permission_catalog! {
     /// What merchant-portal users may do.
     pub struct Payments {
-        VIEW_BUSINESS_DETAILS = 0, "Business", Scoped, "View business details";
+        VIEW_BUSINESS_DETAILS = 0, "Business", AccountWide, "View business details";
         VIEW_OWNERSHIP_DETAILS = 1, "Business", Scoped, "View ownership details";
         VIEW_STORES = 2, "Stores", Scoped, "View store information";
         VIEW_STORE_DIRECTORY = 3, "Stores", AccountWide, "View all store names, IDs and addresses, regardless of store access";

@@ -680,3 +680,66 @@ fn r8_no_permission_or_scope_the_actor_does_not_hold() {
         ErrorKind::OutsideScope,
     );
 }
+
+#[test]
+fn r11_another_administrator_cannot_strip_the_owners_role() {
+    let (e, _) = portal();
+    let stripped =
+        payments::administrator(ADMINISTRATOR, ACCT).with_permissions(Payments::VIEW_STORES);
+    let msg = refused(
+        &e,
+        ADAM,
+        Change::UpdateRole(stripped.clone()),
+        ErrorKind::Owner,
+    );
+    assert_eq!(
+        msg,
+        "cannot update role `ADMINISTRATOR`: the account owner holds this role: only the owner may narrow it"
+    );
+    refused(
+        &e,
+        ADAM,
+        Change::DeleteRole {
+            role: ADMINISTRATOR,
+            reassign_to: Some(MANAGER),
+        },
+        ErrorKind::Owner,
+    );
+    assert!(e.can(OLGA, Payments::SIGN_DOCUMENTS, &OnAccount(ACCT)));
+}
+
+#[test]
+fn seed_002_accountant_sees_business_details_whatever_its_stores() {
+    let (e, _) = portal();
+    assert!(e.can(ACC, Payments::VIEW_BUSINESS_DETAILS, &OnAccount(ACCT)));
+    assert!(!e.can(MIA, Payments::VIEW_BUSINESS_DETAILS, &OnAccount(ACCT)));
+}
+
+#[test]
+fn r20_owner_only_permission_does_not_list_every_store_for_others() {
+    let (e, _) = portal();
+    let signer = Role::new(
+        RoleId::new(8),
+        ACCT,
+        "SIGNER",
+        Level::TOP,
+        Payments::VIEW_TRANSACTIONS | Payments::SIGN_DOCUMENTS,
+    );
+    e.unchecked_apply([
+        Mutation::PutRole(signer),
+        Mutation::PutUser(user(
+            UserId::new(80),
+            "sig",
+            RoleId::new(8),
+            Access::specific([NORTH]),
+        )),
+    ])
+    .unwrap();
+    let s = e.snapshot();
+    let stores: Vec<&str> = s
+        .visible_stores(UserId::new(80))
+        .iter()
+        .map(|x| x.name())
+        .collect();
+    assert_eq!(stores, ["North"]);
+}

@@ -76,7 +76,7 @@ fn payments_catalog_marks_team_directory_billing_and_signing() {
     );
     assert_eq!(
         Payments::with_reach(Reach::AccountWide),
-        Payments::VIEW_TEAM | Payments::VIEW_STORE_DIRECTORY
+        Payments::VIEW_BUSINESS_DETAILS | Payments::VIEW_TEAM | Payments::VIEW_STORE_DIRECTORY
     );
 }
 
