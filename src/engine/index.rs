@@ -110,67 +110,97 @@ pub(crate) struct Index<P> {
     holders: Holders,
 }
 
-/// Who holds grants where: the candidates for "who may do P at store S" (R21), kept up to date
-/// on every write so that `who_can` never scans every user.
+/// Who holds which role where: the answer to "who may do P at store S" (R21) without looking
+/// at any user, kept up to date on every write. Only enabled users are listed.
 #[derive(Clone, Debug, Default)]
 struct Holders {
-    /// Users with a grant naming the store specifically.
-    by_store: HashMap<StoreId, Vec<UserId>, IdHash>,
-    /// Users with a grant at all stores, per account.
-    everywhere: HashMap<AccountId, Vec<UserId>, IdHash>,
+    /// Per store, the users holding each role there by a grant naming the store.
+    by_store: HashMap<StoreId, RoleGroups, IdHash>,
+    /// Per account, the users holding each role at all stores.
+    everywhere: HashMap<AccountId, RoleGroups, IdHash>,
 }
+
+/// Users grouped by role: a few roles per store, so a short list.
+type RoleGroups = Vec<(RoleId, Vec<UserId>)>;
 
 impl Holders {
     fn add(&mut self, u: &User) {
-        let (id, account) = (u.id(), u.account());
-        if u.grants().iter().any(|g| g.stores.is_all()) {
-            self.everywhere.entry(account).or_default().push(id);
+        if !u.is_enabled() {
+            return;
         }
-        for s in specific_stores(u) {
-            self.by_store.entry(s).or_default().push(id);
+        let (everywhere, at) = placements(u);
+        for role in everywhere {
+            group(self.everywhere.entry(u.account()).or_default(), role).push(u.id());
+        }
+        for (store, role) in at {
+            group(self.by_store.entry(store).or_default(), role).push(u.id());
         }
     }
 
     fn remove(&mut self, u: &User) {
+        let (everywhere, at) = placements(u);
         let id = u.id();
-        let drop_from = |v: Option<&mut Vec<UserId>>| {
-            if let Some(v) = v {
-                v.retain(|&x| x != id);
+        let drop_from = |groups: Option<&mut RoleGroups>, role: RoleId| {
+            if let Some(groups) = groups {
+                group(groups, role).retain(|&x| x != id);
             }
         };
-        if u.grants().iter().any(|g| g.stores.is_all()) {
-            drop_from(self.everywhere.get_mut(&u.account()));
+        for role in everywhere {
+            drop_from(self.everywhere.get_mut(&u.account()), role);
         }
-        for s in specific_stores(u) {
-            drop_from(self.by_store.get_mut(&s));
+        for (store, role) in at {
+            drop_from(self.by_store.get_mut(&store), role);
         }
     }
 
     fn shrink(&mut self) {
-        for v in self
+        for groups in self
             .by_store
             .values_mut()
             .chain(self.everywhere.values_mut())
         {
-            v.shrink_to_fit();
+            groups.retain(|(_, users)| !users.is_empty());
+            for (_, users) in groups.iter_mut() {
+                users.shrink_to_fit();
+            }
+            groups.shrink_to_fit();
         }
     }
 }
 
-/// The distinct stores a user's grants name specifically.
-fn specific_stores(u: &User) -> Vec<StoreId> {
-    let mut v: Vec<StoreId> = u
-        .grants()
-        .iter()
-        .filter_map(|g| match &g.stores {
-            Access::Specific(set) => Some(set.iter()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+/// The users of `role` in `groups`, added empty if absent.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the position was just found or pushed, so it is in bounds"
+)]
+fn group(groups: &mut RoleGroups, role: RoleId) -> &mut Vec<UserId> {
+    let i = match groups.iter().position(|(r, _)| *r == role) {
+        Some(i) => i,
+        None => {
+            groups.push((role, Vec::new()));
+            groups.len() - 1
+        }
+    };
+    &mut groups[i].1
+}
+
+/// The distinct roles a user holds at all stores, and the distinct (store, role) pairs it holds
+/// at named stores.
+fn placements(u: &User) -> (Vec<RoleId>, Vec<(StoreId, RoleId)>) {
+    let mut everywhere = Vec::new();
+    let mut at = Vec::new();
+    for g in u.grants() {
+        match &g.stores {
+            Access::All => everywhere.push(g.role),
+            Access::Specific(set) => at.extend(set.iter().map(|s| (s, g.role))),
+            Access::None => {}
+        }
+    }
+    everywhere.sort_unstable();
+    everywhere.dedup();
+    at.sort_unstable();
+    at.dedup();
+    (everywhere, at)
 }
 
 impl<P: Catalog> Index<P> {
@@ -458,21 +488,44 @@ impl<P: Catalog> Index<P> {
         let Some(acct) = self.accounts.get(&account) else {
             return Vec::new();
         };
-        let none: &[UserId] = &[];
-        let mut out: Vec<UserId> = match resource.store() {
-            // A store-scoped question needs a grant at that store or at all stores.
-            Place::At(s) if !acct.account_wide.contains(permission) => {
+        let wide = acct.account_wide.contains(permission);
+        let store = resource.store();
+        let mut out: Vec<UserId> = match store {
+            Place::At(s) if !wide => {
+                let none: &[(RoleId, Vec<UserId>)] = &[];
                 let at = self.holders.by_store.get(&s).map_or(none, Vec::as_slice);
                 let everywhere = self
                     .holders
                     .everywhere
                     .get(&account)
                     .map_or(none, Vec::as_slice);
-                at.iter()
-                    .chain(everywhere)
-                    .copied()
-                    .filter(|&u| self.allows(u, permission, resource))
-                    .collect()
+                let groups = at.iter().chain(everywhere);
+                let store_only = matches!(resource.source(), Place::Unscoped)
+                    && matches!(resource.channel(), Place::Unscoped)
+                    && matches!(resource.subject(), Subject::None);
+                let plain = !permission.is_empty()
+                    && !permission.intersects(acct.owner_only)
+                    && self.stores.get(&s).is_some_and(|x| x.account() == account);
+                if store_only && plain {
+                    // Everything `can` asks of these users, the role answers: they are enabled,
+                    // of this account, and hold the role at this store (R2).
+                    groups
+                        .filter(|(role, _)| {
+                            self.roles.get(role).is_some_and(|r| {
+                                r.permissions()
+                                    .difference(acct.withheld)
+                                    .contains(permission)
+                                    && r.ceiling().stores.contains(s)
+                            })
+                        })
+                        .flat_map(|(_, users)| users.iter().copied())
+                        .collect()
+                } else {
+                    groups
+                        .flat_map(|(_, users)| users.iter().copied())
+                        .filter(|&u| self.allows(u, permission, resource))
+                        .collect()
+                }
             }
             // Anything else may be answered by any user of the account.
             _ => self

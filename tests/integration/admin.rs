@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::fixture::state;
 use shopguard::catalog::oms::{self, Oms};
 use shopguard::catalog::payments::{self, Payments};
 use shopguard::{
@@ -47,22 +48,6 @@ fn portal() -> (Engine<Payments>, Arc<MemoryAudit<Payments>>) {
     ])
     .unwrap();
     (e, audit)
-}
-
-/// Everything observable, for before/after comparisons.
-fn state<P: shopguard::Catalog>(e: &Engine<P>) -> String {
-    let s = e.snapshot();
-    let mut out = format!("revision {}\n", s.revision());
-    for a in s.accounts() {
-        out += &format!("{a:?}\n");
-        for r in s.roles(a.id()) {
-            out += &format!("{r:?}\n");
-        }
-        for u in s.users(a.id()) {
-            out += &format!("{u:?}\n");
-        }
-    }
-    out
 }
 
 #[track_caller]

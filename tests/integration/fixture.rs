@@ -134,3 +134,23 @@ pub(crate) fn engine() -> Engine<T> {
     e.unchecked_apply(base()).unwrap();
     e
 }
+
+/// Everything observable about an engine (accounts, stores, roles, users, revision), for
+/// comparing the state before and after a refused change.
+pub(crate) fn state<P: shopguard::Catalog>(e: &Engine<P>) -> String {
+    let s = e.snapshot();
+    let mut out = format!("revision {}\n", s.revision());
+    for a in s.accounts() {
+        out += &format!("{a:?}\n");
+        for x in s.stores(a.id()) {
+            out += &format!("{x:?}\n");
+        }
+        for x in s.roles(a.id()) {
+            out += &format!("{x:?}\n");
+        }
+        for x in s.users(a.id()) {
+            out += &format!("{x:?}\n");
+        }
+    }
+    out
+}

@@ -7,25 +7,6 @@ use shopguard::{
 
 use crate::fixture::*;
 
-/// Everything observable about the engine, for before/after comparisons.
-fn state(e: &Engine<T>) -> String {
-    let s = e.snapshot();
-    let mut out = format!("revision {}\n", s.revision());
-    for a in s.accounts() {
-        out += &format!("{a:?}\n");
-        for x in s.stores(a.id()) {
-            out += &format!("{x:?}\n");
-        }
-        for x in s.roles(a.id()) {
-            out += &format!("{x:?}\n");
-        }
-        for x in s.users(a.id()) {
-            out += &format!("{x:?}\n");
-        }
-    }
-    out
-}
-
 #[track_caller]
 fn refused(e: &Engine<T>, batch: Vec<Mutation<T>>, kind: ErrorKind) -> String {
     let before = state(e);
