@@ -54,7 +54,7 @@ fn change(engine: &Engine<Perm64>, i: u64) -> Result<Change<Perm64>, Box<dyn Err
     } else {
         "UTC"
     };
-    Ok(Change::UpdateUser(user.with_timezone(tz)))
+    Ok(Change::UpdateUser(user.with_timezone(tz)?))
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -303,7 +303,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &engine,
         "wati edits budi (no Users Edit)",
         WATI,
-        Change::UpdateUser(budi.with_timezone("Asia/Jakarta")),
+        Change::UpdateUser(budi.with_timezone("Asia/Jakarta")?),
         ErrorKind::NotPermitted,
     );
     seed.refuses(

@@ -169,7 +169,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &engine,
         "adam amends mia",
         ADAM,
-        Change::UpdateUser(mia.with_timezone("Europe/London")),
+        Change::UpdateUser(mia.with_timezone("Europe/London")?),
     );
     let olga = engine
         .snapshot()
@@ -180,7 +180,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &engine,
         "adam amends olga, the account owner",
         ADAM,
-        Change::UpdateUser(olga.with_timezone("Europe/Paris")),
+        Change::UpdateUser(olga.with_timezone("Europe/Paris")?),
         ErrorKind::Owner,
     );
     seed.refuses(
@@ -249,7 +249,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &engine,
         "mia amends tom (North)",
         MIA,
-        Change::UpdateUser(tom.clone().with_timezone("Europe/London")),
+        Change::UpdateUser(tom.clone().with_timezone("Europe/London")?),
     );
     seed.refuses(
         &engine,

@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         Mutation::PutUser(
             User::new(marta, acme, "marta", "marta@acme.example")
-                .with_timezone("Europe/Madrid")
+                .with_timezone("Europe/Madrid")?
                 .with_grant(Grant::new(manager, Access::specific([madrid])))
                 .with_sources(Access::specific([madrid_src]))
                 .with_channels(Access::All),

@@ -258,7 +258,6 @@ impl World {
                 &format!("user{u}"),
                 &format!("user{u}@example.com"),
             )
-            .with_timezone("UTC")
             .with_owner(u == 0)
             .with_grant(Grant::new(role_id(role), access));
             batch.push(Mutation::PutUser(user));

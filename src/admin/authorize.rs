@@ -333,7 +333,8 @@ impl<'a, P: Catalog> Actor<'a, P> {
         let holders: Vec<(Option<&User>, Option<&User>)> = self
             .index
             .users
-            .values()
+            .sorted()
+            .into_iter()
             .filter(|u| u.grants().iter().any(|g| g.role == new.id()))
             .map(|u| (Some(u), Some(u)))
             .collect();
@@ -434,7 +435,8 @@ pub(crate) fn plan<P: Catalog>(
             a.may_define(old, Some(old), &action)?;
             let holders: Vec<&User> = index
                 .users
-                .values()
+                .sorted()
+                .into_iter()
                 .filter(|u| u.grants().iter().any(|g| g.role == *role))
                 .collect();
             if holders.iter().any(|u| u.is_owner()) && !a.user.is_owner() {

@@ -76,7 +76,7 @@ impl<P: Catalog> Snapshot<P> {
         self.search_users(actor, &UserQuery::new())
     }
 
-    /// The visible users matching `query` (R20), in the engine's order.
+    /// The visible users matching `query` (R20), by ascending id.
     pub fn search_users(&self, actor: UserId, query: &UserQuery) -> Vec<&User> {
         let index: &Index<P> = self.index();
         let Some(a) = index.users.get(&actor) else {
@@ -86,7 +86,8 @@ impl<P: Catalog> Snapshot<P> {
         let view = P::admin().view_users;
         index
             .users
-            .values()
+            .sorted()
+            .into_iter()
             .filter(|u| u.account() == account && query.matches(u))
             .filter(|u| {
                 index

@@ -5,6 +5,7 @@ pub(crate) mod explain;
 pub(crate) mod index;
 pub(crate) mod resource;
 pub(crate) mod reverse;
+pub(crate) mod users;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -316,11 +317,12 @@ impl<P: Catalog> Snapshot<P> {
         self.0.users.get(&id)
     }
 
-    /// The users of one account.
+    /// The users of one account, by ascending id.
     pub fn users(&self, account: AccountId) -> impl Iterator<Item = &User> {
         self.0
             .users
-            .values()
+            .sorted()
+            .into_iter()
             .filter(move |u| u.account() == account)
     }
 
