@@ -298,6 +298,16 @@ impl<P: Catalog> Index<P> {
         let Some(u) = self.users.get(&user) else {
             return Err(DenyReason::UnknownUser);
         };
+        self.prepare_found(u, permission)
+    }
+
+    /// [`Index::prepare`] for a user already found.
+    #[inline]
+    pub(crate) fn prepare_found<'s>(
+        &'s self,
+        u: &'s User,
+        permission: P,
+    ) -> Result<Asker<'s, P>, DenyReason> {
         // INVARIANT: a user's account exists (validated on every write). The accounts table is
         // small and stays in cache.
         let Some(acct) = self.accounts.get(&u.account()) else {

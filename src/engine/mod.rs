@@ -135,8 +135,8 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         can_each(&self.current.load(), user, permission, resources)
     }
 
-    /// Many checks on one consistent state; consecutive checks of the same user and permission
-    /// share one lookup. Equals calling [`can`](Self::can) for each.
+    /// Many checks on one consistent state, their user lookups overlapped. Equals calling
+    /// [`can`](Self::can) for each.
     pub fn can_many<R: Resource>(&self, checks: &[(UserId, P, R)]) -> Vec<bool> {
         can_many(&self.current.load(), checks)
     }
@@ -212,23 +212,24 @@ fn can_each<P: Catalog, R: Resource>(
 }
 
 fn can_many<P: Catalog, R: Resource>(index: &Index<P>, checks: &[(UserId, P, R)]) -> Vec<bool> {
+    /// Checks whose users are looked up together.
+    const CHUNK: usize = 16;
     let mut out = Vec::with_capacity(checks.len());
-    let mut i = 0;
-    while let Some((user, permission, _)) = checks.get(i) {
-        // The run of checks sharing this user and permission.
-        let run = checks
-            .get(i..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|(u, p, _)| u == user && p == permission);
-        let start = out.len();
-        match index.prepare(*user, *permission) {
-            Ok(asker) => out.extend(
-                run.map(|(_, _, r)| index.evaluate_prepared::<false, R>(&asker, r).is_ok()),
-            ),
-            Err(_) => out.extend(run.map(|_| false)),
+    for chunk in checks.chunks(CHUNK) {
+        // First every user of the chunk: the lookups do not depend on one another, so the
+        // processor overlaps their memory accesses instead of waiting for each in turn.
+        let users: [Option<&User>; CHUNK] =
+            core::array::from_fn(|k| chunk.get(k).and_then(|(u, _, _)| index.users.get(u)));
+        for ((_, permission, resource), user) in chunk.iter().zip(users) {
+            let allowed = user.is_some_and(|u| {
+                index.prepare_found(u, *permission).is_ok_and(|asker| {
+                    index
+                        .evaluate_prepared::<false, R>(&asker, resource)
+                        .is_ok()
+                })
+            });
+            out.push(allowed);
         }
-        i += (out.len() - start).max(1);
     }
     out
 }
