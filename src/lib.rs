@@ -83,11 +83,31 @@
 //! account bills at entity level) are not narrowed by store access (R13). They are still
 //! narrowed by sources and channels.
 //!
+//! ## Administration
+//!
+//! Every change is a [`Change`] made by an actor through [`Engine::apply`] (or
+//! [`Engine::apply_all`], all or nothing). The engine authorizes it first: role visibility by
+//! [`Level`] (R6, R7), no privilege escalation — for every permission and scope dimension, no
+//! changed user ends up reaching what neither it nor the actor reached before (R8) — invite
+//! rights and store-limited user managers (R9, R10), the account owner (R11). Then it validates
+//! the state the change produces (seat limit R12, roles in use R15, usernames, e-mails and
+//! timezones R16), records the attempt with an [`AuditSink`] (R19), stores and publishes it.
+//! A refused change leaves memory and storage as they were. [`Engine::unchecked_apply`] skips
+//! authorization, for bootstrap and migrations, and keeps every invariant.
+//!
+//! ## Reverse queries
+//!
+//! [`Engine::scope_for`] answers "where may this user do P" per dimension, ready for a SQL
+//! `WHERE` ([`ScopeFor::to_sql`]); [`Engine::who_can`] answers "who may do P here" from an index
+//! of grant holders; [`Engine::explain`] lists what every grant said. All agree with `can`.
+//!
 //! ## Security notes
 //!
 //! - [`Engine::can`] never panics and never errs: anything it cannot make sense of denies.
 //! - Stored permission masks are decoded strictly: an unknown bit is corruption, never ignored.
 //! - Paths that skip authorization are named `unchecked_*`.
+//! - Column names given to [`ScopeFor::to_sql`] must be plain identifiers; anything else is
+//!   refused, since they are pasted into SQL text. Ids travel as parameters.
 //! - Ids are the host's 64-bit keys, hashed with a fast non-keyed hash. They should come from the
 //!   host's database, not from a client that could pick many colliding ids.
 //!
