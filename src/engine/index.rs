@@ -606,7 +606,17 @@ impl<P: Catalog> Index<P> {
     pub(crate) fn apply(&mut self, batch: &[Mutation<P>]) -> Result<(), Error> {
         let mut touched: BTreeSet<AccountId> = BTreeSet::new();
         let mut removed = Removed::default();
+        // Accounts where only a few users changed are validated for those users alone.
+        let mut changed_users: HashMap<AccountId, BTreeSet<UserId>, IdHash> = HashMap::default();
+        let mut structural = false;
         for m in batch {
+            match m {
+                Mutation::PutUser(u) => {
+                    changed_users.entry(u.account()).or_default().insert(u.id());
+                }
+                Mutation::RemoveUser(_) => {}
+                _ => structural = true,
+            }
             match m {
                 Mutation::PutAccount(a) => {
                     touched.insert(a.id());
@@ -718,7 +728,13 @@ impl<P: Catalog> Index<P> {
             }
         }
         for account in &touched {
-            self.validate(*account, &removed)?;
+            let none = BTreeSet::new();
+            let users = changed_users.get(account).unwrap_or(&none);
+            if structural || users.len() > INCREMENTAL {
+                self.validate(*account, &removed)?;
+            } else {
+                self.validate_users(*account, users)?;
+            }
         }
         self.shrink();
         Ok(())
@@ -819,43 +835,13 @@ impl<P: Catalog> Index<P> {
             .filter(|u| u.account() == account)
         {
             any_user = true;
-            validate_username(u.username())?;
-            validate_email(u.email())?;
-            if !usernames.insert(u.username().to_lowercase()) {
+            self.check_user(account, u, removed)?;
+            if !usernames.insert(folded(u.username())) {
                 return Err(Error::duplicate("username", u.username(), account));
             }
-            if !emails.insert(u.email().to_lowercase()) {
+            if !emails.insert(folded(u.email())) {
                 return Err(Error::duplicate("e-mail", u.email(), account));
             }
-            let what = || format!("user `{}`", u.username());
-            for g in u.grants() {
-                match self.roles.get(&g.role) {
-                    Some(r) if r.account() == account => {}
-                    Some(r) => {
-                        return Err(Error::wrong_account("role", g.role, r.account(), account));
-                    }
-                    None if removed.roles.contains(&g.role) => {
-                        return Err(Error::in_use("role", g.role, format!("`{}`", u.username())));
-                    }
-                    None => return Err(Error::not_found("role", g.role)),
-                }
-                self.check_refs(
-                    account,
-                    &g.stores,
-                    &Access::None,
-                    &Access::None,
-                    removed,
-                    what,
-                )?;
-            }
-            self.check_refs(
-                account,
-                &Access::None,
-                u.sources(),
-                u.channels(),
-                removed,
-                what,
-            )?;
             if u.is_enabled() {
                 enabled += 1;
             }
@@ -863,9 +849,91 @@ impl<P: Catalog> Index<P> {
                 owners.push(u);
             }
         }
+        self.check_account(entry, any_user, enabled, &owners)
+    }
+
+    /// A few changed users of an account whose roles, stores, sources and channels did not
+    /// change: each is checked alone, and against the others only for clashes, without
+    /// allocating per user (a write to a large account stays cheap).
+    fn validate_users(&self, account: AccountId, changed: &BTreeSet<UserId>) -> Result<(), Error> {
+        let Some(entry) = self.accounts.get(&account) else {
+            return Err(Error::not_found("account", account));
+        };
+        let none = Removed::default();
+        let mut owners = Vec::new();
+        let mut enabled = 0usize;
+        let mut any_user = false;
+        let fresh: Vec<&User> = changed.iter().filter_map(|id| self.users.get(id)).collect();
+        for u in fresh.iter().copied() {
+            self.check_user(account, u, &none)?;
+        }
+        for u in self.users.values().filter(|u| u.account() == account) {
+            any_user = true;
+            for c in fresh.iter().copied().filter(|c| c.id() != u.id()) {
+                if same_folded(c.username(), u.username()) {
+                    return Err(Error::duplicate("username", c.username(), account));
+                }
+                if same_folded(c.email(), u.email()) {
+                    return Err(Error::duplicate("e-mail", c.email(), account));
+                }
+            }
+            if u.is_enabled() {
+                enabled += 1;
+            }
+            if u.is_owner() {
+                owners.push(u);
+            }
+        }
+        self.check_account(entry, any_user, enabled, &owners)
+    }
+
+    /// One user's own rules: username and e-mail formats (R16), references inside the account.
+    fn check_user(&self, account: AccountId, u: &User, removed: &Removed) -> Result<(), Error> {
+        validate_username(u.username())?;
+        validate_email(u.email())?;
+        let what = || format!("user `{}`", u.username());
+        for g in u.grants() {
+            match self.roles.get(&g.role) {
+                Some(r) if r.account() == account => {}
+                Some(r) => {
+                    return Err(Error::wrong_account("role", g.role, r.account(), account));
+                }
+                None if removed.roles.contains(&g.role) => {
+                    return Err(Error::in_use("role", g.role, format!("`{}`", u.username())));
+                }
+                None => return Err(Error::not_found("role", g.role)),
+            }
+            self.check_refs(
+                account,
+                &g.stores,
+                &Access::None,
+                &Access::None,
+                removed,
+                what,
+            )?;
+        }
+        self.check_refs(
+            account,
+            &Access::None,
+            u.sources(),
+            u.channels(),
+            removed,
+            what,
+        )
+    }
+
+    /// R11 and R12 for an account, from its users' counts.
+    fn check_account(
+        &self,
+        entry: &AccountEntry<P>,
+        any_user: bool,
+        enabled: usize,
+        owners: &[&User],
+    ) -> Result<(), Error> {
+        let account = entry.account.id();
         if any_user {
             // R11: exactly one owner, enabled, holding a top-level role.
-            match owners.as_slice() {
+            match owners {
                 [] => {
                     return Err(Error::owner(
                         account,
@@ -1018,6 +1086,21 @@ fn check_ref<I: core::fmt::Display>(
 fn name_list<I: Iterator<Item = String>>(names: I) -> String {
     let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
     all.join(", ")
+}
+
+/// How many changed users of one account are validated one by one rather than by a full pass.
+const INCREMENTAL: usize = 32;
+
+/// `text` with every character lowercased: the key usernames and e-mails are unique by.
+fn folded(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// Whether `a` and `b` are equal ignoring case, without allocating.
+fn same_folded(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// R16: non-empty, no white space.
