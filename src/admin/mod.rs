@@ -14,7 +14,7 @@ use crate::Error;
 use crate::admin::audit::{AuditRecord, Object, Outcome, now_unix_ms};
 use crate::admin::change::Change;
 use crate::engine::Engine;
-use crate::engine::index::Index;
+use crate::engine::index::{Index, Pending};
 use crate::model::ids::{AccountId, RoleId, UserId};
 use crate::model::permission::Catalog;
 use crate::storage::{Mutation, Storage};
@@ -89,10 +89,13 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         let at = now_unix_ms();
         let account = current.users.get(&actor).map(|u| u.account());
         let revision = current.revision + 1;
+        // Each change is authorized against the state the ones before it produce; the whole
+        // batch is validated once, at the end.
+        let mut pending = Pending::default();
         for change in &changes {
             let step = authorize::plan(&next, actor, change).and_then(|planned| {
                 let before = affected(&next, &planned.mutations);
-                next.apply(&planned.mutations)?;
+                next.mutate(&planned.mutations, &mut pending)?;
                 Ok((planned, before))
             });
             match step {
@@ -115,6 +118,10 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                     return Err(err);
                 }
             }
+        }
+        if let Err(err) = next.settle(&pending) {
+            self.audit_refused(at, actor, account, &changes, &err);
+            return Err(err);
         }
         next.revision = revision;
         // INVARIANT: the audit holds the batch before storage and readers do.

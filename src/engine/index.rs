@@ -604,18 +604,32 @@ impl<P: Catalog> Index<P> {
 
     /// Applies a batch to this (cloned) index and validates the accounts it touched.
     pub(crate) fn apply(&mut self, batch: &[Mutation<P>]) -> Result<(), Error> {
-        let mut touched: BTreeSet<AccountId> = BTreeSet::new();
-        let mut removed = Removed::default();
-        // Accounts where only a few users changed are validated for those users alone.
-        let mut changed_users: HashMap<AccountId, BTreeSet<UserId>, IdHash> = HashMap::default();
-        let mut structural = false;
+        let mut pending = Pending::default();
+        self.mutate(batch, &mut pending)?;
+        self.settle(&pending)
+    }
+
+    /// Applies a batch without validating it; [`Index::settle`] validates everything the
+    /// pending batches touched, once. Errors here are only about ids that do not exist or move
+    /// between accounts.
+    pub(crate) fn mutate(
+        &mut self,
+        batch: &[Mutation<P>],
+        pending: &mut Pending,
+    ) -> Result<(), Error> {
+        let Pending {
+            touched,
+            removed,
+            changed_users,
+            structural,
+        } = pending;
         for m in batch {
             match m {
                 Mutation::PutUser(u) => {
                     changed_users.entry(u.account()).or_default().insert(u.id());
                 }
                 Mutation::RemoveUser(_) => {}
-                _ => structural = true,
+                _ => *structural = true,
             }
             match m {
                 Mutation::PutAccount(a) => {
@@ -727,11 +741,16 @@ impl<P: Catalog> Index<P> {
                 }
             }
         }
-        for account in &touched {
+        Ok(())
+    }
+
+    /// Validates every account the pending batches touched, then releases spare capacity.
+    pub(crate) fn settle(&mut self, pending: &Pending) -> Result<(), Error> {
+        for account in &pending.touched {
             let none = BTreeSet::new();
-            let users = changed_users.get(account).unwrap_or(&none);
-            if structural || users.len() > INCREMENTAL {
-                self.validate(*account, &removed)?;
+            let users = pending.changed_users.get(account).unwrap_or(&none);
+            if pending.structural || users.len() > INCREMENTAL {
+                self.validate(*account, &pending.removed)?;
             } else {
                 self.validate_users(*account, users)?;
             }
@@ -1029,7 +1048,17 @@ impl<P: Catalog> Index<P> {
     }
 }
 
-#[derive(Default)]
+/// What batches applied with [`Index::mutate`] touched, for [`Index::settle`].
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    touched: BTreeSet<AccountId>,
+    removed: Removed,
+    /// Accounts where only a few users changed are validated for those users alone.
+    changed_users: HashMap<AccountId, BTreeSet<UserId>, IdHash>,
+    structural: bool,
+}
+
+#[derive(Debug, Default)]
 struct Removed {
     accounts: HashSet<AccountId>,
     stores: HashSet<StoreId>,
