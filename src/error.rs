@@ -96,6 +96,68 @@ enum Detail {
     Audit(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot {action}: {reason}")]
     Refused { action: String, reason: String },
+    #[error("cannot upload: {}", list(.0))]
+    Upload(Vec<Problem>),
+}
+
+/// `n bad rows: first; second; …`
+fn list(problems: &[Problem]) -> String {
+    let shown: Vec<String> = problems.iter().take(20).map(ToString::to_string).collect();
+    let more = problems.len().saturating_sub(shown.len());
+    let tail = if more > 0 {
+        format!("; and {more} more")
+    } else {
+        String::new()
+    };
+    let noun = if problems.len() == 1 {
+        "problem"
+    } else {
+        "problems"
+    };
+    format!("{} {noun}: {}{tail}", problems.len(), shown.join("; "))
+}
+
+/// One problem of a bulk upload: where (line, column), and why.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Problem {
+    line: u64,
+    column: Option<&'static str>,
+    reason: String,
+}
+
+impl Problem {
+    pub(crate) fn new(line: u64, column: Option<&'static str>, reason: impl Into<String>) -> Self {
+        Problem {
+            line,
+            column,
+            reason: reason.into(),
+        }
+    }
+
+    /// The line of the file (1 is the header; 0 means the file as a whole).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The column's header name, if the problem is in one cell.
+    pub fn column(&self) -> Option<&'static str> {
+        self.column
+    }
+
+    /// What is wrong.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (0, _) => write!(f, "file: {}", self.reason),
+            (line, Some(col)) => write!(f, "line {line}, column `{col}`: {}", self.reason),
+            (line, None) => write!(f, "line {line}: {}", self.reason),
+        }
+    }
 }
 
 impl Error {
@@ -110,6 +172,22 @@ impl Error {
             Detail::Invalid { field, .. } | Detail::Duplicate { field, .. } => Some(field),
             _ => None,
         }
+    }
+
+    /// Every problem of a refused bulk upload, in file order (empty for other errors).
+    pub fn problems(&self) -> &[Problem] {
+        match &*self.detail {
+            Detail::Upload(p) => p,
+            _ => &[],
+        }
+    }
+
+    #[cfg_attr(
+        not(feature = "csv"),
+        expect(dead_code, reason = "only the CSV upload refuses with problems")
+    )]
+    pub(crate) fn upload(problems: Vec<Problem>) -> Self {
+        Self::new(ErrorKind::InvalidInput, Detail::Upload(problems))
     }
 
     /// Wraps a storage backend's error; it travels as [`std::error::Error::source`].

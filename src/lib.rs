@@ -113,7 +113,8 @@
 //!
 //! ## Crate features
 //!
-//! None yet: the default build is the pure in-memory engine.
+//! - `csv` (default): [`import`], CSV bulk upload and download of users (R18), with the `csv`
+//!   crate. Without it the engine has no parser dependency.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -122,6 +123,8 @@ mod admin;
 pub mod catalog;
 mod engine;
 mod error;
+#[cfg(feature = "csv")]
+pub mod import;
 mod model;
 pub mod storage;
 
@@ -136,7 +139,7 @@ pub use crate::engine::resource::{
 };
 pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};
 pub use crate::engine::{Engine, Snapshot};
-pub use crate::error::{Error, ErrorKind};
+pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, Source, Store};
 pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};

@@ -138,7 +138,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
 
     /// Records every change of a refused batch; a failing sink is ignored here (nothing was
     /// applied, so nothing is lost).
-    fn audit_refused(
+    pub(crate) fn audit_refused(
         &self,
         at: u64,
         actor: UserId,

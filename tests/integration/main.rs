@@ -10,6 +10,7 @@
 mod admin;
 mod admin_props;
 mod catalogs;
+mod csv;
 mod fixture;
 mod properties;
 mod reverse;

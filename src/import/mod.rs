@@ -1,0 +1,538 @@
+//! CSV bulk upload and download of users (R18), in seed 003's template.
+//!
+//! ```text
+//! Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action
+//! storeAssistant21,storeAssistant21@site.com,1,0,0,UTC,Store assistant,"WAREHOUSE, test-store",Create
+//! ```
+//!
+//! An upload is all or nothing: every row is parsed, resolved (roles by name or former name,
+//! R14; sources by external id), validated (R16) and authorized as the uploading actor
+//! (R8–R10, R12) first; if any row is bad, nothing is applied and the error lists every bad row
+//! with its line, column and reason ([`Error::problems`](crate::Error::problems)). Otherwise all
+//! rows are applied as one batch through [`Engine::apply_all`](crate::Engine::apply_all), one
+//! audit record per user.
+//!
+//! Cells a spreadsheet would run as a formula (starting with `=`, `+`, `-` or `@`) are refused on
+//! upload, and neutralised on download with a leading `'`, which upload removes again, so a
+//! download uploads back unchanged.
+
+use std::collections::HashMap;
+
+use crate::admin::Applied;
+use crate::admin::authorize;
+use crate::admin::change::Change;
+use crate::admin::listing::UserQuery;
+use crate::engine::index::{validate_email, validate_username};
+use crate::engine::{Engine, Snapshot};
+use crate::model::access::Access;
+use crate::model::ids::{SourceId, UserId};
+use crate::model::permission::Catalog;
+use crate::model::user::{Grant, User};
+use crate::storage::Storage;
+use crate::{Error, ErrorKind, Problem};
+
+/// The template's columns, in order.
+pub const HEADER: [&str; 9] = [
+    "Username",
+    "E-mail",
+    "Enabled",
+    "Access all sales channels",
+    "Access all sources",
+    "Timezone",
+    "Role",
+    "Sources",
+    "Action",
+];
+
+const USERNAME: usize = 0;
+const EMAIL: usize = 1;
+const ENABLED: usize = 2;
+const ALL_CHANNELS: usize = 3;
+const ALL_SOURCES: usize = 4;
+const TIMEZONE: usize = 5;
+const ROLE: usize = 6;
+const SOURCES: usize = 7;
+const ACTION: usize = 8;
+
+/// How large an upload may be.
+#[derive(Clone, Copy, Debug)]
+pub struct CsvLimits {
+    /// Bytes in the file, at most.
+    pub max_bytes: usize,
+    /// Rows below the header, at most.
+    pub max_rows: usize,
+}
+
+impl Default for CsvLimits {
+    /// 10 MiB and 100,000 rows.
+    fn default() -> Self {
+        CsvLimits {
+            max_bytes: 10 << 20,
+            max_rows: 100_000,
+        }
+    }
+}
+
+/// A problem at `line` in the cell of column `column` (an index into [`HEADER`]).
+fn problem(line: u64, column: Option<usize>, reason: impl Into<String>) -> Problem {
+    Problem::new(line, column.and_then(|c| HEADER.get(c).copied()), reason)
+}
+
+/// An upload that was applied.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Uploaded {
+    applied: Applied,
+    created: usize,
+    updated: usize,
+}
+
+impl Uploaded {
+    /// The batch as applied (revision, invitations to send).
+    pub fn applied(&self) -> &Applied {
+        &self.applied
+    }
+
+    /// Rows that created a user.
+    pub fn created(&self) -> usize {
+        self.created
+    }
+
+    /// Rows that updated a user.
+    pub fn updated(&self) -> usize {
+        self.updated
+    }
+}
+
+impl<P: Catalog, S: Storage<P>> Engine<P, S> {
+    /// Uploads users from a CSV file in the template's format, as `actor`. New users get their
+    /// ids from `new_id`, called once per `Create` row that parses.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] with every bad row in
+    /// [`Error::problems`](crate::Error::problems) (nothing applied); or any error of
+    /// [`Engine::apply_all`].
+    pub fn upload_users_csv(
+        &self,
+        actor: UserId,
+        data: &[u8],
+        limits: &CsvLimits,
+        new_id: &mut dyn FnMut() -> UserId,
+    ) -> Result<Uploaded, Error> {
+        let snapshot = self.snapshot();
+        let (changes, created, problems) = plan_upload(&snapshot, actor, data, limits, new_id);
+        if !problems.is_empty() {
+            let err = Error::upload(problems);
+            let account = snapshot.user(actor).map(User::account);
+            self.audit_refused(
+                crate::admin::audit::now_unix_ms(),
+                actor,
+                account,
+                &changes,
+                &err,
+            );
+            return Err(err);
+        }
+        let updated = changes.len() - created;
+        let applied = self.apply_all(actor, changes)?;
+        Ok(Uploaded {
+            applied,
+            created,
+            updated,
+        })
+    }
+}
+
+impl<P: Catalog> Snapshot<P> {
+    /// The users `actor` may see (R20), in the upload template, every row an `Update`.
+    /// Uploading it back changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`] if writing the CSV fails (it is written to memory, so only on a
+    /// bug in the writer).
+    pub fn download_users_csv(&self, actor: UserId) -> Result<String, Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(HEADER).map_err(Error::storage)?;
+        for u in self.search_users(actor, &UserQuery::new()) {
+            let role = u
+                .grants()
+                .first()
+                .and_then(|g| self.role(g.role))
+                .map_or("", |r| r.name());
+            let sources = match u.sources() {
+                Access::Specific(set) => set
+                    .iter()
+                    .filter_map(|s| self.source(s).map(|x| x.external_id()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Access::All | Access::None => String::new(),
+            };
+            let flag = |b: bool| if b { "1" } else { "0" };
+            let row = [
+                neutralise(u.username()),
+                neutralise(u.email()),
+                flag(u.is_enabled()).to_owned(),
+                flag(u.channels().is_all()).to_owned(),
+                flag(u.sources().is_all()).to_owned(),
+                neutralise(u.timezone()),
+                neutralise(role),
+                neutralise(&sources),
+                "Update".to_owned(),
+            ];
+            w.write_record(&row).map_err(Error::storage)?;
+        }
+        let bytes = w.into_inner().map_err(|e| Error::storage(e.to_string()))?;
+        String::from_utf8(bytes).map_err(Error::storage)
+    }
+}
+
+/// Parses, resolves, validates and authorizes every row; returns the changes, how many create,
+/// and the problems (empty if the upload may be applied).
+fn plan_upload<P: Catalog>(
+    snapshot: &Snapshot<P>,
+    actor: UserId,
+    data: &[u8],
+    limits: &CsvLimits,
+    new_id: &mut dyn FnMut() -> UserId,
+) -> (Vec<Change<P>>, usize, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut changes = Vec::new();
+    let mut created = 0;
+    let Some(account) = snapshot.user(actor).map(User::account) else {
+        problems.push(problem(
+            0,
+            None,
+            format!("unknown uploading user `{actor}`"),
+        ));
+        return (changes, created, problems);
+    };
+    if data.len() > limits.max_bytes {
+        let reason = format!("is {} bytes: the limit is {}", data.len(), limits.max_bytes);
+        problems.push(problem(0, None, reason));
+        return (changes, created, problems);
+    }
+    // Spreadsheets save "CSV UTF-8" with a byte-order mark; it is not part of the header.
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(data);
+    let mut records = reader.byte_records();
+    match records.next() {
+        None => {
+            problems.push(problem(1, None, "the file is empty: a header is needed"));
+            return (changes, created, problems);
+        }
+        Some(Err(e)) => {
+            problems.push(problem(1, None, e.to_string()));
+            return (changes, created, problems);
+        }
+        Some(Ok(header)) => {
+            let found: Vec<String> = header
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+                .collect();
+            if found.iter().map(String::as_str).ne(HEADER) {
+                let reason = format!(
+                    "the header must be `{}`, found `{}`",
+                    HEADER.join(","),
+                    found.join(",")
+                );
+                problems.push(problem(1, None, reason));
+                return (changes, created, problems);
+            }
+        }
+    }
+
+    let mut seen_usernames: HashMap<String, u64> = HashMap::new();
+    let mut seen_emails: HashMap<String, u64> = HashMap::new();
+    let limit = snapshot.account(account).and_then(|a| a.seat_limit());
+    let mut enabled = snapshot.users(account).filter(|u| u.is_enabled()).count();
+    for (n, record) in records.enumerate() {
+        let line = record
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(n as u64 + 2, |p| p.line());
+        if n >= limits.max_rows {
+            let reason = format!(
+                "more than {} rows: the limit is {}",
+                limits.max_rows, limits.max_rows
+            );
+            problems.push(problem(line, None, reason));
+            break;
+        }
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(problem(line, None, e.to_string()));
+                continue;
+            }
+        };
+        if record.len() != HEADER.len() {
+            let reason = format!("expected {} fields, found {}", HEADER.len(), record.len());
+            problems.push(problem(line, None, reason));
+            continue;
+        }
+        let before = problems.len();
+        let mut cells: [&str; 9] = [""; 9];
+        for (i, raw) in record.iter().enumerate() {
+            let Some(cell) = cells.get_mut(i) else {
+                continue;
+            };
+            match std::str::from_utf8(raw) {
+                Ok(text) => match cell_value(text.trim()) {
+                    Ok(v) => *cell = v,
+                    Err(reason) => problems.push(problem(line, Some(i), reason)),
+                },
+                Err(_) => problems.push(problem(line, Some(i), "is not valid UTF-8")),
+            }
+        }
+        if problems.len() > before {
+            continue;
+        }
+        match plan_row(
+            snapshot,
+            account,
+            line,
+            &cells,
+            &mut seen_usernames,
+            &mut seen_emails,
+        ) {
+            Err(p) => problems.extend(p),
+            Ok(row) => {
+                let change = match row.existing {
+                    None => {
+                        let user =
+                            row.build(User::new(new_id(), account, cells[USERNAME], cells[EMAIL]));
+                        Change::CreateUser(user)
+                    }
+                    Some(old) => Change::UpdateUser(row.build(old.clone())),
+                };
+                // R8–R10: the row as the uploading actor would make it.
+                if let Err(e) = authorize::plan(snapshot.index(), actor, &change) {
+                    problems.push(problem(line, Some(column_of(&e)), e.to_string()));
+                    continue;
+                }
+                // R12: count what the upload would enable.
+                let was = row.existing.is_some_and(User::is_enabled);
+                if row.enabled && !was {
+                    enabled += 1;
+                    if let Some(limit) = limit.filter(|l| enabled > *l as usize) {
+                        let reason =
+                            format!("would be enabled user {enabled}: the plan allows {limit}");
+                        problems.push(problem(line, Some(ENABLED), reason));
+                        continue;
+                    }
+                } else if !row.enabled && was {
+                    enabled = enabled.saturating_sub(1);
+                }
+                created += usize::from(row.existing.is_none());
+                changes.push(change);
+            }
+        }
+    }
+    (changes, created, problems)
+}
+
+/// A row, resolved.
+struct Row<'a> {
+    existing: Option<&'a User>,
+    enabled: bool,
+    all_channels: bool,
+    sources: Access<SourceId>,
+    role: crate::RoleId,
+    timezone: &'a str,
+    username: &'a str,
+    email: &'a str,
+}
+
+impl Row<'_> {
+    fn build(&self, base: User) -> User {
+        let grants: Vec<Grant> = match base.grants() {
+            gs if gs.iter().any(|g| g.role == self.role) => gs.to_vec(),
+            [first, rest @ ..] => core::iter::once(Grant::new(self.role, first.stores.clone()))
+                .chain(rest.iter().cloned())
+                .collect(),
+            [] => vec![Grant::new(self.role, Access::All)],
+        };
+        let channels = if self.all_channels {
+            Access::All
+        } else if base.channels().is_all() {
+            Access::None
+        } else {
+            // The template has no channel list: a user's specific channels are kept.
+            base.channels().clone()
+        };
+        let user = base
+            .with_username(self.username)
+            .with_email(self.email)
+            .with_enabled(self.enabled)
+            .with_grants(grants)
+            .with_sources(self.sources.clone())
+            .with_channels(channels);
+        // INVARIANT: the timezone was parsed when the row was resolved.
+        match user.clone().with_timezone(self.timezone) {
+            Ok(u) => u,
+            Err(_) => user,
+        }
+    }
+}
+
+/// Resolves and validates one row's cells.
+fn plan_row<'a, P: Catalog>(
+    snapshot: &'a Snapshot<P>,
+    account: crate::AccountId,
+    line: u64,
+    cells: &[&'a str; 9],
+    seen_usernames: &mut HashMap<String, u64>,
+    seen_emails: &mut HashMap<String, u64>,
+) -> Result<Row<'a>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let [
+        username,
+        email,
+        enabled,
+        all_channels,
+        all_sources,
+        timezone,
+        role,
+        sources,
+        action,
+    ] = *cells;
+    let mut bad = |col: usize, reason: String| problems.push(problem(line, Some(col), reason));
+    let flag = |text: &str| match text {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        other => Err(format!("must be 1 or 0, found `{other}`")),
+    };
+    let enabled = flag(enabled).unwrap_or_else(|r| {
+        bad(ENABLED, r);
+        false
+    });
+    let all_channels = flag(all_channels).unwrap_or_else(|r| {
+        bad(ALL_CHANNELS, r);
+        false
+    });
+    let all_sources = flag(all_sources).unwrap_or_else(|r| {
+        bad(ALL_SOURCES, r);
+        false
+    });
+    let create = match action.to_ascii_lowercase().as_str() {
+        "create" => true,
+        "update" => false,
+        _ => {
+            bad(
+                ACTION,
+                format!("must be Create or Update, found `{action}`"),
+            );
+            true
+        }
+    };
+    if let Err(e) = validate_username(username) {
+        bad(USERNAME, e.to_string());
+    }
+    if let Err(e) = validate_email(email) {
+        bad(EMAIL, e.to_string());
+    }
+    let folded = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<String>();
+    if let Some(first) = seen_usernames.insert(folded(username), line) {
+        bad(
+            USERNAME,
+            format!("`{username}` appears again: first on line {first}"),
+        );
+    }
+    if let Some(first) = seen_emails.insert(folded(email), line) {
+        bad(
+            EMAIL,
+            format!("`{email}` appears again: first on line {first}"),
+        );
+    }
+    let existing = snapshot
+        .users(account)
+        .find(|u| folded(u.username()) == folded(username));
+    match (create, existing) {
+        (true, Some(_)) => bad(USERNAME, format!("`{username}` already exists: use Update")),
+        (false, None) => bad(USERNAME, format!("no user `{username}` to update")),
+        _ => {}
+    }
+    if let Some(other) = snapshot
+        .users(account)
+        .find(|u| folded(u.email()) == folded(email) && Some(u.id()) != existing.map(User::id))
+    {
+        bad(
+            EMAIL,
+            format!("`{email}` is taken by user `{}`", other.username()),
+        );
+    }
+    if let Err(e) = User::new(UserId::new(0), account, username, email).with_timezone(timezone) {
+        bad(TIMEZONE, e.to_string());
+    }
+    let role_id = match snapshot.role_named(account, role) {
+        Some(r) => Some(r.id()),
+        None => {
+            bad(ROLE, format!("unknown role `{role}`"));
+            None
+        }
+    };
+    let sources = if all_sources {
+        Access::All
+    } else {
+        let mut ids = Vec::new();
+        for name in sources.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match snapshot.source_named(account, name) {
+                Some(s) => ids.push(s.id()),
+                None => bad(SOURCES, format!("unknown source `{name}`")),
+            }
+        }
+        if ids.is_empty() {
+            Access::None
+        } else {
+            Access::specific(ids)
+        }
+    };
+    match role_id {
+        Some(role) if problems.is_empty() => Ok(Row {
+            existing,
+            enabled,
+            all_channels,
+            sources,
+            role,
+            timezone,
+            username,
+            email,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// A cell's value: a formula is refused; a neutralised one (`'=…`) loses its quote.
+fn cell_value(text: &str) -> Result<&str, &'static str> {
+    let formula = |t: &str| t.starts_with(['=', '+', '-', '@']);
+    match text.strip_prefix('\'') {
+        Some(rest) if formula(rest) => Ok(rest),
+        _ if formula(text) => Err("looks like a spreadsheet formula (starts with =, +, - or @)"),
+        _ => Ok(text),
+    }
+}
+
+/// A cell for download: a value a spreadsheet would run as a formula gets a leading `'`.
+fn neutralise(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The column an authorization error is about.
+fn column_of(e: &Error) -> usize {
+    let text = e.to_string();
+    match e.kind() {
+        ErrorKind::NotPermitted | ErrorKind::Owner => ACTION,
+        ErrorKind::Escalation if text.contains("sources") => SOURCES,
+        ErrorKind::Escalation if text.contains("sales channels") => ALL_CHANNELS,
+        _ => ROLE,
+    }
+}

@@ -1,0 +1,314 @@
+//! CSV bulk upload and download (R18), with seed 003's template.
+
+use proptest::prelude::*;
+use shopguard::catalog::oms::{self, Oms};
+use shopguard::import::CsvLimits;
+use shopguard::{
+    Access, Account, AccountId, Engine, ErrorKind, Grant, Mutation, Source, SourceId, Store,
+    StoreId, User, UserId,
+};
+
+use crate::fixture::state;
+
+const ACME: AccountId = AccountId::new(1);
+const ROOT: UserId = UserId::new(1);
+const MANAGER: UserId = UserId::new(2);
+const HEADER: &str = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n";
+
+fn engine(seats: u32) -> Engine<Oms> {
+    let e = Engine::new();
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(ACME, "Acme").with_seat_limit(seats)),
+        Mutation::PutStore(Store::new(StoreId::new(10), ACME, "Madrid")),
+        Mutation::PutStore(Store::new(StoreId::new(11), ACME, "Lisbon")),
+        Mutation::PutSource(Source::new(SourceId::new(20), ACME, "WAREHOUSE")),
+        Mutation::PutSource(Source::new(SourceId::new(21), ACME, "test-store")),
+        Mutation::PutRole(oms::administrator(shopguard::RoleId::new(1), ACME)),
+        Mutation::PutRole(
+            oms::store_manager(shopguard::RoleId::new(2), ACME)
+                .with_store_ceiling(Access::specific([StoreId::new(10)])),
+        ),
+        Mutation::PutRole(
+            oms::store_assistant(shopguard::RoleId::new(3), ACME)
+                .with_store_ceiling(Access::specific([StoreId::new(10)])),
+        ),
+        Mutation::PutUser(
+            User::new(ROOT, ACME, "root", "root@site.com")
+                .with_owner(true)
+                .with_grant(Grant::new(shopguard::RoleId::new(1), Access::All))
+                .with_sources(Access::All)
+                .with_channels(Access::All),
+        ),
+        Mutation::PutUser(
+            User::new(MANAGER, ACME, "madrid-manager", "mm@site.com")
+                .with_grant(Grant::new(shopguard::RoleId::new(2), Access::All))
+                .with_sources(Access::specific([SourceId::new(21)])),
+        ),
+    ])
+    .unwrap();
+    e
+}
+
+fn ids() -> impl FnMut() -> UserId {
+    let mut next = 100;
+    move || {
+        next += 1;
+        UserId::new(next)
+    }
+}
+
+fn upload(
+    e: &Engine<Oms>,
+    actor: UserId,
+    csv: &str,
+) -> Result<shopguard::import::Uploaded, shopguard::Error> {
+    e.upload_users_csv(actor, csv.as_bytes(), &CsvLimits::default(), &mut ids())
+}
+
+/// Uploads a bad file and returns its problems as `line column: reason` lines; the engine must
+/// be unchanged.
+#[track_caller]
+fn problems(e: &Engine<Oms>, actor: UserId, csv: &[u8], limits: &CsvLimits) -> Vec<String> {
+    let before = state(e);
+    let err = e
+        .upload_users_csv(actor, csv, limits, &mut ids())
+        .expect_err("the upload should be refused");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(state(e), before, "a refused upload changed the engine");
+    err.problems()
+        .iter()
+        .map(|p| format!("{} {}: {}", p.line(), p.column().unwrap_or("-"), p.reason()))
+        .collect()
+}
+
+#[test]
+fn r18_the_seed_template_creates_users() {
+    let e = engine(10);
+    let csv = format!(
+        "{HEADER}storeAssistant21,storeAssistant21@site.com,1,0,0,UTC,Store assistant,\"WAREHOUSE, test-store\",Create\n\
+         cs1,cs1@site.com,0,1,1,Europe/Madrid,Customer service agent,,Create\n"
+    );
+    // The customer service role does not exist in this account yet.
+    let p = problems(&e, ROOT, csv.as_bytes(), &CsvLimits::default());
+    assert_eq!(p, ["3 Role: unknown role `Customer service agent`"]);
+    let csv = csv.replace("Customer service agent", "Store manager");
+    let up = upload(&e, ROOT, &csv).unwrap();
+    assert_eq!((up.created(), up.updated()), (2, 0));
+    assert_eq!(up.applied().events().len(), 2);
+    let s = e.snapshot();
+    let sa = s
+        .users(ACME)
+        .find(|u| u.username() == "storeAssistant21")
+        .unwrap();
+    assert!(sa.is_enabled());
+    assert_eq!(
+        sa.sources(),
+        &Access::specific([SourceId::new(20), SourceId::new(21)])
+    );
+    assert_eq!(sa.channels(), &Access::None);
+    let cs = s.users(ACME).find(|u| u.username() == "cs1").unwrap();
+    assert!(!cs.is_enabled());
+    assert_eq!(
+        (cs.timezone(), cs.sources(), cs.channels()),
+        ("Europe/Madrid", &Access::All, &Access::All)
+    );
+}
+
+#[test]
+fn r18_one_bad_row_applies_nothing_and_every_bad_row_is_reported() {
+    let e = engine(10);
+    let csv = format!(
+        "{HEADER}good,good@site.com,1,0,0,UTC,Store assistant,WAREHOUSE,Create\n\
+         bad name,bad@site.com,1,0,0,UTC,Store assistant,,Create\n\
+         x,not-an-email,2,0,0,Mars/Olympus,Nobody,ATLANTIS,Delete\n\
+         good2,good2@site.com,1,0,0,UTC,Store assistant,,Create\n"
+    );
+    let p = problems(&e, ROOT, csv.as_bytes(), &CsvLimits::default());
+    assert_eq!(
+        p,
+        [
+            "3 Username: invalid username `bad name`: must not contain white space",
+            "4 Enabled: must be 1 or 0, found `2`",
+            "4 Action: must be Create or Update, found `Delete`",
+            "4 E-mail: invalid e-mail `not-an-email`: must be a valid address such as `name@example.com`",
+            "4 Timezone: invalid timezone `Mars/Olympus`: must be an IANA name such as `Europe/Madrid`",
+            "4 Role: unknown role `Nobody`",
+            "4 Sources: unknown source `ATLANTIS`",
+        ]
+    );
+    assert!(e.snapshot().users(ACME).all(|u| u.username() != "good"));
+}
+
+#[test]
+fn r18_bad_files_get_clear_errors() {
+    let e = engine(10);
+    let limits = CsvLimits::default();
+    let row = "a,a@site.com,1,0,0,UTC,Store assistant,,Create\n";
+    let cases: Vec<(Vec<u8>, Vec<&str>)> = vec![
+        (
+            b"".to_vec(),
+            vec!["1 -: the file is empty: a header is needed"],
+        ),
+        (
+            format!("Username,Email,Enabled\n{row}").into_bytes(),
+            vec![
+                "1 -: the header must be `Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action`, found `Username,Email,Enabled`",
+            ],
+        ),
+        (
+            format!("{HEADER}a,a@site.com,1,0\n").into_bytes(),
+            vec!["2 -: expected 9 fields, found 4"],
+        ),
+        (
+            [
+                HEADER.as_bytes(),
+                b"\xff\xfe,a@site.com,1,0,0,UTC,Store assistant,,Create\n",
+            ]
+            .concat(),
+            vec!["2 Username: is not valid UTF-8"],
+        ),
+        (
+            format!("{HEADER}{row}{}", row.replace("a@site", "b@site")).into_bytes(),
+            vec!["3 Username: `a` appears again: first on line 2"],
+        ),
+        (
+            format!("{HEADER}=HYPERLINK(\"x\"),a@site.com,1,0,0,UTC,Store assistant,,Create\n")
+                .into_bytes(),
+            vec!["2 Username: looks like a spreadsheet formula (starts with =, +, - or @)"],
+        ),
+        (
+            format!("{HEADER}root,r2@site.com,1,0,0,UTC,Store assistant,,Create\n").into_bytes(),
+            vec!["2 Username: `root` already exists: use Update"],
+        ),
+        (
+            format!("{HEADER}ghost,g@site.com,1,0,0,UTC,Store assistant,,Update\n").into_bytes(),
+            vec!["2 Username: no user `ghost` to update"],
+        ),
+    ];
+    for (file, want) in cases {
+        assert_eq!(
+            problems(&e, ROOT, &file, &limits),
+            want,
+            "{}",
+            String::from_utf8_lossy(&file)
+        );
+    }
+    let small = CsvLimits {
+        max_bytes: 50,
+        max_rows: 10,
+    };
+    assert_eq!(
+        problems(&e, ROOT, format!("{HEADER}{row}").as_bytes(), &small),
+        [format!(
+            "0 -: is {} bytes: the limit is 50",
+            HEADER.len() + row.len()
+        )]
+    );
+    let two_rows = CsvLimits {
+        max_bytes: 1 << 20,
+        max_rows: 1,
+    };
+    let file = format!("{HEADER}{row}{}", row.replace('a', "b"));
+    assert_eq!(
+        problems(&e, ROOT, file.as_bytes(), &two_rows),
+        ["3 -: more than 1 rows: the limit is 1"]
+    );
+}
+
+#[test]
+fn r18_a_byte_order_mark_is_accepted() {
+    let e = engine(10);
+    let file = format!("\u{feff}{HEADER}bom,bom@site.com,1,0,0,UTC,Store assistant,,Create\n");
+    assert_eq!(upload(&e, ROOT, &file).unwrap().created(), 1);
+}
+
+#[test]
+fn r18_rows_are_authorized_as_the_uploading_actor() {
+    let e = engine(10);
+    // A store manager (level 2, Madrid) may create assistants, but not managers, and not give
+    // sources it lacks.
+    let file = format!(
+        "{HEADER}asst,asst@site.com,1,0,0,UTC,Store assistant,test-store,Create\n\
+         peer,peer@site.com,1,0,0,UTC,Store manager,,Create\n\
+         wide,wide@site.com,1,0,1,UTC,Store assistant,,Create\n"
+    );
+    let p = problems(&e, MANAGER, file.as_bytes(), &CsvLimits::default());
+    assert_eq!(
+        p,
+        [
+            "3 Role: cannot assign role `Store manager` (level 2): your level is 2",
+            "4 Sources: cannot create user `wide`: it would give `MANAGE_SHIP_FROM_STORE_ORDERS` at sources outside yours",
+        ]
+    );
+}
+
+#[test]
+fn r12_an_upload_past_the_seat_limit_is_refused_on_the_row_that_passes_it() {
+    let e = engine(3);
+    let file = format!(
+        "{HEADER}a,a@site.com,1,0,0,UTC,Store assistant,,Create\n\
+         b,b@site.com,0,0,0,UTC,Store assistant,,Create\n\
+         c,c@site.com,1,0,0,UTC,Store assistant,,Create\n"
+    );
+    let p = problems(&e, ROOT, file.as_bytes(), &CsvLimits::default());
+    assert_eq!(p, ["4 Enabled: would be enabled user 4: the plan allows 3"]);
+}
+
+#[test]
+fn r18_download_uploads_back_unchanged_and_neutralises_formulas() {
+    let e = engine(10);
+    let file = format!(
+        "{HEADER}'-dash,dash@site.com,1,1,0,Europe/Lisbon,Store assistant,\"WAREHOUSE, test-store\",Create\n"
+    );
+    upload(&e, ROOT, &file).unwrap();
+    let down = e.snapshot().download_users_csv(ROOT).unwrap();
+    assert!(down.contains("'-dash,dash@site.com,1,1,0,Europe/Lisbon,Store assistant,\"WAREHOUSE, test-store\",Update"), "{down}");
+    let users_before: Vec<String> = e.snapshot().users(ACME).map(|u| format!("{u:?}")).collect();
+    upload(&e, ROOT, &down).unwrap();
+    let users_after: Vec<String> = e.snapshot().users(ACME).map(|u| format!("{u:?}")).collect();
+    assert_eq!(users_before, users_after);
+    assert_eq!(e.snapshot().download_users_csv(ROOT).unwrap(), down);
+    // The manager's download shows only the users it may see (R20).
+    let mine = e.snapshot().download_users_csv(MANAGER).unwrap();
+    assert!(!mine.contains("root@site.com"), "{mine}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any set of users downloads and uploads back to the same state.
+    #[test]
+    fn any_users_round_trip_through_the_template(
+        users in prop::collection::vec(
+            (any::<bool>(), 0u8..3, 0u8..4, 0u8..3, prop::sample::select(vec!["UTC", "Europe/Madrid", "America/New_York"])),
+            0..12,
+        )
+    ) {
+        let e = engine(100);
+        let mut batch = Vec::new();
+        for (i, (enabled, role, sources, channels, tz)) in users.iter().enumerate() {
+            let src = match sources {
+                0 => Access::None,
+                1 => Access::All,
+                2 => Access::specific([SourceId::new(20)]),
+                _ => Access::specific([SourceId::new(20), SourceId::new(21)]),
+            };
+            let ch = match channels { 0 => Access::None, 1 => Access::All, _ => Access::specific([shopguard::ChannelId::new(30)]) };
+            let _ = ch; // no channels exist in this account: specific ones are covered by a unit test
+            let u = User::new(UserId::new(500 + i as u64), ACME, &format!("user{i}"), &format!("user{i}@site.com"))
+                .with_enabled(*enabled)
+                .with_grant(Grant::new(shopguard::RoleId::new(2 + u64::from(*role % 2)), Access::All))
+                .with_sources(src)
+                .with_channels(if *channels == 1 { Access::All } else { Access::None })
+                .with_timezone(tz)
+                .unwrap();
+            batch.push(Mutation::PutUser(u));
+        }
+        e.unchecked_apply(batch).unwrap();
+        let users_before: Vec<String> = e.snapshot().users(ACME).map(|u| format!("{u:?}")).collect();
+        let down = e.snapshot().download_users_csv(ROOT).unwrap();
+        upload(&e, ROOT, &down).unwrap();
+        let users_after: Vec<String> = e.snapshot().users(ACME).map(|u| format!("{u:?}")).collect();
+        prop_assert_eq!(users_before, users_after);
+    }
+}
