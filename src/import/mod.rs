@@ -245,6 +245,17 @@ fn plan_upload<P: Catalog>(
         }
     }
 
+    // The account's users by folded username and e-mail, looked up for every row.
+    let mut by_username: HashMap<String, &User> = HashMap::new();
+    let mut by_email: HashMap<String, &User> = HashMap::new();
+    for u in snapshot.users(account) {
+        by_username.insert(fold(u.username()), u);
+        by_email.insert(fold(u.email()), u);
+    }
+    let known = Known {
+        by_username,
+        by_email,
+    };
     let mut seen_usernames: HashMap<String, u64> = HashMap::new();
     let mut seen_emails: HashMap<String, u64> = HashMap::new();
     let limit = snapshot.account(account).and_then(|a| a.seat_limit());
@@ -294,6 +305,7 @@ fn plan_upload<P: Catalog>(
         }
         match plan_row(
             snapshot,
+            &known,
             account,
             line,
             &cells,
@@ -334,6 +346,17 @@ fn plan_upload<P: Catalog>(
         }
     }
     (changes, created, problems)
+}
+
+/// The account's users before the upload, by folded username and e-mail.
+struct Known<'a> {
+    by_username: HashMap<String, &'a User>,
+    by_email: HashMap<String, &'a User>,
+}
+
+/// `text` lowercased character by character: what usernames and e-mails are unique by.
+fn fold(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
 }
 
 /// A row, resolved.
@@ -383,6 +406,7 @@ impl Row<'_> {
 /// Resolves and validates one row's cells.
 fn plan_row<'a, P: Catalog>(
     snapshot: &'a Snapshot<P>,
+    known: &Known<'a>,
     account: crate::AccountId,
     line: u64,
     cells: &[&'a str; 9],
@@ -436,30 +460,28 @@ fn plan_row<'a, P: Catalog>(
     if let Err(e) = validate_email(email) {
         bad(EMAIL, e.to_string());
     }
-    let folded = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<String>();
-    if let Some(first) = seen_usernames.insert(folded(username), line) {
+    if let Some(first) = seen_usernames.insert(fold(username), line) {
         bad(
             USERNAME,
             format!("`{username}` appears again: first on line {first}"),
         );
     }
-    if let Some(first) = seen_emails.insert(folded(email), line) {
+    if let Some(first) = seen_emails.insert(fold(email), line) {
         bad(
             EMAIL,
             format!("`{email}` appears again: first on line {first}"),
         );
     }
-    let existing = snapshot
-        .users(account)
-        .find(|u| folded(u.username()) == folded(username));
+    let existing = known.by_username.get(&fold(username)).copied();
     match (create, existing) {
         (true, Some(_)) => bad(USERNAME, format!("`{username}` already exists: use Update")),
         (false, None) => bad(USERNAME, format!("no user `{username}` to update")),
         _ => {}
     }
-    if let Some(other) = snapshot
-        .users(account)
-        .find(|u| folded(u.email()) == folded(email) && Some(u.id()) != existing.map(User::id))
+    if let Some(other) = known
+        .by_email
+        .get(&fold(email))
+        .filter(|u| Some(u.id()) != existing.map(User::id))
     {
         bad(
             EMAIL,
