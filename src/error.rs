@@ -126,6 +126,10 @@ pub struct Problem {
 }
 
 impl Problem {
+    #[cfg_attr(
+        not(feature = "csv"),
+        expect(dead_code, reason = "only the CSV upload reports problems")
+    )]
     pub(crate) fn new(line: u64, column: Option<&'static str>, reason: impl Into<String>) -> Self {
         Problem {
             line,

@@ -27,7 +27,7 @@ use crate::engine::{Engine, Snapshot};
 use crate::model::access::Access;
 use crate::model::ids::{SourceId, UserId};
 use crate::model::permission::Catalog;
-use crate::model::user::{Grant, User};
+use crate::model::user::{Grant, User, parse_timezone};
 use crate::storage::Storage;
 use crate::{Error, ErrorKind, Problem};
 
@@ -366,7 +366,7 @@ struct Row<'a> {
     all_channels: bool,
     sources: Access<SourceId>,
     role: crate::RoleId,
-    timezone: &'a str,
+    timezone: chrono_tz::Tz,
     username: &'a str,
     email: &'a str,
 }
@@ -388,18 +388,13 @@ impl Row<'_> {
             // The template has no channel list: a user's specific channels are kept.
             base.channels().clone()
         };
-        let user = base
-            .with_username(self.username)
+        base.with_username(self.username)
             .with_email(self.email)
             .with_enabled(self.enabled)
             .with_grants(grants)
             .with_sources(self.sources.clone())
-            .with_channels(channels);
-        // INVARIANT: the timezone was parsed when the row was resolved.
-        match user.clone().with_timezone(self.timezone) {
-            Ok(u) => u,
-            Err(_) => user,
-        }
+            .with_channels(channels)
+            .with_tz(self.timezone)
     }
 }
 
@@ -488,9 +483,13 @@ fn plan_row<'a, P: Catalog>(
             format!("`{email}` is taken by user `{}`", other.username()),
         );
     }
-    if let Err(e) = User::new(UserId::new(0), account, username, email).with_timezone(timezone) {
-        bad(TIMEZONE, e.to_string());
-    }
+    let tz = match parse_timezone(timezone) {
+        Ok(tz) => Some(tz),
+        Err(e) => {
+            bad(TIMEZONE, e.to_string());
+            None
+        }
+    };
     let role_id = match snapshot.role_named(account, role) {
         Some(r) => Some(r.id()),
         None => {
@@ -514,8 +513,8 @@ fn plan_row<'a, P: Catalog>(
             Access::specific(ids)
         }
     };
-    match role_id {
-        Some(role) if problems.is_empty() => Ok(Row {
+    match (role_id, tz) {
+        (Some(role), Some(timezone)) if problems.is_empty() => Ok(Row {
             existing,
             enabled,
             all_channels,

@@ -114,7 +114,7 @@ impl TryFrom<UserRecord> for User {
 }
 
 /// R16: an IANA timezone name.
-fn parse_timezone(name: &str) -> Result<Tz, Error> {
+pub(crate) fn parse_timezone(name: &str) -> Result<Tz, Error> {
     name.parse::<Tz>().map_err(|_| {
         Error::invalid(
             "timezone",
@@ -268,6 +268,16 @@ impl User {
     /// The e-mail address.
     pub fn email(&self) -> &str {
         self.contact.get(self.split as usize..).unwrap_or_default()
+    }
+
+    /// Sets an already parsed timezone.
+    #[cfg_attr(
+        not(feature = "csv"),
+        expect(dead_code, reason = "the CSV import parses first")
+    )]
+    pub(crate) fn with_tz(mut self, timezone: Tz) -> Self {
+        self.timezone = timezone;
+        self
     }
 
     /// The IANA timezone name.
