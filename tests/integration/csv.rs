@@ -23,6 +23,11 @@ fn engine(seats: u32) -> Engine<Oms> {
         Mutation::PutStore(Store::new(StoreId::new(11), ACME, "Lisbon")),
         Mutation::PutSource(Source::new(SourceId::new(20), ACME, "WAREHOUSE")),
         Mutation::PutSource(Source::new(SourceId::new(21), ACME, "test-store")),
+        Mutation::PutChannel(shopguard::Channel::new(
+            shopguard::ChannelId::new(30),
+            ACME,
+            "Web",
+        )),
         Mutation::PutRole(oms::administrator(shopguard::RoleId::new(1), ACME)),
         Mutation::PutRole(
             oms::store_manager(shopguard::RoleId::new(2), ACME)
@@ -293,13 +298,17 @@ proptest! {
                 2 => Access::specific([SourceId::new(20)]),
                 _ => Access::specific([SourceId::new(20), SourceId::new(21)]),
             };
-            let ch = match channels { 0 => Access::None, 1 => Access::All, _ => Access::specific([shopguard::ChannelId::new(30)]) };
-            let _ = ch; // no channels exist in this account: specific ones are covered by a unit test
+            // The template has no channel list: specific channels must survive an update.
+            let ch = match channels {
+                0 => Access::None,
+                1 => Access::All,
+                _ => Access::specific([shopguard::ChannelId::new(30)]),
+            };
             let u = User::new(UserId::new(500 + i as u64), ACME, &format!("user{i}"), &format!("user{i}@site.com"))
                 .with_enabled(*enabled)
                 .with_grant(Grant::new(shopguard::RoleId::new(2 + u64::from(*role % 2)), Access::All))
                 .with_sources(src)
-                .with_channels(if *channels == 1 { Access::All } else { Access::None })
+                .with_channels(ch)
                 .with_timezone(tz)
                 .unwrap();
             batch.push(Mutation::PutUser(u));
