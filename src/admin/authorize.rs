@@ -11,7 +11,7 @@ use crate::engine::index::Index;
 use crate::engine::resource::OnUser;
 use crate::model::access::Access;
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
-use crate::model::permission::Catalog;
+use crate::model::permission::{Catalog, Reach};
 use crate::model::role::{Level, Role};
 use crate::model::user::{Grant, User};
 use crate::storage::Mutation;
@@ -166,7 +166,13 @@ impl<'a, P: Catalog> Actor<'a, P> {
                     ),
                 ));
             }
-            if !g.stores.is_within(&reach) {
+            // The stores the grant reaches: the role's ceiling narrows the grant (R10).
+            let reached = self
+                .index
+                .roles
+                .get(&g.role)
+                .map_or(Access::None, |r| r.ceiling().stores.intersect(&g.stores));
+            if !reached.is_within(&reach) {
                 return Err(Error::refused(
                     ErrorKind::OutsideScope,
                     action,
@@ -186,23 +192,37 @@ impl<'a, P: Catalog> Actor<'a, P> {
         perm: P,
         action: &dyn fmt::Display,
     ) -> Result<(), Error> {
+        let reach = self.stores_for(perm);
         for g in new.grants() {
-            if old.is_some_and(|o| o.grants().iter().any(|og| og.role == g.role)) {
+            if old.is_some_and(|o| o.grants().contains(g)) {
                 continue;
             }
             let role = match self.index.roles.get(&g.role) {
                 Some(r) if r.account() == self.account() => r,
                 _ => return Err(Error::not_found("role", g.role)),
             };
-            self.may_assign(role, perm, action)?;
+            if !old.is_some_and(|o| o.grants().iter().any(|og| og.role == g.role)) {
+                self.may_assign(role, perm, action)?;
+            }
+            // R10: a new or changed grant stays inside the stores the actor manages users in,
+            // whatever the role holds.
+            if !role.ceiling().stores.intersect(&g.stores).is_within(&reach) {
+                return Err(Error::refused(
+                    ErrorKind::OutsideScope,
+                    action,
+                    format!("role `{}` would reach stores outside yours", role.name()),
+                ));
+            }
         }
         let roles = |id: RoleId| self.index.roles.get(&id);
         self.no_gain(&[(old, Some(new))], &roles, &roles, action)
     }
 
-    /// R8, precisely: for every permission and every dimension, what each changed user reaches
-    /// afterwards lies inside what it reached before or what the actor reaches. `before` and
-    /// `after` resolve role ids in the state before and after the change.
+    /// R8, precisely. For every permission, each changed user's reach is a set of boxes, one
+    /// per grant holding it: stores × sources × channels. Every box a user has afterwards must
+    /// lie inside one box it had before or one box of the actor; a box covered only by several
+    /// together is refused (fail closed). `before` and `after` resolve role ids in the state
+    /// before and after the change.
     fn no_gain<'r>(
         &self,
         changed: &[(Option<&User>, Option<&User>)],
@@ -213,71 +233,84 @@ impl<'a, P: Catalog> Actor<'a, P> {
         let mine_roles = |id: RoleId| self.index.roles.get(&id);
         for info in P::permissions() {
             let p = info.flag();
-            let mine = self.cap(Some(self.user), p, &mine_roles);
+            let mine = self.boxes(Some(self.user), p, &mine_roles);
             for (old, new) in changed {
-                let now = self.cap(*new, p, after);
-                let was = self.cap(*old, p, before);
-                let refuse = |kind, what: &str| {
-                    let reason = if mine.is_nothing() {
+                let was = self.boxes(*old, p, before);
+                for b in self.boxes(*new, p, after) {
+                    let covers = |o: &Cap| b.is_within(o);
+                    if b.is_nothing() || was.iter().chain(&mine).any(covers) {
+                        continue;
+                    }
+                    // Name the first dimension that even all boxes together do not cover.
+                    let all = was
+                        .iter()
+                        .chain(&mine)
+                        .fold(Cap::nothing(), |acc, o| acc.union(o));
+                    let (kind, what) = if !b.stores.is_within(&all.stores) {
+                        (ErrorKind::OutsideScope, "stores")
+                    } else if !b.sources.is_within(&all.sources) {
+                        (ErrorKind::Escalation, "sources")
+                    } else if !b.channels.is_within(&all.channels) {
+                        (ErrorKind::Escalation, "sales channels")
+                    } else {
+                        (
+                            ErrorKind::Escalation,
+                            "stores, sources and sales channels taken together",
+                        )
+                    };
+                    let reason = if mine.iter().all(Cap::is_nothing) {
                         format!("it would grant `{}` which you do not hold", info.name())
                     } else {
                         format!("it would give `{}` at {what} outside yours", info.name())
                     };
-                    Err(Error::refused(kind, action, reason))
-                };
-                if !now.stores.is_within(&was.stores.union(&mine.stores)) {
-                    return refuse(ErrorKind::OutsideScope, "stores");
-                }
-                if !now.sources.is_within(&was.sources.union(&mine.sources)) {
-                    return refuse(ErrorKind::Escalation, "sources");
-                }
-                if !now.channels.is_within(&was.channels.union(&mine.channels)) {
-                    return refuse(ErrorKind::Escalation, "sales channels");
+                    return Err(Error::refused(kind, action, reason));
                 }
             }
         }
         Ok(())
     }
 
-    /// Where `user` can use `p`, per dimension: the union over its grants whose role holds `p`
-    /// of the grant's effective scope. Nothing for a disabled or absent user, or an owner-only
-    /// permission of someone who is not the owner.
-    fn cap<'r>(
+    /// Where `user` can use `p`: one box per grant whose role holds it. None for a disabled or
+    /// absent user, or an owner-only permission of someone who is not the owner. Only
+    /// permissions always account-wide reach every store here; ones widened by an account
+    /// setting (entity-level billing) count as scoped, since the setting can change back.
+    fn boxes<'r>(
         &self,
         user: Option<&User>,
         p: P,
         roles: &dyn Fn(RoleId) -> Option<&'r Role<P>>,
-    ) -> Cap {
-        let mut cap = Cap::nothing();
+    ) -> Vec<Cap> {
         let Some(u) = user.filter(|u| u.is_enabled()) else {
-            return cap;
+            return Vec::new();
         };
-        let (wide, owner_only) = self
+        let owner_only = self
             .index
             .accounts
             .get(&u.account())
-            .map_or((P::empty(), P::empty()), |a| {
-                (a.account_wide(), a.owner_only())
-            });
+            .map_or(P::empty(), |a| a.owner_only());
         if p.intersects(owner_only) && !u.is_owner() {
-            return cap;
+            return Vec::new();
         }
-        for g in u.grants() {
-            let Some(role) = roles(g.role) else { continue };
-            if !role.permissions().contains(p) {
-                continue;
-            }
-            let c = role.ceiling();
-            let stores = if wide.contains(p) {
-                Access::All
-            } else {
-                c.stores.intersect(&g.stores)
-            };
-            cap.stores = cap.stores.union(&stores);
-            cap.sources = cap.sources.union(&c.sources.intersect(u.sources()));
-            cap.channels = cap.channels.union(&c.channels.intersect(u.channels()));
-        }
-        cap
+        let wide = P::with_reach(Reach::AccountWide).union(owner_only);
+        u.grants()
+            .iter()
+            .filter_map(|g| {
+                let role = roles(g.role)?;
+                if !role.permissions().contains(p) {
+                    return None;
+                }
+                let c = role.ceiling();
+                Some(Cap {
+                    stores: if wide.contains(p) {
+                        Access::All
+                    } else {
+                        c.stores.intersect(&g.stores)
+                    },
+                    sources: c.sources.intersect(u.sources()),
+                    channels: c.channels.intersect(u.channels()),
+                })
+            })
+            .collect()
     }
 
     /// R7/R8 for a role's new state: the actor sees its old and new level, holds every
@@ -359,6 +392,20 @@ struct Cap {
 }
 
 impl Cap {
+    fn is_within(&self, other: &Cap) -> bool {
+        self.stores.is_within(&other.stores)
+            && self.sources.is_within(&other.sources)
+            && self.channels.is_within(&other.channels)
+    }
+
+    fn union(&self, other: &Cap) -> Cap {
+        Cap {
+            stores: self.stores.union(&other.stores),
+            sources: self.sources.union(&other.sources),
+            channels: self.channels.union(&other.channels),
+        }
+    }
+
     fn nothing() -> Self {
         Cap {
             stores: Access::None,

@@ -145,7 +145,7 @@ fn r10_manager_adds_amends_and_deletes_team_members_of_its_stores_only() {
     let msg = refused(&e, MIA, Change::CreateUser(south), ErrorKind::OutsideScope);
     assert_eq!(
         msg,
-        "cannot create user `sam`: it would give `VIEW_STORES` at stores outside yours"
+        "cannot create user `sam`: role `TEAM_MEMBER` would reach stores outside yours"
     );
     let msg = refused(&e, MIA, Change::DeleteUser(SUE), ErrorKind::OutsideScope);
     assert_eq!(

@@ -240,6 +240,24 @@ fn random_change(t: &mut Tape<'_>, e: &Engine<A>, step: u64) -> (UserId, Change<
     (actor, change)
 }
 
+/// An order at one store, shipped from one source, sold on one channel.
+struct Order(u64, u64, u64);
+
+impl shopguard::Resource for Order {
+    fn account(&self) -> AccountId {
+        ACCT
+    }
+    fn store(&self) -> shopguard::Place<StoreId> {
+        shopguard::Place::At(StoreId::new(self.0))
+    }
+    fn source(&self) -> shopguard::Place<SourceId> {
+        shopguard::Place::At(SourceId::new(self.1))
+    }
+    fn channel(&self) -> shopguard::Place<ChannelId> {
+        shopguard::Place::At(ChannelId::new(self.2))
+    }
+}
+
 /// Everything observable about the account.
 fn state(e: &Engine<A>) -> String {
     let s = e.snapshot();
@@ -275,6 +293,16 @@ fn capabilities(e: &Engine<A>) -> BTreeSet<(u64, u64, char, u64)> {
             }
             for x in CHANNELS {
                 add('c', x, s.can(id, p, &OnChannel(ACCT, ChannelId::new(x))));
+            }
+            // Orders: a store, a source and a channel at once, so that combining one grant's
+            // stores with another's sources counts as a gain too.
+            for st in STORES {
+                for so in SOURCES {
+                    for ch in CHANNELS {
+                        let order = Order(st, so, ch);
+                        add('x', st * 10_000 + so * 100 + ch, s.can(id, p, &order));
+                    }
+                }
             }
         }
     }
