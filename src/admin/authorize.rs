@@ -104,7 +104,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
 
     /// R6: whether a role at `level` is visible to an actor at `mine`.
     pub(crate) fn sees(mine: Level, level: Level) -> bool {
-        mine.is_top() || level > mine
+        mine.sees(level)
     }
 
     /// R8: `perms` must be held.

@@ -1,7 +1,7 @@
 //! Seed 001: an omnichannel marketplace back office.
 //!
 //! Users belong to *groups*; a group is a named permission set over a matrix of sections ×
-//! actions (25 in all). In shopguard a group is a [`Role`]; the seed has no hierarchy, so the
+//! actions (25 in all). Viewing users is account-wide: the seed's Users page lists everyone. In shopguard a group is a [`Role`]; the seed has no hierarchy, so the
 //! templates put the group that may manage users at level 1 and every other group at level 2.
 
 use crate::{AccountId, Level, Role, RoleId, permission_catalog};
@@ -30,7 +30,7 @@ permission_catalog! {
         CHANNEL_DELETE = 18, "Channel", Scoped, "Grant access to Delete channel";
         DEVELOPER_VIEW = 19, "Developer", Scoped, "Grant access to view developer";
         JSON_API_VIEW = 20, "Json API", Scoped, "Grant access to view Json API";
-        USERS_VIEW = 21, "Users", Scoped, "Grant access to view Users";
+        USERS_VIEW = 21, "Users", AccountWide, "Grant access to view Users";
         USERS_CREATE = 22, "Users", Scoped, "Grant access to Add Users";
         USERS_EDIT = 23, "Users", Scoped, "Grant access to Edit Users";
         USERS_DELETE = 24, "Users", Scoped, "Grant access to Delete Users";

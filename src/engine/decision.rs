@@ -121,6 +121,9 @@ pub enum DenyReason {
     /// A grant holds the permission, but the resource lies outside its scope on this dimension
     /// (R2, R3).
     OutsideScope(Dimension),
+    /// The resource is a role, or a user holding a role, at a level the grant's role does not see
+    /// (R6).
+    AboveLevel,
     /// The resource is not placed on this dimension (an order pending sourcing, the account as a
     /// whole), and only `All` access reaches it (R5).
     NeedsAll(Dimension),
@@ -145,6 +148,7 @@ impl fmt::Display for DenyReason {
             }
             DenyReason::OutsideScope(d) => write!(f, "outside the user's {d} scope"),
             DenyReason::NeedsAll(d) => write!(f, "needs access to all {d}s"),
+            DenyReason::AboveLevel => f.write_str("the role is above the user's level"),
         }
     }
 }

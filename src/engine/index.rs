@@ -86,6 +86,8 @@ pub(crate) struct Located<'a> {
     source: Place<SourceId>,
     channel: Place<ChannelId>,
     target: Option<&'a User>,
+    /// The level of the role the resource is, if it is one.
+    target_level: Option<crate::Level>,
 }
 
 /// What one grant says.
@@ -348,6 +350,7 @@ impl<P: Catalog> Index<P> {
             source: resource.source(),
             channel: resource.channel(),
             target: None,
+            target_level: None,
         };
         // The store's existence is checked lazily (a grant naming it proves it); but an unknown
         // store outranks every reason below, so it is checked before any of them is returned.
@@ -365,23 +368,58 @@ impl<P: Catalog> Index<P> {
         {
             return Err(outrank(DenyReason::UnknownChannel(c)));
         }
-        let target = match resource.subject() {
-            Subject::None => None,
-            Subject::Role(r) => {
-                if self.roles.get(&r).is_none_or(|x| x.account() != account) {
-                    return Err(outrank(DenyReason::UnknownRole(r)));
-                }
-                None
-            }
+        let (target, target_level) = match resource.subject() {
+            Subject::None => (None, None),
+            Subject::Role(r) => match self.roles.get(&r) {
+                Some(x) if x.account() == account => (None, Some(x.level())),
+                _ => return Err(outrank(DenyReason::UnknownRole(r))),
+            },
             Subject::User(t) => match self.users.get(&t) {
-                Some(x) if x.account() == account => Some(x),
+                Some(x) if x.account() == account => (Some(x), None),
                 _ => return Err(outrank(DenyReason::UnknownTargetUser(t))),
             },
         };
-        if !matches!(at.source, Place::Unscoped) && matches!(asker.user.sources(), Access::None) {
+        if !matches!(at.source, Place::Unscoped) && asker.user.sources().is_nothing() {
             return Err(outrank(DenyReason::NoSources));
         }
-        Ok(Located { target, ..at })
+        Ok(Located {
+            target,
+            target_level,
+            ..at
+        })
+    }
+
+    /// R10 and R6 for a user as the resource: every store the target's grants reach (after
+    /// their roles' ceilings) lies inside this grant's scope, and, unless it is the asker, every
+    /// role the target holds is visible from this grant's level.
+    fn reaches_user(
+        &self,
+        role: &Role<P>,
+        g: &Grant,
+        target: &User,
+        asker: UserId,
+    ) -> Result<(), DenyReason> {
+        let ceiling = &role.ceiling().stores;
+        let target_roles = || {
+            target
+                .grants()
+                .iter()
+                .map(|tg| (tg, self.roles.get(&tg.role)))
+        };
+        let inside = target_roles().all(|(tg, tr)| {
+            let reached = tr.map_or(Access::None, |r| r.ceiling().stores.intersect(&tg.stores));
+            reached.is_within(ceiling) && reached.is_within(&g.stores)
+        });
+        if !inside {
+            return Err(DenyReason::OutsideScope(Dimension::Store));
+        }
+        let visible = target.id() == asker
+            || target_roles().all(|(_, tr)| tr.is_none_or(|r| role.level().sees(r.level())));
+        if visible {
+            Ok(())
+        } else {
+            Err(DenyReason::AboveLevel)
+        }
     }
 
     /// What one grant says about a located resource (R2, R3, R5, R10, R13).
@@ -405,18 +443,16 @@ impl<P: Catalog> Index<P> {
         let outcome = if asker.account_wide {
             Ok(())
         } else {
-            within(at.store, &ceiling.stores, &g.stores, Dimension::Store).and_then(|()| {
-                match at.target {
-                    Some(t)
-                        if !t.grants().iter().all(|tg| {
-                            tg.stores.is_within(&ceiling.stores) && tg.stores.is_within(&g.stores)
-                        }) =>
-                    {
-                        Err(DenyReason::OutsideScope(Dimension::Store))
-                    }
+            within(at.store, &ceiling.stores, &g.stores, Dimension::Store)
+                .and_then(|()| match at.target {
+                    Some(t) => self.reaches_user(role, g, t, u.id()),
+                    None => Ok(()),
+                })
+                .and_then(|()| match at.target_level {
+                    // R6: a role is reachable only from a level that sees it.
+                    Some(level) if !role.level().sees(level) => Err(DenyReason::AboveLevel),
                     _ => Ok(()),
-                }
-            })
+                })
         }
         .and_then(|()| within(at.source, &ceiling.sources, u.sources(), Dimension::Source))
         .and_then(|()| {
@@ -446,7 +482,7 @@ impl<P: Catalog> Index<P> {
         let no_sources = self
             .users
             .get(&user)
-            .is_some_and(|u| u.is_enabled() && matches!(u.sources(), Access::None));
+            .is_some_and(|u| u.is_enabled() && u.sources().is_nothing());
         let Ok(asker) = self.prepare(user, permission) else {
             return ScopeFor {
                 clauses: SmallVec::new(),

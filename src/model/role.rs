@@ -39,6 +39,19 @@ impl Level {
         self.0.get()
     }
 
+    /// Whether a holder of this level sees a role at `other` (R6): level 1 sees every level,
+    /// level 1 included; any other level sees only the levels below it.
+    ///
+    /// ```
+    /// use shopguard::Level;
+    /// let (one, two, three) = (Level::TOP, Level::below_top(1), Level::below_top(2));
+    /// assert!(one.sees(one) && one.sees(three));
+    /// assert!(two.sees(three) && !two.sees(two) && !two.sees(one));
+    /// ```
+    pub fn sees(self, other: Level) -> bool {
+        self.is_top() || other > self
+    }
+
     /// Whether this is level 1.
     pub fn is_top(self) -> bool {
         self == Self::TOP

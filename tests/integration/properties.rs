@@ -43,6 +43,24 @@ impl RAccess {
             RAccess::Some(s) => s.contains(&id),
         }
     }
+    /// Nothing covered at all.
+    fn is_nothing(&self) -> bool {
+        match self {
+            RAccess::None => true,
+            RAccess::All => false,
+            RAccess::Some(s) => s.is_empty(),
+        }
+    }
+    /// What both cover.
+    fn meet(&self, other: &RAccess) -> RAccess {
+        match (self, other) {
+            (RAccess::None, _) | (_, RAccess::None) => RAccess::None,
+            (RAccess::All, x) | (x, RAccess::All) => x.clone(),
+            (RAccess::Some(a), RAccess::Some(b)) => {
+                RAccess::Some(a.intersection(b).copied().collect())
+            }
+        }
+    }
     /// Every id `self` covers is covered by `other`.
     fn inside(&self, other: &RAccess) -> bool {
         match (self, other) {
@@ -163,7 +181,7 @@ fn reference(w: &World, q: &Query) -> Result<(usize, u64), DenyReason> {
         return Err(DenyReason::UnknownTargetUser(UserId::new(t)));
     }
     // R4: source access None, source-scoped resource.
-    if !matches!(q.source, RPlace::Unscoped) && u.sources == RAccess::None {
+    if !matches!(q.source, RPlace::Unscoped) && u.sources.is_nothing() {
         return Err(DenyReason::NoSources);
     }
     // R13: which asked permissions skip store access; which are withheld.
@@ -187,13 +205,27 @@ fn reference(w: &World, q: &Query) -> Result<(usize, u64), DenyReason> {
         if !account_wide {
             miss = miss.or(dim(q.store, &role.stores, stores, Dimension::Store));
             if let Some(t) = q.target {
-                // R10: every store the target's grants name lies inside this grant's scope.
-                let inside = w.users[&t]
-                    .grants
-                    .iter()
-                    .all(|(_, ts)| ts.inside(&role.stores) && ts.inside(stores));
+                // R10: every store the target's grants reach (after their roles' ceilings) lies
+                // inside this grant's scope.
+                let target = &w.users[&t];
+                let inside = target.grants.iter().all(|(tr, ts)| {
+                    let reached = w.roles[tr].stores.meet(ts);
+                    reached.inside(&role.stores) && reached.inside(stores)
+                });
                 if !inside {
                     miss = miss.or(Some(DenyReason::OutsideScope(Dimension::Store)));
+                }
+                // R6: the target's roles are visible from this grant's level (oneself aside).
+                let sees = |level: u8| role.level == 1 || level > role.level;
+                if t != q.user && !target.grants.iter().all(|(tr, _)| sees(w.roles[tr].level)) {
+                    miss = miss.or(Some(DenyReason::AboveLevel));
+                }
+            }
+            if let Some(r) = q.role {
+                // R6: a role is reachable only from a level that sees it.
+                let sees = role.level == 1 || w.roles[&r].level > role.level;
+                if !sees {
+                    miss = miss.or(Some(DenyReason::AboveLevel));
                 }
             }
         }
@@ -587,7 +619,7 @@ proptest! {
                         let scope = e.scope_for(UserId::new(u), p);
                         prop_assert_eq!(scope.allows_source(SourceId::new(s)), e.can(UserId::new(u), p, &r));
                         if e.snapshot().user(UserId::new(u)).is_some_and(|x| x.is_enabled()) {
-                            prop_assert_eq!(scope.no_sources(), w.users[&u].sources == RAccess::None);
+                            prop_assert_eq!(scope.no_sources(), w.users[&u].sources.is_nothing());
                         }
                     }
                 }
