@@ -90,10 +90,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         engine.upload_users_csv(root, down.as_bytes(), &CsvLimits::default(), &mut new_id)?;
     let same = engine.snapshot().download_users_csv(root)? == down;
     println!(
-        "\nuploading the download back: {} rows updated, template unchanged: {same}",
+        "\nuploading the download back: {} rows unchanged, {} updated, template unchanged: {same}",
+        again.unchanged(),
         again.updated()
     );
-    if up.created() != 5 || !same {
+    if up.created() != 5 || !same || again.updated() != 0 {
         return Err("the fixed upload or the round trip did not go as expected".into());
     }
     Ok(())

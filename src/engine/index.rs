@@ -832,6 +832,13 @@ impl<P: Catalog> Index<P> {
         // Sources: external ids unique per account (they are how imports name sources).
         let mut external = HashSet::new();
         for s in self.sources.values().filter(|s| s.account() == account) {
+            if s.external_id().contains(',') {
+                return Err(Error::invalid(
+                    "source external id",
+                    s.external_id(),
+                    "must not contain a comma: the upload template lists sources comma separated",
+                ));
+            }
             if s.external_id().is_empty() || s.external_id().chars().any(char::is_whitespace) {
                 return Err(Error::invalid(
                     "source external id",

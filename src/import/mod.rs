@@ -84,6 +84,7 @@ pub struct Uploaded {
     applied: Applied,
     created: usize,
     updated: usize,
+    unchanged: usize,
 }
 
 impl Uploaded {
@@ -100,6 +101,11 @@ impl Uploaded {
     /// Rows that updated a user.
     pub fn updated(&self) -> usize {
         self.updated
+    }
+
+    /// `Update` rows that matched the user as it was, and so changed nothing.
+    pub fn unchanged(&self) -> usize {
+        self.unchanged
     }
 }
 
@@ -120,25 +126,28 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
         let snapshot = self.snapshot();
-        let (changes, created, problems) = plan_upload(&snapshot, actor, data, limits, new_id);
-        if !problems.is_empty() {
-            let err = Error::upload(problems);
+        let plan = plan_upload(&snapshot, actor, data, limits, new_id);
+        if !plan.problems.is_empty() {
+            let err = Error::upload(plan.problems);
             let account = snapshot.user(actor).map(User::account);
-            self.audit_refused(
-                crate::admin::audit::now_unix_ms(),
-                actor,
-                account,
-                &changes,
-                &err,
-            );
+            let at = crate::admin::audit::now_unix_ms();
+            self.audit_refused(at, actor, account, &plan.attempted, &err);
             return Err(err);
         }
-        let updated = changes.len() - created;
-        let applied = self.apply_all(actor, changes)?;
+        let updated = plan.changes.len() - plan.created;
+        let applied = if plan.changes.is_empty() {
+            Applied {
+                revision: snapshot.revision(),
+                events: Vec::new(),
+            }
+        } else {
+            self.apply_all(actor, plan.changes)?
+        };
         Ok(Uploaded {
             applied,
-            created,
+            created: plan.created,
             updated,
+            unchanged: plan.unchanged,
         })
     }
 }
@@ -187,30 +196,47 @@ impl<P: Catalog> Snapshot<P> {
     }
 }
 
-/// Parses, resolves, validates and authorizes every row; returns the changes, how many create,
-/// and the problems (empty if the upload may be applied).
+/// What an upload would do.
+struct Plan<P> {
+    /// The changes to apply, one per row that changes something.
+    changes: Vec<Change<P>>,
+    /// Every change a row asked for, refused ones included: what the audit records when the
+    /// upload is refused.
+    attempted: Vec<Change<P>>,
+    created: usize,
+    unchanged: usize,
+    /// Empty if the upload may be applied.
+    problems: Vec<Problem>,
+}
+
+/// Parses, resolves, validates and authorizes every row.
 fn plan_upload<P: Catalog>(
     snapshot: &Snapshot<P>,
     actor: UserId,
     data: &[u8],
     limits: &CsvLimits,
     new_id: &mut dyn FnMut() -> UserId,
-) -> (Vec<Change<P>>, usize, Vec<Problem>) {
-    let mut problems = Vec::new();
-    let mut changes = Vec::new();
-    let mut created = 0;
+) -> Plan<P> {
+    let mut plan = Plan {
+        changes: Vec::new(),
+        attempted: Vec::new(),
+        created: 0,
+        unchanged: 0,
+        problems: Vec::new(),
+    };
+    let problems = &mut plan.problems;
     let Some(account) = snapshot.user(actor).map(User::account) else {
         problems.push(problem(
             0,
             None,
             format!("unknown uploading user `{actor}`"),
         ));
-        return (changes, created, problems);
+        return plan;
     };
     if data.len() > limits.max_bytes {
         let reason = format!("is {} bytes: the limit is {}", data.len(), limits.max_bytes);
         problems.push(problem(0, None, reason));
-        return (changes, created, problems);
+        return plan;
     }
     // Spreadsheets save "CSV UTF-8" with a byte-order mark; it is not part of the header.
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
@@ -222,11 +248,11 @@ fn plan_upload<P: Catalog>(
     match records.next() {
         None => {
             problems.push(problem(1, None, "the file is empty: a header is needed"));
-            return (changes, created, problems);
+            return plan;
         }
         Some(Err(e)) => {
             problems.push(problem(1, None, e.to_string()));
-            return (changes, created, problems);
+            return plan;
         }
         Some(Ok(header)) => {
             let found: Vec<String> = header
@@ -240,7 +266,7 @@ fn plan_upload<P: Catalog>(
                     found.join(",")
                 );
                 problems.push(problem(1, None, reason));
-                return (changes, created, problems);
+                return plan;
             }
         }
     }
@@ -320,8 +346,17 @@ fn plan_upload<P: Catalog>(
                             row.build(User::new(new_id(), account, cells[USERNAME], cells[EMAIL]));
                         Change::CreateUser(user)
                     }
-                    Some(old) => Change::UpdateUser(row.build(old.clone())),
+                    Some(old) => {
+                        let new = row.build(old.clone());
+                        if &new == old {
+                            // A row that changes nothing (a downloaded one) needs no right.
+                            plan.unchanged += 1;
+                            continue;
+                        }
+                        Change::UpdateUser(new)
+                    }
                 };
+                plan.attempted.push(change.clone());
                 // R8–R10: the row as the uploading actor would make it.
                 if let Err(e) = authorize::plan(snapshot.index(), actor, &change) {
                     problems.push(problem(line, Some(column_of(&e)), e.to_string()));
@@ -340,12 +375,12 @@ fn plan_upload<P: Catalog>(
                 } else if !row.enabled && was {
                     enabled = enabled.saturating_sub(1);
                 }
-                created += usize::from(row.existing.is_none());
-                changes.push(change);
+                plan.created += usize::from(row.existing.is_none());
+                plan.changes.push(change);
             }
         }
     }
-    (changes, created, problems)
+    plan
 }
 
 /// The account's users before the upload, by folded username and e-mail.
@@ -365,7 +400,8 @@ struct Row<'a> {
     enabled: bool,
     all_channels: bool,
     sources: Access<SourceId>,
-    role: crate::RoleId,
+    /// `None`: an `Update` row with an empty Role cell keeps the user's grants.
+    role: Option<crate::RoleId>,
     timezone: chrono_tz::Tz,
     username: &'a str,
     email: &'a str,
@@ -373,12 +409,15 @@ struct Row<'a> {
 
 impl Row<'_> {
     fn build(&self, base: User) -> User {
-        let grants: Vec<Grant> = match base.grants() {
-            gs if gs.iter().any(|g| g.role == self.role) => gs.to_vec(),
-            [first, rest @ ..] => core::iter::once(Grant::new(self.role, first.stores.clone()))
-                .chain(rest.iter().cloned())
-                .collect(),
-            [] => vec![Grant::new(self.role, Access::All)],
+        let grants: Vec<Grant> = match (self.role, base.grants()) {
+            (None, gs) => gs.to_vec(),
+            (Some(role), gs) if gs.iter().any(|g| g.role == role) => gs.to_vec(),
+            (Some(role), [first, rest @ ..]) => {
+                core::iter::once(Grant::new(role, first.stores.clone()))
+                    .chain(rest.iter().cloned())
+                    .collect()
+            }
+            (Some(role), []) => vec![Grant::new(role, Access::All)],
         };
         let channels = if self.all_channels {
             Access::All
@@ -490,8 +529,14 @@ fn plan_row<'a, P: Catalog>(
             None
         }
     };
+    // `Some(None)`: keep the grants (an `Update` with an empty Role cell).
     let role_id = match snapshot.role_named(account, role) {
-        Some(r) => Some(r.id()),
+        Some(r) => Some(Some(r.id())),
+        None if role.is_empty() && !create => Some(None),
+        None if role.is_empty() => {
+            bad(ROLE, "a role is required to create a user".to_owned());
+            None
+        }
         None => {
             bad(ROLE, format!("unknown role `{role}`"));
             None
@@ -530,17 +575,27 @@ fn plan_row<'a, P: Catalog>(
 
 /// A cell's value: a formula is refused; a neutralised one (`'=…`) loses its quote.
 fn cell_value(text: &str) -> Result<&str, &'static str> {
-    let formula = |t: &str| t.starts_with(['=', '+', '-', '@']);
     match text.strip_prefix('\'') {
-        Some(rest) if formula(rest) => Ok(rest),
+        Some(rest) if needs_quote(rest) => Ok(rest),
         _ if formula(text) => Err("looks like a spreadsheet formula (starts with =, +, - or @)"),
         _ => Ok(text),
     }
 }
 
+/// Whether a spreadsheet would run `text` as a formula.
+fn formula(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@'])
+}
+
+/// Whether `text` is written with a leading `'` on download: formulas, and values that start
+/// with a quote themselves (so that upload, which removes one quote, gives them back).
+fn needs_quote(text: &str) -> bool {
+    formula(text) || text.starts_with('\'')
+}
+
 /// A cell for download: a value a spreadsheet would run as a formula gets a leading `'`.
 fn neutralise(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@']) {
+    if needs_quote(text) {
         format!("'{text}")
     } else {
         text.to_owned()

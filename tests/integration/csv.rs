@@ -269,13 +269,44 @@ fn r18_download_uploads_back_unchanged_and_neutralises_formulas() {
     let down = e.snapshot().download_users_csv(ROOT).unwrap();
     assert!(down.contains("'-dash,dash@site.com,1,1,0,Europe/Lisbon,Store assistant,\"WAREHOUSE, test-store\",Update"), "{down}");
     let users_before: Vec<String> = e.snapshot().users(ACME).map(|u| format!("{u:?}")).collect();
-    upload(&e, ROOT, &down).unwrap();
+    let back = upload(&e, ROOT, &down).unwrap();
+    assert_eq!((back.unchanged(), back.updated()), (3, 0));
     let users_after: Vec<String> = e.snapshot().users(ACME).map(|u| format!("{u:?}")).collect();
     assert_eq!(users_before, users_after);
     assert_eq!(e.snapshot().download_users_csv(ROOT).unwrap(), down);
-    // The manager's download shows only the users it may see (R20).
+    // A manager's download uploads back too, though it lists users the manager may not edit.
     let mine = e.snapshot().download_users_csv(MANAGER).unwrap();
-    assert!(!mine.contains("root@site.com"), "{mine}");
+    assert!(upload(&e, MANAGER, &mine).is_ok(), "{mine}");
+}
+
+#[test]
+fn r18_quotes_empty_roles_and_refused_rows_round_trip_or_are_audited() {
+    let audit = std::sync::Arc::new(shopguard::MemoryAudit::new());
+    let e = engine(10).with_audit(audit.clone());
+    // A username starting with a quote keeps it through download and upload.
+    let file = format!("{HEADER}''=quoted,q@site.com,1,0,0,UTC,Store assistant,,Create\n");
+    upload(&e, ROOT, &file).unwrap();
+    let s = e.snapshot();
+    assert!(s.users(ACME).any(|u| u.username() == "'=quoted"));
+    let down = s.download_users_csv(ROOT).unwrap();
+    assert!(down.contains("''=quoted"), "{down}");
+    assert_eq!(upload(&e, ROOT, &down).unwrap().unchanged(), 3);
+    // An empty Role cell keeps an existing user's grants, and is refused on Create.
+    let keep = format!("{HEADER}madrid-manager,mm@site.com,0,0,0,UTC,,test-store,Update\n");
+    upload(&e, ROOT, &keep).unwrap();
+    let mm = e.snapshot().user(MANAGER).unwrap().clone();
+    assert_eq!(mm.grants()[0].role, shopguard::RoleId::new(2));
+    assert!(!mm.is_enabled());
+    let file = format!("{HEADER}new,new@site.com,1,0,0,UTC,,,Create\n");
+    let p = problems(&e, ROOT, file.as_bytes(), &CsvLimits::default());
+    assert_eq!(p, ["2 Role: a role is required to create a user"]);
+    // A row refused by authorization is audited as a refused attempt.
+    let before = audit.records().len();
+    let file = format!("{HEADER}boss2,boss2@site.com,1,0,0,UTC,Administrator,,Create\n");
+    assert!(upload(&e, MANAGER, &file).is_err());
+    let records = audit.records();
+    assert_eq!(records.len(), before + 1);
+    assert!(!records[before].outcome.is_applied());
 }
 
 proptest! {
