@@ -107,6 +107,11 @@ impl<'a, P: Catalog> Actor<'a, P> {
         mine.sees(level)
     }
 
+    /// Whether every one of `perms` is held by some role of the actor.
+    pub(crate) fn holds_all(&self, perms: P) -> bool {
+        self.held.contains(perms)
+    }
+
     /// R8: `perms` must be held.
     fn holds(&self, perms: P, action: &dyn fmt::Display) -> Result<(), Error> {
         let missing = perms.difference(self.held);

@@ -114,9 +114,10 @@ impl<P: Catalog> Snapshot<P> {
             .collect()
     }
 
-    /// The stores `actor` may see: those where some role of theirs holds a permission, or every
-    /// store of the account where a role holds an account-wide permission (a manager seeing all
-    /// store names, R13).
+    /// The stores `actor` may see (R20): those its grants reach, after their roles' ceilings; or
+    /// every store of the account if a role of its holds the catalog's store-directory
+    /// permission ([`AdminPermissions::view_stores`](crate::AdminPermissions::view_stores): a
+    /// payments manager sees every store's name).
     pub fn visible_stores(&self, actor: UserId) -> Vec<&Store> {
         let index = self.index();
         let Ok(a) = Actor::new(index, actor) else {
@@ -126,6 +127,7 @@ impl<P: Catalog> Snapshot<P> {
         let Some(entry) = index.accounts.get(&account) else {
             return Vec::new();
         };
+        let directory = P::admin().view_stores;
         let mut reach: Access<crate::StoreId> = Access::None;
         for g in a.user.grants() {
             let Some(role) = index.roles.get(&g.role) else {
@@ -135,13 +137,7 @@ impl<P: Catalog> Snapshot<P> {
             if perms.is_empty() {
                 continue;
             }
-            // Owner-only permissions reach every store, but only in the owner's hands.
-            let wide = if a.user.is_owner() {
-                entry.account_wide()
-            } else {
-                entry.account_wide().difference(entry.owner_only())
-            };
-            let here = if perms.intersects(wide) {
+            let here = if !directory.is_empty() && perms.contains(directory) {
                 Access::All
             } else {
                 role.ceiling().stores.intersect(&g.stores)
@@ -152,6 +148,26 @@ impl<P: Catalog> Snapshot<P> {
             .stores
             .values()
             .filter(|s| s.account() == account && reach.contains(s.id()))
+            .collect()
+    }
+
+    /// The roles `actor` may offer when inviting or creating a user (R9): visible from the level
+    /// of its grants that create users, and holding nothing the actor does not hold (R8).
+    /// Empty for an actor that cannot create users.
+    pub fn assignable_roles(&self, actor: UserId) -> Vec<&Role<P>> {
+        let index = self.index();
+        let Ok(a) = Actor::new(index, actor) else {
+            return Vec::new();
+        };
+        let Some(mine) = a.level_for(P::admin().create_users) else {
+            return Vec::new();
+        };
+        index
+            .roles
+            .values()
+            .filter(|r| {
+                r.account() == a.account() && mine.sees(r.level()) && a.holds_all(r.permissions())
+            })
             .collect()
     }
 }

@@ -45,6 +45,7 @@ permission_catalog! {
         edit_users: MANAGE_USERS,
         delete_users: MANAGE_USERS,
         manage_roles: MANAGE_ROLES,
+        view_stores: VIEW_STORE_DIRECTORY,
     }
 }
 

@@ -40,11 +40,6 @@ impl<P: Catalog> AccountEntry<P> {
         self.withheld
     }
 
-    /// Permissions not narrowed by store access in this account.
-    pub(crate) fn account_wide(&self) -> P {
-        self.account_wide
-    }
-
     /// Permissions only the owner holds.
     pub(crate) fn owner_only(&self) -> P {
         self.owner_only

@@ -91,6 +91,8 @@ pub struct AdminPermissions<P> {
     pub delete_users: P,
     /// See, create, edit, rename and delete roles (R6, R7).
     pub manage_roles: P,
+    /// See every store's name, whatever the holder's store access (a store directory, R20).
+    pub view_stores: P,
 }
 
 impl<P: bitflags::Flags> AdminPermissions<P> {
@@ -102,6 +104,7 @@ impl<P: bitflags::Flags> AdminPermissions<P> {
             edit_users: P::empty(),
             delete_users: P::empty(),
             manage_roles: P::empty(),
+            view_stores: P::empty(),
         }
     }
 }

@@ -740,3 +740,28 @@ fn r20_owner_only_permission_does_not_list_every_store_for_others() {
         .collect();
     assert_eq!(stores, ["North"]);
 }
+
+#[test]
+fn r20_an_accountant_sees_only_its_stores_and_a_manager_every_store_name() {
+    let (e, _) = portal();
+    let s = e.snapshot();
+    let names = |u: UserId| -> Vec<&str> { s.visible_stores(u).iter().map(|x| x.name()).collect() };
+    assert_eq!(names(ACC), ["North"]);
+    assert_eq!(names(MIA), ["North", "South"]);
+    assert_eq!(names(OLGA), ["North", "South"]);
+}
+
+#[test]
+fn r9_the_roles_offered_are_those_the_actor_may_assign() {
+    let (e, _) = portal();
+    let s = e.snapshot();
+    let names =
+        |u: UserId| -> Vec<&str> { s.assignable_roles(u).iter().map(|r| r.name()).collect() };
+    assert_eq!(
+        names(OLGA),
+        ["ADMINISTRATOR", "ACCOUNTANT", "MANAGER", "TEAM_MEMBER"]
+    );
+    assert_eq!(names(MIA), ["TEAM_MEMBER"]);
+    assert!(names(ACC).is_empty());
+    assert!(names(TOM).is_empty());
+}
