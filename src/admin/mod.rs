@@ -80,7 +80,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     ///
     /// As [`apply`](Self::apply), for the first change refused.
     pub fn apply_all(&self, actor: UserId, changes: Vec<Change<P>>) -> Result<Applied, Error> {
-        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut last = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.current.load_full();
         let mut next = Index::clone(&current);
         let mut mutations = Vec::new();
@@ -88,7 +88,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         let mut records = Vec::with_capacity(changes.len());
         let at = now_unix_ms();
         let account = current.users.get(&actor).map(|u| u.account());
-        let revision = current.revision + 1;
+        let revision = (*last).max(current.revision) + 1;
         // Each change is authorized against the state the ones before it produce; the whole
         // batch is validated once, at the end.
         let mut pending = Pending::default();
@@ -128,6 +128,9 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         if let Err(err) = self.audit.record(&records) {
             return Err(Error::audit(err));
         }
+        // The audit now names this revision: it is never handed out again, even if storage
+        // refuses the batch (a refused record then follows).
+        *last = revision;
         if let Err(err) = self.storage.apply(revision, &mutations) {
             self.audit_refused(at, actor, account, &changes, &err);
             return Err(err);

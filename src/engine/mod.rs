@@ -35,7 +35,9 @@ use crate::storage::{Mutation, Storage, Volatile};
 pub struct Engine<P: Catalog, S: Storage<P> = Volatile> {
     pub(crate) current: ArcSwap<Index<P>>,
     pub(crate) storage: S,
-    pub(crate) writer: Mutex<()>,
+    /// Held by the one writer at a time; the last revision handed to storage. A batch that
+    /// storage refused keeps its number, so no two audited batches share one.
+    pub(crate) writer: Mutex<u64>,
     pub(crate) audit: Arc<dyn AuditSink<P>>,
 }
 
@@ -45,7 +47,7 @@ impl<P: Catalog> Engine<P, Volatile> {
         Engine {
             current: ArcSwap::from_pointee(Index::empty()),
             storage: Volatile,
-            writer: Mutex::new(()),
+            writer: Mutex::new(0),
             audit: Arc::new(MemoryAudit::new()),
         }
     }
@@ -73,7 +75,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         Ok(Engine {
             current: ArcSwap::from_pointee(index),
             storage,
-            writer: Mutex::new(()),
+            writer: Mutex::new(loaded.revision),
             audit: Arc::new(MemoryAudit::new()),
         })
     }
@@ -170,14 +172,15 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         I: IntoIterator<Item = Mutation<P>>,
     {
         let batch: Vec<Mutation<P>> = batch.into_iter().collect();
-        let _guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut last = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.current.load_full();
         let mut next = Index::clone(&current);
         next.apply(&batch)?;
-        next.revision = current.revision + 1;
+        let revision = (*last).max(current.revision) + 1;
+        next.revision = revision;
         // INVARIANT: storage accepts the batch before readers can see it.
-        self.storage.apply(next.revision, &batch)?;
-        let revision = next.revision;
+        self.storage.apply(revision, &batch)?;
+        *last = revision;
         self.current.store(Arc::new(next));
         Ok(revision)
     }

@@ -41,17 +41,26 @@ fn a_refused_batch_reaches_no_storage() {
 }
 
 /// A backend whose writes fail on demand.
-#[derive(Debug, Default)]
-struct Flaky {
-    inner: MemoryStorage<T>,
+#[derive(Debug)]
+struct Flaky<P = T> {
+    inner: MemoryStorage<P>,
     fail: Mutex<bool>,
 }
 
-impl Storage<T> for Flaky {
-    fn load(&self) -> Result<Loaded<T>, Error> {
+impl<P> Default for Flaky<P> {
+    fn default() -> Self {
+        Flaky {
+            inner: MemoryStorage::new(),
+            fail: Mutex::new(false),
+        }
+    }
+}
+
+impl<P: Copy + Send + std::fmt::Debug> Storage<P> for Flaky<P> {
+    fn load(&self) -> Result<Loaded<P>, Error> {
         self.inner.load()
     }
-    fn apply(&self, revision: u64, batch: &[Mutation<T>]) -> Result<(), Error> {
+    fn apply(&self, revision: u64, batch: &[Mutation<P>]) -> Result<(), Error> {
         if *self.fail.lock().unwrap() {
             return Err(Error::storage("disk full"));
         }
@@ -92,4 +101,43 @@ fn memory_storage_refuses_a_revision_it_already_has() {
     store.apply(1, &base()).unwrap();
     let err = store.apply(1, &[]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage);
+}
+
+#[test]
+fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
+    use shopguard::catalog::pos::{self, Pos};
+    use shopguard::{Access, Account, Change, Grant, Outcome, RoleId, Store, User};
+
+    let audit = Arc::new(shopguard::MemoryAudit::new());
+    let e = Engine::<Pos, Flaky<Pos>>::open(Flaky::default())
+        .unwrap()
+        .with_audit(audit.clone());
+    let (owner, ana) = (UserId::new(1), UserId::new(2));
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(ACME, "Acme")),
+        Mutation::PutStore(Store::new(NORTH, ACME, "North")),
+        Mutation::PutRole(pos::admin(RoleId::new(1), ACME)),
+        Mutation::PutRole(pos::cashier(RoleId::new(3), ACME)),
+        Mutation::PutUser(
+            User::new(owner, ACME, "owner", "owner@acme.example")
+                .with_owner(true)
+                .with_grant(Grant::new(RoleId::new(1), Access::All)),
+        ),
+        Mutation::PutUser(
+            User::new(ana, ACME, "ana", "ana@acme.example")
+                .with_grant(Grant::new(RoleId::new(3), Access::specific([NORTH]))),
+        ),
+    ])
+    .unwrap();
+    *e.storage().fail.lock().unwrap() = true;
+    assert!(e.apply(owner, Change::DisableUser(ana)).is_err());
+    *e.storage().fail.lock().unwrap() = false;
+    let applied = e.apply(owner, Change::DisableUser(ana)).unwrap();
+    let outcomes: Vec<Outcome> = audit.records().into_iter().map(|r| r.outcome).collect();
+    // Recorded before storage, then contradicted; the next batch gets a new number.
+    assert_eq!(outcomes[0], Outcome::Applied { revision: 2 });
+    assert!(!outcomes[1].is_applied());
+    assert_eq!(outcomes[2], Outcome::Applied { revision: 3 });
+    assert_eq!(applied.revision(), 3);
+    assert!(!e.can(ana, Pos::SELL, &OnStore(ACME, NORTH)));
 }
