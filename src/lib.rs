@@ -75,7 +75,8 @@
 //! user, no permission asked, an owner-only permission asked by someone else (R11), a resource
 //! of another account, an unknown store / source / channel / role / user, no sources assigned
 //! while the resource is source-scoped (R4), no grant holding the permission, or the resource
-//! outside every holding grant's scope ([`DenyReason::OutsideScope`]); a resource that is
+//! outside every holding grant's scope ([`DenyReason::OutsideScope`]) or, for a role or a user
+//! holding roles, above the grant's level ([`DenyReason::AboveLevel`], R6); a resource that is
 //! [`Place::Unplaced`] on a dimension (an order pending sourcing, R5; the account as a whole)
 //! needs `All` there ([`DenyReason::NeedsAll`]).
 //!
@@ -87,9 +88,10 @@
 //!
 //! Every change is a [`Change`] made by an actor through [`Engine::apply`] (or
 //! [`Engine::apply_all`], all or nothing). The engine authorizes it first: role visibility by
-//! [`Level`] (R6, R7), no privilege escalation — for every permission and scope dimension, no
-//! changed user ends up reaching what neither it nor the actor reached before (R8) — invite
-//! rights and store-limited user managers (R9, R10), the account owner (R11). Then it validates
+//! [`Level`] (R6, R7), no privilege escalation — for every permission, each grant of a changed
+//! user reaches a box of stores × sources × channels, which must lie inside one box that user or
+//! the actor had before (R8) — invite rights and store-limited user managers (R9, R10), the
+//! account owner (R11). Then it validates
 //! the state the change produces (seat limit R12, roles in use R15, usernames, e-mails and
 //! timezones R16), records the attempt with an [`AuditSink`] (R19), stores and publishes it.
 //! A refused change leaves memory and storage as they were. [`Engine::unchecked_apply`] skips
