@@ -402,8 +402,11 @@ impl<P: Catalog> Index<P> {
                 .map(|tg| (tg, self.roles.get(&tg.role)))
         };
         let inside = target_roles().all(|(tg, tr)| {
-            let reached = tr.map_or(Access::None, |r| r.ceiling().stores.intersect(&tg.stores));
-            reached.is_within(ceiling) && reached.is_within(&g.stores)
+            tr.is_none_or(|r| {
+                let theirs = &r.ceiling().stores;
+                theirs.meet_is_within(&tg.stores, ceiling)
+                    && theirs.meet_is_within(&tg.stores, &g.stores)
+            })
         });
         if !inside {
             return Err(DenyReason::OutsideScope(Dimension::Store));

@@ -218,6 +218,21 @@ impl<T: Ord + Copy> Access<T> {
         }
     }
 
+    /// Whether what both `self` and `other` cover lies inside `bound`, without building the
+    /// intersection (the check path does not allocate).
+    pub(crate) fn meet_is_within(&self, other: &Self, bound: &Self) -> bool {
+        match (self, other) {
+            (Access::None, _) | (_, Access::None) => true,
+            (Access::All, Access::All) => bound.is_all(),
+            (Access::All, Access::Specific(s)) | (Access::Specific(s), Access::All) => {
+                s.iter().all(|x| bound.contains(x))
+            }
+            (Access::Specific(a), Access::Specific(b)) => {
+                a.iter().filter(|&x| b.contains(x)).all(|x| bound.contains(x))
+            }
+        }
+    }
+
     /// Whether everything `self` covers is also covered by `other`.
     pub fn is_within(&self, other: &Self) -> bool {
         match (self, other) {
