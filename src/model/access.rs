@@ -227,9 +227,10 @@ impl<T: Ord + Copy> Access<T> {
             (Access::All, Access::Specific(s)) | (Access::Specific(s), Access::All) => {
                 s.iter().all(|x| bound.contains(x))
             }
-            (Access::Specific(a), Access::Specific(b)) => {
-                a.iter().filter(|&x| b.contains(x)).all(|x| bound.contains(x))
-            }
+            (Access::Specific(a), Access::Specific(b)) => a
+                .iter()
+                .filter(|&x| b.contains(x))
+                .all(|x| bound.contains(x)),
         }
     }
 

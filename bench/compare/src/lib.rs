@@ -1,0 +1,1 @@
+//! The side-by-side benchmark of shopguard, casbin and cedar-policy lives in `benches/compare.rs`.
