@@ -1168,6 +1168,10 @@ fn folded(text: &str) -> String {
 
 /// Whether `a` and `b` are equal ignoring case, without allocating.
 fn same_folded(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        // The common case, and cheap: lengths first, then bytes.
+        return a.eq_ignore_ascii_case(b);
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))
