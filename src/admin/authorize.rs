@@ -7,7 +7,7 @@ use core::fmt;
 
 use crate::admin::Event;
 use crate::admin::change::Change;
-use crate::engine::index::Index;
+use crate::engine::index::{Index, name_list};
 use crate::engine::resource::OnUser;
 use crate::model::access::Access;
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
@@ -102,11 +102,6 @@ impl<'a, P: Catalog> Actor<'a, P> {
         })
     }
 
-    /// R6: whether a role at `level` is visible to an actor at `mine`.
-    pub(crate) fn sees(mine: Level, level: Level) -> bool {
-        mine.sees(level)
-    }
-
     /// Whether every one of `perms` is held by some role of the actor.
     pub(crate) fn holds_all(&self, perms: P) -> bool {
         self.held.contains(perms)
@@ -129,7 +124,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
     /// R7/R8 for a role the actor may assign to a user with `perm`.
     fn may_assign(&self, role: &Role<P>, perm: P, action: &dyn fmt::Display) -> Result<(), Error> {
         let mine = self.require(perm, action, "manage users")?;
-        if !Self::sees(mine, role.level()) {
+        if !mine.sees(role.level()) {
             return Err(Error::refused(
                 ErrorKind::Hierarchy,
                 format!("assign role `{}` ({})", role.name(), role.level()),
@@ -156,7 +151,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
         let reach = self.stores_for(perm);
         for g in target.grants() {
             if let Some(role) = self.index.roles.get(&g.role)
-                && !Self::sees(mine, role.level())
+                && !mine.sees(role.level())
                 && target.id() != self.user.id()
             {
                 return Err(Error::refused(
@@ -336,7 +331,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
             ));
         }
         for level in old.map(Role::level).into_iter().chain([new.level()]) {
-            if !Self::sees(mine, level) {
+            if !mine.sees(level) {
                 return Err(Error::refused(
                     ErrorKind::Hierarchy,
                     action,
@@ -501,11 +496,8 @@ pub(crate) fn plan<P: Catalog>(
             let mut mutations = Vec::new();
             match reassign_to {
                 None if !holders.is_empty() => {
-                    let names: Vec<String> = holders
-                        .iter()
-                        .map(|u| format!("`{}`", u.username()))
-                        .collect();
-                    return Err(Error::in_use("role", old.name(), names.join(", ")));
+                    let names = name_list(holders.iter().map(|u| u.username().to_owned()));
+                    return Err(Error::in_use("role", old.name(), names));
                 }
                 None => {}
                 Some(to) => {

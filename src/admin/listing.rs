@@ -110,7 +110,7 @@ impl<P: Catalog> Snapshot<P> {
         index
             .roles
             .values()
-            .filter(|r| r.account() == a.account() && Actor::<P>::sees(mine, r.level()))
+            .filter(|r| r.account() == a.account() && mine.sees(r.level()))
             .collect()
     }
 

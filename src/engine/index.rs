@@ -1153,7 +1153,7 @@ fn check_ref<I: core::fmt::Display>(
     }
 }
 
-fn name_list<I: Iterator<Item = String>>(names: I) -> String {
+pub(crate) fn name_list<I: Iterator<Item = String>>(names: I) -> String {
     let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
     all.join(", ")
 }
@@ -1162,7 +1162,7 @@ fn name_list<I: Iterator<Item = String>>(names: I) -> String {
 const INCREMENTAL: usize = 32;
 
 /// `text` with every character lowercased: the key usernames and e-mails are unique by.
-fn folded(text: &str) -> String {
+pub(crate) fn folded(text: &str) -> String {
     text.chars().flat_map(char::to_lowercase).collect()
 }
 

@@ -22,7 +22,7 @@ use crate::admin::Applied;
 use crate::admin::authorize;
 use crate::admin::change::Change;
 use crate::admin::listing::UserQuery;
-use crate::engine::index::{validate_email, validate_username};
+use crate::engine::index::{folded, validate_email, validate_username};
 use crate::engine::{Engine, Snapshot};
 use crate::model::access::Access;
 use crate::model::ids::{SourceId, UserId};
@@ -275,8 +275,8 @@ fn plan_upload<P: Catalog>(
     let mut by_username: HashMap<String, &User> = HashMap::new();
     let mut by_email: HashMap<String, &User> = HashMap::new();
     for u in snapshot.users(account) {
-        by_username.insert(fold(u.username()), u);
-        by_email.insert(fold(u.email()), u);
+        by_username.insert(folded(u.username()), u);
+        by_email.insert(folded(u.email()), u);
     }
     let known = Known {
         by_username,
@@ -389,11 +389,6 @@ struct Known<'a> {
     by_email: HashMap<String, &'a User>,
 }
 
-/// `text` lowercased character by character: what usernames and e-mails are unique by.
-fn fold(text: &str) -> String {
-    text.chars().flat_map(char::to_lowercase).collect()
-}
-
 /// A row, resolved.
 struct Row<'a> {
     existing: Option<&'a User>,
@@ -494,19 +489,19 @@ fn plan_row<'a, P: Catalog>(
     if let Err(e) = validate_email(email) {
         bad(EMAIL, e.to_string());
     }
-    if let Some(first) = seen_usernames.insert(fold(username), line) {
+    if let Some(first) = seen_usernames.insert(folded(username), line) {
         bad(
             USERNAME,
             format!("`{username}` appears again: first on line {first}"),
         );
     }
-    if let Some(first) = seen_emails.insert(fold(email), line) {
+    if let Some(first) = seen_emails.insert(folded(email), line) {
         bad(
             EMAIL,
             format!("`{email}` appears again: first on line {first}"),
         );
     }
-    let existing = known.by_username.get(&fold(username)).copied();
+    let existing = known.by_username.get(&folded(username)).copied();
     match (create, existing) {
         (true, Some(_)) => bad(USERNAME, format!("`{username}` already exists: use Update")),
         (false, None) => bad(USERNAME, format!("no user `{username}` to update")),
@@ -514,7 +509,7 @@ fn plan_row<'a, P: Catalog>(
     }
     if let Some(other) = known
         .by_email
-        .get(&fold(email))
+        .get(&folded(email))
         .filter(|u| Some(u.id()) != existing.map(User::id))
     {
         bad(
