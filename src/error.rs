@@ -33,6 +33,11 @@ pub enum ErrorKind {
     OutsideScope,
     /// The audit sink refused the record; nothing was applied (R19).
     Audit,
+    /// Another writer (another replica, say) changed the same objects first; nothing was
+    /// applied. Read the new state and decide again.
+    Conflict,
+    /// The engine has not yet seen the revision asked for, and waiting for it timed out.
+    Behind,
 }
 
 /// The error type of every fallible shopguard operation.
@@ -96,6 +101,12 @@ enum Detail {
     Audit(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot {action}: {reason}")]
     Refused { action: String, reason: String },
+    #[error("the store is at revision {head}, not {base}: another writer stored a batch first")]
+    RevisionMoved { base: u64, head: u64 },
+    #[error("{object} was changed by another writer (revision {revision}); nothing was applied")]
+    Conflict { object: String, revision: u64 },
+    #[error("at revision {have}, waited in vain for revision {want}")]
+    Behind { have: u64, want: u64 },
     #[error("cannot upload: {}", list(.0))]
     Upload(Vec<Problem>),
 }
@@ -202,6 +213,37 @@ impl Error {
     /// Wraps an audit sink's error; it travels as [`std::error::Error::source`].
     pub fn audit<E: Into<Box<dyn std::error::Error + Send + Sync>>>(source: E) -> Self {
         Self::new(ErrorKind::Audit, Detail::Audit(source.into()))
+    }
+
+    /// For a [`Storage`](crate::storage::Storage) backend: the batch was planned against
+    /// revision `base`, but the store already holds revision `head` (kind
+    /// [`ErrorKind::Conflict`]). The engine catches up and decides again.
+    pub fn revision_moved(base: u64, head: u64) -> Self {
+        Self::new(ErrorKind::Conflict, Detail::RevisionMoved { base, head })
+    }
+
+    /// The revision a [`revision_moved`](Self::revision_moved) error found stored.
+    pub fn stored_revision(&self) -> Option<u64> {
+        match &*self.detail {
+            Detail::RevisionMoved { head, .. } => Some(*head),
+            _ => None,
+        }
+    }
+
+    /// Another writer changed `object` in `revision`.
+    pub(crate) fn conflict(object: impl fmt::Display, revision: u64) -> Self {
+        Self::new(
+            ErrorKind::Conflict,
+            Detail::Conflict {
+                object: object.to_string(),
+                revision,
+            },
+        )
+    }
+
+    /// Waiting for revision `want` timed out at `have`.
+    pub(crate) fn behind(have: u64, want: u64) -> Self {
+        Self::new(ErrorKind::Behind, Detail::Behind { have, want })
     }
 
     /// A refused administrative change: ``cannot {action}: {reason}``.

@@ -5,19 +5,19 @@ pub(crate) mod authorize;
 pub(crate) mod change;
 pub(crate) mod listing;
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, PoisonError};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::PoisonError;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
 use crate::admin::audit::{AuditRecord, Object, Outcome, now_unix_ms};
 use crate::admin::change::Change;
-use crate::engine::Engine;
 use crate::engine::index::{Index, Pending};
+use crate::engine::{Engine, MAX_ATTEMPTS};
 use crate::model::ids::{AccountId, RoleId, UserId};
 use crate::model::permission::Catalog;
-use crate::storage::{Mutation, Storage};
+use crate::storage::{Commit, Key, Mutation, Storage};
+use crate::{Error, ErrorKind};
 
 /// Something the host must act on after a change: the library sends no e-mail itself.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -67,7 +67,22 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     ///
     /// The rule that refused, by [`ErrorKind`](crate::ErrorKind): `NotPermitted`, `Hierarchy`,
     /// `Escalation`, `OutsideScope`, `Owner`, `SeatLimit`, `InUse`, `InvalidInput`,
-    /// `Duplicate`, `NotFound`; or `Storage` / `Audit` if a backend failed.
+    /// `Duplicate`, `NotFound`; `Storage` / `Audit` if a backend failed; `Conflict` if
+    /// another engine sharing the storage changed one of the same objects first.
+    ///
+    /// # Replicas
+    ///
+    /// When several engines share one storage, the storage serializes their writes. If
+    /// another engine stored a batch first, this one reads it, and plans the change again on
+    /// the new state — so the seat limit (R12), the single owner (R11) and every authorization
+    /// rule are checked against the latest state, whichever engine made the other change.
+    /// If the other batch wrote an object this change writes (two admins editing the same
+    /// user), the change is refused with `Conflict` instead of overwriting it.
+    ///
+    /// # Blocking
+    ///
+    /// With a durable backend this waits for the database. From async code (tokio), call it
+    /// inside `tokio::task::spawn_blocking`, as with any blocking I/O.
     pub fn apply(&self, actor: UserId, change: Change<P>) -> Result<Applied, Error> {
         self.apply_all(actor, vec![change])
     }
@@ -81,37 +96,52 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// As [`apply`](Self::apply), for the first change refused.
     pub fn apply_all(&self, actor: UserId, changes: Vec<Change<P>>) -> Result<Applied, Error> {
         let mut last = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = self.current.load_full();
-        let mut next = Index::clone(&current);
-        let mut mutations = Vec::new();
-        let mut events = Vec::new();
-        let mut records = Vec::with_capacity(changes.len());
         let at = now_unix_ms();
-        let account = current.users.get(&actor).map(|u| u.account());
-        let revision = (*last).max(current.revision) + 1;
-        // Each change is authorized against the state the ones before it produce; the whole
-        // batch is validated once, at the end.
-        let mut pending = Pending::default();
-        for change in &changes {
-            let step = authorize::plan(&next, actor, change).and_then(|planned| {
-                let before = affected(&next, &planned.mutations);
-                next.mutate(&planned.mutations, &mut pending)?;
-                Ok((planned, before))
-            });
-            match step {
-                Ok((planned, before)) => {
-                    let after = affected(&next, &planned.mutations);
-                    records.push(AuditRecord {
-                        at_unix_ms: at,
-                        actor,
-                        account,
-                        change: change.clone(),
-                        before,
-                        after,
-                        outcome: Outcome::Applied { revision },
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self.current.load_full();
+            let account = current.users.get(&actor).map(|u| u.account());
+            let revision = (*last).max(current.revision) + 1;
+            let staged = match stage(&current, actor, &changes, at, account, revision) {
+                Ok(staged) => staged,
+                Err(err) => {
+                    self.audit_refused(at, actor, account, &changes, &err);
+                    return Err(err);
+                }
+            };
+            // INVARIANT: the audit holds the batch before storage and readers do.
+            if let Err(err) = self.audit.record(&staged.records) {
+                return Err(Error::audit(err));
+            }
+            // The audit now names this revision: it is never handed out again, even if storage
+            // refuses the batch (a refused record then follows).
+            *last = revision;
+            let commit = Commit {
+                base: current.revision,
+                revision,
+                mutations: &staged.mutations,
+                audit: &staged.records,
+            };
+            match self.storage.commit(&commit) {
+                Ok(()) => {
+                    self.publish(staged.next);
+                    return Ok(Applied {
+                        revision,
+                        events: staged.events,
                     });
-                    mutations.extend(planned.mutations);
-                    events.extend(planned.events);
+                }
+                Err(err) if err.kind() == ErrorKind::Conflict && attempt < MAX_ATTEMPTS => {
+                    // Another engine sharing the storage went first. The sink already has
+                    // this attempt as applied: say it was not, then plan again on the new
+                    // state — unless the other writer touched the same objects.
+                    self.audit_sink_refused(at, actor, account, &changes, &err);
+                    let written: HashSet<Key> =
+                        staged.mutations.iter().map(Mutation::key).collect();
+                    if let Err(err) = self.catch_up_for_retry(&mut last, &written) {
+                        self.audit_refused(at, actor, account, &changes, &err);
+                        return Err(err);
+                    }
                 }
                 Err(err) => {
                     self.audit_refused(at, actor, account, &changes, &err);
@@ -119,28 +149,10 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                 }
             }
         }
-        if let Err(err) = next.settle(&pending) {
-            self.audit_refused(at, actor, account, &changes, &err);
-            return Err(err);
-        }
-        next.revision = revision;
-        // INVARIANT: the audit holds the batch before storage and readers do.
-        if let Err(err) = self.audit.record(&records) {
-            return Err(Error::audit(err));
-        }
-        // The audit now names this revision: it is never handed out again, even if storage
-        // refuses the batch (a refused record then follows).
-        *last = revision;
-        if let Err(err) = self.storage.apply(revision, &mutations) {
-            self.audit_refused(at, actor, account, &changes, &err);
-            return Err(err);
-        }
-        self.current.store(Arc::new(next));
-        Ok(Applied { revision, events })
     }
 
-    /// Records every change of a refused batch; a failing sink is ignored here (nothing was
-    /// applied, so nothing is lost).
+    /// Records every change of a refused batch, in the sink and in storage; a failure is
+    /// ignored here (nothing was applied, so nothing is lost).
     pub(crate) fn audit_refused(
         &self,
         at: u64,
@@ -149,20 +161,93 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         changes: &[Change<P>],
         err: &Error,
     ) {
-        let records: Vec<AuditRecord<P>> = changes
-            .iter()
-            .map(|c| AuditRecord {
-                at_unix_ms: at,
-                actor,
-                account,
-                change: c.clone(),
-                before: Vec::new(),
-                after: Vec::new(),
-                outcome: Outcome::refused(err),
-            })
-            .collect();
+        let records = refused_records(at, actor, account, changes, err);
+        let _ignored = self.audit.record(&records);
+        let _ignored = self.storage.record_refused(&records);
+    }
+
+    /// Records a refused attempt in the sink only: storage never saw it as applied.
+    fn audit_sink_refused(
+        &self,
+        at: u64,
+        actor: UserId,
+        account: Option<AccountId>,
+        changes: &[Change<P>],
+        err: &Error,
+    ) {
+        let records = refused_records(at, actor, account, changes, err);
         let _ignored = self.audit.record(&records);
     }
+}
+
+/// A batch planned, validated and ready to store.
+struct Staged<P> {
+    next: Index<P>,
+    mutations: Vec<Mutation<P>>,
+    events: Vec<Event>,
+    records: Vec<AuditRecord<P>>,
+}
+
+/// Plans every change on the state the ones before it produce, then validates the batch once.
+fn stage<P: Catalog>(
+    current: &Index<P>,
+    actor: UserId,
+    changes: &[Change<P>],
+    at: u64,
+    account: Option<AccountId>,
+    revision: u64,
+) -> Result<Staged<P>, Error> {
+    let mut next = Index::clone(current);
+    let mut mutations = Vec::new();
+    let mut events = Vec::new();
+    let mut records = Vec::with_capacity(changes.len());
+    let mut pending = Pending::default();
+    for change in changes {
+        let planned = authorize::plan(&next, actor, change)?;
+        let before = affected(&next, &planned.mutations);
+        next.mutate(&planned.mutations, &mut pending)?;
+        let after = affected(&next, &planned.mutations);
+        records.push(AuditRecord {
+            at_unix_ms: at,
+            actor,
+            account,
+            change: change.clone(),
+            before,
+            after,
+            outcome: Outcome::Applied { revision },
+        });
+        mutations.extend(planned.mutations);
+        events.extend(planned.events);
+    }
+    next.settle(&pending)?;
+    next.revision = revision;
+    Ok(Staged {
+        next,
+        mutations,
+        events,
+        records,
+    })
+}
+
+fn refused_records<P: Clone>(
+    at: u64,
+    actor: UserId,
+    account: Option<AccountId>,
+    changes: &[Change<P>],
+    err: &Error,
+) -> Vec<AuditRecord<P>> {
+    changes
+        .iter()
+        .map(|c| AuditRecord {
+            at_unix_ms: at,
+            actor,
+            account,
+            change: c.clone(),
+            before: Vec::new(),
+            after: Vec::new(),
+            outcome: Outcome::refused(err),
+        })
+        .collect()
 }
 
 /// The objects a batch of mutations touches, as they are in `index`.

@@ -7,15 +7,18 @@ pub(crate) mod resource;
 pub(crate) mod reverse;
 pub(crate) mod users;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
-use crate::Error;
 use crate::admin::audit::{AuditSink, MemoryAudit};
 use crate::engine::decision::Decision;
 use crate::engine::explain::Explanation;
-use crate::engine::index::Index;
+use crate::engine::index::{Index, Pending};
 use crate::engine::resource::Resource;
 use crate::engine::reverse::ScopeFor;
 use crate::model::account::{Account, Channel, Source, Store};
@@ -23,7 +26,14 @@ use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId}
 use crate::model::permission::Catalog;
 use crate::model::role::Role;
 use crate::model::user::User;
-use crate::storage::{Mutation, Storage, Volatile};
+use crate::storage::{Batch, Commit, Key, Mutation, Storage, Volatile};
+use crate::{Error, ErrorKind};
+
+/// The longest any wait is allowed to be (a day): longer timeouts are cut to it.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(86_400);
+
+/// How many times a write is planned again after other writers went first.
+pub(crate) const MAX_ATTEMPTS: usize = 16;
 
 /// The authorization engine: many accounts, answered from memory.
 ///
@@ -39,6 +49,8 @@ pub struct Engine<P: Catalog, S: Storage<P> = Volatile> {
     /// storage refused keeps its number, so no two audited batches share one.
     pub(crate) writer: Mutex<u64>,
     pub(crate) audit: Arc<dyn AuditSink<P>>,
+    /// Signalled (under its mutex) after every publish, for [`Engine::at_least`].
+    published: (Mutex<()>, Condvar),
 }
 
 impl<P: Catalog> Engine<P, Volatile> {
@@ -49,6 +61,7 @@ impl<P: Catalog> Engine<P, Volatile> {
             storage: Volatile,
             writer: Mutex::new(0),
             audit: Arc::new(MemoryAudit::new()),
+            published: (Mutex::new(()), Condvar::new()),
         }
     }
 }
@@ -77,6 +90,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
             storage,
             writer: Mutex::new(loaded.revision),
             audit: Arc::new(MemoryAudit::new()),
+            published: (Mutex::new(()), Condvar::new()),
         })
     }
 
@@ -165,24 +179,206 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     ///
     /// # Errors
     ///
-    /// The first broken rule, by kind ([`ErrorKind`](crate::ErrorKind)); or
-    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend refused the batch.
+    /// The first broken rule, by kind ([`ErrorKind`](crate::ErrorKind));
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend refused the batch; or
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) if another engine sharing the
+    /// storage wrote one of the same objects first. (If it wrote only other objects, this
+    /// engine catches up and applies the batch on the new state.)
     pub fn unchecked_apply<I>(&self, batch: I) -> Result<u64, Error>
     where
         I: IntoIterator<Item = Mutation<P>>,
     {
         let batch: Vec<Mutation<P>> = batch.into_iter().collect();
+        let written: HashSet<Key> = batch.iter().map(Mutation::key).collect();
         let mut last = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = self.current.load_full();
-        let mut next = Index::clone(&current);
-        next.apply(&batch)?;
-        let revision = (*last).max(current.revision) + 1;
-        next.revision = revision;
-        // INVARIANT: storage accepts the batch before readers can see it.
-        self.storage.apply(revision, &batch)?;
-        *last = revision;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self.current.load_full();
+            let mut next = Index::clone(&current);
+            next.apply(&batch)?;
+            let revision = (*last).max(current.revision) + 1;
+            next.revision = revision;
+            let commit = Commit {
+                base: current.revision,
+                revision,
+                mutations: &batch,
+                audit: &[],
+            };
+            // INVARIANT: storage accepts the batch before readers can see it.
+            match self.storage.commit(&commit) {
+                Ok(()) => {
+                    *last = revision;
+                    self.publish(next);
+                    return Ok(revision);
+                }
+                Err(err) if err.kind() == ErrorKind::Conflict && attempt < MAX_ATTEMPTS => {
+                    self.catch_up_for_retry(&mut last, &written)?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Reads every batch other engines stored since this one's revision and publishes them.
+    /// Returns the revision now shown. A follower ([`follow`](Self::follow)) calls this
+    /// whenever the storage reports a change; call it directly to catch up at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be read; any
+    /// other kind if a stored batch breaks a rule here (engines sharing a store must use the
+    /// same catalog). The engine is then unchanged.
+    pub fn sync(&self) -> Result<u64, Error> {
+        let mut last = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.catch_up(&mut last)?;
+        Ok(self.current.load().revision)
+    }
+
+    /// A snapshot at revision `revision` or later: read your own writes across replicas, as
+    /// with a Zanzibar zookie. Waits up to `timeout` for a follower (or [`sync`](Self::sync))
+    /// to bring the revision in; never touches storage itself.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Behind`](crate::ErrorKind::Behind) if the revision has not arrived in time.
+    pub fn at_least(&self, revision: u64, timeout: Duration) -> Result<Snapshot<P>, Error> {
+        let deadline = Instant::now() + timeout.min(LONGEST_WAIT);
+        let (lock, cv) = &self.published;
+        let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let snapshot = self.snapshot();
+            if snapshot.revision() >= revision {
+                return Ok(snapshot);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::behind(snapshot.revision(), revision));
+            }
+            guard = cv
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Starts a background thread that keeps this engine up to date with what other engines
+    /// sharing its storage write: it waits for the storage to report a change
+    /// ([`Storage::wait_for_change`]: PostgreSQL's LISTEN/NOTIFY, a memory store's condition
+    /// variable), at most `poll` at a time, and then [`sync`](Self::sync)s. A missed
+    /// notification (a dropped connection, say) is made up at the next poll by the same
+    /// catch-up read. Stops when the [`Follower`] is dropped.
+    pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower
+    where
+        S: 'static,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let error = Arc::new(Mutex::new(None));
+        let engine = Arc::clone(self);
+        let thread = {
+            let (stop, error) = (Arc::clone(&stop), Arc::clone(&error));
+            std::thread::Builder::new()
+                .name("shopguard-follower".to_owned())
+                .spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        let seen = engine.revision();
+                        let outcome = engine
+                            .storage
+                            .wait_for_change(seen, poll)
+                            .and_then(|()| engine.sync());
+                        if let Err(err) = outcome {
+                            *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+                            std::thread::sleep(poll.min(LONGEST_WAIT));
+                        }
+                    }
+                })
+        };
+        Follower {
+            stop,
+            thread: thread.ok(),
+            error,
+        }
+    }
+
+    /// Publishes `next` to readers and wakes [`at_least`](Self::at_least) waiters.
+    pub(crate) fn publish(&self, next: Index<P>) {
         self.current.store(Arc::new(next));
-        Ok(revision)
+        let (lock, cv) = &self.published;
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        cv.notify_all();
+    }
+
+    /// Applies every batch stored after the current revision. Called with the writer lock.
+    pub(crate) fn catch_up(&self, last: &mut u64) -> Result<Vec<Batch<P>>, Error> {
+        let current = self.current.load_full();
+        let missed = self.storage.changes_since(current.revision)?;
+        let Some(end) = missed.last().map(|b| b.revision) else {
+            return Ok(missed);
+        };
+        let mut next = Index::clone(&current);
+        let mut pending = Pending::default();
+        for batch in &missed {
+            next.mutate(&batch.mutations, &mut pending)?;
+        }
+        next.settle(&pending)?;
+        next.revision = end;
+        *last = (*last).max(end);
+        self.publish(next);
+        Ok(missed)
+    }
+
+    /// After storage refused a batch because another writer stored one first: catches up,
+    /// and refuses with [`ErrorKind::Conflict`] if what was missed wrote any object the batch
+    /// writes. Otherwise the caller plans the batch again on the new state.
+    pub(crate) fn catch_up_for_retry(
+        &self,
+        last: &mut u64,
+        written: &HashSet<Key>,
+    ) -> Result<(), Error> {
+        let missed = self.catch_up(last)?;
+        for batch in &missed {
+            if let Some(key) = batch
+                .mutations
+                .iter()
+                .map(Mutation::key)
+                .find(|k| written.contains(k))
+            {
+                return Err(Error::conflict(key, batch.revision));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The background thread of [`Engine::follow`]. Dropping it stops the thread.
+#[derive(Debug)]
+pub struct Follower {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    error: Arc<Mutex<Option<Error>>>,
+}
+
+impl Follower {
+    /// The last error the follower met (storage unreachable, …), taken out; it keeps trying.
+    pub fn take_error(&self) -> Option<Error> {
+        self.error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Whether the thread is running (it could not be started if the system refused a thread).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ignored = thread.join();
+        }
     }
 }
 

@@ -1,16 +1,19 @@
 //! The in-memory storage implementations.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
 
 use crate::Error;
-use crate::model::account::{Account, Channel, Source, Store};
-use crate::model::ids::{AccountId, ChannelId, IdMap, RoleId, SourceId, StoreId, UserId};
-use crate::model::role::Role;
-use crate::model::user::User;
-use crate::storage::{Loaded, Mutation, Storage};
+use crate::admin::audit::AuditRecord;
+use crate::storage::{Batch, Commit, Key, Loaded, Mutation, Storage};
 
 /// The default: nothing is kept outside the engine's own memory, and nothing survives the
 /// process. For services that rebuild their policy from their own database on start.
+///
+/// Audit records still reach the engine's [`AuditSink`](crate::AuditSink). Only one engine
+/// can use a `Volatile`, so it never reports a conflict.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Volatile;
 
@@ -22,29 +25,44 @@ impl<P> Storage<P> for Volatile {
         })
     }
 
-    fn apply(&self, _revision: u64, _batch: &[Mutation<P>]) -> Result<(), Error> {
+    fn commit(&self, _commit: &Commit<'_, P>) -> Result<(), Error> {
         Ok(())
+    }
+
+    fn changes_since(&self, _revision: u64) -> Result<Vec<Batch<P>>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn record_refused(&self, _records: &[AuditRecord<P>]) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
+        Ok(Vec::new())
     }
 }
 
-/// A store that keeps its own copy of every record in memory.
+/// A store that keeps its own copy of every record, every batch and every audit record in
+/// memory, and keeps the whole [`Storage`] contract.
 ///
-/// Share one (in an `Arc`) between engines to model a restart or a second process: an engine
-/// opened on it later loads everything the first one wrote.
+/// Share one (in an `Arc`) between engines to model a restart, or several replicas in one
+/// process: an engine opened on it later loads everything the others wrote, and a follower
+/// ([`Engine::follow`](crate::Engine::follow)) is woken by every commit.
 #[derive(Debug)]
 pub struct MemoryStorage<P> {
     state: Mutex<Records<P>>,
+    changed: Condvar,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Records<P> {
     revision: u64,
-    accounts: IdMap<AccountId, Account>,
-    stores: IdMap<StoreId, Store>,
-    sources: IdMap<SourceId, Source>,
-    channels: IdMap<ChannelId, Channel>,
-    roles: IdMap<RoleId, Role<P>>,
-    users: IdMap<UserId, User>,
+    /// The latest put of every object, in first-insertion order.
+    objects: IndexMap<Key, Mutation<P>>,
+    log: Vec<Batch<P>>,
+    audit: Vec<AuditRecord<P>>,
+    /// Fault injection: the next commit fails after this many mutations.
+    fail_after: Option<usize>,
 }
 
 impl<P> MemoryStorage<P> {
@@ -53,14 +71,23 @@ impl<P> MemoryStorage<P> {
         MemoryStorage {
             state: Mutex::new(Records {
                 revision: 0,
-                accounts: IdMap::default(),
-                stores: IdMap::default(),
-                sources: IdMap::default(),
-                channels: IdMap::default(),
-                roles: IdMap::default(),
-                users: IdMap::default(),
+                objects: IndexMap::new(),
+                log: Vec::new(),
+                audit: Vec::new(),
+                fail_after: None,
             }),
+            changed: Condvar::new(),
         }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Records<P>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fault injection, for tests: the next commit fails after storing `mutations` of its
+    /// mutations, as a disk that fails mid-write would. The commit must then leave nothing.
+    pub fn fail_next_commit_after(&self, mutations: usize) {
+        self.lock().fail_after = Some(mutations);
     }
 }
 
@@ -70,72 +97,96 @@ impl<P> Default for MemoryStorage<P> {
     }
 }
 
+/// Applies `batch` to `objects`; stops with an error after `fail_after` mutations.
+fn write<P: Copy>(
+    objects: &mut IndexMap<Key, Mutation<P>>,
+    batch: &[Mutation<P>],
+    fail_after: Option<usize>,
+) -> Result<(), Error> {
+    for (n, m) in batch.iter().enumerate() {
+        if fail_after == Some(n) {
+            return Err(Error::storage("injected fault: write failed mid-batch"));
+        }
+        if m.is_remove() {
+            objects.shift_remove(&m.key());
+        } else {
+            objects.insert(m.key(), m.clone());
+        }
+    }
+    Ok(())
+}
+
 impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
     fn load(&self) -> Result<Loaded<P>, Error> {
-        let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut records = Vec::new();
-        records.extend(s.accounts.values().cloned().map(Mutation::PutAccount));
-        records.extend(s.stores.values().cloned().map(Mutation::PutStore));
-        records.extend(s.sources.values().cloned().map(Mutation::PutSource));
-        records.extend(s.channels.values().cloned().map(Mutation::PutChannel));
-        records.extend(s.roles.values().cloned().map(Mutation::PutRole));
-        records.extend(s.users.values().cloned().map(Mutation::PutUser));
+        let s = self.lock();
+        let mut records: Vec<(Key, Mutation<P>)> =
+            s.objects.iter().map(|(k, m)| (*k, m.clone())).collect();
+        // Parents first; within a kind, first-insertion order (the sort is stable).
+        records.sort_by_key(|(k, _)| k.kind);
         Ok(Loaded {
             revision: s.revision,
-            records,
+            records: records.into_iter().map(|(_, m)| m).collect(),
         })
     }
 
-    fn apply(&self, revision: u64, batch: &[Mutation<P>]) -> Result<(), Error> {
-        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if revision <= s.revision {
-            return Err(Error::storage(format!(
-                "revision {revision} is not after stored revision {}",
-                s.revision
-            )));
+    fn commit(&self, commit: &Commit<'_, P>) -> Result<(), Error> {
+        let mut s = self.lock();
+        if commit.base != s.revision || commit.revision <= s.revision {
+            return Err(Error::revision_moved(commit.base, s.revision));
         }
-        // Every mutation below is infallible, so the batch lands whole.
-        for m in batch {
-            match m.clone() {
-                Mutation::PutAccount(a) => {
-                    s.accounts.insert(a.id(), a);
-                }
-                Mutation::RemoveAccount(id) => {
-                    s.accounts.shift_remove(&id);
-                }
-                Mutation::PutStore(x) => {
-                    s.stores.insert(x.id(), x);
-                }
-                Mutation::RemoveStore(id) => {
-                    s.stores.shift_remove(&id);
-                }
-                Mutation::PutSource(x) => {
-                    s.sources.insert(x.id(), x);
-                }
-                Mutation::RemoveSource(id) => {
-                    s.sources.shift_remove(&id);
-                }
-                Mutation::PutChannel(x) => {
-                    s.channels.insert(x.id(), x);
-                }
-                Mutation::RemoveChannel(id) => {
-                    s.channels.shift_remove(&id);
-                }
-                Mutation::PutRole(x) => {
-                    s.roles.insert(x.id(), x);
-                }
-                Mutation::RemoveRole(id) => {
-                    s.roles.shift_remove(&id);
-                }
-                Mutation::PutUser(x) => {
-                    s.users.insert(x.id(), x);
-                }
-                Mutation::RemoveUser(id) => {
-                    s.users.shift_remove(&id);
-                }
+        match s.fail_after.take() {
+            None => {
+                // Every step is infallible without an injected fault: the batch lands whole.
+                write(&mut s.objects, commit.mutations, None)?;
+            }
+            Some(n) => {
+                // Write into a copy, as a transaction would, and keep it only if all of it
+                // landed.
+                let mut objects = s.objects.clone();
+                write(&mut objects, commit.mutations, Some(n))?;
+                s.objects = objects;
             }
         }
-        s.revision = revision;
+        s.log.push(Batch {
+            revision: commit.revision,
+            mutations: commit.mutations.to_vec(),
+        });
+        s.audit.extend_from_slice(commit.audit);
+        s.revision = commit.revision;
+        drop(s);
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<P>>, Error> {
+        let s = self.lock();
+        let first = s.log.partition_point(|b| b.revision <= revision);
+        Ok(s.log.get(first..).unwrap_or_default().to_vec())
+    }
+
+    fn record_refused(&self, records: &[AuditRecord<P>]) -> Result<(), Error> {
+        self.lock().audit.extend_from_slice(records);
+        Ok(())
+    }
+
+    fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
+        Ok(self.lock().audit.clone())
+    }
+
+    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout.min(crate::engine::LONGEST_WAIT);
+        let mut s = self.lock();
+        while s.revision <= after {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
         Ok(())
     }
 }

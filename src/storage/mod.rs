@@ -1,18 +1,50 @@
-//! Storage: the [`Storage`] trait, its contract, and the in-memory implementations.
+//! Storage: the [`Storage`] trait, its contract, and the backends.
 //!
-//! The engine answers every check from memory. A storage backend keeps the records durable and
-//! hands them back on start. The engine calls it under its writer lock, after validating a batch
-//! and before publishing it to readers, so a refused or failed write is never seen.
+//! The engine answers every check from memory. A storage backend keeps the records durable,
+//! hands them back on start, and — when several engines (replicas) share it — tells each
+//! engine what the others wrote. The engine calls it under its writer lock, after validating a
+//! batch and before publishing it to readers, so a refused or failed write is never seen.
+//!
+//! | Backend | Feature | For |
+//! |---|---|---|
+//! | [`Volatile`] | (default) | services that rebuild their policy from their own data on start |
+//! | [`MemoryStorage`] | (default) | tests; several engines in one process |
+//! | `SqliteStorage` | `sqlite` | one process, durable in an embedded SQLite file |
+//! | `PgStorage` | `postgres` | several replicas on one PostgreSQL database |
+//!
+//! ## Revisions and replicas
+//!
+//! Every accepted batch gets a revision, increasing. A [`Commit`] names the revision it was
+//! planned against (`base`); a backend shared by several engines stores it only if nothing was
+//! stored after `base`, and otherwise refuses with [`ErrorKind::Conflict`]. The engine then
+//! reads what it missed ([`Storage::changes_since`]), and either plans the change again on the
+//! new state — so the seat limit (R12) and the single owner (R11) are checked against every
+//! change, whichever replica made it — or, if the other writer touched the same objects,
+//! refuses with [`ErrorKind::Conflict`] rather than overwrite.
+//!
+//! [`ErrorKind::Conflict`]: crate::ErrorKind::Conflict
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod record;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use memory::{MemoryStorage, Volatile};
+#[cfg(feature = "postgres")]
+pub use postgres::PgStorage;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStorage;
 
 use core::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::admin::audit::AuditRecord;
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 use crate::model::role::Role;
@@ -51,6 +83,112 @@ pub enum Mutation<P> {
     RemoveUser(UserId),
 }
 
+/// What kind of object a [`Key`] names, parents first: a backend loads objects in this order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub enum ObjectKind {
+    /// An [`Account`].
+    Account,
+    /// A [`Store`].
+    Store,
+    /// A [`Source`].
+    Source,
+    /// A sales [`Channel`].
+    Channel,
+    /// A [`Role`].
+    Role,
+    /// A [`User`].
+    User,
+}
+
+impl ObjectKind {
+    /// A stable number for a storage column (0 = account … 5 = user).
+    pub fn code(self) -> u8 {
+        match self {
+            ObjectKind::Account => 0,
+            ObjectKind::Store => 1,
+            ObjectKind::Source => 2,
+            ObjectKind::Channel => 3,
+            ObjectKind::Role => 4,
+            ObjectKind::User => 5,
+        }
+    }
+
+    /// The kind a [`code`](Self::code) stands for.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => ObjectKind::Account,
+            1 => ObjectKind::Store,
+            2 => ObjectKind::Source,
+            3 => ObjectKind::Channel,
+            4 => ObjectKind::Role,
+            5 => ObjectKind::User,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ObjectKind::Account => "account",
+            ObjectKind::Store => "store",
+            ObjectKind::Source => "source",
+            ObjectKind::Channel => "channel",
+            ObjectKind::Role => "role",
+            ObjectKind::User => "user",
+        })
+    }
+}
+
+/// The object a [`Mutation`] writes: its kind and id. Ids of different kinds may coincide.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct Key {
+    /// The kind of object.
+    pub kind: ObjectKind,
+    /// Its id, as the host's 64-bit key.
+    pub id: u64,
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.kind, self.id)
+    }
+}
+
+impl<P: Copy> Mutation<P> {
+    /// The object this mutation writes.
+    pub fn key(&self) -> Key {
+        let (kind, id) = match self {
+            Mutation::PutAccount(x) => (ObjectKind::Account, x.id().get()),
+            Mutation::RemoveAccount(id) => (ObjectKind::Account, id.get()),
+            Mutation::PutStore(x) => (ObjectKind::Store, x.id().get()),
+            Mutation::RemoveStore(id) => (ObjectKind::Store, id.get()),
+            Mutation::PutSource(x) => (ObjectKind::Source, x.id().get()),
+            Mutation::RemoveSource(id) => (ObjectKind::Source, id.get()),
+            Mutation::PutChannel(x) => (ObjectKind::Channel, x.id().get()),
+            Mutation::RemoveChannel(id) => (ObjectKind::Channel, id.get()),
+            Mutation::PutRole(x) => (ObjectKind::Role, x.id().get()),
+            Mutation::RemoveRole(id) => (ObjectKind::Role, id.get()),
+            Mutation::PutUser(x) => (ObjectKind::User, x.id().get()),
+            Mutation::RemoveUser(id) => (ObjectKind::User, id.get()),
+        };
+        Key { kind, id }
+    }
+
+    /// Whether this mutation removes its object.
+    pub fn is_remove(&self) -> bool {
+        matches!(
+            self,
+            Mutation::RemoveAccount(_)
+                | Mutation::RemoveStore(_)
+                | Mutation::RemoveSource(_)
+                | Mutation::RemoveChannel(_)
+                | Mutation::RemoveRole(_)
+                | Mutation::RemoveUser(_)
+        )
+    }
+}
+
 /// What a backend hands back on start.
 #[derive(Clone, Debug)]
 pub struct Loaded<P> {
@@ -61,24 +199,54 @@ pub struct Loaded<P> {
     pub records: Vec<Mutation<P>>,
 }
 
-/// Where the engine's records live between processes.
+/// One stored batch, as [`Storage::changes_since`] hands it back.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(bound(serialize = "P: Serialize", deserialize = "P: Deserialize<'de>"))]
+pub struct Batch<P> {
+    /// The revision the batch was stored as.
+    pub revision: u64,
+    /// Its mutations, in order.
+    pub mutations: Vec<Mutation<P>>,
+}
+
+/// One batch for a backend to store, with the audit records that go with it (R19).
+#[derive(Clone, Copy, Debug)]
+pub struct Commit<'a, P> {
+    /// The revision the batch was planned against: the last one the writing engine had.
+    pub base: u64,
+    /// The revision to store it as; greater than `base`.
+    pub revision: u64,
+    /// The mutations, in order.
+    pub mutations: &'a [Mutation<P>],
+    /// One record per change of the batch; stored in the same transaction as the mutations.
+    pub audit: &'a [AuditRecord<P>],
+}
+
+/// Where the engine's records live between processes, and how replicas learn of each other's
+/// writes.
 ///
 /// # Contract
 ///
 /// An implementation **must** keep these promises; the engine's own guarantees rest on them.
 ///
-/// - `apply` **must** be atomic: either every mutation of the batch is stored, or none is.
-/// - `apply` **must** be durable before it returns `Ok`: a crash after `Ok` loses nothing.
-/// - `apply` that returns `Err` **must** leave the stored records as they were; the engine
+/// - `commit` **must** be atomic: either every mutation of the batch and every audit record is
+///   stored, or none is.
+/// - `commit` **must** be durable before it returns `Ok`: a crash after `Ok` loses nothing.
+/// - `commit` that returns `Err` **must** leave the stored records as they were; the engine
 ///   then leaves memory as it was too.
-/// - `load` **must** return exactly the records of every batch applied so far, each object in
-///   its latest state, with the revision of the last batch. Loading into a new engine rebuilds
-///   the same state.
-/// - `apply` is called with strictly increasing revisions, one writer at a time per engine.
-///   A backend shared by several engines **must** refuse a revision it has already stored with
-///   [`ErrorKind::Storage`](crate::ErrorKind::Storage) rather than overwrite it.
+/// - `commit` **must** refuse a batch whose `base` is not the last revision stored, with
+///   [`Error::revision_moved`] (kind [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)), so
+///   that no batch is ever stored on a state its writer did not see. Writers on different
+///   engines are serialized this way. A backend that only one engine ever uses (such as
+///   [`Volatile`]) may skip the check.
+/// - `load` **must** return exactly the records of every batch stored so far, each object in
+///   its latest state, with the revision of the last batch, read as one consistent state.
+///   Loading into a new engine rebuilds the same state.
+/// - `changes_since(r)` **must** return every batch stored after revision `r`, in revision
+///   order; applying them to the state of revision `r` gives the state [`load`](Self::load)
+///   returns.
 ///
-/// The engine validates a batch before calling `apply`, so a backend need not re-check rules.
+/// The engine validates a batch before calling `commit`, so a backend need not re-check rules.
 pub trait Storage<P>: Send + Sync + fmt::Debug {
     /// Reads every record.
     ///
@@ -88,13 +256,52 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
     /// record cannot be decoded.
     fn load(&self) -> Result<Loaded<P>, Error>;
 
-    /// Stores one batch as revision `revision`, atomically and durably.
+    /// Stores one batch and its audit records as `commit.revision`, atomically and durably.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the batch was not stored; then
-    /// nothing of it was.
-    fn apply(&self, revision: u64, batch: &[Mutation<P>]) -> Result<(), Error>;
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (from [`Error::revision_moved`]) if
+    /// another writer stored a batch after `commit.base`;
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the batch was not stored. Either
+    /// way, nothing of it was.
+    fn commit(&self, commit: &Commit<'_, P>) -> Result<(), Error>;
+
+    /// Every batch stored after `revision`, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be read.
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<P>>, Error>;
+
+    /// Records attempted changes that were refused (R19). Best effort: the engine ignores a
+    /// failure here, since nothing was applied.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the records were not stored.
+    fn record_refused(&self, records: &[AuditRecord<P>]) -> Result<(), Error>;
+
+    /// Every audit record stored, oldest first: applied batches' records (stored with their
+    /// batch) and refused attempts'.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be read.
+    fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error>;
+
+    /// Blocks until a batch after `after` may have been stored (by any engine sharing this
+    /// backend), or `timeout` passes. A spurious return is allowed: the caller then reads
+    /// [`changes_since`](Self::changes_since) and finds nothing. The default sleeps for
+    /// `timeout`, so a follower polls.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be watched.
+    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<(), Error> {
+        let _ = after;
+        std::thread::sleep(timeout);
+        Ok(())
+    }
 }
 
 impl<P, S: Storage<P> + ?Sized> Storage<P> for std::sync::Arc<S> {
@@ -102,7 +309,23 @@ impl<P, S: Storage<P> + ?Sized> Storage<P> for std::sync::Arc<S> {
         (**self).load()
     }
 
-    fn apply(&self, revision: u64, batch: &[Mutation<P>]) -> Result<(), Error> {
-        (**self).apply(revision, batch)
+    fn commit(&self, commit: &Commit<'_, P>) -> Result<(), Error> {
+        (**self).commit(commit)
+    }
+
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<P>>, Error> {
+        (**self).changes_since(revision)
+    }
+
+    fn record_refused(&self, records: &[AuditRecord<P>]) -> Result<(), Error> {
+        (**self).record_refused(records)
+    }
+
+    fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
+        (**self).audit_records()
+    }
+
+    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<(), Error> {
+        (**self).wait_for_change(after, timeout)
     }
 }

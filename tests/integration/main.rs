@@ -10,6 +10,7 @@
 mod admin;
 mod admin_props;
 mod catalogs;
+mod conformance;
 #[cfg(feature = "csv")]
 mod csv;
 mod fixture;

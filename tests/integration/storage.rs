@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use shopguard::storage::{Loaded, MemoryStorage, Storage};
-use shopguard::{Engine, Error, ErrorKind, Mutation, OnStore, UserId};
+use shopguard::storage::{Batch, Commit, Loaded, MemoryStorage, Storage};
+use shopguard::{AuditRecord, Engine, Error, ErrorKind, Mutation, OnStore, UserId};
 
 use crate::fixture::*;
 
@@ -60,11 +60,20 @@ impl<P: Copy + Send + std::fmt::Debug> Storage<P> for Flaky<P> {
     fn load(&self) -> Result<Loaded<P>, Error> {
         self.inner.load()
     }
-    fn apply(&self, revision: u64, batch: &[Mutation<P>]) -> Result<(), Error> {
+    fn commit(&self, commit: &Commit<'_, P>) -> Result<(), Error> {
         if *self.fail.lock().unwrap() {
             return Err(Error::storage("disk full"));
         }
-        self.inner.apply(revision, batch)
+        self.inner.commit(commit)
+    }
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<P>>, Error> {
+        self.inner.changes_since(revision)
+    }
+    fn record_refused(&self, records: &[AuditRecord<P>]) -> Result<(), Error> {
+        self.inner.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
+        self.inner.audit_records()
     }
 }
 
@@ -96,11 +105,28 @@ fn a_failed_storage_write_leaves_memory_as_it_was() {
 }
 
 #[test]
-fn memory_storage_refuses_a_revision_it_already_has() {
+fn memory_storage_refuses_a_batch_planned_on_an_old_revision() {
     let store = MemoryStorage::<T>::new();
-    store.apply(1, &base()).unwrap();
-    let err = store.apply(1, &[]).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Storage);
+    let batch = base();
+    let commit = |base, revision| Commit {
+        base,
+        revision,
+        mutations: &batch,
+        audit: &[],
+    };
+    store.commit(&commit(0, 1)).unwrap();
+    // A second writer that also planned on revision 0.
+    let err = store.commit(&commit(0, 2)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(err.stored_revision(), Some(1));
+    // A revision that does not move forward.
+    assert_eq!(
+        store.commit(&commit(1, 1)).unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(store.load().unwrap().revision, 1);
+    assert_eq!(store.changes_since(0).unwrap().len(), 1);
+    assert!(store.changes_since(1).unwrap().is_empty());
 }
 
 #[test]

@@ -1,0 +1,44 @@
+//! What the SQL backends share: the record encoding and the schema version.
+//!
+//! Objects, batches and audit records are stored as JSON documents (serde), so a stored row
+//! reads the same as the types' serde form, and SQL tools can inspect it. Ids and revisions
+//! are unsigned 64-bit numbers; SQL integers are signed, so they are stored with the same bits.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+
+/// The schema version the adapters of this release write. Each adapter's migrations bring
+/// version `n` to `n + 1`; a database at a newer version is refused.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(Error::storage)
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, Error> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::storage(format!("cannot decode stored {what}: {e}")))
+}
+
+/// An id or revision as a SQL integer, same bits.
+pub(crate) fn to_sql(value: u64) -> i64 {
+    i64::from_ne_bytes(value.to_ne_bytes())
+}
+
+/// A SQL integer back to the id or revision it stores.
+pub(crate) fn from_sql(value: i64) -> u64 {
+    u64::from_ne_bytes(value.to_ne_bytes())
+}
+
+/// Refuses a database written by a newer release.
+pub(crate) fn check_version(found: i64) -> Result<(), Error> {
+    if !(0..=SCHEMA_VERSION).contains(&found) {
+        return Err(Error::storage(format!(
+            "the database has shopguard schema version {found}; this release reads up to \
+             {SCHEMA_VERSION}"
+        )));
+    }
+    Ok(())
+}

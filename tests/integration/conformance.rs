@@ -1,0 +1,607 @@
+//! The storage conformance suite: the same tests, unchanged, against every backend — memory,
+//! SQLite (feature `sqlite`) and PostgreSQL (feature `postgres`; the server named by
+//! `SHOPGUARD_PG`, which `.ci/run` starts). A backend that is compiled in but cannot be
+//! reached fails its tests; nothing is skipped.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use shopguard::catalog::pos::{self, Pos};
+use shopguard::storage::{MemoryStorage, Storage};
+use shopguard::{
+    Access, Account, AccountId, Change, Engine, ErrorKind, Grant, Mutation, OnStore, RoleId,
+    Snapshot, Store, StoreId, User, UserId,
+};
+
+/// How a test gets at a backend: an empty store per test, and any number of handles on it
+/// (a restart, or another replica).
+pub(crate) trait Backend {
+    /// The storage type.
+    type S: Storage<Pos> + 'static;
+    /// An empty store, private to the test called `name`.
+    fn fresh(name: &str) -> Self;
+    /// A new handle on the same store.
+    fn open(&self) -> Self::S;
+    /// The next commit through `handle` fails after `n` writes, mid-batch.
+    fn fail_next_commit_after(handle: &Self::S, n: usize);
+    /// The handle's connections drop (where it has any).
+    fn drop_connections(handle: &Self::S);
+}
+
+/// Every backend shares one `MemoryStorage` through an `Arc`.
+pub(crate) struct MemoryBackend(Arc<MemoryStorage<Pos>>);
+
+impl Backend for MemoryBackend {
+    type S = Arc<MemoryStorage<Pos>>;
+    fn fresh(_name: &str) -> Self {
+        MemoryBackend(Arc::new(MemoryStorage::new()))
+    }
+    fn open(&self) -> Self::S {
+        Arc::clone(&self.0)
+    }
+    fn fail_next_commit_after(handle: &Self::S, n: usize) {
+        handle.fail_next_commit_after(n);
+    }
+    fn drop_connections(_handle: &Self::S) {}
+}
+
+#[cfg(feature = "sqlite")]
+pub(crate) struct SqliteBackend(std::path::PathBuf);
+
+#[cfg(feature = "sqlite")]
+impl Backend for SqliteBackend {
+    type S = shopguard::storage::SqliteStorage;
+    fn fresh(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("shopguard-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        SqliteBackend(path)
+    }
+    fn open(&self) -> Self::S {
+        shopguard::storage::SqliteStorage::open(&self.0).unwrap()
+    }
+    fn fail_next_commit_after(handle: &Self::S, n: usize) {
+        handle.fail_next_commit_after(n);
+    }
+    fn drop_connections(_handle: &Self::S) {}
+}
+
+#[cfg(feature = "postgres")]
+pub(crate) struct PgBackend {
+    url: String,
+    schema: String,
+}
+
+/// The server the PostgreSQL tests use. Missing is a failure, not a skip.
+#[cfg(feature = "postgres")]
+pub(crate) fn pg_url() -> String {
+    std::env::var("SHOPGUARD_PG").unwrap_or_else(|_| {
+        panic!(
+            "the `postgres` feature is on, so its tests need a server: set SHOPGUARD_PG to a \
+             connection string (`.ci/postgres` starts one and prints it)"
+        )
+    })
+}
+
+#[cfg(feature = "postgres")]
+impl Backend for PgBackend {
+    type S = shopguard::storage::PgStorage;
+    fn fresh(name: &str) -> Self {
+        let url = pg_url();
+        let schema = format!("t_{name}");
+        let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .unwrap();
+        PgBackend { url, schema }
+    }
+    fn open(&self) -> Self::S {
+        shopguard::storage::PgStorage::connect(&self.url, &self.schema).unwrap()
+    }
+    fn fail_next_commit_after(handle: &Self::S, n: usize) {
+        handle.fail_next_commit_after(n);
+    }
+    fn drop_connections(handle: &Self::S) {
+        handle.drop_connections().unwrap();
+    }
+}
+
+const SHOP: AccountId = AccountId::new(1);
+const NORTH: StoreId = StoreId::new(10);
+const SOUTH: StoreId = StoreId::new(11);
+const ADMIN: RoleId = RoleId::new(1);
+const MANAGER: RoleId = RoleId::new(2);
+const CASHIER: RoleId = RoleId::new(3);
+const OWNER: UserId = UserId::new(1);
+const ADMIN_2: UserId = UserId::new(2);
+const ADMIN_3: UserId = UserId::new(3);
+const ANA: UserId = UserId::new(4);
+const SEATS: u32 = 8;
+
+fn world() -> Vec<Mutation<Pos>> {
+    let admin = |id: UserId, name: &str| {
+        User::new(id, SHOP, name, &format!("{name}@shop.example"))
+            .with_grant(Grant::new(ADMIN, Access::All))
+    };
+    vec![
+        Mutation::PutAccount(Account::new(SHOP, "Corner Shop").with_seat_limit(SEATS)),
+        Mutation::PutStore(Store::new(NORTH, SHOP, "North")),
+        Mutation::PutStore(Store::new(SOUTH, SHOP, "South")),
+        Mutation::PutRole(pos::admin(ADMIN, SHOP)),
+        Mutation::PutRole(pos::manager(MANAGER, SHOP)),
+        Mutation::PutRole(pos::cashier(CASHIER, SHOP)),
+        Mutation::PutUser(admin(OWNER, "owner").with_owner(true)),
+        Mutation::PutUser(admin(ADMIN_2, "second")),
+        Mutation::PutUser(admin(ADMIN_3, "third")),
+        Mutation::PutUser(cashier(ANA, "ana", NORTH)),
+    ]
+}
+
+fn cashier(id: UserId, name: &str, store: StoreId) -> User {
+    User::new(id, SHOP, name, &format!("{name}@shop.example"))
+        .with_grant(Grant::new(CASHIER, Access::specific([store])))
+}
+
+/// Everything observable about a snapshot, in id order.
+fn state(s: &Snapshot<Pos>) -> String {
+    let mut out = format!("revision {}\n", s.revision());
+    for a in s.accounts() {
+        out += &format!("{a:?}\n");
+        let mut stores: Vec<_> = s.stores(a.id()).collect();
+        stores.sort_by_key(|x| x.id());
+        let mut roles: Vec<_> = s.roles(a.id()).collect();
+        roles.sort_by_key(|x| x.id());
+        out += &format!("{stores:?}\n{roles:?}\n");
+        for u in s.users(a.id()) {
+            out += &format!("{u:?}\n");
+        }
+    }
+    // Decisions too, not just records.
+    for user in 1..=40 {
+        for store in [NORTH, SOUTH] {
+            for p in [Pos::SELL, Pos::VIEW_REPORTS, Pos::MANAGE_USERS] {
+                let allowed = s.can(UserId::new(user), p, &OnStore(SHOP, store));
+                out.push(if allowed { '1' } else { '0' });
+            }
+        }
+    }
+    out
+}
+
+fn open_engine<B: Backend>(b: &B) -> Engine<Pos, B::S> {
+    Engine::open(b.open()).unwrap()
+}
+
+fn bootstrapped<B: Backend>(name: &str) -> (B, Engine<Pos, B::S>) {
+    let b = B::fresh(name);
+    let e = open_engine(&b);
+    e.unchecked_apply(world()).unwrap();
+    (b, e)
+}
+
+fn enabled_users(s: &Snapshot<Pos>) -> usize {
+    s.users(SHOP).filter(|u| u.is_enabled()).count()
+}
+
+pub(crate) fn round_trip<B: Backend>(name: &str) {
+    let (b, e) = bootstrapped::<B>(name);
+    e.apply(
+        OWNER,
+        Change::CreateUser(cashier(UserId::new(10), "bo", SOUTH)),
+    )
+    .unwrap();
+    e.apply(
+        ADMIN_2,
+        Change::RenameRole {
+            role: MANAGER,
+            name: "Shift lead".to_owned(),
+        },
+    )
+    .unwrap();
+    e.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    e.apply(OWNER, Change::DeleteUser(UserId::new(10))).unwrap();
+    let reopened = open_engine(&b);
+    assert_eq!(reopened.revision(), e.revision());
+    assert_eq!(state(&reopened.snapshot()), state(&e.snapshot()));
+    // The old name still finds the role after the round trip (R14).
+    assert_eq!(
+        reopened
+            .snapshot()
+            .role_named(SHOP, "Manager")
+            .map(|r| r.id()),
+        Some(MANAGER)
+    );
+}
+
+pub(crate) fn restart<B: Backend>(name: &str) {
+    let (b, e) = bootstrapped::<B>(name);
+    e.apply(
+        OWNER,
+        Change::CreateUser(cashier(UserId::new(10), "bo", SOUTH)),
+    )
+    .unwrap();
+    let before = state(&e.snapshot());
+    let revision = e.revision();
+    drop(e);
+    let e = open_engine(&b);
+    assert_eq!(state(&e.snapshot()), before);
+    // Writing goes on from where it was.
+    let applied = e
+        .apply(OWNER, Change::DisableUser(UserId::new(10)))
+        .unwrap();
+    assert!(applied.revision() > revision);
+    let after = state(&e.snapshot());
+    drop(e);
+    assert_eq!(state(&open_engine(&b).snapshot()), after);
+}
+
+pub(crate) fn atomic_batches<B: Backend>(name: &str) {
+    let (b, e) = bootstrapped::<B>(name);
+    let handle = b.open();
+    let before = handle.load().unwrap();
+    // The last change of the batch is refused (a taken username): nothing of it is stored.
+    let err = e
+        .apply_all(
+            OWNER,
+            vec![
+                Change::CreateUser(cashier(UserId::new(10), "bo", SOUTH)),
+                Change::DisableUser(ANA),
+                Change::CreateUser(cashier(UserId::new(11), "bo", NORTH)),
+            ],
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Duplicate);
+    let after = handle.load().unwrap();
+    assert_eq!(after.revision, before.revision);
+    assert_eq!(after.records, before.records);
+    assert!(handle.changes_since(before.revision).unwrap().is_empty());
+    // The same batch, fixed, is stored whole as one revision.
+    let applied = e
+        .apply_all(
+            OWNER,
+            vec![
+                Change::CreateUser(cashier(UserId::new(10), "bo", SOUTH)),
+                Change::DisableUser(ANA),
+                Change::CreateUser(cashier(UserId::new(11), "cy", NORTH)),
+            ],
+        )
+        .unwrap();
+    let batches = handle.changes_since(before.revision).unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].revision, applied.revision());
+    assert_eq!(batches[0].mutations.len(), 3);
+    let reopened = open_engine(&b);
+    assert_eq!(state(&reopened.snapshot()), state(&e.snapshot()));
+    // The batch's audit records were stored with it, naming its revision.
+    let audit = handle.audit_records().unwrap();
+    let applied_records: Vec<_> = audit
+        .iter()
+        .filter(|r| {
+            r.outcome
+                == shopguard::Outcome::Applied {
+                    revision: applied.revision(),
+                }
+        })
+        .collect();
+    assert_eq!(applied_records.len(), 3);
+}
+
+pub(crate) fn refused_change_leaves_nothing<B: Backend>(name: &str) {
+    let (b, e) = bootstrapped::<B>(name);
+    let handle = b.open();
+    let before = handle.load().unwrap();
+    let memory = state(&e.snapshot());
+    // A cashier may not create users (R9).
+    let err = e
+        .apply(
+            ANA,
+            Change::CreateUser(cashier(UserId::new(10), "bo", NORTH)),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotPermitted);
+    let after = handle.load().unwrap();
+    assert_eq!(
+        (after.revision, after.records),
+        (before.revision, before.records)
+    );
+    assert_eq!(state(&e.snapshot()), memory);
+    // The attempt is in the stored audit trail, as refused (R19).
+    let audit = handle.audit_records().unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!(last.actor, ANA);
+    assert!(!last.outcome.is_applied());
+}
+
+pub(crate) fn fault_mid_batch<B: Backend>(name: &str) {
+    let (b, e) = bootstrapped::<B>(name);
+    let handle = b.open();
+    let before = handle.load().unwrap();
+    let memory = state(&e.snapshot());
+    let batch = || {
+        vec![
+            Change::CreateUser(cashier(UserId::new(10), "bo", SOUTH)),
+            Change::CreateUser(cashier(UserId::new(11), "cy", NORTH)),
+            Change::DisableUser(ANA),
+        ]
+    };
+    B::fail_next_commit_after(e.storage(), 2);
+    let err = e.apply_all(OWNER, batch()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    // Nothing half applied: not in memory, not in storage.
+    assert_eq!(state(&e.snapshot()), memory);
+    let after = handle.load().unwrap();
+    assert_eq!(
+        (after.revision, &after.records),
+        (before.revision, &before.records)
+    );
+    assert_eq!(state(&open_engine(&b).snapshot()), memory);
+    let audit = handle.audit_records().unwrap();
+    assert!(audit.iter().all(|r| !r.outcome.is_applied()));
+    // The engine recovers (reconnecting where there is a connection) and the batch goes in.
+    let applied = e.apply_all(OWNER, batch()).unwrap();
+    assert!(applied.revision() > before.revision);
+    assert_eq!(state(&open_engine(&b).snapshot()), state(&e.snapshot()));
+    // And after the connections drop.
+    B::drop_connections(e.storage());
+    e.apply(OWNER, Change::EnableUser(ANA)).unwrap();
+    assert_eq!(state(&open_engine(&b).snapshot()), state(&e.snapshot()));
+}
+
+pub(crate) fn concurrent_writers<B: Backend + Sync>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let a = Arc::new(a);
+    let other = Arc::new(open_engine(&b));
+    // Two replicas create different users at the same time: every change lands, each once,
+    // each replica catching up and planning again when the other went first.
+    let writers: Vec<_> = [(Arc::clone(&a), 100_u64), (Arc::clone(&other), 200)]
+        .into_iter()
+        .map(|(engine, first)| {
+            thread::spawn(move || {
+                let mut revisions = Vec::new();
+                for k in 0..3 {
+                    let id = UserId::new(first + k);
+                    let name = format!("u{}", first + k);
+                    let user = cashier(id, &name, NORTH).with_enabled(false);
+                    revisions.push(
+                        engine
+                            .apply(OWNER, Change::CreateUser(user))
+                            .unwrap()
+                            .revision(),
+                    );
+                }
+                revisions
+            })
+        })
+        .collect();
+    let mut revisions: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    revisions.sort_unstable();
+    revisions.dedup();
+    assert_eq!(revisions.len(), 6, "every change got its own revision");
+    a.sync().unwrap();
+    other.sync().unwrap();
+    assert_eq!(state(&a.snapshot()), state(&other.snapshot()));
+    assert_eq!(state(&open_engine(&b).snapshot()), state(&a.snapshot()));
+    assert_eq!(a.snapshot().users(SHOP).count(), 4 + 6);
+}
+
+pub(crate) fn conflicting_edits<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let other = open_engine(&b);
+    // Both admins start from the same state and edit the same user.
+    a.apply(OWNER, Change::UpdateUser(cashier(ANA, "ana", SOUTH)))
+        .unwrap();
+    let err = other
+        .apply(
+            ADMIN_2,
+            Change::UpdateUser(cashier(ANA, "ana", NORTH).with_email("ana@elsewhere.example")),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    // The loser caught up, and nothing of its change was written anywhere.
+    assert_eq!(state(&other.snapshot()), state(&a.snapshot()));
+    assert_eq!(state(&open_engine(&b).snapshot()), state(&a.snapshot()));
+    let ana = other.snapshot().user(ANA).unwrap().clone();
+    assert_eq!(ana.email(), "ana@shop.example");
+    assert!(other.can(ANA, Pos::SELL, &OnStore(SHOP, SOUTH)));
+    // A change to another object, made from the same stale state, is planned again and lands.
+    let stale = open_engine(&b);
+    a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    stale
+        .apply(
+            OWNER,
+            Change::CreateUser(cashier(UserId::new(10), "bo", NORTH)),
+        )
+        .unwrap();
+    assert_eq!(state(&stale.snapshot()), state(&open_engine(&b).snapshot()));
+}
+
+pub(crate) fn seat_limit_across_replicas<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let other = open_engine(&b);
+    // Fill all but one seat.
+    let free = SEATS as usize - enabled_users(&a.snapshot());
+    for k in 0..free - 1 {
+        let id = UserId::new(100 + k as u64);
+        a.apply(
+            OWNER,
+            Change::CreateUser(cashier(id, &format!("f{k}"), NORTH)),
+        )
+        .unwrap();
+    }
+    // The other replica has not seen those; both now take the last seat.
+    a.apply(
+        OWNER,
+        Change::CreateUser(cashier(UserId::new(50), "x", NORTH)),
+    )
+    .unwrap();
+    let err = other
+        .apply(
+            ADMIN_2,
+            Change::CreateUser(cashier(UserId::new(51), "y", SOUTH)),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SeatLimit, "{err}");
+    let reloaded = open_engine(&b);
+    assert_eq!(enabled_users(&reloaded.snapshot()), SEATS as usize);
+}
+
+pub(crate) fn single_owner_across_replicas<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let other = open_engine(&b);
+    a.apply(OWNER, Change::TransferOwnership { to: ADMIN_2 })
+        .unwrap();
+    // The stale replica still thinks OWNER owns the account.
+    let err = other
+        .apply(OWNER, Change::TransferOwnership { to: ADMIN_3 })
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Conflict | ErrorKind::NotPermitted | ErrorKind::Owner
+        ),
+        "{err}"
+    );
+    let reloaded = open_engine(&b);
+    let owners: Vec<UserId> = reloaded
+        .snapshot()
+        .users(SHOP)
+        .filter(|u| u.is_owner())
+        .map(|u| u.id())
+        .collect();
+    assert_eq!(owners, vec![ADMIN_2]);
+}
+
+pub(crate) fn followers_and_revisions<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let other = Arc::new(open_engine(&b));
+    // Without a follower the other replica stays behind, and says so.
+    let applied = a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    let err = other
+        .at_least(applied.revision(), Duration::from_millis(20))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Behind);
+    assert!(other.can(ANA, Pos::SELL, &OnStore(SHOP, NORTH)));
+    // A follower brings it in.
+    let follower = other.follow(Duration::from_millis(50));
+    let seen = other
+        .at_least(applied.revision(), Duration::from_secs(10))
+        .unwrap();
+    assert!(!seen.can(ANA, Pos::SELL, &OnStore(SHOP, NORTH)));
+    // Even after the follower's connections drop, later changes arrive.
+    B::drop_connections(other.storage());
+    let applied = a.apply(OWNER, Change::EnableUser(ANA)).unwrap();
+    let seen = other
+        .at_least(applied.revision(), Duration::from_secs(10))
+        .unwrap();
+    assert!(seen.can(ANA, Pos::SELL, &OnStore(SHOP, NORTH)));
+    assert_eq!(state(&seen), state(&a.snapshot()));
+    drop(follower);
+}
+
+pub(crate) fn inside_tokio<B: Backend>(name: &str)
+where
+    B::S: Send + Sync,
+{
+    let (b, e) = bootstrapped::<B>(name);
+    let e = Arc::new(e);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let revision = runtime.block_on(async {
+        // The documented way: blocking writes on the blocking pool.
+        let engine = Arc::clone(&e);
+        let applied =
+            tokio::task::spawn_blocking(move || engine.apply(OWNER, Change::DisableUser(ANA)))
+                .await
+                .unwrap()
+                .unwrap();
+        // Called straight from a task it blocks that worker for a moment, and must not panic.
+        let engine = Arc::clone(&e);
+        tokio::spawn(async move { engine.apply(OWNER, Change::EnableUser(ANA)) })
+            .await
+            .unwrap()
+            .unwrap();
+        // Checks never wait on storage.
+        assert!(e.can(ANA, Pos::SELL, &OnStore(SHOP, NORTH)));
+        applied.revision()
+    });
+    assert!(revision > 1);
+    assert_eq!(state(&open_engine(&b).snapshot()), state(&e.snapshot()));
+}
+
+macro_rules! conformance {
+    ($module:ident, $backend:ty) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn round_trip() {
+                super::round_trip::<$backend>(concat!(stringify!($module), "_round_trip"));
+            }
+            #[test]
+            fn restart() {
+                super::restart::<$backend>(concat!(stringify!($module), "_restart"));
+            }
+            #[test]
+            fn atomic_batches() {
+                super::atomic_batches::<$backend>(concat!(stringify!($module), "_atomic"));
+            }
+            #[test]
+            fn refused_change_leaves_nothing() {
+                super::refused_change_leaves_nothing::<$backend>(concat!(
+                    stringify!($module),
+                    "_refused"
+                ));
+            }
+            #[test]
+            fn fault_mid_batch() {
+                super::fault_mid_batch::<$backend>(concat!(stringify!($module), "_fault"));
+            }
+            #[test]
+            fn concurrent_writers() {
+                super::concurrent_writers::<$backend>(concat!(stringify!($module), "_concurrent"));
+            }
+            #[test]
+            fn conflicting_edits() {
+                super::conflicting_edits::<$backend>(concat!(stringify!($module), "_conflict"));
+            }
+            #[test]
+            fn r12_seat_limit_across_replicas() {
+                super::seat_limit_across_replicas::<$backend>(concat!(
+                    stringify!($module),
+                    "_seats"
+                ));
+            }
+            #[test]
+            fn r11_single_owner_across_replicas() {
+                super::single_owner_across_replicas::<$backend>(concat!(
+                    stringify!($module),
+                    "_owner"
+                ));
+            }
+            #[test]
+            fn followers_and_revisions() {
+                super::followers_and_revisions::<$backend>(concat!(stringify!($module), "_follow"));
+            }
+            #[test]
+            fn inside_tokio() {
+                super::inside_tokio::<$backend>(concat!(stringify!($module), "_tokio"));
+            }
+        }
+    };
+}
+
+conformance!(memory, MemoryBackend);
+#[cfg(feature = "sqlite")]
+conformance!(sqlite, SqliteBackend);
+#[cfg(feature = "postgres")]
+conformance!(postgres, PgBackend);
