@@ -97,6 +97,17 @@
 //! A refused change leaves memory and storage as they were. [`Engine::unchecked_apply`] skips
 //! authorization, for bootstrap and migrations, and keeps every invariant.
 //!
+//! ## Storage and replicas
+//!
+//! Checks never touch storage. A [`storage::Storage`] backend makes every accepted batch
+//! durable (with its audit records, in one transaction) before [`Engine::apply`] returns:
+//! [`storage::Volatile`] (the default: nothing is kept), [`storage::MemoryStorage`], and, behind
+//! features, `SqliteStorage` (one process) and `PgStorage` (several replicas). Replicas share a
+//! store: every batch gets an increasing revision, writes are serialized by the store (a change
+//! planned on an old state is planned again, or refused with [`ErrorKind::Conflict`] if another
+//! replica wrote the same objects), [`Engine::follow`] keeps a replica current, and
+//! [`Engine::at_least`] reads one's own writes across replicas.
+//!
 //! ## Reverse queries
 //!
 //! [`Engine::scope_for`] answers "where may this user do P" per dimension, ready for a SQL
@@ -117,6 +128,10 @@
 //!
 //! - `csv` (default): [`import`], CSV bulk upload and download of users (R18), with the `csv`
 //!   crate. Without it the engine has no parser dependency.
+//! - `sqlite`: `storage::SqliteStorage`, durable storage in an embedded SQLite file
+//!   (`rusqlite`, SQLite compiled in).
+//! - `postgres`: `storage::PgStorage`, durable storage shared by replicas on a PostgreSQL
+//!   server (the `postgres` client).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE {s}.shopguard_batch (
          revision bigint PRIMARY KEY,
          at_unix_ms bigint NOT NULL,
+         writer text NOT NULL,
          mutations jsonb NOT NULL
      );
      CREATE TABLE {s}.shopguard_audit (
@@ -47,6 +48,9 @@ const MIGRATIONS: &[&str] = &[
 
 /// How long the listener waits for a notification before looking at its stop flag.
 const LISTEN_TICK: Duration = Duration::from_millis(100);
+
+/// How long a probe of an idle connection may take before it counts as dropped.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Numbers the handles of this process, so each one's connections can be told apart.
 static HANDLES: AtomicU64 = AtomicU64::new(0);
@@ -102,6 +106,8 @@ pub struct PgStorage {
     shared: Arc<Shared>,
     /// This handle's connections' `application_name`.
     app_name: String,
+    /// Numbers this handle's commits: with `app_name`, each commit's unique writer tag.
+    commits: AtomicU64,
 }
 
 type Job = Box<dyn FnOnce(&mut Session) + Send>;
@@ -131,8 +137,15 @@ struct Session {
 }
 
 impl Session {
+    /// The connection, made again if the server dropped it. A dropped connection is only
+    /// noticed when used, so it is probed first (one round trip): a job then never starts on a
+    /// dead connection, and a drop during a job fails only that job.
     fn client(&mut self) -> Result<&mut Client, Error> {
-        if self.client.as_ref().is_none_or(Client::is_closed) {
+        let alive = self
+            .client
+            .as_mut()
+            .is_some_and(|c| !c.is_closed() && c.is_valid(PROBE_TIMEOUT).is_ok());
+        if !alive {
             self.client = None;
             let client = self.config.connect(NoTls).map_err(Error::storage)?;
             self.client = Some(client);
@@ -239,6 +252,7 @@ impl PgStorage {
             listener: None,
             shared: Arc::clone(&shared),
             app_name: app_name.clone(),
+            commits: AtomicU64::new(0),
         };
         let s = storage.schema.clone();
         storage.run(move |session| migrate(session.client()?, &s))?;
@@ -525,6 +539,23 @@ fn insert_audit(
     Ok(())
 }
 
+/// Whether the batch tagged `writer` is stored as `revision`.
+fn committed(
+    session: &mut Session,
+    schema: &str,
+    revision: i64,
+    writer: &str,
+) -> Result<bool, Error> {
+    let row = session
+        .client()?
+        .query_opt(
+            &format!("SELECT 1 FROM {schema}.shopguard_batch WHERE revision = $1 AND writer = $2"),
+            &[&revision, &writer],
+        )
+        .map_err(db)?;
+    Ok(row.is_some())
+}
+
 fn audit_rows<P: Serialize>(records: &[AuditRecord<P>]) -> Result<Vec<AuditRow>, Error> {
     records
         .iter()
@@ -597,6 +628,11 @@ where
         let schema = self.schema.clone();
         let channel = self.channel();
         let fail_after = lock(&self.shared.fail_after).take();
+        let writer = format!(
+            "{}-{}",
+            self.app_name,
+            self.commits.fetch_add(1, Ordering::Relaxed)
+        );
         self.run(move |session| {
             let client = session.client()?;
             let mut tx = client.transaction().map_err(db)?;
@@ -630,10 +666,10 @@ where
             }
             tx.execute(
                 &format!(
-                    "INSERT INTO {schema}.shopguard_batch (revision, at_unix_ms, mutations)
-                     VALUES ($1, $2, $3::text::jsonb)"
+                    "INSERT INTO {schema}.shopguard_batch (revision, at_unix_ms, writer, mutations)
+                     VALUES ($1, $2, $3, $4::text::jsonb)"
                 ),
-                &[&rev, &at, &batch],
+                &[&rev, &at, &writer, &batch],
             )
             .map_err(db)?;
             insert_audit(&mut tx, &schema, &audit, Some(rev))?;
@@ -648,7 +684,15 @@ where
                 &[&channel, &revision.to_string()],
             )
             .map_err(db)?;
-            tx.commit().map_err(db)
+            match tx.commit() {
+                Ok(()) => Ok(()),
+                // The connection may have dropped after the server committed: ask again, on a
+                // new connection, whether this very batch (its writer tag) is stored.
+                Err(err) => match committed(session, &schema, rev, &writer) {
+                    Ok(true) => Ok(()),
+                    _ => Err(db(err)),
+                },
+            }
         })
     }
 

@@ -605,3 +605,134 @@ conformance!(memory, MemoryBackend);
 conformance!(sqlite, SqliteBackend);
 #[cfg(feature = "postgres")]
 conformance!(postgres, PgBackend);
+
+#[cfg(feature = "sqlite")]
+mod sqlite_schema {
+    use super::*;
+    use shopguard::storage::SqliteStorage;
+
+    #[test]
+    fn a_new_file_gets_the_current_schema_version_and_reopening_keeps_it() {
+        let b = SqliteBackend::fresh("schema_version");
+        let s = b.open();
+        assert_eq!(s.schema_version().unwrap(), 1);
+        drop(s);
+        assert_eq!(b.open().schema_version().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_file_from_a_newer_release_is_refused_untouched() {
+        let b = SqliteBackend::fresh("schema_newer");
+        drop(b.open());
+        let conn = rusqlite::Connection::open(&b.0).unwrap();
+        conn.execute(
+            "UPDATE shopguard_meta SET value = 99 WHERE name = 'schema_version'",
+            [],
+        )
+        .unwrap();
+        let err = SqliteStorage::open(&b.0).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        assert!(err.to_string().contains("storage failed"));
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("schema version 99"), "{source}");
+        let version: i64 = conn
+            .query_row(
+                "SELECT value FROM shopguard_meta WHERE name = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, 99);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_storage_error() {
+        let b = SqliteBackend::fresh("not_a_db");
+        std::fs::write(&b.0, b"name,email\nana,ana@example.com\n".repeat(200)).unwrap();
+        let err = SqliteStorage::open(&b.0).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+    }
+
+    #[test]
+    fn a_corrupt_stored_record_is_reported_and_loads_nothing() {
+        let b = SqliteBackend::fresh("corrupt");
+        let e = open_engine(&b);
+        e.unchecked_apply(world()).unwrap();
+        drop(e);
+        let conn = rusqlite::Connection::open(&b.0).unwrap();
+        // A role whose permission mask has bits no catalog flag has.
+        conn.execute(
+            "UPDATE shopguard_object SET body = replace(body, '\"permissions\":7', '\"permissions\":1048576')
+             WHERE kind = 4 AND id = 3",
+            [],
+        )
+        .unwrap();
+        let changed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM shopguard_object WHERE body LIKE '%1048576%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+        let err = Engine::<Pos, _>::open(b.open()).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("cannot decode stored object"), "{source}");
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres_schema {
+    use super::*;
+    use shopguard::storage::PgStorage;
+
+    #[test]
+    fn a_new_schema_gets_the_current_version_and_a_newer_one_is_refused() {
+        let b = PgBackend::fresh("schema_version");
+        let s = b.open();
+        assert_eq!(s.schema_version().unwrap(), 1);
+        drop(s);
+        let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "UPDATE {}.shopguard_meta SET value = 99 WHERE name = 'schema_version'",
+                b.schema
+            ))
+            .unwrap();
+        let err = PgStorage::connect(&b.url, &b.schema).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("schema version 99"), "{source}");
+    }
+
+    #[test]
+    fn bad_parameters_are_typed_errors() {
+        let url = pg_url();
+        for schema in ["", "Upper", "1st", "semi;colon", "a-b", &"x".repeat(41)] {
+            let err = PgStorage::connect(&url, schema).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{schema:?}");
+            assert_eq!(err.field(), Some("schema"));
+        }
+        let err = PgStorage::connect("host=127.0.0.1 port=notaport", "s").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        // Nothing listens on port 1.
+        let err = PgStorage::connect("host=127.0.0.1 port=1 connect_timeout=2", "s").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+    }
+
+    #[test]
+    fn replicas_starting_together_migrate_once() {
+        let b = PgBackend::fresh("start_together");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, schema) = (b.url.clone(), b.schema.clone());
+                thread::spawn(move || PgStorage::connect(&url, &schema).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        assert_eq!(b.open().schema_version().unwrap(), 1);
+    }
+}
