@@ -105,6 +105,10 @@ enum Detail {
     RevisionMoved { base: u64, head: u64 },
     #[error("{object} was changed by another writer (revision {revision}); nothing was applied")]
     Conflict { object: String, revision: u64 },
+    #[error(
+        "cannot tell what changed since revision {based_on}: the engine remembers the batches after {oldest} only; read again"
+    )]
+    TooOld { based_on: u64, oldest: u64 },
     #[error("at revision {have}, waited in vain for revision {want}")]
     Behind { have: u64, want: u64 },
     #[error("cannot upload: {}", list(.0))]
@@ -239,6 +243,12 @@ impl Error {
                 revision,
             },
         )
+    }
+
+    /// A change based on `based_on` cannot be checked for conflicts: the engine remembers
+    /// the batches after `oldest` only.
+    pub(crate) fn too_old(based_on: u64, oldest: u64) -> Self {
+        Self::new(ErrorKind::Conflict, Detail::TooOld { based_on, oldest })
     }
 
     /// Waiting for revision `want` timed out at `have`.

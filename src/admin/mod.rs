@@ -95,15 +95,68 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     ///
     /// As [`apply`](Self::apply), for the first change refused.
     pub fn apply_all(&self, actor: UserId, changes: Vec<Change<P>>) -> Result<Applied, Error> {
-        let mut last = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write(actor, None, changes)
+    }
+
+    /// Like [`apply_all`](Self::apply_all), for changes an actor prepared on the state of
+    /// revision `based_on` (the [`Snapshot::revision`](crate::Snapshot::revision) an edit form
+    /// was filled from): refused with `Conflict` if any object the changes write was changed
+    /// after that revision — by this engine or another replica — instead of overwriting that
+    /// change. Without it, the engine's own revision at the call is the base.
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply); `Conflict` as said above, or if `based_on` is older than the
+    /// 1,024 batches the engine remembers; `Behind` if `based_on` is a revision this engine
+    /// cannot read yet.
+    pub fn apply_based_on(
+        &self,
+        actor: UserId,
+        based_on: u64,
+        changes: Vec<Change<P>>,
+    ) -> Result<Applied, Error> {
+        self.write(actor, Some(based_on), changes)
+    }
+
+    fn write(
+        &self,
+        actor: UserId,
+        based_on: Option<u64>,
+        changes: Vec<Change<P>>,
+    ) -> Result<Applied, Error> {
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let at = now_unix_ms();
+        let account = self.current.load().users.get(&actor).map(|u| u.account());
+        let based_on = match based_on {
+            None => self.current.load().revision,
+            Some(revision) => {
+                // A form filled on a replica that is ahead of this one: read up to it first.
+                if revision > self.current.load().revision {
+                    let caught_up = self.catch_up(&mut w).map(|_| self.current.load().revision);
+                    if caught_up.as_ref().map_or(true, |have| *have < revision) {
+                        let have = self.current.load().revision;
+                        let err = caught_up
+                            .err()
+                            .unwrap_or_else(|| Error::behind(have, revision));
+                        self.audit_refused(at, actor, account, &changes, &err);
+                        return Err(err);
+                    }
+                }
+                revision
+            }
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
             let current = self.current.load_full();
             let account = current.users.get(&actor).map(|u| u.account());
-            let revision = (*last).max(current.revision) + 1;
-            let staged = match stage(&current, actor, &changes, at, account, revision) {
+            let staged = w.next_revision(current.revision).and_then(|revision| {
+                let staged = stage(&current, actor, &changes, at, account, revision)?;
+                let written: HashSet<Key> = staged.mutations.iter().map(Mutation::key).collect();
+                w.check_unchanged(based_on, &written)?;
+                Ok((revision, staged))
+            });
+            let (revision, staged) = match staged {
                 Ok(staged) => staged,
                 Err(err) => {
                     self.audit_refused(at, actor, account, &changes, &err);
@@ -114,9 +167,9 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
             if let Err(err) = self.audit.record(&staged.records) {
                 return Err(Error::audit(err));
             }
-            // The audit now names this revision: it is never handed out again, even if storage
-            // refuses the batch (a refused record then follows).
-            *last = revision;
+            // The sink now names this revision: this engine never audits another batch as
+            // applied under it, even if storage refuses this one (a refused record follows).
+            w.last = revision;
             let commit = Commit {
                 base: current.revision,
                 revision,
@@ -125,6 +178,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
             };
             match self.storage.commit(&commit) {
                 Ok(()) => {
+                    w.remember(revision, &staged.mutations);
                     self.publish(staged.next);
                     return Ok(Applied {
                         revision,
@@ -133,17 +187,22 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                 }
                 Err(err) if err.kind() == ErrorKind::Conflict && attempt < MAX_ATTEMPTS => {
                     // Another engine sharing the storage went first. The sink already has
-                    // this attempt as applied: say it was not, then plan again on the new
-                    // state — unless the other writer touched the same objects.
+                    // this attempt as applied: say it was not, catch up, and plan again on the
+                    // new state; the check above refuses if the other writer touched the same
+                    // objects.
                     self.audit_sink_refused(at, actor, account, &changes, &err);
-                    let written: HashSet<Key> =
-                        staged.mutations.iter().map(Mutation::key).collect();
-                    if let Err(err) = self.catch_up_for_retry(&mut last, &written) {
+                    if let Err(err) = self.catch_up(&mut w) {
                         self.audit_refused(at, actor, account, &changes, &err);
                         return Err(err);
                     }
                 }
                 Err(err) => {
+                    if self.stored_anyway(&mut w, revision, &staged.mutations) {
+                        return Ok(Applied {
+                            revision,
+                            events: staged.events,
+                        });
+                    }
                     self.audit_refused(at, actor, account, &changes, &err);
                     return Err(err);
                 }

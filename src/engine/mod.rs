@@ -35,6 +35,73 @@ pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(86_400);
 /// How many times a write is planned again after other writers went first.
 pub(crate) const MAX_ATTEMPTS: usize = 16;
 
+/// How many recent batches the engine remembers the objects of, for conflict checks.
+const RECENT_BATCHES: usize = 1024;
+
+/// The follower waits for changes in slices this long, looking at its stop flag in between.
+const FOLLOW_SLICE: Duration = Duration::from_millis(100);
+
+/// The writer's state, behind the engine's writer lock.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    /// The last revision handed to the audit sink or storage. A batch that storage refused
+    /// keeps its number, so no two batches this engine audited as applied share one.
+    pub(crate) last: u64,
+    /// The objects written by each recent batch (this engine's and those it caught up on),
+    /// oldest first.
+    recent: std::collections::VecDeque<(u64, Box<[Key]>)>,
+    /// `recent` holds every batch after this revision.
+    complete_after: u64,
+}
+
+impl Writer {
+    fn new(revision: u64) -> Self {
+        Writer {
+            last: revision,
+            recent: std::collections::VecDeque::new(),
+            complete_after: revision,
+        }
+    }
+
+    /// The revision for a batch planned on `current`.
+    pub(crate) fn next_revision(&self, current: u64) -> Result<u64, Error> {
+        self.last
+            .max(current)
+            .checked_add(1)
+            .ok_or_else(|| Error::storage("the revision numbers are exhausted"))
+    }
+
+    /// Remembers what the batch stored as `revision` wrote.
+    pub(crate) fn remember<P: Copy>(&mut self, revision: u64, mutations: &[Mutation<P>]) {
+        self.last = self.last.max(revision);
+        self.recent
+            .push_back((revision, mutations.iter().map(Mutation::key).collect()));
+        while self.recent.len() > RECENT_BATCHES {
+            if let Some((dropped, _)) = self.recent.pop_front() {
+                self.complete_after = dropped;
+            }
+        }
+    }
+
+    /// Refuses with [`ErrorKind::Conflict`] if a batch after `based_on` wrote one of
+    /// `written`, or if `based_on` is too old to tell.
+    pub(crate) fn check_unchanged(
+        &self,
+        based_on: u64,
+        written: &HashSet<Key>,
+    ) -> Result<(), Error> {
+        if based_on < self.complete_after {
+            return Err(Error::too_old(based_on, self.complete_after));
+        }
+        for (revision, keys) in self.recent.iter().filter(|(r, _)| *r > based_on) {
+            if let Some(key) = keys.iter().find(|k| written.contains(k)) {
+                return Err(Error::conflict(key, *revision));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The authorization engine: many accounts, answered from memory.
 ///
 /// `Engine` is `Send + Sync`; share it behind an `Arc`. Checks read an immutable snapshot, so a
@@ -45,9 +112,8 @@ pub(crate) const MAX_ATTEMPTS: usize = 16;
 pub struct Engine<P: Catalog, S: Storage<P> = Volatile> {
     pub(crate) current: ArcSwap<Index<P>>,
     pub(crate) storage: S,
-    /// Held by the one writer at a time; the last revision handed to storage. A batch that
-    /// storage refused keeps its number, so no two audited batches share one.
-    pub(crate) writer: Mutex<u64>,
+    /// Held by the one writer at a time.
+    pub(crate) writer: Mutex<Writer>,
     pub(crate) audit: Arc<dyn AuditSink<P>>,
     /// Signalled (under its mutex) after every publish, for [`Engine::at_least`].
     published: (Mutex<()>, Condvar),
@@ -59,7 +125,7 @@ impl<P: Catalog> Engine<P, Volatile> {
         Engine {
             current: ArcSwap::from_pointee(Index::empty()),
             storage: Volatile,
-            writer: Mutex::new(0),
+            writer: Mutex::new(Writer::new(0)),
             audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
         }
@@ -88,7 +154,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         Ok(Engine {
             current: ArcSwap::from_pointee(index),
             storage,
-            writer: Mutex::new(loaded.revision),
+            writer: Mutex::new(Writer::new(loaded.revision)),
             audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
         })
@@ -190,14 +256,16 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     {
         let batch: Vec<Mutation<P>> = batch.into_iter().collect();
         let written: HashSet<Key> = batch.iter().map(Mutation::key).collect();
-        let mut last = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let based_on = self.current.load().revision;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            w.check_unchanged(based_on, &written)?;
             let current = self.current.load_full();
             let mut next = Index::clone(&current);
             next.apply(&batch)?;
-            let revision = (*last).max(current.revision) + 1;
+            let revision = w.next_revision(current.revision)?;
             next.revision = revision;
             let commit = Commit {
                 base: current.revision,
@@ -208,14 +276,22 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
             // INVARIANT: storage accepts the batch before readers can see it.
             match self.storage.commit(&commit) {
                 Ok(()) => {
-                    *last = revision;
+                    w.remember(revision, &batch);
                     self.publish(next);
                     return Ok(revision);
                 }
                 Err(err) if err.kind() == ErrorKind::Conflict && attempt < MAX_ATTEMPTS => {
-                    self.catch_up_for_retry(&mut last, &written)?;
+                    // Another engine went first: catch up; the check above decides whether
+                    // this batch still applies.
+                    self.catch_up(&mut w)?;
                 }
-                Err(err) => return Err(err),
+                Err(err) => {
+                    return if self.stored_anyway(&mut w, revision, &batch) {
+                        Ok(revision)
+                    } else {
+                        Err(err)
+                    };
+                }
             }
         }
     }
@@ -230,8 +306,8 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// other kind if a stored batch breaks a rule here (engines sharing a store must use the
     /// same catalog). The engine is then unchanged.
     pub fn sync(&self) -> Result<u64, Error> {
-        let mut last = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.catch_up(&mut last)?;
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.catch_up(&mut w)?;
         Ok(self.current.load().revision)
     }
 
@@ -265,9 +341,9 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// Starts a background thread that keeps this engine up to date with what other engines
     /// sharing its storage write: it waits for the storage to report a change
     /// ([`Storage::wait_for_change`]: PostgreSQL's LISTEN/NOTIFY, a memory store's condition
-    /// variable), at most `poll` at a time, and then [`sync`](Self::sync)s. A missed
-    /// notification (a dropped connection, say) is made up at the next poll by the same
-    /// catch-up read. Stops when the [`Follower`] is dropped.
+    /// variable) and then [`sync`](Self::sync)s; it also syncs every `poll` whatever the
+    /// storage reports, so a missed notification (a dropped connection, say) is made up by the
+    /// same catch-up read. Stops (within a tenth of a second) when the [`Follower`] is dropped.
     pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower
     where
         S: 'static,
@@ -280,15 +356,27 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
             std::thread::Builder::new()
                 .name("shopguard-follower".to_owned())
                 .spawn(move || {
+                    let poll = poll.max(Duration::from_millis(1));
+                    let slice = poll.min(FOLLOW_SLICE);
+                    let mut synced = Instant::now();
                     while !stop.load(Ordering::Acquire) {
                         let seen = engine.revision();
-                        let outcome = engine
-                            .storage
-                            .wait_for_change(seen, poll)
-                            .and_then(|()| engine.sync());
+                        let outcome =
+                            engine
+                                .storage
+                                .wait_for_change(seen, slice)
+                                .and_then(|woke| {
+                                    // A reported change, or the poll interval is up: read.
+                                    if woke || synced.elapsed() >= poll {
+                                        synced = Instant::now();
+                                        engine.sync().map(|_| ())
+                                    } else {
+                                        Ok(())
+                                    }
+                                });
                         if let Err(err) = outcome {
                             *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
-                            std::thread::sleep(poll.min(LONGEST_WAIT));
+                            std::thread::sleep(slice);
                         }
                     }
                 })
@@ -309,7 +397,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     }
 
     /// Applies every batch stored after the current revision. Called with the writer lock.
-    pub(crate) fn catch_up(&self, last: &mut u64) -> Result<Vec<Batch<P>>, Error> {
+    pub(crate) fn catch_up(&self, w: &mut Writer) -> Result<Vec<Batch<P>>, Error> {
         let current = self.current.load_full();
         let missed = self.storage.changes_since(current.revision)?;
         let Some(end) = missed.last().map(|b| b.revision) else {
@@ -322,31 +410,28 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         }
         next.settle(&pending)?;
         next.revision = end;
-        *last = (*last).max(end);
+        for batch in &missed {
+            w.remember(batch.revision, &batch.mutations);
+        }
         self.publish(next);
         Ok(missed)
     }
 
-    /// After storage refused a batch because another writer stored one first: catches up,
-    /// and refuses with [`ErrorKind::Conflict`] if what was missed wrote any object the batch
-    /// writes. Otherwise the caller plans the batch again on the new state.
-    pub(crate) fn catch_up_for_retry(
+    /// After storage reported an error for the batch of `revision`: whether it was stored
+    /// all the same (a connection lost while committing). If so, the catch-up read has
+    /// published it. A batch with the same revision and the same mutations is this one, or
+    /// one with exactly its effect.
+    pub(crate) fn stored_anyway(
         &self,
-        last: &mut u64,
-        written: &HashSet<Key>,
-    ) -> Result<(), Error> {
-        let missed = self.catch_up(last)?;
-        for batch in &missed {
-            if let Some(key) = batch
-                .mutations
+        w: &mut Writer,
+        revision: u64,
+        mutations: &[Mutation<P>],
+    ) -> bool {
+        self.catch_up(w).is_ok_and(|missed| {
+            missed
                 .iter()
-                .map(Mutation::key)
-                .find(|k| written.contains(k))
-            {
-                return Err(Error::conflict(key, batch.revision));
-            }
-        }
-        Ok(())
+                .any(|b| b.revision == revision && b.mutations == mutations)
+        })
     }
 }
 

@@ -173,7 +173,7 @@ impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
         Ok(self.lock().audit.clone())
     }
 
-    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<(), Error> {
+    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
         let deadline = Instant::now() + timeout.min(crate::engine::LONGEST_WAIT);
         let mut s = self.lock();
         while s.revision <= after {
@@ -187,6 +187,6 @@ impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        Ok(())
+        Ok(s.revision > after)
     }
 }

@@ -233,7 +233,11 @@ pub struct Commit<'a, P> {
 ///   stored, or none is.
 /// - `commit` **must** be durable before it returns `Ok`: a crash after `Ok` loses nothing.
 /// - `commit` that returns `Err` **must** leave the stored records as they were; the engine
-///   then leaves memory as it was too.
+///   then leaves memory as it was too. The one exception is a commit whose outcome cannot be
+///   known (the connection dropped while the server committed): the backend reports
+///   [`ErrorKind::Storage`](crate::ErrorKind::Storage), and the engine reads
+///   [`changes_since`](Self::changes_since) — if the batch is there, with the revision and the
+///   mutations it sent, it counts as applied.
 /// - `commit` **must** refuse a batch whose `base` is not the last revision stored, with
 ///   [`Error::revision_moved`] (kind [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)), so
 ///   that no batch is ever stored on a state its writer did not see. Writers on different
@@ -290,17 +294,19 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error>;
 
     /// Blocks until a batch after `after` may have been stored (by any engine sharing this
-    /// backend), or `timeout` passes. A spurious return is allowed: the caller then reads
-    /// [`changes_since`](Self::changes_since) and finds nothing. The default sleeps for
-    /// `timeout`, so a follower polls.
+    /// backend), or `timeout` passes. Returns `true` if woken by a possible change (a new
+    /// revision, or a reconnect after which notifications may have been missed): the caller
+    /// then reads [`changes_since`](Self::changes_since). A spurious `true` is allowed. The
+    /// default sleeps for `timeout` and returns `false`: a follower then reads at its poll
+    /// interval.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be watched.
-    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<(), Error> {
+    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
         let _ = after;
         std::thread::sleep(timeout);
-        Ok(())
+        Ok(false)
     }
 }
 
@@ -325,7 +331,7 @@ impl<P, S: Storage<P> + ?Sized> Storage<P> for std::sync::Arc<S> {
         (**self).audit_records()
     }
 
-    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<(), Error> {
+    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
         (**self).wait_for_change(after, timeout)
     }
 }

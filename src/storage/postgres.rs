@@ -14,14 +14,16 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::admin::audit::AuditRecord;
-use crate::storage::record::{SCHEMA_VERSION, check_version, decode, encode, from_sql, to_sql};
+use crate::storage::record::{
+    SCHEMA_VERSION, check_version, decode, encode, revision_from_sql, to_sql,
+};
 use crate::storage::{Batch, Commit, Key, Loaded, Storage};
 
 /// Every migration, in order: entry `n` brings the schema from version `n` to `n + 1`. `{s}`
 /// stands for the schema name.
 const MIGRATIONS: &[&str] = &[
     // Version 1.
-    "CREATE TABLE {s}.shopguard_object (
+    "CREATE TABLE \"{s}\".shopguard_object (
          kind smallint NOT NULL,
          id bigint NOT NULL,
          first_revision bigint NOT NULL,
@@ -29,13 +31,13 @@ const MIGRATIONS: &[&str] = &[
          body jsonb NOT NULL,
          PRIMARY KEY (kind, id)
      );
-     CREATE TABLE {s}.shopguard_batch (
+     CREATE TABLE \"{s}\".shopguard_batch (
          revision bigint PRIMARY KEY,
          at_unix_ms bigint NOT NULL,
          writer text NOT NULL,
          mutations jsonb NOT NULL
      );
-     CREATE TABLE {s}.shopguard_audit (
+     CREATE TABLE \"{s}\".shopguard_audit (
          seq bigserial PRIMARY KEY,
          at_unix_ms bigint NOT NULL,
          actor bigint NOT NULL,
@@ -43,11 +45,21 @@ const MIGRATIONS: &[&str] = &[
          applied boolean NOT NULL,
          record jsonb NOT NULL
      );
-     INSERT INTO {s}.shopguard_meta (name, value) VALUES ('head', 0);",
+     INSERT INTO \"{s}\".shopguard_meta (name, value) VALUES ('head', 0);",
 ];
 
 /// How long the listener waits for a notification before looking at its stop flag.
 const LISTEN_TICK: Duration = Duration::from_millis(100);
+
+/// How long to wait for the backend of a commit whose connection dropped to end.
+const IN_DOUBT_WAIT: Duration = Duration::from_secs(10);
+
+/// Session settings, so that no transaction holds the head-row lock (and so every replica's
+/// writes) for long: a commit waits at most 10 s for the lock, a statement runs at most 60 s,
+/// and the server ends a session idle in a transaction for 30 s. Options given in the
+/// connection parameters come after these, so they win.
+const SESSION_OPTIONS: &str = "-c lock_timeout=10s -c statement_timeout=60s \
+                               -c idle_in_transaction_session_timeout=30s";
 
 /// How long a probe of an idle connection may take before it counts as dropped.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -176,8 +188,10 @@ struct Op {
     kind: i16,
     id: i64,
     position: i32,
-    /// The put's JSON, or `None` for a remove.
+    /// The final put's JSON, or `None` if the object ends removed.
     body: Option<String>,
+    /// The batch removes the object (before any final put): delete its row first.
+    reset: bool,
 }
 
 /// One audit row, ready for the worker thread.
@@ -197,7 +211,7 @@ impl PgStorage {
     ///
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if `params` cannot be parsed
     /// or `schema` is not a lower-case identifier of at most 40 characters (letters, digits,
-    /// `_`, not starting with a digit); [`ErrorKind::Storage`](crate::ErrorKind::Storage) if
+    /// `_`, not starting with a digit or `pg_`, which PostgreSQL reserves); [`ErrorKind::Storage`](crate::ErrorKind::Storage) if
     /// the server cannot be reached or the schema is newer than this release.
     pub fn connect(params: &str, schema: &str) -> Result<Self, Error> {
         let valid = !schema.is_empty()
@@ -205,21 +219,37 @@ impl PgStorage {
             && schema
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            && !schema.as_bytes().first().is_some_and(u8::is_ascii_digit);
+            && !schema.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            && !schema.starts_with("pg_");
         if !valid {
             return Err(Error::invalid(
                 "schema",
                 schema,
-                "use 1 to 40 lower-case letters, digits and `_`, not starting with a digit",
+                "use 1 to 40 lower-case letters, digits and `_`, not starting with a digit or `pg_`",
             ));
         }
-        let base: Config = params.parse().map_err(|_| {
+        let mut base: Config = params.parse().map_err(|_| {
             Error::invalid(
                 "connection parameters",
                 "(not shown)",
                 "not a PostgreSQL connection string or URL",
             )
         })?;
+        // Bounded waits everywhere: a dead server or network is noticed, never waited on for
+        // hours, and dropping the handle ends its threads.
+        if base.get_connect_timeout().is_none() {
+            base.connect_timeout(Duration::from_secs(10));
+        }
+        if base.get_tcp_user_timeout().is_none() {
+            base.tcp_user_timeout(Duration::from_secs(30));
+        }
+        base.keepalives(true);
+        base.keepalives_idle(Duration::from_secs(30));
+        let options = match base.get_options() {
+            Some(theirs) => format!("{SESSION_OPTIONS} {theirs}"),
+            None => SESSION_OPTIONS.to_owned(),
+        };
+        base.options(&options);
         let handle = HANDLES.fetch_add(1, Ordering::Relaxed);
         let app_name = format!("shopguard-{schema}-{}-{handle}", std::process::id());
         let shared = Arc::new(Shared {
@@ -280,7 +310,7 @@ impl PgStorage {
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if it cannot be read.
     pub fn schema_version(&self) -> Result<i64, Error> {
         let sql = format!(
-            "SELECT value FROM {}.shopguard_meta WHERE name = 'schema_version'",
+            "SELECT value FROM \"{}\".shopguard_meta WHERE name = 'schema_version'",
             self.schema
         );
         self.run(move |session| {
@@ -366,8 +396,8 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), Error> {
     )
     .map_err(db)?;
     tx.batch_execute(&format!(
-        "CREATE SCHEMA IF NOT EXISTS {schema};
-         CREATE TABLE IF NOT EXISTS {schema}.shopguard_meta (
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+         CREATE TABLE IF NOT EXISTS \"{schema}\".shopguard_meta (
              name text PRIMARY KEY,
              value bigint NOT NULL
          );"
@@ -375,7 +405,7 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), Error> {
     .map_err(db)?;
     let found: i64 = tx
         .query_opt(
-            &format!("SELECT value FROM {schema}.shopguard_meta WHERE name = 'schema_version'"),
+            &format!("SELECT value FROM \"{schema}\".shopguard_meta WHERE name = 'schema_version'"),
             &[],
         )
         .map_err(db)?
@@ -392,7 +422,7 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), Error> {
     }
     tx.execute(
         &format!(
-            "INSERT INTO {schema}.shopguard_meta (name, value) VALUES ('schema_version', $1)
+            "INSERT INTO \"{schema}\".shopguard_meta (name, value) VALUES ('schema_version', $1)
              ON CONFLICT (name) DO UPDATE SET value = excluded.value"
         ),
         &[&SCHEMA_VERSION],
@@ -413,7 +443,10 @@ fn listen(config: &Config, channel: &str, shared: &Shared) {
                 continue;
             }
         };
-        if client.batch_execute(&format!("LISTEN {channel}")).is_err() {
+        if client
+            .batch_execute(&format!("LISTEN \"{channel}\""))
+            .is_err()
+        {
             std::thread::sleep(backoff);
             continue;
         }
@@ -442,8 +475,9 @@ fn listen(config: &Config, channel: &str, shared: &Shared) {
     }
 }
 
-/// Reduces a batch to one write per object (the last one wins; writes to different objects
-/// commute), keeping first-appearance order.
+/// Reduces a batch to one write per object (writes to different objects commute), keeping
+/// first-appearance order. An object removed and put again in the batch is deleted first and
+/// inserted anew, as the other backends do, so it loads in the same place.
 fn reduce<P: Copy + Serialize>(
     mutations: &[crate::storage::Mutation<P>],
 ) -> Result<Vec<Op>, Error> {
@@ -451,21 +485,31 @@ fn reduce<P: Copy + Serialize>(
     let mut ops: Vec<Op> = Vec::new();
     for (n, m) in mutations.iter().enumerate() {
         let key = m.key();
-        let op = Op {
-            kind: i16::from(key.kind.code()),
-            id: to_sql(key.id),
-            position: i32::try_from(n).unwrap_or(i32::MAX),
-            body: if m.is_remove() {
-                None
-            } else {
-                Some(encode(m)?)
-            },
+        let position = i32::try_from(n).unwrap_or(i32::MAX);
+        let body = if m.is_remove() {
+            None
+        } else {
+            Some(encode(m)?)
         };
         match index.get(&key).and_then(|&i| ops.get_mut(i)) {
-            Some(slot) => slot.body = op.body,
+            Some(slot) => {
+                if body.is_none() {
+                    slot.reset = true;
+                } else if slot.body.is_none() {
+                    // Put again after a remove: a new row, placed here.
+                    slot.position = position;
+                }
+                slot.body = body;
+            }
             None => {
                 index.insert(key, ops.len());
-                ops.push(op);
+                ops.push(Op {
+                    kind: i16::from(key.kind.code()),
+                    id: to_sql(key.id),
+                    position,
+                    reset: body.is_none(),
+                    body,
+                });
             }
         }
     }
@@ -478,7 +522,21 @@ fn write_ops(
     revision: i64,
     ops: &[Op],
 ) -> Result<(), Error> {
-    let (puts, removes): (Vec<&Op>, Vec<&Op>) = ops.iter().partition(|o| o.body.is_some());
+    let removes: Vec<&Op> = ops.iter().filter(|o| o.reset).collect();
+    if !removes.is_empty() {
+        let kinds: Vec<i16> = removes.iter().map(|o| o.kind).collect();
+        let ids: Vec<i64> = removes.iter().map(|o| o.id).collect();
+        tx.execute(
+            &format!(
+                "DELETE FROM \"{schema}\".shopguard_object o
+                 USING unnest($1::smallint[], $2::bigint[]) AS t(k, i)
+                 WHERE o.kind = t.k AND o.id = t.i"
+            ),
+            &[&kinds, &ids],
+        )
+        .map_err(db)?;
+    }
+    let puts: Vec<&Op> = ops.iter().filter(|o| o.body.is_some()).collect();
     if !puts.is_empty() {
         let kinds: Vec<i16> = puts.iter().map(|o| o.kind).collect();
         let ids: Vec<i64> = puts.iter().map(|o| o.id).collect();
@@ -486,26 +544,14 @@ fn write_ops(
         let bodies: Vec<&str> = puts.iter().filter_map(|o| o.body.as_deref()).collect();
         tx.execute(
             &format!(
-                "INSERT INTO {schema}.shopguard_object (kind, id, first_revision, position, body)
+                "INSERT INTO \"{schema}\".shopguard_object
+                     (kind, id, first_revision, position, body)
                  SELECT k, i, $5, p, b::jsonb
                  FROM unnest($1::smallint[], $2::bigint[], $3::integer[], $4::text[])
                      AS t(k, i, p, b)
                  ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body"
             ),
             &[&kinds, &ids, &positions, &bodies, &revision],
-        )
-        .map_err(db)?;
-    }
-    if !removes.is_empty() {
-        let kinds: Vec<i16> = removes.iter().map(|o| o.kind).collect();
-        let ids: Vec<i64> = removes.iter().map(|o| o.id).collect();
-        tx.execute(
-            &format!(
-                "DELETE FROM {schema}.shopguard_object o
-                 USING unnest($1::smallint[], $2::bigint[]) AS t(k, i)
-                 WHERE o.kind = t.k AND o.id = t.i"
-            ),
-            &[&kinds, &ids],
         )
         .map_err(db)?;
     }
@@ -527,7 +573,7 @@ fn insert_audit(
     let record: Vec<&str> = rows.iter().map(|r| r.record.as_str()).collect();
     tx.execute(
         &format!(
-            "INSERT INTO {schema}.shopguard_audit (at_unix_ms, actor, revision, applied, record)
+            "INSERT INTO \"{schema}\".shopguard_audit (at_unix_ms, actor, revision, applied, record)
              SELECT a, u, $5, ok, r::jsonb
              FROM unnest($1::bigint[], $2::bigint[], $3::boolean[], $4::text[])
                  WITH ORDINALITY AS t(a, u, ok, r, n)
@@ -539,17 +585,38 @@ fn insert_audit(
     Ok(())
 }
 
-/// Whether the batch tagged `writer` is stored as `revision`.
+/// Whether the batch tagged `writer` is stored as `revision`, after its commit lost its
+/// connection. The old backend (`pid`) may still be committing, so it is stopped and waited
+/// for first; only then does the answer hold.
 fn committed(
     session: &mut Session,
     schema: &str,
     revision: i64,
     writer: &str,
+    pid: i32,
 ) -> Result<bool, Error> {
-    let row = session
-        .client()?
+    let client = session.client()?;
+    client
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .map_err(db)?;
+    let deadline = Instant::now() + IN_DOUBT_WAIT;
+    while client
+        .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+        .map_err(db)?
+        .is_some()
+    {
+        if Instant::now() >= deadline {
+            return Err(Error::storage(format!(
+                "backend {pid} is still running after {IN_DOUBT_WAIT:?}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let row = client
         .query_opt(
-            &format!("SELECT 1 FROM {schema}.shopguard_batch WHERE revision = $1 AND writer = $2"),
+            &format!(
+                "SELECT 1 FROM \"{schema}\".shopguard_batch WHERE revision = $1 AND writer = $2"
+            ),
             &[&revision, &writer],
         )
         .map_err(db)?;
@@ -587,7 +654,7 @@ where
                 .map_err(db)?;
             let head: i64 = tx
                 .query_one(
-                    &format!("SELECT value FROM {schema}.shopguard_meta WHERE name = 'head'"),
+                    &format!("SELECT value FROM \"{schema}\".shopguard_meta WHERE name = 'head'"),
                     &[],
                 )
                 .and_then(|row| row.try_get(0))
@@ -595,7 +662,7 @@ where
             let rows = tx
                 .query(
                     &format!(
-                        "SELECT body::text FROM {schema}.shopguard_object
+                        "SELECT body::text FROM \"{schema}\".shopguard_object
                          ORDER BY kind, first_revision, position"
                     ),
                     &[],
@@ -614,7 +681,7 @@ where
             .map(|b| decode(b, "object"))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Loaded {
-            revision: from_sql(head),
+            revision: revision_from_sql(head)?,
             records,
         })
     }
@@ -637,16 +704,18 @@ where
             let client = session.client()?;
             let mut tx = client.transaction().map_err(db)?;
             // Row lock on the head: commits from every replica queue here, one at a time.
-            let head: i64 = tx
+            let row = tx
                 .query_one(
                     &format!(
-                        "SELECT value FROM {schema}.shopguard_meta WHERE name = 'head' FOR UPDATE"
+                        "SELECT value, pg_backend_pid() FROM \"{schema}\".shopguard_meta
+                         WHERE name = 'head' FOR UPDATE"
                     ),
                     &[],
                 )
-                .and_then(|row| row.try_get(0))
                 .map_err(db)?;
-            let head = from_sql(head);
+            let head: i64 = row.try_get(0).map_err(db)?;
+            let pid: i32 = row.try_get(1).map_err(db)?;
+            let head = revision_from_sql(head)?;
             if head != base || revision <= head {
                 return Err(Error::revision_moved(base, head));
             }
@@ -666,7 +735,7 @@ where
             }
             tx.execute(
                 &format!(
-                    "INSERT INTO {schema}.shopguard_batch (revision, at_unix_ms, writer, mutations)
+                    "INSERT INTO \"{schema}\".shopguard_batch (revision, at_unix_ms, writer, mutations)
                      VALUES ($1, $2, $3, $4::text::jsonb)"
                 ),
                 &[&rev, &at, &writer, &batch],
@@ -674,7 +743,7 @@ where
             .map_err(db)?;
             insert_audit(&mut tx, &schema, &audit, Some(rev))?;
             tx.execute(
-                &format!("UPDATE {schema}.shopguard_meta SET value = $1 WHERE name = 'head'"),
+                &format!("UPDATE \"{schema}\".shopguard_meta SET value = $1 WHERE name = 'head'"),
                 &[&rev],
             )
             .map_err(db)?;
@@ -686,11 +755,17 @@ where
             .map_err(db)?;
             match tx.commit() {
                 Ok(()) => Ok(()),
-                // The connection may have dropped after the server committed: ask again, on a
-                // new connection, whether this very batch (its writer tag) is stored.
-                Err(err) => match committed(session, &schema, rev, &writer) {
+                // The server answered: the transaction was rolled back.
+                Err(err) if err.as_db_error().is_some() => Err(db(err)),
+                // The connection dropped while committing: the server may have committed.
+                Err(err) => match committed(session, &schema, rev, &writer, pid) {
                     Ok(true) => Ok(()),
-                    _ => Err(db(err)),
+                    Ok(false) => Err(db(err)),
+                    Err(unknown) => Err(Error::storage(format!(
+                        "the outcome of committing revision {revision} is unknown ({}): {unknown}; \
+                         Engine::sync reads it if it was stored",
+                        db(err)
+                    ))),
                 },
             }
         })
@@ -704,7 +779,7 @@ where
                 .client()?
                 .query(
                     &format!(
-                        "SELECT revision, mutations::text FROM {schema}.shopguard_batch
+                        "SELECT revision, mutations::text FROM \"{schema}\".shopguard_batch
                          WHERE revision > $1 ORDER BY revision"
                     ),
                     &[&after],
@@ -718,7 +793,7 @@ where
         rows.iter()
             .map(|(revision, body)| {
                 Ok(Batch {
-                    revision: from_sql(*revision),
+                    revision: revision_from_sql(*revision)?,
                     mutations: decode(body, "batch")?,
                 })
             })
@@ -741,7 +816,7 @@ where
             let rows = session
                 .client()?
                 .query(
-                    &format!("SELECT record::text FROM {schema}.shopguard_audit ORDER BY seq"),
+                    &format!("SELECT record::text FROM \"{schema}\".shopguard_audit ORDER BY seq"),
                     &[],
                 )
                 .map_err(db)?;
@@ -753,7 +828,7 @@ where
         bodies.iter().map(|b| decode(b, "audit record")).collect()
     }
 
-    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<(), Error> {
+    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
         let deadline = Instant::now() + timeout.min(crate::engine::LONGEST_WAIT);
         let mut n = lock(&self.shared.notified);
         let connects = n.connects;
@@ -769,6 +844,6 @@ where
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        Ok(())
+        Ok(n.revision > after || n.connects != connects)
     }
 }

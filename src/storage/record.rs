@@ -27,9 +27,10 @@ pub(crate) fn to_sql(value: u64) -> i64 {
     i64::from_ne_bytes(value.to_ne_bytes())
 }
 
-/// A SQL integer back to the id or revision it stores.
-pub(crate) fn from_sql(value: i64) -> u64 {
-    u64::from_ne_bytes(value.to_ne_bytes())
+/// A stored revision: SQL integers are signed, and a revision never exceeds `i64::MAX`, so a
+/// negative one is corruption (it would also leave no room for the next revision).
+pub(crate) fn revision_from_sql(value: i64) -> Result<u64, Error> {
+    u64::try_from(value).map_err(|_| Error::storage(format!("corrupt stored revision {value}")))
 }
 
 /// Refuses a database written by a newer release.

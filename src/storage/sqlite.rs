@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::admin::audit::AuditRecord;
-use crate::storage::record::{SCHEMA_VERSION, check_version, decode, encode, from_sql, to_sql};
+use crate::storage::record::{
+    SCHEMA_VERSION, check_version, decode, encode, revision_from_sql, to_sql,
+};
 use crate::storage::{Batch, Commit, Loaded, Mutation, Storage};
 
 /// Every migration, in order: entry `n` brings the schema from version `n` to `n + 1`.
@@ -157,7 +159,7 @@ impl SqliteStorage {
     }
 
     fn head(&self) -> Result<u64, Error> {
-        read_meta(&self.lock(), "head").map(from_sql)
+        revision_from_sql(read_meta(&self.lock(), "head")?)
     }
 }
 
@@ -292,7 +294,7 @@ where
         let mut conn = self.lock();
         // One read transaction: the head and the objects of the same state.
         let tx = conn.transaction().map_err(db)?;
-        let revision = from_sql(read_meta(&tx, "head")?);
+        let revision = revision_from_sql(read_meta(&tx, "head")?)?;
         let mut records = Vec::new();
         {
             let mut rows = tx
@@ -321,7 +323,7 @@ where
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
-        let head = from_sql(read_meta(&tx, "head")?);
+        let head = revision_from_sql(read_meta(&tx, "head")?)?;
         if head != commit.base || commit.revision <= head {
             return Err(Error::revision_moved(commit.base, head));
         }
@@ -344,7 +346,7 @@ where
             let revision: i64 = row.get(0).map_err(db)?;
             let body: String = row.get(1).map_err(db)?;
             out.push(Batch {
-                revision: from_sql(revision),
+                revision: revision_from_sql(revision)?,
                 mutations: decode(&body, "batch")?,
             });
         }
@@ -372,15 +374,15 @@ where
         Ok(out)
     }
 
-    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<(), Error> {
+    fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
         let deadline = Instant::now() + timeout.min(crate::engine::LONGEST_WAIT);
         loop {
             if self.head()? > after {
-                return Ok(());
+                return Ok(true);
             }
             let now = Instant::now();
             if now >= deadline {
-                return Ok(());
+                return Ok(false);
             }
             std::thread::sleep(POLL.min(deadline - now));
         }

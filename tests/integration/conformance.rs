@@ -461,13 +461,10 @@ pub(crate) fn single_owner_across_replicas<B: Backend>(name: &str) {
     let err = other
         .apply(OWNER, Change::TransferOwnership { to: ADMIN_3 })
         .unwrap_err();
-    assert!(
-        matches!(
-            err.kind(),
-            ErrorKind::Conflict | ErrorKind::NotPermitted | ErrorKind::Owner
-        ),
-        "{err}"
-    );
+    // Its commit loses the race; planned again on the caught-up state, the transfer is refused
+    // because OWNER no longer owns the account (R11).
+    assert_eq!(err.kind(), ErrorKind::NotPermitted, "{err}");
+    assert_eq!(other.revision(), a.revision());
     let reloaded = open_engine(&b);
     let owners: Vec<UserId> = reloaded
         .snapshot()
@@ -476,6 +473,146 @@ pub(crate) fn single_owner_across_replicas<B: Backend>(name: &str) {
         .map(|u| u.id())
         .collect();
     assert_eq!(owners, vec![ADMIN_2]);
+}
+
+pub(crate) fn seat_race<B: Backend>(name: &str)
+where
+    B::S: Send + Sync,
+{
+    let (b, a) = bootstrapped::<B>(name);
+    let other = open_engine(&b);
+    let free = SEATS as usize - enabled_users(&a.snapshot());
+    // Two replicas, one thread each, race to add three enabled users each: only the free seats
+    // are taken, whoever gets them, and every other attempt is refused by the seat limit.
+    let outcomes: Vec<Result<u64, ErrorKind>> = thread::scope(|scope| {
+        let runs: Vec<_> = [(&a, 100_u64), (&other, 200)]
+            .into_iter()
+            .map(|(engine, first)| {
+                scope.spawn(move || {
+                    (first..first + 3)
+                        .map(|id| {
+                            let user = cashier(UserId::new(id), &format!("s{id}"), NORTH);
+                            engine
+                                .apply(ADMIN_2, Change::CreateUser(user))
+                                .map(|applied| applied.revision())
+                                .map_err(|e| e.kind())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    let taken = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(taken, free, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.is_ok() || *o == Err(ErrorKind::SeatLimit)),
+        "{outcomes:?}"
+    );
+    assert_eq!(enabled_users(&open_engine(&b).snapshot()), SEATS as usize);
+}
+
+pub(crate) fn stale_forms<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let other = open_engine(&b);
+    // An admin opens ana's edit form on the second replica.
+    let form = other.snapshot();
+    let ana = form.user(ANA).unwrap().clone();
+    // Meanwhile ana is disabled on the first replica, and the second catches up (a follower).
+    a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    other.sync().unwrap();
+    // Submitting the stale form would re-enable her: refused, based on the form's revision.
+    let err = other
+        .apply_based_on(
+            ADMIN_2,
+            form.revision(),
+            vec![Change::UpdateUser(
+                ana.clone().with_email("ana@new.example"),
+            )],
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(!other.snapshot().user(ANA).unwrap().is_enabled());
+    // A form on another object, as old, goes through.
+    other
+        .apply_based_on(ADMIN_2, form.revision(), vec![Change::DisableUser(ADMIN_3)])
+        .unwrap();
+    // A form filled on a replica that is ahead: this one reads up to it first.
+    let ahead = a.apply(OWNER, Change::EnableUser(ANA)).unwrap();
+    let lagging = open_engine(&b);
+    a.apply(OWNER, Change::EnableUser(ADMIN_3)).unwrap();
+    let fresh = a.snapshot();
+    assert!(fresh.revision() > ahead.revision());
+    let applied = lagging
+        .apply_based_on(
+            OWNER,
+            fresh.revision(),
+            vec![Change::UpdateUser(
+                fresh
+                    .user(ANA)
+                    .unwrap()
+                    .clone()
+                    .with_email("ana@new.example"),
+            )],
+        )
+        .unwrap();
+    assert!(applied.revision() > fresh.revision());
+    assert_eq!(
+        state(&lagging.snapshot()),
+        state(&open_engine(&b).snapshot())
+    );
+}
+
+/// A backend that never reports changes, as if every notification were lost.
+#[derive(Debug)]
+struct Deaf<S>(S);
+
+impl<S: Storage<Pos>> Storage<Pos> for Deaf<S> {
+    fn load(&self) -> Result<shopguard::storage::Loaded<Pos>, shopguard::Error> {
+        self.0.load()
+    }
+    fn commit(&self, commit: &shopguard::storage::Commit<'_, Pos>) -> Result<(), shopguard::Error> {
+        self.0.commit(commit)
+    }
+    fn changes_since(
+        &self,
+        revision: u64,
+    ) -> Result<Vec<shopguard::storage::Batch<Pos>>, shopguard::Error> {
+        self.0.changes_since(revision)
+    }
+    fn record_refused(
+        &self,
+        records: &[shopguard::AuditRecord<Pos>],
+    ) -> Result<(), shopguard::Error> {
+        self.0.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<shopguard::AuditRecord<Pos>>, shopguard::Error> {
+        self.0.audit_records()
+    }
+}
+
+pub(crate) fn followers_poll_when_notifications_are_lost<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let other = Arc::new(Engine::<Pos, _>::open(Deaf(b.open())).unwrap());
+    let follower = other.follow(Duration::from_millis(50));
+    let applied = a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    let seen = other
+        .at_least(applied.revision(), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(state(&seen), state(&a.snapshot()));
+    // A follower with a long poll interval still stops promptly when dropped (bounded wait).
+    let slow = other.follow(Duration::from_secs(600));
+    let (done, waited) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        drop(slow);
+        let _ = done.send(());
+    });
+    waited
+        .recv_timeout(Duration::from_secs(30))
+        .expect("dropping a follower must not wait for its poll interval");
+    drop(follower);
 }
 
 pub(crate) fn followers_and_revisions<B: Backend>(name: &str) {
@@ -589,6 +726,21 @@ macro_rules! conformance {
                 ));
             }
             #[test]
+            fn r12_seat_race_between_replicas() {
+                super::seat_race::<$backend>(concat!(stringify!($module), "_seat_race"));
+            }
+            #[test]
+            fn stale_forms() {
+                super::stale_forms::<$backend>(concat!(stringify!($module), "_stale"));
+            }
+            #[test]
+            fn followers_poll_when_notifications_are_lost() {
+                super::followers_poll_when_notifications_are_lost::<$backend>(concat!(
+                    stringify!($module),
+                    "_deaf"
+                ));
+            }
+            #[test]
             fn followers_and_revisions() {
                 super::followers_and_revisions::<$backend>(concat!(stringify!($module), "_follow"));
             }
@@ -643,6 +795,22 @@ mod sqlite_schema {
             )
             .unwrap();
         assert_eq!(version, 99);
+    }
+
+    #[test]
+    fn a_corrupt_head_revision_is_refused_on_open() {
+        let b = SqliteBackend::fresh("corrupt_head");
+        open_engine(&b).unchecked_apply(world()).unwrap();
+        let conn = rusqlite::Connection::open(&b.0).unwrap();
+        conn.execute(
+            "UPDATE shopguard_meta SET value = -1 WHERE name = 'head'",
+            [],
+        )
+        .unwrap();
+        let err = Engine::<Pos, _>::open(b.open()).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("corrupt stored revision -1"), "{source}");
     }
 
     #[test]
@@ -709,13 +877,28 @@ mod postgres_schema {
     #[test]
     fn bad_parameters_are_typed_errors() {
         let url = pg_url();
-        for schema in ["", "Upper", "1st", "semi;colon", "a-b", &"x".repeat(41)] {
+        for schema in [
+            "",
+            "Upper",
+            "1st",
+            "semi;colon",
+            "a-b",
+            "pg_mine",
+            &"x".repeat(41),
+        ] {
             let err = PgStorage::connect(&url, schema).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput, "{schema:?}");
             assert_eq!(err.field(), Some("schema"));
         }
         let err = PgStorage::connect("host=127.0.0.1 port=notaport", "s").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        // Reserved words are fine: every name is quoted.
+        let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        client
+            .batch_execute("DROP SCHEMA IF EXISTS \"user\" CASCADE")
+            .unwrap();
+        let s = PgStorage::connect(&url, "user").unwrap();
+        assert_eq!(s.schema_version().unwrap(), 1);
         // Nothing listens on port 1.
         let err = PgStorage::connect("host=127.0.0.1 port=1 connect_timeout=2", "s").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);

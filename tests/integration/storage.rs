@@ -167,3 +167,61 @@ fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
     assert_eq!(applied.revision(), 3);
     assert!(!e.can(ana, Pos::SELL, &OnStore(ACME, NORTH)));
 }
+
+/// A backend that stores a batch and then reports an error, as when the connection drops
+/// after the server committed but before its answer arrived.
+#[derive(Debug, Default)]
+struct LostAck {
+    inner: MemoryStorage<T>,
+    lose_next: Mutex<bool>,
+}
+
+impl Storage<T> for LostAck {
+    fn load(&self) -> Result<Loaded<T>, Error> {
+        self.inner.load()
+    }
+    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+        self.inner.commit(commit)?;
+        if std::mem::take(&mut *self.lose_next.lock().unwrap()) {
+            return Err(Error::storage("connection lost while committing"));
+        }
+        Ok(())
+    }
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+        self.inner.changes_since(revision)
+    }
+    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
+        self.inner.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
+        self.inner.audit_records()
+    }
+}
+
+#[test]
+fn a_batch_stored_although_the_commit_reported_an_error_counts_as_applied() {
+    let store = Arc::new(LostAck::default());
+    let e = Engine::open(Arc::clone(&store)).unwrap();
+    e.unchecked_apply(base()).unwrap();
+    *store.lose_next.lock().unwrap() = true;
+    // The engine reads back what was stored, finds its own batch, and says so.
+    let revision = e
+        .unchecked_apply([Mutation::RemoveUser(CASHIER_SOUTH)])
+        .unwrap();
+    assert_eq!(revision, 2);
+    assert_eq!(e.revision(), 2);
+    assert!(e.snapshot().user(CASHIER_SOUTH).is_none());
+    assert!(!*store.lose_next.lock().unwrap());
+    // Memory and storage agree.
+    let reopened = Engine::open(Arc::clone(&store)).unwrap();
+    assert_eq!(reopened.revision(), 2);
+    assert!(reopened.snapshot().user(CASHIER_SOUTH).is_none());
+    // A failure that stored nothing is still a failure.
+    store.inner.fail_next_commit_after(0);
+    let err = e
+        .unchecked_apply([Mutation::RemoveUser(CASHIER_NORTH)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(e.snapshot().user(CASHIER_NORTH).is_some());
+    assert_eq!(store.load().unwrap().revision, 2);
+}
