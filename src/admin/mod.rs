@@ -107,7 +107,8 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// # Errors
     ///
     /// As [`apply`](Self::apply); `Conflict` as said above, or if `based_on` is older than the
-    /// 1,024 batches the engine remembers; `Behind` if `based_on` is a revision this engine
+    /// batches the engine remembers (the last 1,024, naming at most 16,384 objects in all; a
+    /// bulk load starts afresh); `Behind` if `based_on` is a revision this engine
     /// cannot read yet.
     pub fn apply_based_on(
         &self,

@@ -38,6 +38,9 @@ pub(crate) const MAX_ATTEMPTS: usize = 16;
 /// How many recent batches the engine remembers the objects of, for conflict checks.
 const RECENT_BATCHES: usize = 1024;
 
+/// How many objects those batches may name in all (16 bytes each).
+const RECENT_KEYS: usize = 16_384;
+
 /// The follower waits for changes in slices this long, looking at its stop flag in between.
 const FOLLOW_SLICE: Duration = Duration::from_millis(100);
 
@@ -50,6 +53,8 @@ pub(crate) struct Writer {
     /// The objects written by each recent batch (this engine's and those it caught up on),
     /// oldest first.
     recent: std::collections::VecDeque<(u64, Box<[Key]>)>,
+    /// How many keys `recent` holds.
+    recent_keys: usize,
     /// `recent` holds every batch after this revision.
     complete_after: u64,
 }
@@ -59,6 +64,7 @@ impl Writer {
         Writer {
             last: revision,
             recent: std::collections::VecDeque::new(),
+            recent_keys: 0,
             complete_after: revision,
         }
     }
@@ -71,15 +77,26 @@ impl Writer {
             .ok_or_else(|| Error::storage("the revision numbers are exhausted"))
     }
 
-    /// Remembers what the batch stored as `revision` wrote.
+    /// Remembers what the batch stored as `revision` wrote. A batch writing more objects than
+    /// are remembered in all (a bulk load) is not kept: changes based on a revision before it
+    /// are then refused as too old to check, which is the safe side.
     pub(crate) fn remember<P: Copy>(&mut self, revision: u64, mutations: &[Mutation<P>]) {
         self.last = self.last.max(revision);
+        if mutations.len() > RECENT_KEYS {
+            self.recent.clear();
+            self.recent_keys = 0;
+            self.complete_after = revision;
+            return;
+        }
+        self.recent_keys += mutations.len();
         self.recent
             .push_back((revision, mutations.iter().map(Mutation::key).collect()));
-        while self.recent.len() > RECENT_BATCHES {
-            if let Some((dropped, _)) = self.recent.pop_front() {
-                self.complete_after = dropped;
-            }
+        while self.recent.len() > RECENT_BATCHES || self.recent_keys > RECENT_KEYS {
+            let Some((dropped, keys)) = self.recent.pop_front() else {
+                break;
+            };
+            self.recent_keys -= keys.len();
+            self.complete_after = dropped;
         }
     }
 
