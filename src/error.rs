@@ -38,6 +38,10 @@ pub enum ErrorKind {
     Conflict,
     /// The engine has not yet seen the revision asked for, and waiting for it timed out.
     Behind,
+    /// The storage could not say whether it stored the batch (the connection dropped while
+    /// committing, and the server could not be asked afterwards). The engine still shows the
+    /// state before it; [`Engine::sync`](crate::Engine::sync) reads the batch if it was stored.
+    OutcomeUnknown,
 }
 
 /// The error type of every fallible shopguard operation.
@@ -99,6 +103,8 @@ enum Detail {
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("audit failed")]
     Audit(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the storage could not say whether it stored the batch")]
+    OutcomeUnknown(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot {action}: {reason}")]
     Refused { action: String, reason: String },
     #[error("the store is at revision {head}, not {base}: another writer stored a batch first")]
@@ -217,6 +223,15 @@ impl Error {
     /// Wraps an audit sink's error; it travels as [`std::error::Error::source`].
     pub fn audit<E: Into<Box<dyn std::error::Error + Send + Sync>>>(source: E) -> Self {
         Self::new(ErrorKind::Audit, Detail::Audit(source.into()))
+    }
+
+    /// For a [`Storage`](crate::storage::Storage) backend: whether the batch was stored cannot
+    /// be known (kind [`ErrorKind::OutcomeUnknown`]); `source` says why.
+    pub fn outcome_unknown<E: Into<Box<dyn std::error::Error + Send + Sync>>>(source: E) -> Self {
+        Self::new(
+            ErrorKind::OutcomeUnknown,
+            Detail::OutcomeUnknown(source.into()),
+        )
     }
 
     /// For a [`Storage`](crate::storage::Storage) backend: the batch was planned against

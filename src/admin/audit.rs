@@ -34,6 +34,13 @@ pub enum Outcome {
         /// The engine revision that holds the change.
         revision: u64,
     },
+    /// Handed to storage, which could not say whether it stored it (the connection dropped
+    /// while committing): [`Engine::sync`](crate::Engine::sync) shows it if it was. The
+    /// storage's own audit holds the batch's records if and only if the batch was stored.
+    Unknown {
+        /// The revision the batch would have.
+        revision: u64,
+    },
     /// Refused; nothing was applied.
     Refused {
         /// The rule that refused, by name (the [`ErrorKind`](crate::ErrorKind) variant).

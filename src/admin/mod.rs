@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::admin::audit::{AuditRecord, Object, Outcome, now_unix_ms};
 use crate::admin::change::Change;
 use crate::engine::index::{Index, Pending};
-use crate::engine::{Engine, MAX_ATTEMPTS};
+use crate::engine::{Engine, MAX_ATTEMPTS, check_written, written_by};
 use crate::model::ids::{AccountId, RoleId, UserId};
 use crate::model::permission::Catalog;
 use crate::storage::{Commit, Key, Mutation, Storage};
@@ -128,22 +128,27 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let at = now_unix_ms();
         let account = self.current.load().users.get(&actor).map(|u| u.account());
-        let based_on = match based_on {
-            None => self.current.load().revision,
-            Some(revision) => {
-                // A form filled on a replica that is ahead of this one: read up to it first.
-                if revision > self.current.load().revision {
-                    let caught_up = self.catch_up(&mut w).map(|_| self.current.load().revision);
-                    if caught_up.as_ref().map_or(true, |have| *have < revision) {
-                        let have = self.current.load().revision;
-                        let err = caught_up
-                            .err()
-                            .unwrap_or_else(|| Error::behind(have, revision));
-                        self.audit_refused(at, actor, account, &changes, &err);
-                        return Err(err);
-                    }
-                }
-                revision
+        // A form filled on a replica that is ahead of this one: read up to it first.
+        if let Some(revision) = based_on
+            && revision > self.current.load().revision
+        {
+            let caught_up = self.catch_up(&mut w).map(|_| self.current.load().revision);
+            if caught_up.as_ref().map_or(true, |have| *have < revision) {
+                let have = self.current.load().revision;
+                let err = caught_up
+                    .err()
+                    .unwrap_or_else(|| Error::behind(have, revision));
+                self.audit_refused(at, actor, account, &changes, &err);
+                return Err(err);
+            }
+        }
+        // What was written after the base: remembered batches now, and whatever other engines
+        // store while this write waits for its turn.
+        let mut prior = match w.since(based_on.unwrap_or_else(|| self.current.load().revision)) {
+            Ok(prior) => prior,
+            Err(err) => {
+                self.audit_refused(at, actor, account, &changes, &err);
+                return Err(err);
             }
         };
         let mut attempt = 0;
@@ -154,7 +159,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
             let staged = w.next_revision(current.revision).and_then(|revision| {
                 let staged = stage(&current, actor, &changes, at, account, revision)?;
                 let written: HashSet<Key> = staged.mutations.iter().map(Mutation::key).collect();
-                w.check_unchanged(based_on, &written)?;
+                check_written(&prior, &written)?;
                 Ok((revision, staged))
             });
             let (revision, staged) = match staged {
@@ -192,18 +197,35 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                     // new state; the check above refuses if the other writer touched the same
                     // objects.
                     self.audit_sink_refused(at, actor, account, &changes, &err);
-                    if let Err(err) = self.catch_up(&mut w) {
-                        self.audit_refused(at, actor, account, &changes, &err);
-                        return Err(err);
+                    match self.catch_up(&mut w) {
+                        Ok(missed) => prior.extend(written_by(&missed)),
+                        Err(err) => {
+                            self.audit_refused(at, actor, account, &changes, &err);
+                            return Err(err);
+                        }
                     }
                 }
-                Err(err) => {
+                Err(err) if err.kind() == ErrorKind::OutcomeUnknown => {
                     if self.stored_anyway(&mut w, revision, &staged.mutations) {
                         return Ok(Applied {
                             revision,
                             events: staged.events,
                         });
                     }
+                    // The sink says exactly what is known; if the batch was stored, the
+                    // storage's own audit has its records.
+                    let unknown: Vec<AuditRecord<P>> = staged
+                        .records
+                        .into_iter()
+                        .map(|mut r| {
+                            r.outcome = Outcome::Unknown { revision };
+                            r
+                        })
+                        .collect();
+                    let _ignored = self.audit.record(&unknown);
+                    return Err(err);
+                }
+                Err(err) => {
                     self.audit_refused(at, actor, account, &changes, &err);
                     return Err(err);
                 }

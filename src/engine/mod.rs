@@ -69,11 +69,29 @@ impl Writer {
         }
     }
 
+    /// After opening at `revision`: remembers the stored batches up to it, as far back as the
+    /// bound allows, so that forms filled before a restart can still be checked.
+    fn reopened<P: Copy>(revision: u64, batches: &[Batch<P>]) -> Self {
+        let from = revision.saturating_sub(RECENT_BATCHES as u64);
+        let mut w = Writer::new(revision);
+        w.complete_after = from;
+        for b in batches
+            .iter()
+            .filter(|b| b.revision > from && b.revision <= revision)
+        {
+            w.remember(b.revision, &b.mutations);
+        }
+        w.last = revision;
+        w
+    }
+
     /// The revision for a batch planned on `current`.
     pub(crate) fn next_revision(&self, current: u64) -> Result<u64, Error> {
+        // Stores keep revisions in signed 64-bit integers.
         self.last
             .max(current)
             .checked_add(1)
+            .filter(|r| i64::try_from(*r).is_ok())
             .ok_or_else(|| Error::storage("the revision numbers are exhausted"))
     }
 
@@ -100,23 +118,43 @@ impl Writer {
         }
     }
 
-    /// Refuses with [`ErrorKind::Conflict`] if a batch after `based_on` wrote one of
-    /// `written`, or if `based_on` is too old to tell.
-    pub(crate) fn check_unchanged(
-        &self,
-        based_on: u64,
-        written: &HashSet<Key>,
-    ) -> Result<(), Error> {
+    /// What every remembered batch after `based_on` wrote, for a write based on it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Conflict`] if `based_on` is older than what is remembered.
+    pub(crate) fn since(&self, based_on: u64) -> Result<Vec<Written>, Error> {
         if based_on < self.complete_after {
             return Err(Error::too_old(based_on, self.complete_after));
         }
-        for (revision, keys) in self.recent.iter().filter(|(r, _)| *r > based_on) {
-            if let Some(key) = keys.iter().find(|k| written.contains(k)) {
-                return Err(Error::conflict(key, *revision));
-            }
-        }
-        Ok(())
+        Ok(self
+            .recent
+            .iter()
+            .filter(|(r, _)| *r > based_on)
+            .cloned()
+            .collect())
     }
+}
+
+/// The objects one batch wrote: its revision and their keys.
+pub(crate) type Written = (u64, Box<[Key]>);
+
+/// What `batches` wrote.
+pub(crate) fn written_by<P: Copy>(batches: &[Batch<P>]) -> Vec<Written> {
+    batches
+        .iter()
+        .map(|b| (b.revision, b.mutations.iter().map(Mutation::key).collect()))
+        .collect()
+}
+
+/// Refuses with [`ErrorKind::Conflict`] if one of the `prior` batches wrote one of `written`.
+pub(crate) fn check_written(prior: &[Written], written: &HashSet<Key>) -> Result<(), Error> {
+    for (revision, keys) in prior {
+        if let Some(key) = keys.iter().find(|k| written.contains(k)) {
+            return Err(Error::conflict(key, *revision));
+        }
+    }
+    Ok(())
 }
 
 /// The authorization engine: many accounts, answered from memory.
@@ -164,6 +202,8 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// stored records break a rule (then the store is corrupt or was written by hand).
     pub fn open(storage: S) -> Result<Self, Error> {
         let loaded = storage.load()?;
+        let recent =
+            storage.changes_since(loaded.revision.saturating_sub(RECENT_BATCHES as u64))?;
         let mut index = Index::empty();
         index.apply(&loaded.records)?;
         index.revision = loaded.revision;
@@ -171,7 +211,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         Ok(Engine {
             current: ArcSwap::from_pointee(index),
             storage,
-            writer: Mutex::new(Writer::new(loaded.revision)),
+            writer: Mutex::new(Writer::reopened(loaded.revision, &recent)),
             audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
         })
@@ -274,11 +314,12 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         let batch: Vec<Mutation<P>> = batch.into_iter().collect();
         let written: HashSet<Key> = batch.iter().map(Mutation::key).collect();
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let based_on = self.current.load().revision;
+        // What other engines store while this batch waits is checked against it.
+        let mut prior: Vec<Written> = Vec::new();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            w.check_unchanged(based_on, &written)?;
+            check_written(&prior, &written)?;
             let current = self.current.load_full();
             let mut next = Index::clone(&current);
             next.apply(&batch)?;
@@ -300,15 +341,16 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                 Err(err) if err.kind() == ErrorKind::Conflict && attempt < MAX_ATTEMPTS => {
                     // Another engine went first: catch up; the check above decides whether
                     // this batch still applies.
-                    self.catch_up(&mut w)?;
+                    prior.extend(written_by(&self.catch_up(&mut w)?));
                 }
-                Err(err) => {
+                Err(err) if err.kind() == ErrorKind::OutcomeUnknown => {
                     return if self.stored_anyway(&mut w, revision, &batch) {
                         Ok(revision)
                     } else {
                         Err(err)
                     };
                 }
+                Err(err) => return Err(err),
             }
         }
     }
@@ -376,6 +418,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                     let poll = poll.max(Duration::from_millis(1));
                     let slice = poll.min(FOLLOW_SLICE);
                     let mut synced = Instant::now();
+                    let mut backoff = slice;
                     while !stop.load(Ordering::Acquire) {
                         let seen = engine.revision();
                         let outcome =
@@ -391,9 +434,18 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                                         Ok(())
                                     }
                                 });
-                        if let Err(err) = outcome {
-                            *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
-                            std::thread::sleep(slice);
+                        match outcome {
+                            Ok(()) => backoff = slice,
+                            Err(err) => {
+                                *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+                                // Failing again and again: wait longer each time, up to `poll`,
+                                // in slices, so that a drop still stops the thread promptly.
+                                let until = Instant::now() + backoff;
+                                while Instant::now() < until && !stop.load(Ordering::Acquire) {
+                                    std::thread::sleep(slice);
+                                }
+                                backoff = (backoff * 2).min(poll);
+                            }
                         }
                     }
                 })
@@ -434,10 +486,10 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         Ok(missed)
     }
 
-    /// After storage reported an error for the batch of `revision`: whether it was stored
-    /// all the same (a connection lost while committing). If so, the catch-up read has
-    /// published it. A batch with the same revision and the same mutations is this one, or
-    /// one with exactly its effect.
+    /// After storage could not say whether it stored the batch of `revision`
+    /// ([`ErrorKind::OutcomeUnknown`]): whether it was stored all the same. If so, the
+    /// catch-up read has published it. A batch with the same revision and the same mutations
+    /// is this one, or one with exactly its effect.
     pub(crate) fn stored_anyway(
         &self,
         w: &mut Writer,

@@ -1,6 +1,7 @@
 //! [`PgStorage`]: durable storage on a PostgreSQL server, shared by several replicas.
 
 use std::collections::HashMap;
+use std::error::Error as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -51,8 +52,9 @@ const MIGRATIONS: &[&str] = &[
 /// How long the listener waits for a notification before looking at its stop flag.
 const LISTEN_TICK: Duration = Duration::from_millis(100);
 
-/// How long to wait for the backend of a commit whose connection dropped to end.
-const IN_DOUBT_WAIT: Duration = Duration::from_secs(10);
+/// How long to keep asking whether a commit whose connection dropped was stored: longer than
+/// the server's `idle_in_transaction_session_timeout` below.
+const IN_DOUBT_WAIT: Duration = Duration::from_secs(40);
 
 /// Session settings, so that no transaction holds the head-row lock (and so every replica's
 /// writes) for long: a commit waits at most 10 s for the lock, a statement runs at most 60 s,
@@ -118,7 +120,7 @@ pub struct PgStorage {
     shared: Arc<Shared>,
     /// This handle's connections' `application_name`.
     app_name: String,
-    /// Numbers this handle's commits: with `app_name`, each commit's unique writer tag.
+    /// Numbers this handle's commits, for the `writer` column of a batch (diagnostics).
     commits: AtomicU64,
 }
 
@@ -172,15 +174,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A driver error, with the server's message (`postgres::Error` alone displays `db error`).
-fn db(err: postgres::Error) -> Error {
+/// A driver error's message with its sources (`postgres::Error` alone displays `db error`).
+fn pg_text(err: &postgres::Error) -> String {
     let mut message = err.to_string();
-    let mut source = std::error::Error::source(&err);
+    let mut source = std::error::Error::source(err);
     while let Some(s) = source {
         message = format!("{message}: {s}");
         source = s.source();
     }
-    Error::storage(format!("PostgreSQL: {message}"))
+    format!("PostgreSQL: {message}")
+}
+
+/// A driver error as a storage error.
+fn db(err: postgres::Error) -> Error {
+    Error::storage(pg_text(&err))
 }
 
 /// One object write of a commit, ready for the worker thread.
@@ -585,42 +592,58 @@ fn insert_audit(
     Ok(())
 }
 
-/// Whether the batch tagged `writer` is stored as `revision`, after its commit lost its
-/// connection. The old backend (`pid`) may still be committing, so it is stopped and waited
-/// for first; only then does the answer hold.
-fn committed(
+/// Whether the transaction `xid` committed, after its connection dropped while committing.
+/// Its backend (`pid`) may still be committing, so it is stopped and waited for first; then
+/// the server's own record of the transaction is authoritative. Tries again (a fresh
+/// connection each time) until [`IN_DOUBT_WAIT`] has passed: by then the server has ended the
+/// old session in any case (`idle_in_transaction_session_timeout`).
+fn committed(session: &mut Session, xid: &str, pid: i32) -> Result<bool, Error> {
+    let deadline = Instant::now() + IN_DOUBT_WAIT;
+    let mut last = Error::storage("not asked yet");
+    while Instant::now() < deadline {
+        match ask_committed(session, xid, pid, deadline) {
+            Ok(Some(answer)) => return Ok(answer),
+            Ok(None) => {}
+            Err(err) => last = err,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(last)
+}
+
+/// One attempt of [`committed`]: `None` if the transaction is still running.
+fn ask_committed(
     session: &mut Session,
-    schema: &str,
-    revision: i64,
-    writer: &str,
+    xid: &str,
     pid: i32,
-) -> Result<bool, Error> {
+    deadline: Instant,
+) -> Result<Option<bool>, Error> {
     let client = session.client()?;
     client
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .map_err(db)?;
-    let deadline = Instant::now() + IN_DOUBT_WAIT;
     while client
         .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
         .map_err(db)?
         .is_some()
     {
         if Instant::now() >= deadline {
-            return Err(Error::storage(format!(
-                "backend {pid} is still running after {IN_DOUBT_WAIT:?}"
-            )));
+            return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT 1 FROM \"{schema}\".shopguard_batch WHERE revision = $1 AND writer = $2"
-            ),
-            &[&revision, &writer],
-        )
+    let status: Option<String> = client
+        .query_one("SELECT pg_xact_status($1::text::xid8)::text", &[&xid])
+        .and_then(|row| row.try_get(0))
         .map_err(db)?;
-    Ok(row.is_some())
+    match status.as_deref() {
+        Some("committed") => Ok(Some(true)),
+        Some("aborted") => Ok(Some(false)),
+        Some("in progress") => Ok(None),
+        other => Err(Error::storage(format!(
+            "the server no longer knows transaction {xid} ({other:?})"
+        ))),
+    }
 }
 
 fn audit_rows<P: Serialize>(records: &[AuditRecord<P>]) -> Result<Vec<AuditRow>, Error> {
@@ -707,14 +730,15 @@ where
             let row = tx
                 .query_one(
                     &format!(
-                        "SELECT value, pg_backend_pid() FROM \"{schema}\".shopguard_meta
-                         WHERE name = 'head' FOR UPDATE"
+                        "SELECT value, pg_backend_pid(), pg_current_xact_id()::text
+                         FROM \"{schema}\".shopguard_meta WHERE name = 'head' FOR UPDATE"
                     ),
                     &[],
                 )
                 .map_err(db)?;
             let head: i64 = row.try_get(0).map_err(db)?;
             let pid: i32 = row.try_get(1).map_err(db)?;
+            let xid: String = row.try_get(2).map_err(db)?;
             let head = revision_from_sql(head)?;
             if head != base || revision <= head {
                 return Err(Error::revision_moved(base, head));
@@ -758,13 +782,16 @@ where
                 // The server answered: the transaction was rolled back.
                 Err(err) if err.as_db_error().is_some() => Err(db(err)),
                 // The connection dropped while committing: the server may have committed.
-                Err(err) => match committed(session, &schema, rev, &writer, pid) {
+                Err(err) => match committed(session, &xid, pid) {
                     Ok(true) => Ok(()),
                     Ok(false) => Err(db(err)),
-                    Err(unknown) => Err(Error::storage(format!(
-                        "the outcome of committing revision {revision} is unknown ({}): {unknown}; \
-                         Engine::sync reads it if it was stored",
-                        db(err)
+                    Err(unknown) => Err(Error::outcome_unknown(format!(
+                        "the connection dropped while committing revision {revision} ({}), and \
+                         the server could not be asked afterwards: {}",
+                        pg_text(&err),
+                        unknown
+                            .source()
+                            .map_or_else(|| unknown.to_string(), ToString::to_string)
                     ))),
                 },
             }

@@ -604,6 +604,8 @@ pub(crate) fn followers_poll_when_notifications_are_lost<B: Backend>(name: &str)
     assert_eq!(state(&seen), state(&a.snapshot()));
     // A follower with a long poll interval still stops promptly when dropped (bounded wait).
     let slow = other.follow(Duration::from_secs(600));
+    // Let it get into its wait first.
+    thread::sleep(Duration::from_millis(300));
     let (done, waited) = std::sync::mpsc::channel();
     thread::spawn(move || {
         drop(slow);
@@ -613,6 +615,65 @@ pub(crate) fn followers_poll_when_notifications_are_lost<B: Backend>(name: &str)
         .recv_timeout(Duration::from_secs(30))
         .expect("dropping a follower must not wait for its poll interval");
     drop(follower);
+}
+
+pub(crate) fn lagging_replica_writes<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let lagging = open_engine(&b);
+    // A form opened before a restart can still be checked after it.
+    let form = a.snapshot();
+    let ana = form.user(ANA).unwrap().clone();
+    // Far more batches than the engine remembers happen elsewhere.
+    for i in 0..1_100 {
+        let change = if i % 2 == 0 {
+            Change::DisableUser(ADMIN_3)
+        } else {
+            Change::EnableUser(ADMIN_3)
+        };
+        a.apply(OWNER, change).unwrap();
+    }
+    // A plain write on the lagging replica catches up and lands.
+    lagging
+        .apply(
+            OWNER,
+            Change::CreateUser(cashier(UserId::new(10), "bo", NORTH)),
+        )
+        .unwrap();
+    assert_eq!(
+        state(&lagging.snapshot()),
+        state(&open_engine(&b).snapshot())
+    );
+    // A form based on a revision older than what is remembered is refused, not applied.
+    let err = lagging
+        .apply_based_on(ADMIN_2, form.revision(), vec![Change::UpdateUser(ana)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+}
+
+pub(crate) fn forms_survive_a_restart<B: Backend>(name: &str) {
+    let (b, e) = bootstrapped::<B>(name);
+    let form = e.snapshot();
+    let ana = form.user(ANA).unwrap().clone();
+    e.apply(OWNER, Change::DisableUser(ADMIN_3)).unwrap();
+    drop(e);
+    let e = open_engine(&b);
+    // Unchanged since the form: goes through after the restart.
+    e.apply_based_on(
+        OWNER,
+        form.revision(),
+        vec![Change::UpdateUser(
+            ana.clone().with_email("ana@new.example"),
+        )],
+    )
+    .unwrap();
+    drop(e);
+    let e = open_engine(&b);
+    // The same stale form again: ana changed since, also across the restart.
+    let err = e
+        .apply_based_on(OWNER, form.revision(), vec![Change::UpdateUser(ana)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(e.snapshot().user(ANA).unwrap().email(), "ana@new.example");
 }
 
 pub(crate) fn followers_and_revisions<B: Backend>(name: &str) {
@@ -738,6 +799,17 @@ macro_rules! conformance {
                 super::followers_poll_when_notifications_are_lost::<$backend>(concat!(
                     stringify!($module),
                     "_deaf"
+                ));
+            }
+            #[test]
+            fn lagging_replica_writes() {
+                super::lagging_replica_writes::<$backend>(concat!(stringify!($module), "_lagging"));
+            }
+            #[test]
+            fn forms_survive_a_restart() {
+                super::forms_survive_a_restart::<$backend>(concat!(
+                    stringify!($module),
+                    "_forms_restart"
                 ));
             }
             #[test]
@@ -902,6 +974,138 @@ mod postgres_schema {
         // Nothing listens on port 1.
         let err = PgStorage::connect("host=127.0.0.1 port=1 connect_timeout=2", "s").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
+    }
+
+    /// A TCP proxy in front of the server. Once armed, at the first client packet holding a
+    /// `COMMIT` it cuts the client off: after forwarding the packet (the server commits, the
+    /// answer is lost) or without (the server never hears it).
+    struct CommitCutter {
+        port: u16,
+        armed: Arc<std::sync::atomic::AtomicBool>,
+        fired: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl CommitCutter {
+        fn start(upstream: u16, forward: bool) -> Self {
+            use std::io::{Read, Write};
+            use std::net::{Shutdown, TcpListener, TcpStream};
+            use std::sync::atomic::{AtomicBool, Ordering};
+
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let armed = Arc::new(AtomicBool::new(false));
+            let fired = Arc::new(AtomicBool::new(false));
+            let (armed2, fired2) = (Arc::clone(&armed), Arc::clone(&fired));
+            thread::spawn(move || {
+                for client in listener.incoming() {
+                    let Ok(mut client) = client else { return };
+                    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                        return;
+                    };
+                    let (mut client_r, mut server_w) =
+                        (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    let (armed, fired) = (Arc::clone(&armed2), Arc::clone(&fired2));
+                    thread::spawn(move || {
+                        let mut buf = vec![0_u8; 64 * 1024];
+                        loop {
+                            let n = match client_r.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let chunk = &buf[..n];
+                            let is_commit = chunk.windows(6).any(|w| w == b"COMMIT");
+                            if is_commit && armed.swap(false, Ordering::SeqCst) {
+                                if forward {
+                                    let _ = server_w.write_all(chunk);
+                                }
+                                fired.store(true, Ordering::SeqCst);
+                                let _ = client_r.shutdown(Shutdown::Both);
+                                // The server side stays open: its backend lives on until the
+                                // client asks for it to be ended.
+                                return;
+                            }
+                            if server_w.write_all(chunk).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = server_w.shutdown(Shutdown::Both);
+                    });
+                    thread::spawn(move || {
+                        let mut buf = vec![0_u8; 64 * 1024];
+                        loop {
+                            let n = match server.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if client.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            });
+            CommitCutter { port, armed, fired }
+        }
+    }
+
+    /// The connection string with another port.
+    fn through(url: &str, port: u16) -> String {
+        assert!(
+            !url.contains("://"),
+            "this test needs a key=value SHOPGUARD_PG, not a URL"
+        );
+        let mut parts: Vec<String> = url
+            .split_whitespace()
+            .filter(|p| !p.starts_with("port=") && !p.starts_with("host="))
+            .map(str::to_owned)
+            .collect();
+        parts.push("host=127.0.0.1".to_owned());
+        parts.push(format!("port={port}"));
+        parts.join(" ")
+    }
+
+    fn server_port(url: &str) -> u16 {
+        url.split_whitespace()
+            .find_map(|p| p.strip_prefix("port="))
+            .map_or(5432, |p| p.parse().unwrap())
+    }
+
+    #[test]
+    fn a_commit_whose_connection_drops_is_resolved_by_asking_the_server() {
+        use std::sync::atomic::Ordering;
+        let b = PgBackend::fresh("in_doubt");
+        open_engine(&b).unchecked_apply(world()).unwrap();
+        for forward in [true, false] {
+            let cutter = CommitCutter::start(server_port(&b.url), forward);
+            let url = through(&b.url, cutter.port);
+            let e = Engine::<Pos, _>::open(PgStorage::connect(&url, &b.schema).unwrap()).unwrap();
+            let before = e.revision();
+            let change = if forward {
+                Change::DisableUser(ANA)
+            } else {
+                Change::EnableUser(ANA)
+            };
+            cutter.armed.store(true, Ordering::SeqCst);
+            let outcome = e.apply(OWNER, change);
+            assert!(
+                cutter.fired.load(Ordering::SeqCst),
+                "the proxy never cut a COMMIT"
+            );
+            let stored = open_engine(&b);
+            if forward {
+                // The server committed; its answer was lost. Asked afterwards, it says so.
+                let applied = outcome.unwrap();
+                assert_eq!(stored.revision(), applied.revision());
+                assert!(!stored.snapshot().user(ANA).unwrap().is_enabled());
+            } else {
+                // The server never got the COMMIT: the old session is ended, nothing stored.
+                let err = outcome.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+                assert_eq!(stored.revision(), before);
+                assert!(!stored.snapshot().user(ANA).unwrap().is_enabled());
+            }
+            assert_eq!(state(&e.snapshot()), state(&stored.snapshot()));
+        }
     }
 
     #[test]

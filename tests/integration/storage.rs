@@ -174,6 +174,8 @@ fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
 struct LostAck {
     inner: MemoryStorage<T>,
     lose_next: Mutex<bool>,
+    /// Reports an unknown outcome without storing anything.
+    unknown_next: Mutex<bool>,
 }
 
 impl Storage<T> for LostAck {
@@ -181,9 +183,14 @@ impl Storage<T> for LostAck {
         self.inner.load()
     }
     fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+        if std::mem::take(&mut *self.unknown_next.lock().unwrap()) {
+            return Err(Error::outcome_unknown(
+                "connection lost before the server got it",
+            ));
+        }
         self.inner.commit(commit)?;
         if std::mem::take(&mut *self.lose_next.lock().unwrap()) {
-            return Err(Error::storage("connection lost while committing"));
+            return Err(Error::outcome_unknown("connection lost while committing"));
         }
         Ok(())
     }
@@ -216,6 +223,14 @@ fn a_batch_stored_although_the_commit_reported_an_error_counts_as_applied() {
     let reopened = Engine::open(Arc::clone(&store)).unwrap();
     assert_eq!(reopened.revision(), 2);
     assert!(reopened.snapshot().user(CASHIER_SOUTH).is_none());
+    // An unknown outcome when nothing was stored stays an error, of that kind.
+    *store.unknown_next.lock().unwrap() = true;
+    let err = e
+        .unchecked_apply([Mutation::RemoveUser(CASHIER_NORTH)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert!(e.snapshot().user(CASHIER_NORTH).is_some());
+    assert_eq!(store.load().unwrap().revision, 2);
     // A failure that stored nothing is still a failure.
     store.inner.fail_next_commit_after(0);
     let err = e
