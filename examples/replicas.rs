@@ -1,10 +1,11 @@
-//! Two replicas of an OMS service on one PostgreSQL database.
+//! Two replicas of a POS back office on one PostgreSQL database.
 //!
 //! Replica A changes a role; replica B, which follows the database (LISTEN/NOTIFY), allows
 //! accordingly, and a request that must read its own write waits for the revision (the
-//! revision numbers are printed). Then both replicas edit the same user at once: the database
-//! serializes them and the loser gets a conflict instead of overwriting; and both take the
-//! last seat of the plan: only one gets it (R12).
+//! revision numbers are printed). Then an admin on B submits an edit form filled before A
+//! changed the same user: refused as a conflict instead of overwriting. Last, a replica that
+//! has not heard of the latest changes tries to take the last seat of the plan after A took it:
+//! the database serializes the two, and the plan's limit holds (R12).
 //!
 //! Needs a server: `SHOPGUARD_PG` holds its connection string (`.ci/postgres` starts one and
 //! prints it). Uses (and first empties) the schema `shopguard_example_replicas`.
@@ -123,28 +124,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("{decision:?}"),
     );
 
-    println!("\n-- two admins edit the same user on different replicas at once");
-    // A third replica that has not heard of anything yet (no follower): its view is stale.
-    let stale = Engine::<Pos, _>::open(PgStorage::connect(&url, SCHEMA)?)?;
-    let ana_now = a.snapshot().user(ana).cloned().ok_or("ana is missing")?;
-    let applied = a.apply(
-        owner,
-        Change::UpdateUser(
-            ana_now
-                .clone()
-                .with_grant(Grant::new(cashier_role, Access::All)),
-        ),
-    )?;
+    println!("\n-- an edit form filled on B before A changed the same user");
+    // Leo opens ana's edit form on B.
+    let form = b.snapshot();
+    let ana_in_form = form.user(ana).cloned().ok_or("ana is missing")?;
+    let every_store = ana_in_form
+        .clone()
+        .with_grant(Grant::new(cashier_role, Access::All));
+    let applied = a.apply(owner, Change::UpdateUser(every_store))?;
     println!(
         "    A: the owner gives ana every store: revision {}",
         applied.revision()
     );
-    let outcome = stale.apply(
+    // B's follower brings that in before leo submits.
+    b.at_least(applied.revision(), Duration::from_secs(5))?;
+    let outcome = b.apply_based_on(
         second_admin,
-        Change::UpdateUser(ana_now.with_email("ana.new@shop.example")),
+        form.revision(),
+        vec![Change::UpdateUser(
+            ana_in_form.with_email("ana.new@shop.example"),
+        )],
     );
     expect(
-        "C (stale): leo's edit of ana is refused as a conflict",
+        &format!(
+            "B: leo's form (revision {}) is refused as a conflict",
+            form.revision()
+        ),
         outcome
             .as_ref()
             .is_err_and(|e| e.kind() == ErrorKind::Conflict),
@@ -153,19 +158,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => e.to_string(),
         },
     );
+    let kept = b.snapshot();
     expect(
-        &format!("C caught up to revision {}", stale.revision()),
-        stale.revision() == a.revision(),
-        format!("A is at {}", a.revision()),
+        "B: ana keeps every store and her e-mail",
+        kept.user(ana)
+            .is_some_and(|u| u.grants().len() == 2 && u.email() == "ana@shop.example"),
+        format!("revision {}", kept.revision()),
     );
 
-    println!("\n-- both replicas take the last seat of the plan (4)");
+    println!("\n-- a stale replica takes the last seat too (plan: 4)");
     let newcomer = |id: u64, name: &str| {
         User::new(UserId::new(id), shop, name, &format!("{name}@shop.example"))
             .with_grant(Grant::new(cashier_role, Access::specific([south])))
     };
     // Enabled now: owner, leo (ana is disabled): two free seats. Fill one.
     a.apply(owner, Change::CreateUser(newcomer(10, "bo")))?;
+    // A third replica, without a follower: it will not hear of cy before its own write.
     let stale = Engine::<Pos, _>::open(PgStorage::connect(&url, SCHEMA)?)?;
     let first = a.apply(owner, Change::CreateUser(newcomer(11, "cy")));
     let second = stale.apply(second_admin, Change::CreateUser(newcomer(12, "di")));

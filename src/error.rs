@@ -33,10 +33,14 @@ pub enum ErrorKind {
     OutsideScope,
     /// The audit sink refused the record; nothing was applied (R19).
     Audit,
-    /// Another writer (another replica, say) changed the same objects first; nothing was
-    /// applied. Read the new state and decide again.
+    /// Another writer (another replica, or an earlier change on this engine) changed an object
+    /// this change writes after the revision it was based on; or the base is older than the
+    /// batches the engine remembers; or other writers won the race for the store 16 times in a
+    /// row. Nothing was applied: read the state again (show the form again) and decide again.
     Conflict,
-    /// The engine has not yet seen the revision asked for, and waiting for it timed out.
+    /// The engine has not seen the revision asked for: not by the end of the wait
+    /// ([`Engine::at_least`](crate::Engine::at_least)), or not after reading the store
+    /// ([`Engine::apply_based_on`](crate::Engine::apply_based_on)).
     Behind,
     /// The storage could not say whether it stored the batch (the connection dropped while
     /// committing, and the server could not be asked afterwards). The engine still shows the
@@ -46,7 +50,10 @@ pub enum ErrorKind {
 
 /// The error type of every fallible shopguard operation.
 ///
-/// A failed operation changes nothing, in memory or in storage.
+/// A failed operation applies nothing of its own, in memory or in storage. (It may have read
+/// and shown what other engines stored meanwhile, and its attempt is audited. After
+/// [`ErrorKind::OutcomeUnknown`] the storage may hold the batch:
+/// [`Engine::sync`](crate::Engine::sync) shows it if so.)
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -109,10 +116,10 @@ enum Detail {
     Refused { action: String, reason: String },
     #[error("the store is at revision {head}, not {base}: another writer stored a batch first")]
     RevisionMoved { base: u64, head: u64 },
-    #[error("{object} was changed by another writer (revision {revision}); nothing was applied")]
+    #[error("`{object}` was changed by another writer in revision {revision}")]
     Conflict { object: String, revision: u64 },
     #[error(
-        "cannot tell what changed since revision {based_on}: the engine remembers the batches after {oldest} only; read again"
+        "cannot tell what changed since revision {based_on}: only the batches after {oldest} are remembered"
     )]
     TooOld { based_on: u64, oldest: u64 },
     #[error("at revision {have}, waited in vain for revision {want}")]
@@ -235,10 +242,13 @@ impl Error {
     }
 
     /// For a [`Storage`](crate::storage::Storage) backend: the batch was planned against
-    /// revision `base`, but the store already holds revision `head` (kind
+    /// revision `base`, but the store already holds revision `stored` (kind
     /// [`ErrorKind::Conflict`]). The engine catches up and decides again.
-    pub fn revision_moved(base: u64, head: u64) -> Self {
-        Self::new(ErrorKind::Conflict, Detail::RevisionMoved { base, head })
+    pub fn revision_moved(base: u64, stored: u64) -> Self {
+        Self::new(
+            ErrorKind::Conflict,
+            Detail::RevisionMoved { base, head: stored },
+        )
     }
 
     /// The revision a [`revision_moved`](Self::revision_moved) error found stored.

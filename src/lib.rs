@@ -102,7 +102,7 @@
 //! Checks never touch storage. A [`storage::Storage`] backend makes every accepted batch
 //! durable (with its audit records, in one transaction) before [`Engine::apply`] returns:
 //! [`storage::Volatile`] (the default: nothing is kept), [`storage::MemoryStorage`], and, behind
-//! features, `SqliteStorage` (one process) and `PgStorage` (several replicas). Replicas share a
+//! features, `SqliteStorage` (one host) and `PgStorage` (several replicas). Replicas share a
 //! store: every batch gets an increasing revision, writes are serialized by the store (a change
 //! planned on an old state is planned again, or refused with [`ErrorKind::Conflict`] if another
 //! replica wrote the same objects), [`Engine::follow`] keeps a replica current, and

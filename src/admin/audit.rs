@@ -29,7 +29,7 @@ pub enum Object<P> {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// Applied as this revision.
+    /// Applied as this revision (for the sink: about to be; see [`AuditSink`]).
     Applied {
         /// The engine revision that holds the change.
         revision: u64,
@@ -101,6 +101,13 @@ pub(crate) fn now_unix_ms() -> u64 {
 ///   [`ErrorKind::Audit`](crate::ErrorKind::Audit) and nothing is applied.
 /// - Refused changes are recorded too; a failure to record one is ignored (the change was
 ///   refused anyway).
+///
+/// The sink is called before storage, so it sees attempts, in order: a batch is first recorded
+/// as [`Outcome::Applied`] with the revision it is about to be stored as. If the store then
+/// refuses it, records of the same changes follow with [`Outcome::Refused`] — after losing a
+/// race to another replica, possibly followed by the retry's `Applied` with a new revision — or
+/// with [`Outcome::Unknown`] if the store could not say. The storage's own audit (written in
+/// the batch's transaction) holds final outcomes only.
 pub trait AuditSink<P>: Send + Sync + std::fmt::Debug {
     /// Records a batch of records, all or nothing.
     ///

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::admin::audit::{AuditRecord, Object, Outcome, now_unix_ms};
 use crate::admin::change::Change;
 use crate::engine::index::{Index, Pending};
-use crate::engine::{Engine, MAX_ATTEMPTS, check_written, written_by};
+use crate::engine::writer::{check_written, written_by};
+use crate::engine::{Engine, MAX_ATTEMPTS};
 use crate::model::ids::{AccountId, RoleId, UserId};
 use crate::model::permission::Catalog;
 use crate::storage::{Commit, Key, Mutation, Storage};
@@ -68,7 +69,8 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// The rule that refused, by [`ErrorKind`](crate::ErrorKind): `NotPermitted`, `Hierarchy`,
     /// `Escalation`, `OutsideScope`, `Owner`, `SeatLimit`, `InUse`, `InvalidInput`,
     /// `Duplicate`, `NotFound`; `Storage` / `Audit` if a backend failed; `Conflict` if
-    /// another engine sharing the storage changed one of the same objects first.
+    /// another engine sharing the storage changed one of the same objects meanwhile (see
+    /// below); `OutcomeUnknown` if the storage could not say whether it stored the change.
     ///
     /// # Replicas
     ///
@@ -76,8 +78,12 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// another engine stored a batch first, this one reads it, and plans the change again on
     /// the new state — so the seat limit (R12), the single owner (R11) and every authorization
     /// rule are checked against the latest state, whichever engine made the other change.
-    /// If the other batch wrote an object this change writes (two admins editing the same
-    /// user), the change is refused with `Conflict` instead of overwriting it.
+    /// If a batch stored since this call began wrote an object this change writes, the change
+    /// is refused with `Conflict` instead of overwriting it.
+    ///
+    /// That covers races, not stale forms: a change built from what an admin saw earlier
+    /// (an edit form) is based on that earlier revision, and must be submitted with
+    /// [`apply_based_on`](Self::apply_based_on) to be refused if the object changed since.
     ///
     /// # Blocking
     ///

@@ -3,22 +3,26 @@
 pub(crate) mod decision;
 pub(crate) mod explain;
 pub(crate) mod index;
+mod replica;
 pub(crate) mod resource;
 pub(crate) mod reverse;
 pub(crate) mod users;
+pub(crate) mod writer;
+
+pub use replica::Follower;
+
+use crate::engine::writer::{RECENT_BATCHES, Writer, Written, check_written, written_by};
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
 use crate::admin::audit::{AuditSink, MemoryAudit};
 use crate::engine::decision::Decision;
 use crate::engine::explain::Explanation;
-use crate::engine::index::{Index, Pending};
+use crate::engine::index::Index;
 use crate::engine::resource::Resource;
 use crate::engine::reverse::ScopeFor;
 use crate::model::account::{Account, Channel, Source, Store};
@@ -26,7 +30,7 @@ use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId}
 use crate::model::permission::Catalog;
 use crate::model::role::Role;
 use crate::model::user::User;
-use crate::storage::{Batch, Commit, Key, Mutation, Storage, Volatile};
+use crate::storage::{Commit, Key, Mutation, Storage, Volatile};
 use crate::{Error, ErrorKind};
 
 /// The longest any wait is allowed to be (a day): longer timeouts are cut to it.
@@ -34,128 +38,6 @@ pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(86_400);
 
 /// How many times a write is planned again after other writers went first.
 pub(crate) const MAX_ATTEMPTS: usize = 16;
-
-/// How many recent batches the engine remembers the objects of, for conflict checks.
-const RECENT_BATCHES: usize = 1024;
-
-/// How many objects those batches may name in all (16 bytes each).
-const RECENT_KEYS: usize = 16_384;
-
-/// The follower waits for changes in slices this long, looking at its stop flag in between.
-const FOLLOW_SLICE: Duration = Duration::from_millis(100);
-
-/// The writer's state, behind the engine's writer lock.
-#[derive(Debug)]
-pub(crate) struct Writer {
-    /// The last revision handed to the audit sink or storage. A batch that storage refused
-    /// keeps its number, so no two batches this engine audited as applied share one.
-    pub(crate) last: u64,
-    /// The objects written by each recent batch (this engine's and those it caught up on),
-    /// oldest first.
-    recent: std::collections::VecDeque<(u64, Box<[Key]>)>,
-    /// How many keys `recent` holds.
-    recent_keys: usize,
-    /// `recent` holds every batch after this revision.
-    complete_after: u64,
-}
-
-impl Writer {
-    fn new(revision: u64) -> Self {
-        Writer {
-            last: revision,
-            recent: std::collections::VecDeque::new(),
-            recent_keys: 0,
-            complete_after: revision,
-        }
-    }
-
-    /// After opening at `revision`: remembers the stored batches up to it, as far back as the
-    /// bound allows, so that forms filled before a restart can still be checked.
-    fn reopened<P: Copy>(revision: u64, batches: &[Batch<P>]) -> Self {
-        let from = revision.saturating_sub(RECENT_BATCHES as u64);
-        let mut w = Writer::new(revision);
-        w.complete_after = from;
-        for b in batches
-            .iter()
-            .filter(|b| b.revision > from && b.revision <= revision)
-        {
-            w.remember(b.revision, &b.mutations);
-        }
-        w.last = revision;
-        w
-    }
-
-    /// The revision for a batch planned on `current`.
-    pub(crate) fn next_revision(&self, current: u64) -> Result<u64, Error> {
-        // Stores keep revisions in signed 64-bit integers.
-        self.last
-            .max(current)
-            .checked_add(1)
-            .filter(|r| i64::try_from(*r).is_ok())
-            .ok_or_else(|| Error::storage("the revision numbers are exhausted"))
-    }
-
-    /// Remembers what the batch stored as `revision` wrote. A batch writing more objects than
-    /// are remembered in all (a bulk load) is not kept: changes based on a revision before it
-    /// are then refused as too old to check, which is the safe side.
-    pub(crate) fn remember<P: Copy>(&mut self, revision: u64, mutations: &[Mutation<P>]) {
-        self.last = self.last.max(revision);
-        if mutations.len() > RECENT_KEYS {
-            self.recent.clear();
-            self.recent_keys = 0;
-            self.complete_after = revision;
-            return;
-        }
-        self.recent_keys += mutations.len();
-        self.recent
-            .push_back((revision, mutations.iter().map(Mutation::key).collect()));
-        while self.recent.len() > RECENT_BATCHES || self.recent_keys > RECENT_KEYS {
-            let Some((dropped, keys)) = self.recent.pop_front() else {
-                break;
-            };
-            self.recent_keys -= keys.len();
-            self.complete_after = dropped;
-        }
-    }
-
-    /// What every remembered batch after `based_on` wrote, for a write based on it.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Conflict`] if `based_on` is older than what is remembered.
-    pub(crate) fn since(&self, based_on: u64) -> Result<Vec<Written>, Error> {
-        if based_on < self.complete_after {
-            return Err(Error::too_old(based_on, self.complete_after));
-        }
-        Ok(self
-            .recent
-            .iter()
-            .filter(|(r, _)| *r > based_on)
-            .cloned()
-            .collect())
-    }
-}
-
-/// The objects one batch wrote: its revision and their keys.
-pub(crate) type Written = (u64, Box<[Key]>);
-
-/// What `batches` wrote.
-pub(crate) fn written_by<P: Copy>(batches: &[Batch<P>]) -> Vec<Written> {
-    batches
-        .iter()
-        .map(|b| (b.revision, b.mutations.iter().map(Mutation::key).collect()))
-        .collect()
-}
-
-/// Refuses with [`ErrorKind::Conflict`] if one of the `prior` batches wrote one of `written`.
-pub(crate) fn check_written(prior: &[Written], written: &HashSet<Key>) -> Result<(), Error> {
-    for (revision, keys) in prior {
-        if let Some(key) = keys.iter().find(|k| written.contains(k)) {
-            return Err(Error::conflict(key, *revision));
-        }
-    }
-    Ok(())
-}
 
 /// The authorization engine: many accounts, answered from memory.
 ///
@@ -305,8 +187,10 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// The first broken rule, by kind ([`ErrorKind`](crate::ErrorKind));
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend refused the batch; or
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) if another engine sharing the
-    /// storage wrote one of the same objects first. (If it wrote only other objects, this
-    /// engine catches up and applies the batch on the new state.)
+    /// storage wrote one of the same objects while this batch waited for the store (if it
+    /// wrote only other objects, this engine catches up and applies the batch on the new
+    /// state); [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) if the storage
+    /// could not say whether it stored the batch.
     pub fn unchecked_apply<I>(&self, batch: I) -> Result<u64, Error>
     where
         I: IntoIterator<Item = Mutation<P>>,
@@ -352,186 +236,6 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                 }
                 Err(err) => return Err(err),
             }
-        }
-    }
-
-    /// Reads every batch other engines stored since this one's revision and publishes them.
-    /// Returns the revision now shown. A follower ([`follow`](Self::follow)) calls this
-    /// whenever the storage reports a change; call it directly to catch up at once.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be read; any
-    /// other kind if a stored batch breaks a rule here (engines sharing a store must use the
-    /// same catalog). The engine is then unchanged.
-    pub fn sync(&self) -> Result<u64, Error> {
-        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.catch_up(&mut w)?;
-        Ok(self.current.load().revision)
-    }
-
-    /// A snapshot at revision `revision` or later: read your own writes across replicas, as
-    /// with a Zanzibar zookie. Waits up to `timeout` for a follower (or [`sync`](Self::sync))
-    /// to bring the revision in; never touches storage itself.
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Behind`](crate::ErrorKind::Behind) if the revision has not arrived in time.
-    pub fn at_least(&self, revision: u64, timeout: Duration) -> Result<Snapshot<P>, Error> {
-        let deadline = Instant::now() + timeout.min(LONGEST_WAIT);
-        let (lock, cv) = &self.published;
-        let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            let snapshot = self.snapshot();
-            if snapshot.revision() >= revision {
-                return Ok(snapshot);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::behind(snapshot.revision(), revision));
-            }
-            guard = cv
-                .wait_timeout(guard, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-
-    /// Starts a background thread that keeps this engine up to date with what other engines
-    /// sharing its storage write: it waits for the storage to report a change
-    /// ([`Storage::wait_for_change`]: PostgreSQL's LISTEN/NOTIFY, a memory store's condition
-    /// variable) and then [`sync`](Self::sync)s; it also syncs every `poll` whatever the
-    /// storage reports, so a missed notification (a dropped connection, say) is made up by the
-    /// same catch-up read. Stops (within a tenth of a second) when the [`Follower`] is dropped.
-    pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower
-    where
-        S: 'static,
-    {
-        let stop = Arc::new(AtomicBool::new(false));
-        let error = Arc::new(Mutex::new(None));
-        let engine = Arc::clone(self);
-        let thread = {
-            let (stop, error) = (Arc::clone(&stop), Arc::clone(&error));
-            std::thread::Builder::new()
-                .name("shopguard-follower".to_owned())
-                .spawn(move || {
-                    let poll = poll.max(Duration::from_millis(1));
-                    let slice = poll.min(FOLLOW_SLICE);
-                    let mut synced = Instant::now();
-                    let mut backoff = slice;
-                    while !stop.load(Ordering::Acquire) {
-                        let seen = engine.revision();
-                        let outcome =
-                            engine
-                                .storage
-                                .wait_for_change(seen, slice)
-                                .and_then(|woke| {
-                                    // A reported change, or the poll interval is up: read.
-                                    if woke || synced.elapsed() >= poll {
-                                        synced = Instant::now();
-                                        engine.sync().map(|_| ())
-                                    } else {
-                                        Ok(())
-                                    }
-                                });
-                        match outcome {
-                            Ok(()) => backoff = slice,
-                            Err(err) => {
-                                *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
-                                // Failing again and again: wait longer each time, up to `poll`,
-                                // in slices, so that a drop still stops the thread promptly.
-                                let until = Instant::now() + backoff;
-                                while Instant::now() < until && !stop.load(Ordering::Acquire) {
-                                    std::thread::sleep(slice);
-                                }
-                                backoff = (backoff * 2).min(poll);
-                            }
-                        }
-                    }
-                })
-        };
-        Follower {
-            stop,
-            thread: thread.ok(),
-            error,
-        }
-    }
-
-    /// Publishes `next` to readers and wakes [`at_least`](Self::at_least) waiters.
-    pub(crate) fn publish(&self, next: Index<P>) {
-        self.current.store(Arc::new(next));
-        let (lock, cv) = &self.published;
-        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        cv.notify_all();
-    }
-
-    /// Applies every batch stored after the current revision. Called with the writer lock.
-    pub(crate) fn catch_up(&self, w: &mut Writer) -> Result<Vec<Batch<P>>, Error> {
-        let current = self.current.load_full();
-        let missed = self.storage.changes_since(current.revision)?;
-        let Some(end) = missed.last().map(|b| b.revision) else {
-            return Ok(missed);
-        };
-        let mut next = Index::clone(&current);
-        let mut pending = Pending::default();
-        for batch in &missed {
-            next.mutate(&batch.mutations, &mut pending)?;
-        }
-        next.settle(&pending)?;
-        next.revision = end;
-        for batch in &missed {
-            w.remember(batch.revision, &batch.mutations);
-        }
-        self.publish(next);
-        Ok(missed)
-    }
-
-    /// After storage could not say whether it stored the batch of `revision`
-    /// ([`ErrorKind::OutcomeUnknown`]): whether it was stored all the same. If so, the
-    /// catch-up read has published it. A batch with the same revision and the same mutations
-    /// is this one, or one with exactly its effect.
-    pub(crate) fn stored_anyway(
-        &self,
-        w: &mut Writer,
-        revision: u64,
-        mutations: &[Mutation<P>],
-    ) -> bool {
-        self.catch_up(w).is_ok_and(|missed| {
-            missed
-                .iter()
-                .any(|b| b.revision == revision && b.mutations == mutations)
-        })
-    }
-}
-
-/// The background thread of [`Engine::follow`]. Dropping it stops the thread.
-#[derive(Debug)]
-pub struct Follower {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    error: Arc<Mutex<Option<Error>>>,
-}
-
-impl Follower {
-    /// The last error the follower met (storage unreachable, …), taken out; it keeps trying.
-    pub fn take_error(&self) -> Option<Error> {
-        self.error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-
-    /// Whether the thread is running (it could not be started if the system refused a thread).
-    pub fn is_running(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            let _ignored = thread.join();
         }
     }
 }

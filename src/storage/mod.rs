@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | [`Volatile`] | (default) | services that rebuild their policy from their own data on start |
 //! | [`MemoryStorage`] | (default) | tests; several engines in one process |
-//! | `SqliteStorage` | `sqlite` | one process, durable in an embedded SQLite file |
+//! | `SqliteStorage` | `sqlite` | one host, durable in an embedded SQLite file |
 //! | `PgStorage` | `postgres` | several replicas on one PostgreSQL database |
 //!
 //! ## Revisions and replicas
@@ -85,6 +85,7 @@ pub enum Mutation<P> {
 
 /// What kind of object a [`Key`] names, parents first: a backend loads objects in this order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum ObjectKind {
     /// An [`Account`].
     Account,
@@ -101,7 +102,8 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    /// A stable number for a storage column (0 = account … 5 = user).
+    /// A stable number for a storage column (0 = account … 5 = user). A storage format: never
+    /// renumbered, only appended to.
     pub fn code(self) -> u8 {
         match self {
             ObjectKind::Account => 0,
@@ -218,7 +220,9 @@ pub struct Commit<'a, P> {
     pub revision: u64,
     /// The mutations, in order.
     pub mutations: &'a [Mutation<P>],
-    /// One record per change of the batch; stored in the same transaction as the mutations.
+    /// One record per change of the batch, stored in the same transaction as the mutations;
+    /// empty for [`Engine::unchecked_apply`](crate::Engine::unchecked_apply), which
+    /// authorizes no one.
     pub audit: &'a [AuditRecord<P>],
 }
 
@@ -234,21 +238,24 @@ pub struct Commit<'a, P> {
 /// - `commit` **must** be durable before it returns `Ok`: a crash after `Ok` loses nothing.
 /// - `commit` that returns `Err` **must** leave the stored records as they were; the engine
 ///   then leaves memory as it was too. The one exception is a commit whose outcome cannot be
-///   known (the connection dropped while the server committed): the backend reports
-///   [`ErrorKind::Storage`](crate::ErrorKind::Storage), and the engine reads
-///   [`changes_since`](Self::changes_since) — if the batch is there, with the revision and the
-///   mutations it sent, it counts as applied.
+///   known (the connection dropped while the server committed, and the server cannot be asked
+///   afterwards): the backend **must** report it with [`Error::outcome_unknown`]. The engine
+///   then reads [`changes_since`](Self::changes_since): a batch with this revision and these
+///   mutations counts as applied.
 /// - `commit` **must** refuse a batch whose `base` is not the last revision stored, with
 ///   [`Error::revision_moved`] (kind [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)), so
 ///   that no batch is ever stored on a state its writer did not see. Writers on different
 ///   engines are serialized this way. A backend that only one engine ever uses (such as
 ///   [`Volatile`]) may skip the check.
 /// - `load` **must** return exactly the records of every batch stored so far, each object in
-///   its latest state, with the revision of the last batch, read as one consistent state.
-///   Loading into a new engine rebuilds the same state.
+///   its latest state, with the revision of the last batch, read as one consistent state, in
+///   [`ObjectKind`] order and, within a kind, in the order the objects were first put (an
+///   object removed and put again counts as new). Loading into a new engine rebuilds the same
+///   state, listings included.
 /// - `changes_since(r)` **must** return every batch stored after revision `r`, in revision
 ///   order; applying them to the state of revision `r` gives the state [`load`](Self::load)
-///   returns.
+///   returns. Batches are therefore kept for good: a follower may ask from any revision.
+/// - `wait_for_change` **must** return by its `timeout`.
 ///
 /// The engine validates a batch before calling `commit`, so a backend need not re-check rules.
 pub trait Storage<P>: Send + Sync + fmt::Debug {
@@ -268,6 +275,8 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
     /// another writer stored a batch after `commit.base`;
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the batch was not stored. Either
     /// way, nothing of it was.
+    /// [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) (from
+    /// [`Error::outcome_unknown`]) if it cannot be known whether the batch was stored.
     fn commit(&self, commit: &Commit<'_, P>) -> Result<(), Error>;
 
     /// Every batch stored after `revision`, oldest first.

@@ -109,7 +109,7 @@ static HANDLES: AtomicU64 = AtomicU64::new(0);
 /// let engine = Arc::new(Engine::<Pos, _>::open(PgStorage::connect(url, "shopguard")?)?);
 /// // Learn of every change the other replicas make.
 /// let _follower = engine.follow(Duration::from_secs(1));
-/// # Ok::<(), shopguard::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct PgStorage {
@@ -713,7 +713,12 @@ where
         let ops = reduce(commit.mutations)?;
         let batch = encode(&commit.mutations)?;
         let audit = audit_rows(commit.audit)?;
-        let at = to_sql(commit.audit.first().map_or(0, |r| r.at_unix_ms));
+        let at = to_sql(
+            commit
+                .audit
+                .first()
+                .map_or_else(crate::admin::audit::now_unix_ms, |r| r.at_unix_ms),
+        );
         let (base, revision) = (commit.base, commit.revision);
         let schema = self.schema.clone();
         let channel = self.channel();

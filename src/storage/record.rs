@@ -37,7 +37,7 @@ pub(crate) fn revision_from_sql(value: i64) -> Result<u64, Error> {
 pub(crate) fn check_version(found: i64) -> Result<(), Error> {
     if !(0..=SCHEMA_VERSION).contains(&found) {
         return Err(Error::storage(format!(
-            "the database has shopguard schema version {found}; this release reads up to \
+            "the database has shopguard schema version {found}: this release reads up to \
              {SCHEMA_VERSION}"
         )));
     }

@@ -45,8 +45,8 @@ const MIGRATIONS: &[&str] = &[
 /// How often [`Storage::wait_for_change`] looks for a batch another connection stored.
 const POLL: Duration = Duration::from_millis(5);
 
-/// Durable storage in an embedded SQLite file (feature `sqlite`): the choice for a single
-/// process that must keep its changes across restarts.
+/// Durable storage in an embedded SQLite file (feature `sqlite`): the choice for a service on
+/// one host that must keep its changes across restarts.
 ///
 /// Every commit is one SQLite transaction in write-ahead-log mode with `synchronous = FULL`,
 /// so an accepted change is on disk before [`Engine::apply`](crate::Engine::apply) returns.
@@ -116,7 +116,7 @@ impl SqliteStorage {
             .map_err(db)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::storage(format!(
-                "{} cannot use a write-ahead log (journal mode {mode})",
+                "`{}` cannot use a write-ahead log (journal mode `{mode}`)",
                 path.display()
             )));
         }
@@ -246,7 +246,10 @@ fn write_batch<P: Copy + Serialize>(
             .map_err(db)?;
         }
     }
-    let at = commit.audit.first().map_or(0, |r| r.at_unix_ms);
+    let at = commit
+        .audit
+        .first()
+        .map_or_else(crate::admin::audit::now_unix_ms, |r| r.at_unix_ms);
     tx.execute(
         "INSERT INTO shopguard_batch (revision, at_unix_ms, mutations) VALUES (?1, ?2, ?3)",
         params![revision, to_sql(at), encode(&commit.mutations)?],

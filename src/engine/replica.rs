@@ -1,0 +1,203 @@
+//! Replicas: reading what other engines sharing the storage wrote ([`Engine::sync`]), waiting
+//! for a revision ([`Engine::at_least`]), and following the storage in the background
+//! ([`Engine::follow`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::Error;
+use crate::engine::index::{Index, Pending};
+use crate::engine::writer::Writer;
+use crate::engine::{Engine, LONGEST_WAIT, Snapshot};
+use crate::model::permission::Catalog;
+use crate::storage::{Batch, Mutation, Storage};
+
+/// The follower waits for changes in slices this long, looking at its stop flag in between.
+const FOLLOW_SLICE: Duration = Duration::from_millis(100);
+
+impl<P: Catalog, S: Storage<P>> Engine<P, S> {
+    /// Reads every batch other engines stored since this one's revision and publishes them.
+    /// Returns the revision now shown. A follower ([`follow`](Self::follow)) calls this
+    /// whenever the storage reports a change; call it directly to catch up at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be read; any
+    /// other kind if a stored batch breaks a rule here (engines sharing a store must use the
+    /// same catalog). The engine is then unchanged.
+    pub fn sync(&self) -> Result<u64, Error> {
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.catch_up(&mut w)?;
+        Ok(self.current.load().revision)
+    }
+
+    /// A snapshot at revision `revision` or later: read your own writes across replicas, as
+    /// with a Zanzibar zookie. Waits up to `timeout` for a follower (or [`sync`](Self::sync))
+    /// to bring the revision in; never touches storage itself.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Behind`](crate::ErrorKind::Behind) if the revision has not arrived in time.
+    pub fn at_least(&self, revision: u64, timeout: Duration) -> Result<Snapshot<P>, Error> {
+        let deadline = Instant::now() + timeout.min(LONGEST_WAIT);
+        let (lock, cv) = &self.published;
+        let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let snapshot = self.snapshot();
+            if snapshot.revision() >= revision {
+                return Ok(snapshot);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::behind(snapshot.revision(), revision));
+            }
+            guard = cv
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Starts a background thread that keeps this engine up to date with what other engines
+    /// sharing its storage write: it waits for the storage to report a change
+    /// ([`Storage::wait_for_change`]: PostgreSQL's LISTEN/NOTIFY, a memory store's condition
+    /// variable) and then [`sync`](Self::sync)s; it also syncs every `poll` whatever the
+    /// storage reports, so a missed notification (a dropped connection, say) is made up by the
+    /// same catch-up read. Dropping the [`Follower`] stops it: within a tenth of a second while
+    /// it waits; a read already under way (a sync waiting for the writer lock or the database)
+    /// is finished first. Poll [`Follower::take_error`] to learn of failing reads.
+    pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower
+    where
+        S: 'static,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let error = Arc::new(Mutex::new(None));
+        let engine = Arc::clone(self);
+        let thread = {
+            let (stop, error) = (Arc::clone(&stop), Arc::clone(&error));
+            std::thread::Builder::new()
+                .name("shopguard-follower".to_owned())
+                .spawn(move || {
+                    let poll = poll.max(Duration::from_millis(1));
+                    let slice = poll.min(FOLLOW_SLICE);
+                    let mut synced = Instant::now();
+                    let mut backoff = slice;
+                    while !stop.load(Ordering::Acquire) {
+                        let seen = engine.revision();
+                        let outcome =
+                            engine
+                                .storage
+                                .wait_for_change(seen, slice)
+                                .and_then(|woke| {
+                                    // A reported change, or the poll interval is up: read.
+                                    if woke || synced.elapsed() >= poll {
+                                        synced = Instant::now();
+                                        engine.sync().map(|_| ())
+                                    } else {
+                                        Ok(())
+                                    }
+                                });
+                        match outcome {
+                            Ok(()) => backoff = slice,
+                            Err(err) => {
+                                *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+                                // Failing again and again: wait longer each time, up to `poll`,
+                                // in slices, so that a drop still stops the thread promptly.
+                                let until = Instant::now() + backoff;
+                                while Instant::now() < until && !stop.load(Ordering::Acquire) {
+                                    std::thread::sleep(slice);
+                                }
+                                backoff = (backoff * 2).min(poll);
+                            }
+                        }
+                    }
+                })
+        };
+        Follower {
+            stop,
+            thread: thread.ok(),
+            error,
+        }
+    }
+
+    /// Publishes `next` to readers and wakes [`at_least`](Self::at_least) waiters.
+    pub(crate) fn publish(&self, next: Index<P>) {
+        self.current.store(Arc::new(next));
+        let (lock, cv) = &self.published;
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        cv.notify_all();
+    }
+
+    /// Applies every batch stored after the current revision. Called with the writer lock.
+    pub(crate) fn catch_up(&self, w: &mut Writer) -> Result<Vec<Batch<P>>, Error> {
+        let current = self.current.load_full();
+        let missed = self.storage.changes_since(current.revision)?;
+        let Some(end) = missed.last().map(|b| b.revision) else {
+            return Ok(missed);
+        };
+        let mut next = Index::clone(&current);
+        let mut pending = Pending::default();
+        for batch in &missed {
+            next.mutate(&batch.mutations, &mut pending)?;
+        }
+        next.settle(&pending)?;
+        next.revision = end;
+        for batch in &missed {
+            w.remember(batch.revision, &batch.mutations);
+        }
+        self.publish(next);
+        Ok(missed)
+    }
+
+    /// After storage could not say whether it stored the batch of `revision`
+    /// ([`ErrorKind::OutcomeUnknown`]): whether it was stored all the same. If so, the
+    /// catch-up read has published it. A batch with the same revision and the same mutations
+    /// is this one, or one with exactly its effect.
+    pub(crate) fn stored_anyway(
+        &self,
+        w: &mut Writer,
+        revision: u64,
+        mutations: &[Mutation<P>],
+    ) -> bool {
+        self.catch_up(w).is_ok_and(|missed| {
+            missed
+                .iter()
+                .any(|b| b.revision == revision && b.mutations == mutations)
+        })
+    }
+}
+
+/// The background thread of [`Engine::follow`]. Dropping it stops the thread.
+#[derive(Debug)]
+#[must_use = "dropping the Follower stops it at once"]
+pub struct Follower {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    error: Arc<Mutex<Option<Error>>>,
+}
+
+impl Follower {
+    /// The last error the follower met (storage unreachable, …), taken out; it keeps trying.
+    pub fn take_error(&self) -> Option<Error> {
+        self.error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Whether the thread is running (it could not be started if the system refused a thread).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ignored = thread.join();
+        }
+    }
+}
