@@ -132,6 +132,8 @@
 //!   (`rusqlite`, SQLite compiled in).
 //! - `postgres`: `storage::PgStorage`, durable storage shared by replicas on a PostgreSQL
 //!   server (the `postgres` client).
+//! - `postgres-tls`: `PgStorage::connect_tls` and `storage::PgTls`, TLS with the platform's
+//!   library (`postgres-native-tls`; OpenSSL on Linux).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -35,6 +35,8 @@ mod sqlite;
 pub use memory::{MemoryStorage, Volatile};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStorage;
+#[cfg(feature = "postgres-tls")]
+pub use postgres::PgTls;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStorage;
 

@@ -72,7 +72,8 @@ static HANDLES: AtomicU64 = AtomicU64::new(0);
 /// Durable storage on a PostgreSQL server (feature `postgres`), for services that run several
 /// replicas.
 ///
-/// Every engine (replica) opens its own `PgStorage` on the same database and schema. A commit
+/// Every engine (replica) opens its own `PgStorage` on the same database and schema, with
+/// [`connect`](Self::connect) or, over TLS, `connect_tls` (feature `postgres-tls`). A commit
 /// is one transaction that locks the schema's head-revision row, so commits from all replicas
 /// are serialized: a batch planned on an old revision is refused, and the engine catches up
 /// and plans again (or reports [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)). The audit
@@ -144,9 +145,90 @@ struct Notified {
     connects: u64,
 }
 
+/// How connections are made: in the clear, or over TLS.
+#[derive(Clone)]
+enum Connector {
+    Plain,
+    #[cfg(feature = "postgres-tls")]
+    Tls(postgres_native_tls::MakeTlsConnector),
+}
+
+impl Connector {
+    fn connect(&self, config: &Config) -> Result<Client, postgres::Error> {
+        match self {
+            Connector::Plain => config.connect(NoTls),
+            #[cfg(feature = "postgres-tls")]
+            Connector::Tls(tls) => config.connect(tls.clone()),
+        }
+    }
+}
+
+/// TLS settings for [`PgStorage::connect_tls`] (feature `postgres-tls`): which certificate
+/// authorities to trust. Uses the platform's TLS library (OpenSSL on Linux).
+///
+/// # Example
+///
+/// ```no_run
+/// use shopguard::catalog::pos::Pos;
+/// use shopguard::storage::{PgStorage, PgTls};
+/// use shopguard::Engine;
+///
+/// let ca = std::fs::read("/etc/shop/db-ca.pem")?;
+/// let tls = PgTls::with_root_certificate(&ca)?;
+/// let url = "host=db.shop.internal user=shop dbname=shop";
+/// let engine = Engine::<Pos, _>::open(PgStorage::connect_tls(url, "shopguard", &tls)?)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "postgres-tls")]
+#[derive(Clone)]
+pub struct PgTls(postgres_native_tls::MakeTlsConnector);
+
+#[cfg(feature = "postgres-tls")]
+impl PgTls {
+    /// Trusts the system's certificate authorities.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the TLS library cannot be set up.
+    pub fn system_roots() -> Result<Self, Error> {
+        Self::build(None)
+    }
+
+    /// Trusts the certificate authority in `pem` (a private CA, say), besides the system's.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if `pem` is not a PEM
+    /// certificate; [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the TLS library cannot
+    /// be set up.
+    pub fn with_root_certificate(pem: &[u8]) -> Result<Self, Error> {
+        let cert = native_tls::Certificate::from_pem(pem).map_err(|_| {
+            Error::invalid("root certificate", "(not shown)", "not a PEM certificate")
+        })?;
+        Self::build(Some(cert))
+    }
+
+    fn build(root: Option<native_tls::Certificate>) -> Result<Self, Error> {
+        let mut builder = native_tls::TlsConnector::builder();
+        if let Some(root) = root {
+            builder.add_root_certificate(root);
+        }
+        let connector = builder.build().map_err(Error::storage)?;
+        Ok(PgTls(postgres_native_tls::MakeTlsConnector::new(connector)))
+    }
+}
+
+#[cfg(feature = "postgres-tls")]
+impl core::fmt::Debug for PgTls {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PgTls").finish_non_exhaustive()
+    }
+}
+
 /// The worker thread's connection, made (again) when needed.
 struct Session {
     config: Config,
+    connector: Connector,
     client: Option<Client>,
 }
 
@@ -161,7 +243,7 @@ impl Session {
             .is_some_and(|c| !c.is_closed() && c.is_valid(PROBE_TIMEOUT).is_ok());
         if !alive {
             self.client = None;
-            let client = self.config.connect(NoTls).map_err(Error::storage)?;
+            let client = self.connector.connect(&self.config).map_err(db)?;
             self.client = Some(client);
         }
         self.client
@@ -221,6 +303,24 @@ impl PgStorage {
     /// `_`, not starting with a digit or `pg_`, which PostgreSQL reserves); [`ErrorKind::Storage`](crate::ErrorKind::Storage) if
     /// the server cannot be reached or the schema is newer than this release.
     pub fn connect(params: &str, schema: &str) -> Result<Self, Error> {
+        Self::open_with(params, schema, Connector::Plain)
+    }
+
+    /// Like [`connect`](Self::connect), over TLS (feature `postgres-tls`): the server's
+    /// certificate is verified against `tls`'s roots and must name the host connected to.
+    /// Unless the parameters say otherwise, `sslmode=require`: a server that does not offer TLS
+    /// is refused rather than used in the clear.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect); [`ErrorKind::Storage`](crate::ErrorKind::Storage) also if
+    /// the TLS handshake fails (an untrusted or mismatched certificate).
+    #[cfg(feature = "postgres-tls")]
+    pub fn connect_tls(params: &str, schema: &str, tls: &PgTls) -> Result<Self, Error> {
+        Self::open_with(params, schema, Connector::Tls(tls.0.clone()))
+    }
+
+    fn open_with(params: &str, schema: &str, connector: Connector) -> Result<Self, Error> {
         let valid = !schema.is_empty()
             && schema.len() <= 40
             && schema
@@ -257,6 +357,12 @@ impl PgStorage {
             None => SESSION_OPTIONS.to_owned(),
         };
         base.options(&options);
+        #[cfg(feature = "postgres-tls")]
+        if matches!(connector, Connector::Tls(_))
+            && base.get_ssl_mode() == postgres::config::SslMode::Prefer
+        {
+            base.ssl_mode(postgres::config::SslMode::Require);
+        }
         let handle = HANDLES.fetch_add(1, Ordering::Relaxed);
         let app_name = format!("shopguard-{schema}-{}-{handle}", std::process::id());
         let shared = Arc::new(Shared {
@@ -269,11 +375,13 @@ impl PgStorage {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let mut worker_config = base.clone();
         worker_config.application_name(&app_name);
+        let worker_connector = connector.clone();
         let worker = std::thread::Builder::new()
             .name("shopguard-pg".to_owned())
             .spawn(move || {
                 let mut session = Session {
                     config: worker_config,
+                    connector: worker_connector,
                     client: None,
                 };
                 for job in inbox {
@@ -299,7 +407,7 @@ impl PgStorage {
         let channel = storage.channel();
         let listener = std::thread::Builder::new()
             .name("shopguard-pg-listen".to_owned())
-            .spawn(move || listen(&listen_config, &channel, &shared))
+            .spawn(move || listen(&listen_config, &connector, &channel, &shared))
             .map_err(Error::storage)?;
         storage.listener = Some(listener);
         Ok(storage)
@@ -439,10 +547,10 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), Error> {
 }
 
 /// The listener thread: LISTEN, and wake waiters on every notification and every reconnect.
-fn listen(config: &Config, channel: &str, shared: &Shared) {
+fn listen(config: &Config, connector: &Connector, channel: &str, shared: &Shared) {
     let mut backoff = Duration::from_millis(50);
     while !shared.stop.load(Ordering::Acquire) {
-        let mut client = match config.connect(NoTls) {
+        let mut client = match connector.connect(config) {
             Ok(client) => client,
             Err(_) => {
                 std::thread::sleep(backoff);

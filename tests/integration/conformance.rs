@@ -1148,3 +1148,80 @@ fn a_change_based_on_a_revision_before_a_bulk_load_is_refused_as_too_old() {
     e.apply_based_on(OWNER, e.revision(), change()).unwrap();
     assert!(!e.snapshot().user(ANA).unwrap().is_enabled());
 }
+
+#[cfg(feature = "postgres-tls")]
+mod postgres_tls {
+    use super::*;
+    use shopguard::storage::{PgStorage, PgTls};
+
+    /// The test server's certificate (`.ci/postgres` writes it). Missing is a failure.
+    fn test_ca() -> Vec<u8> {
+        let path = std::env::var("SHOPGUARD_PG_CA").unwrap_or_else(|_| {
+            panic!(
+                "the `postgres-tls` feature is on, so its tests need the server's certificate: \
+                 set SHOPGUARD_PG_CA (`.ci/postgres` writes it to /tmp/shopguard-pg/server.crt)"
+            )
+        });
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    }
+
+    /// How many of the connections named after `schema` are encrypted, and how many there are.
+    fn encrypted(url: &str, schema: &str) -> (i64, i64) {
+        let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE s.ssl), count(*)
+                 FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+                 WHERE a.application_name LIKE $1",
+                &[&format!("shopguard-{schema}-%")],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    }
+
+    #[test]
+    fn an_engine_over_tls_works_and_every_connection_is_encrypted() {
+        let b = PgBackend::fresh("tls");
+        let tls = PgTls::with_root_certificate(&test_ca()).unwrap();
+        let storage = PgStorage::connect_tls(&b.url, &b.schema, &tls).unwrap();
+        let e = Arc::new(Engine::<Pos, _>::open(storage).unwrap());
+        e.unchecked_apply(world()).unwrap();
+        let applied = e.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+        // Give the listener a moment to connect, then count: worker and listener, both TLS.
+        let follower = e.follow(Duration::from_millis(50));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut seen = encrypted(&b.url, &b.schema);
+        while seen.1 < 2 && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+            seen = encrypted(&b.url, &b.schema);
+        }
+        assert_eq!(seen, (2, 2));
+        drop(follower);
+        // Plain handles read what went over TLS.
+        let plain = open_engine(&b);
+        assert_eq!(plain.revision(), applied.revision());
+        assert_eq!(state(&plain.snapshot()), state(&e.snapshot()));
+    }
+
+    #[test]
+    fn an_untrusted_server_certificate_is_refused() {
+        let b = PgBackend::fresh("tls_untrusted");
+        // The test server's certificate is self-signed: the system's roots do not vouch for it.
+        let tls = PgTls::system_roots().unwrap();
+        let err = PgStorage::connect_tls(&b.url, &b.schema, &tls).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("certificate"), "{source}");
+    }
+
+    #[test]
+    fn tls_settings_are_checked() {
+        let err = PgTls::with_root_certificate(b"not a certificate").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(err.field(), Some("root certificate"));
+        // Asking for TLS without a TLS connector fails closed instead of going in the clear.
+        let url = format!("{} sslmode=require", pg_url());
+        let err = PgStorage::connect(&url, "t_tls_required").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+    }
+}
