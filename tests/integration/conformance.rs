@@ -1005,6 +1005,9 @@ mod postgres_schema {
                     let (mut client_r, mut server_w) =
                         (client.try_clone().unwrap(), server.try_clone().unwrap());
                     let (armed, fired) = (Arc::clone(&armed2), Arc::clone(&fired2));
+                    // Set when the COMMIT is cut: from then on nothing reaches the client.
+                    let cut = Arc::new(AtomicBool::new(false));
+                    let cut2 = Arc::clone(&cut);
                     thread::spawn(move || {
                         let mut buf = vec![0_u8; 64 * 1024];
                         loop {
@@ -1015,8 +1018,12 @@ mod postgres_schema {
                             let chunk = &buf[..n];
                             let is_commit = chunk.windows(6).any(|w| w == b"COMMIT");
                             if is_commit && armed.swap(false, Ordering::SeqCst) {
+                                cut.store(true, Ordering::SeqCst);
                                 if forward {
                                     let _ = server_w.write_all(chunk);
+                                    // Let the server read it before the client is cut off:
+                                    // the answer is what gets lost.
+                                    thread::sleep(Duration::from_millis(100));
                                 }
                                 fired.store(true, Ordering::SeqCst);
                                 let _ = client_r.shutdown(Shutdown::Both);
@@ -1037,7 +1044,7 @@ mod postgres_schema {
                                 Ok(0) | Err(_) => break,
                                 Ok(n) => n,
                             };
-                            if client.write_all(&buf[..n]).is_err() {
+                            if cut2.load(Ordering::SeqCst) || client.write_all(&buf[..n]).is_err() {
                                 break;
                             }
                         }
