@@ -43,7 +43,8 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// How often [`Storage::wait_for_change`] looks for a batch another connection stored.
-const POLL: Duration = Duration::from_millis(5);
+/// A read of the head on the watch connection takes microseconds, so this costs little.
+const POLL: Duration = Duration::from_millis(1);
 
 /// Durable storage in an embedded SQLite file (feature `sqlite`): the choice for a service on
 /// one host that must keep its changes across restarts.
@@ -55,7 +56,8 @@ const POLL: Duration = Duration::from_millis(5);
 ///
 /// Several handles may open the same file (in one process or several): SQLite serializes their
 /// commits, and a batch planned on an old revision is refused as the [`Storage`] contract
-/// says. A [follower](crate::Engine::follow) on a SQLite file polls for new batches.
+/// says. A [follower](crate::Engine::follow) on a SQLite file polls the head every millisecond,
+/// on a connection of its own.
 ///
 /// # Blocking
 ///
@@ -89,6 +91,9 @@ const POLL: Duration = Duration::from_millis(5);
 #[derive(Debug)]
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// A second connection, opened on the first wait, on which followers poll the head
+    /// without queueing behind commits on `conn`.
+    watch: Mutex<Option<Connection>>,
     path: PathBuf,
     /// Fault injection: the next commit fails after this many mutations.
     fail_after: Mutex<Option<usize>>,
@@ -125,6 +130,7 @@ impl SqliteStorage {
         migrate(&mut conn)?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            watch: Mutex::new(None),
             path,
             fail_after: Mutex::new(None),
         })
@@ -158,8 +164,18 @@ impl SqliteStorage {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn head(&self) -> Result<u64, Error> {
-        revision_from_sql(read_meta(&self.lock(), "head")?)
+    /// The stored head, read on the watch connection.
+    fn watched_head(&self) -> Result<u64, Error> {
+        let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
+        if watch.is_none() {
+            let conn = Connection::open(&self.path).map_err(db)?;
+            conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+            *watch = Some(conn);
+        }
+        let conn = watch
+            .as_ref()
+            .ok_or_else(|| Error::storage("no watch connection"))?;
+        revision_from_sql(read_meta(conn, "head")?)
     }
 }
 
@@ -380,7 +396,7 @@ where
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
         let deadline = Instant::now() + timeout.min(crate::engine::LONGEST_WAIT);
         loop {
-            if self.head()? > after {
+            if self.watched_head()? > after {
                 return Ok(true);
             }
             let now = Instant::now();
