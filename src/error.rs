@@ -111,7 +111,12 @@ enum Detail {
     #[error("audit failed")]
     Audit(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the storage could not say whether it stored the batch")]
-    OutcomeUnknown(#[source] Box<dyn std::error::Error + Send + Sync>),
+    OutcomeUnknown {
+        /// The revision the batch would have, once the engine knows it.
+        revision: Option<u64>,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("cannot {action}: {reason}")]
     Refused { action: String, reason: String },
     #[error("the store is at revision {head}, not {base}: another writer stored a batch first")]
@@ -237,8 +242,19 @@ impl Error {
     pub fn outcome_unknown<E: Into<Box<dyn std::error::Error + Send + Sync>>>(source: E) -> Self {
         Self::new(
             ErrorKind::OutcomeUnknown,
-            Detail::OutcomeUnknown(source.into()),
+            Detail::OutcomeUnknown {
+                revision: None,
+                source: source.into(),
+            },
         )
+    }
+
+    /// An [`ErrorKind::OutcomeUnknown`] error about the batch of `batch_revision`.
+    pub(crate) fn for_revision(mut self, batch_revision: u64) -> Self {
+        if let Detail::OutcomeUnknown { revision, .. } = &mut *self.detail {
+            *revision = Some(batch_revision);
+        }
+        self
     }
 
     /// For a [`Storage`](crate::storage::Storage) backend: the batch was planned against
@@ -251,10 +267,18 @@ impl Error {
         )
     }
 
-    /// The revision a [`revision_moved`](Self::revision_moved) error found stored.
-    pub fn stored_revision(&self) -> Option<u64> {
+    /// The revision the error is about, where there is one: for [`ErrorKind::Conflict`], the
+    /// other writer's batch (or, from [`revision_moved`](Self::revision_moved), the revision
+    /// the store holds); for [`ErrorKind::OutcomeUnknown`] from the engine, the revision the
+    /// batch would have (after [`Engine::sync`](crate::Engine::sync), the engine shows at
+    /// least that revision if it was stored); for [`ErrorKind::Behind`], the revision asked
+    /// for.
+    pub fn revision(&self) -> Option<u64> {
         match &*self.detail {
             Detail::RevisionMoved { head, .. } => Some(*head),
+            Detail::Conflict { revision, .. } => Some(*revision),
+            Detail::OutcomeUnknown { revision, .. } => *revision,
+            Detail::Behind { want, .. } => Some(*want),
             _ => None,
         }
     }

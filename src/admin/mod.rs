@@ -229,7 +229,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                         })
                         .collect();
                     let _ignored = self.audit.record(&unknown);
-                    return Err(err);
+                    return Err(err.for_revision(revision));
                 }
                 Err(err) => {
                     self.audit_refused(at, actor, account, &changes, &err);

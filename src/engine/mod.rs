@@ -231,7 +231,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                     return if self.stored_anyway(&mut w, revision, &batch) {
                         Ok(revision)
                     } else {
-                        Err(err)
+                        Err(err.for_revision(revision))
                     };
                 }
                 Err(err) => return Err(err),

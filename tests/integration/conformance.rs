@@ -404,6 +404,7 @@ pub(crate) fn conflicting_edits<B: Backend>(name: &str) {
         )
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(err.revision(), Some(a.revision()));
     // The loser caught up, and nothing of its change was written anywhere.
     assert_eq!(state(&other.snapshot()), state(&a.snapshot()));
     assert_eq!(state(&open_engine(&b).snapshot()), state(&a.snapshot()));

@@ -118,7 +118,7 @@ fn memory_storage_refuses_a_batch_planned_on_an_old_revision() {
     // A second writer that also planned on revision 0.
     let err = store.commit(&commit(0, 2)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
-    assert_eq!(err.stored_revision(), Some(1));
+    assert_eq!(err.revision(), Some(1));
     // A revision that does not move forward.
     assert_eq!(
         store.commit(&commit(1, 1)).unwrap_err().kind(),
@@ -229,6 +229,7 @@ fn a_batch_stored_although_the_commit_reported_an_error_counts_as_applied() {
         .unchecked_apply([Mutation::RemoveUser(CASHIER_NORTH)])
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert_eq!(err.revision(), Some(3));
     assert!(e.snapshot().user(CASHIER_NORTH).is_some());
     assert_eq!(store.load().unwrap().revision, 2);
     // A failure that stored nothing is still a failure.
