@@ -202,7 +202,8 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                     // this attempt as applied: say it was not, catch up, and plan again on the
                     // new state; the check above refuses if the other writer touched the same
                     // objects.
-                    self.audit_sink_refused(at, actor, account, &changes, &err);
+                    let refused = refused_records(at, actor, account, &changes, &err);
+                    let _ignored = self.audit.record(&refused);
                     match self.catch_up(&mut w) {
                         Ok(missed) => prior.extend(written_by(&missed)),
                         Err(err) => {
@@ -252,19 +253,6 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         let records = refused_records(at, actor, account, changes, err);
         let _ignored = self.audit.record(&records);
         let _ignored = self.storage.record_refused(&records);
-    }
-
-    /// Records a refused attempt in the sink only: storage never saw it as applied.
-    fn audit_sink_refused(
-        &self,
-        at: u64,
-        actor: UserId,
-        account: Option<AccountId>,
-        changes: &[Change<P>],
-        err: &Error,
-    ) {
-        let records = refused_records(at, actor, account, changes, err);
-        let _ignored = self.audit.record(&records);
     }
 }
 

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::admin::audit::AuditRecord;
 use crate::storage::record::{
-    SCHEMA_VERSION, check_version, decode, encode, revision_from_sql, to_sql,
+    SCHEMA_VERSION, decode, encode, pending_migrations, revision_from_sql, to_sql,
 };
 use crate::storage::{Batch, Commit, Key, Loaded, Storage};
 
@@ -121,8 +121,6 @@ pub struct PgStorage {
     shared: Arc<Shared>,
     /// This handle's connections' `application_name`.
     app_name: String,
-    /// Numbers this handle's commits, for the `writer` column of a batch (diagnostics).
-    commits: AtomicU64,
 }
 
 type Job = Box<dyn FnOnce(&mut Session) + Send>;
@@ -397,7 +395,6 @@ impl PgStorage {
             listener: None,
             shared: Arc::clone(&shared),
             app_name: app_name.clone(),
-            commits: AtomicU64::new(0),
         };
         let s = storage.schema.clone();
         storage.run(move |session| migrate(session.client()?, &s))?;
@@ -528,11 +525,7 @@ fn migrate(client: &mut Client, schema: &str) -> Result<(), Error> {
         .transpose()
         .map_err(db)?
         .unwrap_or(0);
-    check_version(found)?;
-    let pending = MIGRATIONS
-        .get(usize::try_from(found).unwrap_or(usize::MAX)..)
-        .unwrap_or_default();
-    for step in pending {
+    for step in pending_migrations(MIGRATIONS, found)? {
         tx.batch_execute(&step.replace("{s}", schema)).map_err(db)?;
     }
     tx.execute(
@@ -831,11 +824,7 @@ where
         let schema = self.schema.clone();
         let channel = self.channel();
         let fail_after = lock(&self.shared.fail_after).take();
-        let writer = format!(
-            "{}-{}",
-            self.app_name,
-            self.commits.fetch_add(1, Ordering::Relaxed)
-        );
+        let writer = self.app_name.clone();
         self.run(move |session| {
             let client = session.client()?;
             let mut tx = client.transaction().map_err(db)?;

@@ -33,13 +33,23 @@ pub(crate) fn revision_from_sql(value: i64) -> Result<u64, Error> {
     u64::try_from(value).map_err(|_| Error::storage(format!("corrupt stored revision {value}")))
 }
 
-/// Refuses a database written by a newer release.
-pub(crate) fn check_version(found: i64) -> Result<(), Error> {
-    if !(0..=SCHEMA_VERSION).contains(&found) {
-        return Err(Error::storage(format!(
+/// The migrations a database at schema version `found` still needs (entry `n` of
+/// `migrations` brings version `n` to `n + 1`). Refuses a database written by a newer release.
+pub(crate) fn pending_migrations<'m>(
+    migrations: &'m [&'m str],
+    found: i64,
+) -> Result<&'m [&'m str], Error> {
+    let newer = || {
+        Error::storage(format!(
             "the database has shopguard schema version {found}: this release reads up to \
              {SCHEMA_VERSION}"
-        )));
+        ))
+    };
+    if !(0..=SCHEMA_VERSION).contains(&found) {
+        return Err(newer());
     }
-    Ok(())
+    usize::try_from(found)
+        .ok()
+        .and_then(|from| migrations.get(from..))
+        .ok_or_else(newer)
 }

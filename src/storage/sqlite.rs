@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::admin::audit::AuditRecord;
 use crate::storage::record::{
-    SCHEMA_VERSION, check_version, decode, encode, revision_from_sql, to_sql,
+    SCHEMA_VERSION, decode, encode, pending_migrations, revision_from_sql, to_sql,
 };
 use crate::storage::{Batch, Commit, Loaded, Mutation, Storage};
 
@@ -207,11 +207,7 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
         .optional()
         .map_err(db)?
         .unwrap_or(0);
-    check_version(found)?;
-    let pending = MIGRATIONS
-        .get(usize::try_from(found).unwrap_or(usize::MAX)..)
-        .unwrap_or_default();
-    for step in pending {
+    for step in pending_migrations(MIGRATIONS, found)? {
         tx.execute_batch(step).map_err(db)?;
     }
     tx.execute(
