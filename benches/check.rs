@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use shopguard::{Engine, Snapshot};
+use shopguard::{Engine, Snapshot, UserKey};
 
 #[path = "workload/mod.rs"]
 mod workload;
@@ -55,6 +55,8 @@ struct Setup {
     snapshot: Snapshot<Perm64>,
     floor_queries: Vec<FloorQuery>,
     engine_queries: Vec<EngineQuery>,
+    /// Each query's user as a key, resolved once (as a host resolves it once per session).
+    keys: Vec<UserKey>,
 }
 
 fn setup() -> Result<Setup, Box<dyn Error>> {
@@ -66,6 +68,12 @@ fn setup() -> Result<Setup, Box<dyn Error>> {
     let queries = world.queries(QUERIES, QUERY_SEED);
     drop(world);
     let snapshot = engine.snapshot();
+    let keys = queries
+        .engine
+        .iter()
+        .map(|q| engine.user_key(q.user).ok_or("a query's user has no key"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut reader = engine.reader();
 
     // An honest comparison: the floor and the engine give the same answer to every query.
     let mut allowed = 0usize;
@@ -74,10 +82,22 @@ fn setup() -> Result<Setup, Box<dyn Error>> {
         let by_engine = engine.can(e.user, e.perm, &e.on);
         let by_check = engine.check(e.user, e.perm, &e.on);
         let by_snapshot = snapshot.can(e.user, e.perm, &e.on);
-        if by_floor != by_engine || by_engine != by_check.is_allowed() || by_engine != by_snapshot {
+        let key = *keys.get(i).ok_or("a query has no key")?;
+        let by_key = [
+            engine.can(key, e.perm, &e.on),
+            snapshot.can(key, e.perm, &e.on),
+            reader.can(key, e.perm, &e.on),
+            reader.can(e.user, e.perm, &e.on),
+            reader.check(key, e.perm, &e.on).is_allowed(),
+        ];
+        if by_floor != by_engine
+            || by_engine != by_check.is_allowed()
+            || by_engine != by_snapshot
+            || by_key.iter().any(|&k| k != by_floor)
+        {
             return Err(format!(
                 "query {i} disagrees: floor {by_floor}, can {by_engine}, check {by_check}, \
-                 snapshot {by_snapshot} ({f:?} / {e:?})"
+                 snapshot {by_snapshot}, by key / reader {by_key:?} ({f:?} / {e:?})"
             )
             .into());
         }
@@ -100,6 +120,7 @@ fn setup() -> Result<Setup, Box<dyn Error>> {
         floor,
         engine,
         snapshot,
+        keys,
         floor_queries: queries.floor,
         engine_queries: queries.engine,
     })
@@ -162,6 +183,45 @@ fn bench_check(c: &mut Criterion, s: &Setup) {
             let mut n = 0usize;
             for q in black_box(s.engine_queries.as_slice()) {
                 n += usize::from(s.snapshot.can(q.user, q.perm, &q.on));
+            }
+            n
+        });
+    });
+    group.bench_function("snapshot_can_key", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for (q, &k) in black_box(s.engine_queries.as_slice()).iter().zip(&s.keys) {
+                n += usize::from(s.snapshot.can(k, q.perm, &q.on));
+            }
+            n
+        });
+    });
+    group.bench_function("reader_can", |b| {
+        let mut reader = s.engine.reader();
+        b.iter(|| {
+            let mut n = 0usize;
+            for q in black_box(s.engine_queries.as_slice()) {
+                n += usize::from(reader.can(q.user, q.perm, &q.on));
+            }
+            n
+        });
+    });
+    group.bench_function("reader_can_key", |b| {
+        let mut reader = s.engine.reader();
+        b.iter(|| {
+            let mut n = 0usize;
+            for (q, &k) in black_box(s.engine_queries.as_slice()).iter().zip(&s.keys) {
+                n += usize::from(reader.can(k, q.perm, &q.on));
+            }
+            n
+        });
+    });
+    group.bench_function("reader_check_key", |b| {
+        let mut reader = s.engine.reader();
+        b.iter(|| {
+            let mut n = 0usize;
+            for (q, &k) in black_box(s.engine_queries.as_slice()).iter().zip(&s.keys) {
+                n += usize::from(reader.check(k, q.perm, &q.on).is_allowed());
             }
             n
         });

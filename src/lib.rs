@@ -157,7 +157,7 @@ pub use crate::engine::resource::{
     OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Subject,
 };
 pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};
-pub use crate::engine::{Engine, Follower, Snapshot};
+pub use crate::engine::{Engine, Follower, Reader, Snapshot, UserKey, UserRef};
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, Source, Store};

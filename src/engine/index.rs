@@ -12,6 +12,7 @@ use smallvec::SmallVec;
 
 use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
 use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
+use crate::engine::key::Sealed;
 use crate::engine::resource::{Place, Resource, Subject};
 use crate::engine::reverse::{Clause, Filter, ScopeFor};
 use crate::engine::users::UserTable;
@@ -218,9 +219,9 @@ impl<P: Catalog> Index<P> {
     /// Reasons are tried in a fixed order: first about the user and the permission
     /// ([`Index::prepare`]), then about the resource ([`Index::locate`]), then each grant.
     #[inline]
-    pub(crate) fn evaluate<R: Resource + ?Sized>(
+    pub(crate) fn evaluate<U: Sealed, R: Resource + ?Sized>(
         &self,
-        user: UserId,
+        user: U,
         permission: P,
         resource: &R,
     ) -> Result<Allowed, DenyReason> {
@@ -230,9 +231,9 @@ impl<P: Catalog> Index<P> {
 
     /// `evaluate(..).is_ok()`, without the work that only names a denial's reason.
     #[inline]
-    pub(crate) fn allows<R: Resource + ?Sized>(
+    pub(crate) fn allows<U: Sealed, R: Resource + ?Sized>(
         &self,
-        user: UserId,
+        user: U,
         permission: P,
         resource: &R,
     ) -> bool {
@@ -245,7 +246,7 @@ impl<P: Catalog> Index<P> {
     /// A check for an already prepared user and permission (batch checks prepare once).
     /// With `REASON` false, a denial's reason may be less specific (an unknown store reported
     /// as out of scope); allow or deny is the same.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn evaluate_prepared<const REASON: bool, R: Resource + ?Sized>(
         &self,
         asker: &Asker<'_, P>,
@@ -291,8 +292,12 @@ impl<P: Catalog> Index<P> {
     /// Everything about the user and the permission, independent of the resource: unknown or
     /// disabled user (R1), nothing asked, owner-only permission asked by someone else (R11).
     #[inline]
-    pub(crate) fn prepare(&self, user: UserId, permission: P) -> Result<Asker<'_, P>, DenyReason> {
-        let Some(u) = self.users.get(&user) else {
+    pub(crate) fn prepare<U: Sealed>(
+        &self,
+        user: U,
+        permission: P,
+    ) -> Result<Asker<'_, P>, DenyReason> {
+        let Some(u) = self.users.find(user) else {
             return Err(DenyReason::UnknownUser);
         };
         self.prepare_found(u, permission)
@@ -421,7 +426,7 @@ impl<P: Catalog> Index<P> {
     }
 
     /// What one grant says about a located resource (R2, R3, R5, R10, R13).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn grant_outcome(
         &self,
         asker: &Asker<'_, P>,

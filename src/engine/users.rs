@@ -4,6 +4,7 @@ use core::hash::BuildHasher;
 
 use hashbrown::hash_table::{Entry, HashTable};
 
+use crate::engine::key::{Sealed, UserKey};
 use crate::model::ids::{IdHash, UserId};
 use crate::model::user::User;
 
@@ -25,6 +26,34 @@ impl UserTable {
     #[inline]
     pub(crate) fn get(&self, id: &UserId) -> Option<&User> {
         self.table.find(hash(*id), |u| u.id() == *id)
+    }
+
+    /// The user named by id or key: a key's place is read first, and used only if it holds
+    /// this user.
+    #[inline]
+    pub(crate) fn find<U: Sealed>(&self, user: U) -> Option<&User> {
+        let id = user.id();
+        if let Some(slot) = user.slot()
+            && let Some(u) = self.table.get_bucket(slot as usize)
+            && u.id() == id
+        {
+            return Some(u);
+        }
+        self.get(&id)
+    }
+
+    /// The key of a user: its id and its record's place.
+    pub(crate) fn key(&self, id: UserId) -> Option<UserKey> {
+        let slot = self.table.find_bucket_index(hash(id), |u| u.id() == id)?;
+        // A place beyond u32 (over four billion buckets) is not kept: the key then finds the
+        // user by id.
+        Some(UserKey::new(id, u32::try_from(slot).unwrap_or(u32::MAX)))
+    }
+
+    /// How many places the table has (some empty).
+    #[cfg(test)]
+    pub(crate) fn places(&self) -> usize {
+        self.table.num_buckets()
     }
 
     pub(crate) fn contains_key(&self, id: &UserId) -> bool {

@@ -14,6 +14,7 @@ mod conformance;
 #[cfg(feature = "csv")]
 mod csv;
 mod fixture;
+mod keys;
 mod properties;
 mod reverse;
 mod rules;

@@ -543,10 +543,17 @@ fn engine_check(e: &Engine<T>, q: &Query) -> (Decision, bool) {
     let user = UserId::new(q.user);
     let p = T::from_bits_retain(q.perms);
     let a = AccountId::new(q.account);
+    // The same check by key must give the same decision (the reference model knows no keys).
+    let key = e.user_key(user);
     macro_rules! both {
         ($r:expr) => {{
             let r = $r;
-            (e.check(user, p, &r), e.can(user, p, &r))
+            let decision = e.check(user, p, &r);
+            if let Some(k) = key {
+                assert_eq!(e.check(k, p, &r), decision, "by key {k:?}");
+                assert_eq!(e.can(k, p, &r), decision.is_allowed(), "can by key {k:?}");
+            }
+            (decision, e.can(user, p, &r))
         }};
     }
     use RPlace::{At, Unplaced, Unscoped};

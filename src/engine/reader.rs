@@ -1,0 +1,109 @@
+//! A per-thread reader that keeps its snapshot between checks.
+
+use core::fmt;
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, Cache};
+
+use crate::engine::decision::Decision;
+use crate::engine::index::Index;
+use crate::engine::key::{UserKey, UserRef};
+use crate::engine::resource::Resource;
+use crate::engine::{Snapshot, decide};
+use crate::model::ids::UserId;
+use crate::model::permission::Catalog;
+
+/// Checks for one thread, against the engine's current state, without loading it each time.
+///
+/// [`Engine::can`](crate::Engine::can) loads the current snapshot on every call (lock-free, but
+/// several atomic operations). A `Reader` keeps the snapshot it last used and, on each check,
+/// compares it with the engine's current one in a single atomic read; only after a write does it
+/// load the new one. Its answers are always those of the engine's current state, exactly as
+/// `Engine::can` would give them.
+///
+/// Make one per worker thread or per long-running task and keep it. It is `Send` but not
+/// `Sync`, and its methods take `&mut self`. Until its next check it holds on to the snapshot
+/// it last used, so an idle reader keeps an old state's memory alive: drop readers that go
+/// idle for long.
+///
+/// ```
+/// use shopguard::catalog::pos::{self, Pos};
+/// use shopguard::{Access, Account, AccountId, Engine, Grant, Mutation, OnStore, RoleId};
+/// use shopguard::{Store, StoreId, User, UserId};
+///
+/// let (shop, outlet, ana) = (AccountId::new(1), StoreId::new(10), UserId::new(2));
+/// let ana_record = User::new(ana, shop, "ana", "ana@example.com")
+///     .with_grant(Grant::new(RoleId::new(3), Access::specific([outlet])));
+/// let engine = Engine::<Pos>::new();
+/// engine.unchecked_apply([
+///     Mutation::PutAccount(Account::new(shop, "Corner Shop").with_seat_limit(5)),
+///     Mutation::PutStore(Store::new(outlet, shop, "High Street")),
+///     Mutation::PutRole(pos::admin(RoleId::new(1), shop)),
+///     Mutation::PutRole(pos::cashier(RoleId::new(3), shop)),
+///     Mutation::PutUser(
+///         User::new(UserId::new(1), shop, "owner", "owner@example.com")
+///             .with_owner(true)
+///             .with_grant(Grant::new(RoleId::new(1), Access::All)),
+///     ),
+///     Mutation::PutUser(ana_record.clone()),
+/// ])?;
+///
+/// let mut reader = engine.reader();
+/// let key = engine.user_key(ana).ok_or("ana has no key")?;
+/// let till = OnStore(shop, outlet);
+/// assert!(reader.can(key, Pos::SELL, &till));
+///
+/// // A write is seen by the reader's next check.
+/// engine.unchecked_apply([Mutation::PutUser(ana_record.with_enabled(false))])?;
+/// assert!(!reader.can(key, Pos::SELL, &till));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Reader<'e, P> {
+    cache: Cache<&'e ArcSwap<Index<P>>, Arc<Index<P>>>,
+}
+
+impl<'e, P: Catalog> Reader<'e, P> {
+    pub(crate) fn new(current: &'e ArcSwap<Index<P>>) -> Self {
+        Reader {
+            cache: Cache::new(current),
+        }
+    }
+
+    /// See [`Engine::can`](crate::Engine::can).
+    #[inline]
+    pub fn can<U: UserRef, R: Resource + ?Sized>(
+        &mut self,
+        user: U,
+        permission: P,
+        resource: &R,
+    ) -> bool {
+        self.cache.load().allows(user, permission, resource)
+    }
+
+    /// See [`Engine::check`](crate::Engine::check).
+    #[inline]
+    pub fn check<U: UserRef, R: Resource + ?Sized>(
+        &mut self,
+        user: U,
+        permission: P,
+        resource: &R,
+    ) -> Decision {
+        decide(self.cache.load(), user, permission, resource)
+    }
+
+    /// See [`Engine::user_key`](crate::Engine::user_key).
+    pub fn user_key(&mut self, user: UserId) -> Option<UserKey> {
+        self.cache.load().users.key(user)
+    }
+
+    /// The engine's current snapshot.
+    pub fn snapshot(&mut self) -> Snapshot<P> {
+        Snapshot(Arc::clone(self.cache.load()))
+    }
+}
+
+impl<P> fmt::Debug for Reader<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader").finish_non_exhaustive()
+    }
+}

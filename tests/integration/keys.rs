@@ -1,0 +1,200 @@
+//! `UserKey` and `Reader`: the fast forms of a check give the same answers as the plain ones.
+
+use std::sync::Arc;
+use std::thread;
+
+use shopguard::{
+    Access, Decision, DenyReason, Engine, Grant, Mutation, OnAccount, OnChannel, OnSource, OnStore,
+    OnUser, Resource, User, UserId, UserKey,
+};
+
+use crate::fixture::*;
+
+/// Every fixture user, and ids of no user.
+fn users() -> Vec<UserId> {
+    vec![
+        OWNER,
+        MANAGER_NORTH,
+        CASHIER_NORTH,
+        CASHIER_SOUTH,
+        DISABLED,
+        NO_SOURCES,
+        ACCOUNTANT_NORTH,
+        OTHER_OWNER,
+        UserId::new(999),
+    ]
+}
+
+fn resources() -> Vec<Box<dyn Resource>> {
+    vec![
+        Box::new(OnAccount(ACME)),
+        Box::new(OnAccount(OTHER)),
+        Box::new(OnStore(ACME, NORTH)),
+        Box::new(OnStore(ACME, SOUTH)),
+        Box::new(OnStore(ACME, FOREIGN_STORE)),
+        Box::new(OnStore(OTHER, FOREIGN_STORE)),
+        Box::new(OnSource(ACME, WAREHOUSE)),
+        Box::new(OnSource(ACME, SHOP_SOURCE)),
+        Box::new(OnChannel(ACME, WEB)),
+        Box::new(OnChannel(ACME, MARKET)),
+        Box::new(OnUser(ACME, CASHIER_NORTH)),
+        Box::new(OnUser(ACME, OWNER)),
+    ]
+}
+
+/// Every single permission and a few combinations.
+fn permissions() -> Vec<T> {
+    let mut ps: Vec<T> = T::all().iter().collect();
+    ps.extend([T::empty(), T::SELL | T::REFUND, T::all()]);
+    ps
+}
+
+/// Asks every (user, permission, resource) by id, by `key`, and through a reader, and asserts
+/// that they agree; returns how many were allowed (so a caller can see the checks were real).
+fn assert_keys_agree(e: &Engine<T>, key: impl Fn(UserId) -> Option<UserKey>) -> usize {
+    let mut reader = e.reader();
+    let mut allowed = 0;
+    for user in users() {
+        let k = key(user);
+        for p in permissions() {
+            for r in resources() {
+                let by_id = e.check(user, p, r.as_ref());
+                assert_eq!(e.can(user, p, r.as_ref()), by_id.is_allowed());
+                assert_eq!(reader.check(user, p, r.as_ref()), by_id, "{user} {p:?}");
+                assert_eq!(reader.can(user, p, r.as_ref()), by_id.is_allowed());
+                if let Some(k) = k {
+                    assert_eq!(k.id(), user);
+                    assert_eq!(e.check(k, p, r.as_ref()), by_id, "{k:?} {p:?}");
+                    assert_eq!(e.can(k, p, r.as_ref()), by_id.is_allowed(), "{k:?} {p:?}");
+                    assert_eq!(e.snapshot().check(k, p, r.as_ref()), by_id);
+                    assert_eq!(reader.check(k, p, r.as_ref()), by_id, "{k:?} {p:?}");
+                    assert_eq!(reader.can(k, p, r.as_ref()), by_id.is_allowed());
+                }
+                allowed += usize::from(by_id.is_allowed());
+            }
+        }
+    }
+    allowed
+}
+
+#[test]
+fn a_key_answers_as_the_id_does() {
+    let e = engine();
+    let allowed = assert_keys_agree(&e, |u| e.user_key(u));
+    assert!(
+        allowed > 50,
+        "only {allowed} checks allowed: the comparison proves little"
+    );
+    // Only users have keys.
+    assert_eq!(e.user_key(UserId::new(999)), None);
+    assert_eq!(e.reader().user_key(OWNER), e.user_key(OWNER));
+    assert_eq!(e.snapshot().user_key(OWNER), e.user_key(OWNER));
+}
+
+#[test]
+fn a_stale_key_is_slower_never_wrong() {
+    let e = engine();
+    let old: Vec<(UserId, UserKey)> = users()
+        .into_iter()
+        .filter_map(|u| Some((u, e.user_key(u)?)))
+        .collect();
+    // The user table grows from a handful of users to thousands: records move.
+    let many = (0..5_000u64).map(|n| {
+        Mutation::PutUser(User::new(
+            UserId::new(10_000 + n),
+            OTHER,
+            &format!("u{n}"),
+            &format!("u{n}@other.example"),
+        ))
+    });
+    e.unchecked_apply(many).unwrap();
+    // A user removed, another changed.
+    e.unchecked_apply([
+        Mutation::RemoveUser(CASHIER_SOUTH),
+        Mutation::PutUser(
+            e.snapshot()
+                .user(MANAGER_NORTH)
+                .unwrap()
+                .clone()
+                .with_grant(Grant::new(CASHIER, Access::specific([SOUTH]))),
+        ),
+    ])
+    .unwrap();
+    let moved = old
+        .iter()
+        .filter(|(u, k)| e.user_key(*u) != Some(*k))
+        .count();
+    assert!(
+        moved > 0,
+        "no record moved: this test does not test stale keys"
+    );
+
+    let stale = |u: UserId| old.iter().find(|(x, _)| *x == u).map(|(_, k)| *k);
+    let allowed = assert_keys_agree(&e, stale);
+    assert!(allowed > 50);
+    let k = stale(CASHIER_SOUTH).unwrap();
+    assert_eq!(
+        e.check(k, T::SELL, &OnStore(ACME, SOUTH)),
+        Decision::Deny(DenyReason::UnknownUser)
+    );
+    assert!(e.can(
+        stale(MANAGER_NORTH).unwrap(),
+        T::SELL,
+        &OnStore(ACME, SOUTH)
+    ));
+}
+
+#[test]
+fn a_reader_sees_every_write_at_its_next_check() {
+    let e = engine();
+    let mut reader = e.reader();
+    let key = e.user_key(CASHIER_NORTH).unwrap();
+    let till = OnStore(ACME, NORTH);
+    let ana = e.snapshot().user(CASHIER_NORTH).unwrap().clone();
+    for round in 0..50 {
+        let enabled = round % 2 == 1;
+        e.unchecked_apply([Mutation::PutUser(ana.clone().with_enabled(enabled))])
+            .unwrap();
+        assert_eq!(reader.can(key, T::SELL, &till), enabled, "round {round}");
+        assert_eq!(reader.can(CASHIER_NORTH, T::SELL, &till), enabled);
+        assert_eq!(reader.snapshot().revision(), e.revision());
+    }
+}
+
+#[test]
+fn readers_on_threads_agree_with_the_engine_while_it_changes() {
+    let e = Arc::new(engine());
+    let ana = e.snapshot().user(CASHIER_NORTH).unwrap().clone();
+    let till = OnStore(ACME, NORTH);
+    let checkers: Vec<_> = (0..2)
+        .map(|_| {
+            let e = Arc::clone(&e);
+            thread::spawn(move || {
+                let mut reader = e.reader();
+                let key = e.user_key(CASHIER_NORTH).unwrap();
+                let mut seen = [0usize; 2];
+                for _ in 0..20_000 {
+                    // Whatever the writer is doing, a disabled Ana never sells at SOUTH and
+                    // the owner always may.
+                    assert!(!reader.can(key, T::SELL, &OnStore(ACME, SOUTH)));
+                    assert!(reader.can(OWNER, T::SELL, &till));
+                    seen[usize::from(reader.can(key, T::SELL, &till))] += 1;
+                }
+                (seen, reader.can(key, T::SELL, &till))
+            })
+        })
+        .collect();
+    for round in 0..200 {
+        e.unchecked_apply([Mutation::PutUser(ana.clone().with_enabled(round % 2 == 0))])
+            .unwrap();
+    }
+    let last = e.can(CASHIER_NORTH, T::SELL, &till);
+    for c in checkers {
+        let (seen, _) = c.join().unwrap();
+        assert_eq!(seen.iter().sum::<usize>(), 20_000);
+    }
+    // After the writes, a new check through a reader sees the last state.
+    let mut reader = e.reader();
+    assert_eq!(reader.can(CASHIER_NORTH, T::SELL, &till), last);
+    assert!(!last, "the last write disabled Ana");
+}
