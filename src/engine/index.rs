@@ -15,7 +15,7 @@ use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
 use crate::engine::key::Sealed;
 use crate::engine::resource::{Place, Resource, Subject};
 use crate::engine::reverse::{Clause, Filter, ScopeFor};
-use crate::engine::users::UserTable;
+use crate::engine::users::{Quick, UserTable};
 use crate::model::access::Access;
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
@@ -103,7 +103,7 @@ pub(crate) struct Index<P> {
     pub(crate) sources: IdMap<SourceId, Source>,
     pub(crate) channels: IdMap<ChannelId, Channel>,
     pub(crate) roles: IdMap<RoleId, Role<P>>,
-    pub(crate) users: UserTable,
+    pub(crate) users: UserTable<P>,
     holders: Holders,
 }
 
@@ -225,7 +225,16 @@ impl<P: Catalog> Index<P> {
         permission: P,
         resource: &R,
     ) -> Result<Allowed, DenyReason> {
-        let asker = self.prepare(user, permission)?;
+        let Some(position) = self.users.position(user) else {
+            return Err(DenyReason::UnknownUser);
+        };
+        if let Some(decided) = self.quick::<true, R>(position, permission, resource) {
+            return decided;
+        }
+        let Some(u) = self.users.at(position) else {
+            return Err(DenyReason::UnknownUser);
+        };
+        let asker = self.prepare_found(u, permission)?;
         self.evaluate_prepared::<true, R>(&asker, resource)
     }
 
@@ -237,10 +246,117 @@ impl<P: Catalog> Index<P> {
         permission: P,
         resource: &R,
     ) -> bool {
-        match self.prepare(user, permission) {
-            Ok(asker) => self.evaluate_prepared::<false, R>(&asker, resource).is_ok(),
-            Err(_) => false,
+        match self.users.position(user) {
+            Some(position) => self.allows_at(position, permission, resource),
+            None => false,
         }
+    }
+
+    /// [`Index::allows`] for the user at a position of the user table.
+    #[inline(always)]
+    pub(crate) fn allows_at<R: Resource + ?Sized>(
+        &self,
+        position: usize,
+        permission: P,
+        resource: &R,
+    ) -> bool {
+        if let Some(decided) = self.quick::<false, R>(position, permission, resource) {
+            return decided.is_ok();
+        }
+        self.users.at(position).is_some_and(|u| {
+            self.prepare_found(u, permission)
+                .is_ok_and(|asker| self.evaluate_prepared::<false, R>(&asker, resource).is_ok())
+        })
+    }
+
+    /// The common check decided from the user's [`Hot`](crate::engine::users::Hot) entry:
+    /// a store of the user's account, asked by a user with one grant whose role has no store
+    /// ceiling, for permissions decided by store access. `None` for anything else, which the
+    /// full check decides. Where it decides, it gives the full check's decision; with `REASON`
+    /// false, a denial's reason is left unnamed (`PermissionMissing`) and an allowing role is
+    /// not looked up.
+    #[inline(always)]
+    fn quick<const REASON: bool, R: Resource + ?Sized>(
+        &self,
+        position: usize,
+        permission: P,
+        resource: &R,
+    ) -> Option<Result<Allowed, DenyReason>> {
+        let Place::At(store) = resource.store() else {
+            return None;
+        };
+        if !matches!(resource.source(), Place::Unscoped)
+            || !matches!(resource.channel(), Place::Unscoped)
+            || !matches!(resource.subject(), Subject::None)
+        {
+            return None;
+        }
+        let hot = self.users.hot(position)?;
+        let deny = |reason: DenyReason| Some(Err(reason));
+        match hot.quick {
+            Quick::Slow => return None,
+            // R1: a disabled user is denied everything.
+            Quick::Disabled => return deny(DenyReason::UserDisabled),
+            Quick::AtStores | Quick::Everywhere => {}
+        }
+        let (&account, entry) = self.accounts.get_index(hot.account as usize)?;
+        // The full check's order: the permission asked, the resource's account, then the store
+        // (an unknown store outranks what the grant says).
+        if permission.is_empty() {
+            return deny(DenyReason::NoPermissionAsked);
+        }
+        if !hot.mask.contains(permission) && permission.intersects(entry.account_wide) {
+            // Account-wide and owner-only permissions (R11, R13) are not in the mask: the full
+            // check decides them.
+            return None;
+        }
+        if resource.account() != account {
+            return deny(DenyReason::WrongAccount);
+        }
+        let exists = || {
+            self.stores
+                .get(&store)
+                .is_some_and(|s| s.account() == account)
+        };
+        if !hot.mask.contains(permission) {
+            // Not held (withheld permissions are not held either).
+            return deny(if !REASON || exists() {
+                DenyReason::PermissionMissing
+            } else {
+                DenyReason::UnknownStore(store)
+            });
+        }
+        let allowed = match hot.quick {
+            // INVARIANT: a specific set names only stores of the account (validated on
+            // write), so membership proves the store exists.
+            Quick::AtStores => self
+                .users
+                .at(position)?
+                .grants()
+                .first()?
+                .stores
+                .contains(store),
+            Quick::Everywhere => exists(),
+            Quick::Slow | Quick::Disabled => return None,
+        };
+        if !allowed {
+            return deny(match (REASON, hot.quick) {
+                (false, _) => DenyReason::PermissionMissing,
+                (true, Quick::AtStores) if exists() => DenyReason::OutsideScope(Dimension::Store),
+                (true, _) => DenyReason::UnknownStore(store),
+            });
+        }
+        if !REASON {
+            return Some(Ok(Allowed {
+                grant: 0,
+                role: RoleId::new(0),
+            }));
+        }
+        let g = self.users.at(position)?.grants().first()?;
+        Some(Ok(Allowed {
+            grant: 0,
+            role: g.role,
+        }))
     }
 
     /// A check for an already prepared user and permission (batch checks prepare once).
@@ -656,6 +772,9 @@ impl<P: Catalog> Index<P> {
         batch: &[Mutation<P>],
         pending: &mut Pending,
     ) -> Result<(), Error> {
+        // Until `settle`, the quick path is off: a role or account changed here changes what
+        // the users' entries should say.
+        self.users.invalidate();
         let Pending {
             touched,
             removed,
@@ -768,7 +887,7 @@ impl<P: Catalog> Index<P> {
                         self.holders.remove(old);
                     }
                     self.holders.add(&u);
-                    self.users.insert(u);
+                    self.users.insert(u)?;
                 }
                 Mutation::RemoveUser(id) => {
                     let x = self
@@ -795,7 +914,19 @@ impl<P: Catalog> Index<P> {
             }
         }
         self.shrink();
+        self.refresh_quick();
         Ok(())
+    }
+
+    /// Recomputes every user's quick-path entry from the accounts and roles as they are now.
+    fn refresh_quick(&mut self) {
+        let Index {
+            users,
+            accounts,
+            roles,
+            ..
+        } = self;
+        users.refresh(|u| quick_of(accounts, roles, u));
     }
 
     /// Checks every invariant of one account's final state.
@@ -1111,6 +1242,44 @@ struct Removed {
     sources: HashSet<SourceId>,
     channels: HashSet<ChannelId>,
     roles: HashSet<RoleId>,
+}
+
+/// A user's quick-path entry: the mask of its one grant, its account's position, and how far
+/// the quick path decides (see [`Index::quick`]).
+fn quick_of<P: Catalog>(
+    accounts: &IdMap<AccountId, AccountEntry<P>>,
+    roles: &IdMap<RoleId, Role<P>>,
+    u: &User,
+) -> (P, u32, Quick) {
+    let slow = (P::empty(), u32::MAX, Quick::Slow);
+    let Some((position, _, acct)) = accounts.get_full(&u.account()) else {
+        return slow;
+    };
+    let Ok(account) = u32::try_from(position) else {
+        return slow;
+    };
+    if !u.is_enabled() {
+        return (P::empty(), account, Quick::Disabled);
+    }
+    let [g] = u.grants() else {
+        return slow;
+    };
+    let Some(role) = roles.get(&g.role).filter(|r| r.account() == u.account()) else {
+        return slow;
+    };
+    if !role.ceiling().stores.is_all() {
+        return slow;
+    }
+    let mask = role
+        .permissions()
+        .difference(acct.withheld)
+        .difference(acct.account_wide);
+    let quick = if g.stores.is_all() {
+        Quick::Everywhere
+    } else {
+        Quick::AtStores
+    };
+    (mask, account, quick)
 }
 
 /// Whether the resource's place on one dimension lies inside the ceiling and the access.

@@ -122,15 +122,20 @@ mod tests {
         for n in 2..40u64 {
             let at = if n % 3 == 0 { south } else { north };
             batch.push(Mutation::PutUser(
-                User::new(UserId::new(n), shop, &format!("u{n}"), &format!("u{n}@x.example"))
-                    .with_enabled(n % 7 != 0)
-                    .with_grant(Grant::new(RoleId::new(3), Access::specific([at]))),
+                User::new(
+                    UserId::new(n),
+                    shop,
+                    &format!("u{n}"),
+                    &format!("u{n}@x.example"),
+                )
+                .with_enabled(n % 7 != 0)
+                .with_grant(Grant::new(RoleId::new(3), Access::specific([at]))),
             ));
         }
         let engine = Engine::<Pos>::new();
         engine.unchecked_apply(batch)?;
         let snapshot = engine.snapshot();
-        let places = u32::try_from(snapshot.index().users.places()).unwrap_or(u32::MAX);
+        let places = u32::try_from(snapshot.index().users.len()).unwrap_or(u32::MAX);
         let mut allowed = 0;
         for id in (0..45).map(UserId::new) {
             for slot in (0..places + 4).chain([u32::MAX - 1, u32::MAX]) {

@@ -299,17 +299,10 @@ fn can_many<P: Catalog, R: Resource>(index: &Index<P>, checks: &[(UserId, P, R)]
     for chunk in checks.chunks(CHUNK) {
         // First every user of the chunk: the lookups do not depend on one another, so the
         // processor overlaps their memory accesses instead of waiting for each in turn.
-        let users: [Option<&User>; CHUNK] =
-            core::array::from_fn(|k| chunk.get(k).and_then(|(u, _, _)| index.users.get(u)));
-        for ((_, permission, resource), user) in chunk.iter().zip(users) {
-            let allowed = user.is_some_and(|u| {
-                index.prepare_found(u, *permission).is_ok_and(|asker| {
-                    index
-                        .evaluate_prepared::<false, R>(&asker, resource)
-                        .is_ok()
-                })
-            });
-            out.push(allowed);
+        let positions: [Option<usize>; CHUNK] =
+            core::array::from_fn(|k| chunk.get(k).and_then(|(u, _, _)| index.users.position(*u)));
+        for ((_, permission, resource), position) in chunk.iter().zip(positions) {
+            out.push(position.is_some_and(|p| index.allows_at(p, *permission, resource)));
         }
     }
     out

@@ -249,11 +249,13 @@ impl User {
     }
 
     /// The user's id.
+    #[inline]
     pub fn id(&self) -> UserId {
         self.id
     }
 
     /// The account the user belongs to.
+    #[inline]
     pub fn account(&self) -> AccountId {
         self.account
     }
@@ -286,26 +288,31 @@ impl User {
     }
 
     /// Whether the user is enabled (active).
+    #[inline]
     pub fn is_enabled(&self) -> bool {
         self.enabled
     }
 
     /// Whether the user is the account owner.
+    #[inline]
     pub fn is_owner(&self) -> bool {
         self.owner
     }
 
     /// The grants.
+    #[inline]
     pub fn grants(&self) -> &[Grant] {
         &self.grants
     }
 
     /// The source access.
+    #[inline]
     pub fn sources(&self) -> &Access<SourceId> {
         &self.sources
     }
 
     /// The sales-channel access.
+    #[inline]
     pub fn channels(&self) -> &Access<ChannelId> {
         &self.channels
     }

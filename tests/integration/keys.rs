@@ -198,3 +198,59 @@ fn readers_on_threads_agree_with_the_engine_while_it_changes() {
     assert_eq!(reader.can(CASHIER_NORTH, T::SELL, &till), last);
     assert!(!last, "the last write disabled Ana");
 }
+
+/// The check's quick path keeps a summary per user; every kind of edit that changes an answer
+/// shows in the next check, through the same batch's authorization too.
+#[test]
+fn every_edit_shows_in_the_next_check() {
+    let e = engine();
+    let till = OnStore(ACME, NORTH);
+    let snap = e.snapshot();
+    let cashier = snap.role(CASHIER).unwrap().clone();
+    assert!(e.can(CASHIER_NORTH, T::SELL, &till));
+    // The role loses a permission.
+    let without_sell = shopguard::Role::new(
+        CASHIER,
+        ACME,
+        "Cashier",
+        cashier.level(),
+        cashier.permissions().difference(T::SELL),
+    );
+    e.unchecked_apply([Mutation::PutRole(without_sell)])
+        .unwrap();
+    assert!(!e.can(CASHIER_NORTH, T::SELL, &till));
+    assert!(e.can(CASHIER_NORTH, T::SHIP, &till));
+    // The role gets a store ceiling that leaves NORTH out: the full check decides.
+    e.unchecked_apply([Mutation::PutRole(
+        cashier
+            .clone()
+            .with_store_ceiling(Access::specific([SOUTH])),
+    )])
+    .unwrap();
+    assert_eq!(
+        e.check(CASHIER_NORTH, T::SELL, &till),
+        Decision::Deny(DenyReason::OutsideScope(shopguard::Dimension::Store))
+    );
+    e.unchecked_apply([Mutation::PutRole(cashier)]).unwrap();
+    assert!(e.can(CASHIER_NORTH, T::SELL, &till));
+    // A store added later is covered by an all-stores grant at once.
+    let east = shopguard::StoreId::new(12);
+    assert_eq!(
+        e.check(OWNER, T::SELL, &OnStore(ACME, east)),
+        Decision::Deny(DenyReason::UnknownStore(east))
+    );
+    e.unchecked_apply([Mutation::PutStore(shopguard::Store::new(
+        east, ACME, "East",
+    ))])
+    .unwrap();
+    assert!(e.can(OWNER, T::SELL, &OnStore(ACME, east)));
+    // Entity-level billing withholds store billing from every role (R13).
+    assert!(e.can(OWNER, T::STORE_INVOICES, &till));
+    let acme = e.snapshot().account(ACME).unwrap().clone();
+    e.unchecked_apply([Mutation::PutAccount(acme.with_entity_level_billing(true))])
+        .unwrap();
+    assert_eq!(
+        e.check(OWNER, T::STORE_INVOICES, &till),
+        Decision::Deny(DenyReason::PermissionMissing)
+    );
+}

@@ -157,6 +157,16 @@ fn sg_can(e: &shopguard::Engine<Perm64>, q: &Q) -> bool {
     e.can(q.sg.user, q.sg.perm, &q.sg.on)
 }
 
+/// Each query's user as a `UserKey`, resolved once (as a host does when a session starts).
+fn sg_keys(e: &shopguard::Engine<Perm64>, qs: &[Q]) -> Res<Vec<shopguard::UserKey>> {
+    qs.iter()
+        .map(|q| {
+            e.user_key(q.sg.user)
+                .ok_or_else(|| "a query's user has no key".into())
+        })
+        .collect()
+}
+
 /// RBAC with domains, a store being a domain. An all-stores grant links the user to its role in
 /// the domain `*`; the matcher asks for a link in the request's store or in `*`. The action test
 /// comes first so that `g` is evaluated only for the policies of the requested permission.
@@ -587,6 +597,17 @@ fn main() -> Res<()> {
     // Agreement with the floor, before anything is timed.
     let agree_qs = queries(&w, AGREE, AGREE_SEED, &names)?;
     agree("shopguard", &agree_qs, &floor, |q| Ok(sg_can(&sg, q)))?;
+    {
+        // The key and reader path must agree as well.
+        let keys = sg_keys(&sg, &agree_qs)?;
+        let mut reader = sg.reader();
+        let mut n = 0usize;
+        agree("shopguard (key)", &agree_qs, &floor, |q| {
+            let k = keys.get(n).copied().ok_or("no key")?;
+            n += 1;
+            Ok(reader.can(k, q.sg.perm, &q.sg.on))
+        })?;
+    }
     if let Some(e) = &cb {
         agree("casbin", &agree_qs, &floor, |q| cb_can(e, q))?;
     }
@@ -678,6 +699,7 @@ fn main() -> Res<()> {
 
     // Criterion: one check per iteration, cycling through a pre-generated query array.
     let qs = queries(&w, BENCH_QUERIES, BENCH_SEED, &names)?;
+    let keys = sg_keys(&sg, &qs)?;
     drop(w);
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group(format!("compare_{users}"));
@@ -700,6 +722,17 @@ fn main() -> Res<()> {
             let q = &qs[i & mask];
             i = i.wrapping_add(1);
             sg_can(&sg, q)
+        });
+    });
+    // The fast form: a reader per thread, the user as a key resolved once.
+    group.bench_function("shopguard_key", |b| {
+        let mut reader = sg.reader();
+        let mut i = 0usize;
+        b.iter(|| {
+            let q = &qs[i & mask];
+            let k = keys[i & mask];
+            i = i.wrapping_add(1);
+            reader.can(k, q.sg.perm, &q.sg.on)
         });
     });
     if let Some(e) = &cb {
