@@ -46,6 +46,11 @@
 //!     engine.check(ana, Pos::VIEW_REPORTS, &OnStore(shop, north)),
 //!     Decision::Deny(DenyReason::PermissionMissing),
 //! );
+//!
+//! // In a request loop: resolve the user once, check through a per-thread reader.
+//! let mut reader = engine.reader();
+//! let key = engine.user_key(ana).ok_or("no such user")?;
+//! assert!(reader.can(key, Pos::SELL, &OnStore(shop, north)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

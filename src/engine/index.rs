@@ -775,6 +775,13 @@ impl<P: Catalog> Index<P> {
         // Until `settle`, the quick path is off: a role or account changed here changes what
         // the users' entries should say.
         self.users.invalidate();
+        let added = batch
+            .iter()
+            .filter(|m| matches!(m, Mutation::PutUser(_)))
+            .count();
+        if added > 64 {
+            self.users.reserve(added);
+        }
         let Pending {
             touched,
             removed,

@@ -12,9 +12,10 @@ use crate::model::ids::UserId;
 /// directly instead of finding it by id.
 ///
 /// A key is only a hint: it never changes an answer. A check given a key reads the record at
-/// the key's place and uses it only if it is this user's; otherwise (the user was removed, or a
-/// later write moved records, as a table grows) it finds the user by id, as if given the id. So
-/// a stale key is as correct as a fresh one, only slower; resolve again after large imports.
+/// the key's place and uses it only if it is this user's; otherwise (the user was removed, or
+/// another user's removal moved this user's record into the freed place) it finds the user by
+/// id, as if given the id. So a stale key is as correct as a fresh one, only slower; resolve
+/// keys again after removing users.
 ///
 /// ```
 /// use shopguard::catalog::pos::Pos;

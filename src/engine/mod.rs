@@ -116,7 +116,8 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// resource of another account, anything not granted: `false` (R1, R2).
     ///
     /// `user` is a [`UserId`] or a [`UserKey`] (resolved once with
-    /// [`user_key`](Self::user_key)): the same answer, the key a little faster.
+    /// [`user_key`](Self::user_key)): the same answer, the key without a lookup by id. For the
+    /// fastest form, check by key through a per-thread [`reader`](Self::reader).
     #[inline]
     pub fn can<U: UserRef, R: Resource + ?Sized>(
         &self,

@@ -137,6 +137,17 @@ impl<P: Catalog> UserTable<P> {
         self.position(*id).is_some()
     }
 
+    /// Room for `additional` more users, so that a bulk load grows each vector once instead of
+    /// doubling (and copying) it many times. `settle` shrinks what was not used.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.records.reserve(additional);
+        self.hot.reserve(additional);
+        let hot = &self.hot;
+        self.index.reserve(additional, |&i| {
+            hot.get(i as usize).map_or(0, |h| hash(h.id))
+        });
+    }
+
     /// Turns the quick path off until the next [`UserTable::refresh`].
     pub(crate) fn invalidate(&mut self) {
         self.ready = false;
