@@ -273,8 +273,8 @@ impl<P: Catalog> Index<P> {
     /// a store of the user's account, asked by a user with one grant whose role has no store
     /// ceiling, for permissions decided by store access. `None` for anything else, which the
     /// full check decides. Where it decides, it gives the full check's decision; with `REASON`
-    /// false, a denial's reason is left unnamed (`PermissionMissing`) and an allowing role is
-    /// not looked up.
+    /// false, only allow or deny is: a denial's reason may be less specific (`PermissionMissing`
+    /// for an unknown store), and an allowing grant's role is not looked up.
     #[inline(always)]
     fn quick<const REASON: bool, R: Resource + ?Sized>(
         &self,
@@ -777,7 +777,7 @@ impl<P: Catalog> Index<P> {
         self.users.invalidate();
         let added = batch
             .iter()
-            .filter(|m| matches!(m, Mutation::PutUser(_)))
+            .filter(|m| matches!(m, Mutation::PutUser(u) if !self.users.contains_key(&u.id())))
             .count();
         if added > 64 {
             self.users.reserve(added);

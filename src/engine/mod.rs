@@ -4,6 +4,8 @@ pub(crate) mod decision;
 pub(crate) mod explain;
 pub(crate) mod index;
 pub(crate) mod key;
+#[cfg(test)]
+mod quick_tests;
 mod reader;
 mod replica;
 pub(crate) mod resource;

@@ -21,10 +21,9 @@ use crate::model::permission::Catalog;
 /// load the new one. Its answers are always those of the engine's current state, exactly as
 /// `Engine::can` would give them.
 ///
-/// Make one per worker thread or per long-running task and keep it. It is `Send` but not
-/// `Sync`, and its methods take `&mut self`. Until its next check it holds on to the snapshot
-/// it last used, so an idle reader keeps an old state's memory alive: drop readers that go
-/// idle for long.
+/// Make one per worker thread or per long-running task and keep it; its methods take
+/// `&mut self`. Until its next check it holds on to the snapshot it last used, so an idle
+/// reader keeps an old state's memory alive: drop readers that go idle for long.
 ///
 /// ```
 /// use shopguard::catalog::pos::{self, Pos};

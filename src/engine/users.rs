@@ -12,9 +12,9 @@ use crate::model::user::User;
 
 /// Users in a dense vector, found by id through a hash table of positions.
 ///
-/// Beside each record, a small [`Hot`] entry holds the id and what a store check needs, so the
-/// usual check reads 24 bytes instead of a 128-byte record, and a lookup by id compares ids in
-/// that denser array.
+/// Beside each record, a small [`Hot`] entry holds the id and what a store check needs: a check
+/// whose permission is not held reads only those 24 bytes, one that is held also the first line
+/// of the record (the grant's stores), and a lookup by id compares ids in the denser array.
 #[derive(Clone, Debug)]
 pub(crate) struct UserTable<P> {
     records: Vec<User>,
@@ -178,7 +178,7 @@ impl<P: Catalog> UserTable<P> {
             .ok()
             .filter(|&p| p < u32::MAX)
             .ok_or_else(|| {
-                Error::invalid("user", id, "an engine holds at most 4,294,967,294 users")
+                Error::invalid("user", id, "an engine holds at most 4,294,967,295 users")
             })?;
         self.records.push(user);
         self.hot.push(Hot::slow(id));
