@@ -228,12 +228,22 @@ impl<P: Catalog> Index<P> {
         let Some(position) = self.users.position(user) else {
             return Err(DenyReason::UnknownUser);
         };
-        if let Some(decided) = self.quick::<true, R>(position, permission, resource) {
-            return decided;
-        }
         let Some(u) = self.users.at(position) else {
             return Err(DenyReason::UnknownUser);
         };
+        match self.quick::<true, R>(position, permission, resource) {
+            // The quick path allows only by the user's one grant.
+            Some(Ok(())) => {
+                if let Some(g) = u.grants().first() {
+                    return Ok(Allowed {
+                        grant: 0,
+                        role: g.role,
+                    });
+                }
+            }
+            Some(Err(reason)) => return Err(reason),
+            None => {}
+        }
         let asker = self.prepare_found(u, permission)?;
         self.evaluate_prepared::<true, R>(&asker, resource)
     }
@@ -272,16 +282,16 @@ impl<P: Catalog> Index<P> {
     /// The common check decided from the user's [`Hot`](crate::engine::users::Hot) entry:
     /// a store of the user's account, asked by a user with one grant whose role has no store
     /// ceiling, for permissions decided by store access. `None` for anything else, which the
-    /// full check decides. Where it decides, it gives the full check's decision; with `REASON`
-    /// false, only allow or deny is: a denial's reason may be less specific (`PermissionMissing`
-    /// for an unknown store), and an allowing grant's role is not looked up.
+    /// full check decides. Where it decides, it gives the full check's decision (`Ok`: allowed
+    /// by the user's one grant); with `REASON` false, only allow or deny is: a denial's reason
+    /// may be less specific (`PermissionMissing` for an unknown store).
     #[inline(always)]
     fn quick<const REASON: bool, R: Resource + ?Sized>(
         &self,
         position: usize,
         permission: P,
         resource: &R,
-    ) -> Option<Result<Allowed, DenyReason>> {
+    ) -> Option<Result<(), DenyReason>> {
         let Place::At(store) = resource.store() else {
             return None;
         };
@@ -305,7 +315,8 @@ impl<P: Catalog> Index<P> {
         if permission.is_empty() {
             return deny(DenyReason::NoPermissionAsked);
         }
-        if !hot.mask.contains(permission) && permission.intersects(entry.account_wide) {
+        let held = hot.mask.contains(permission);
+        if !held && permission.intersects(entry.account_wide) {
             // Account-wide and owner-only permissions (R11, R13) are not in the mask: the full
             // check decides them.
             return None;
@@ -318,7 +329,7 @@ impl<P: Catalog> Index<P> {
                 .get(&store)
                 .is_some_and(|s| s.account() == account)
         };
-        if !hot.mask.contains(permission) {
+        if !held {
             // Not held (withheld permissions are not held either).
             return deny(if !REASON || exists() {
                 DenyReason::PermissionMissing
@@ -346,17 +357,7 @@ impl<P: Catalog> Index<P> {
                 (true, _) => DenyReason::UnknownStore(store),
             });
         }
-        if !REASON {
-            return Some(Ok(Allowed {
-                grant: 0,
-                role: RoleId::new(0),
-            }));
-        }
-        let g = self.users.at(position)?.grants().first()?;
-        Some(Ok(Allowed {
-            grant: 0,
-            role: g.role,
-        }))
+        Some(Ok(()))
     }
 
     /// A check for an already prepared user and permission (batch checks prepare once).

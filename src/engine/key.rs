@@ -1,7 +1,5 @@
 //! Ways to name the user of a check: by id, or by a key resolved once.
 
-use core::fmt;
-
 use crate::model::ids::UserId;
 
 /// A user, named by id and by where the snapshot keeps the user's record.
@@ -27,7 +25,7 @@ use crate::model::ids::UserId;
 /// let on = OnStore(AccountId::new(1), StoreId::new(1));
 /// assert!(!engine.can(UserId::new(1), Pos::SELL, &on));
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct UserKey {
     id: UserId,
     slot: u32,
@@ -41,15 +39,6 @@ impl UserKey {
     /// The user's id.
     pub fn id(self) -> UserId {
         self.id
-    }
-}
-
-impl fmt::Debug for UserKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UserKey")
-            .field("id", &self.id)
-            .field("slot", &self.slot)
-            .finish()
     }
 }
 

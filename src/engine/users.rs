@@ -69,6 +69,11 @@ fn hash(id: UserId) -> u64 {
     IdHash.hash_one(id)
 }
 
+/// The hash of the user at a position, for the index to rehash itself.
+fn rehash<P>(hot: &[Hot<P>]) -> impl Fn(&u32) -> u64 + '_ {
+    |&i| hot.get(i as usize).map_or(0, |h| hash(h.id))
+}
+
 impl<P> Default for UserTable<P> {
     fn default() -> Self {
         UserTable {
@@ -142,10 +147,7 @@ impl<P: Catalog> UserTable<P> {
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.records.reserve(additional);
         self.hot.reserve(additional);
-        let hot = &self.hot;
-        self.index.reserve(additional, |&i| {
-            hot.get(i as usize).map_or(0, |h| hash(h.id))
-        });
+        self.index.reserve(additional, rehash(&self.hot));
     }
 
     /// Turns the quick path off until the next [`UserTable::refresh`].
@@ -182,10 +184,8 @@ impl<P: Catalog> UserTable<P> {
             })?;
         self.records.push(user);
         self.hot.push(Hot::slow(id));
-        let hot = &self.hot;
-        self.index.insert_unique(hash(id), position, |&i| {
-            hot.get(i as usize).map_or(0, |h| hash(h.id))
-        });
+        self.index
+            .insert_unique(hash(id), position, rehash(&self.hot));
         Ok(None)
     }
 
@@ -242,9 +242,7 @@ impl<P: Catalog> UserTable<P> {
     pub(crate) fn shrink_to_fit(&mut self) {
         self.records.shrink_to_fit();
         self.hot.shrink_to_fit();
-        let hot = &self.hot;
-        self.index
-            .shrink_to_fit(|&i| hot.get(i as usize).map_or(0, |h| hash(h.id)));
+        self.index.shrink_to_fit(rehash(&self.hot));
     }
 }
 
