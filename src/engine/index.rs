@@ -16,7 +16,7 @@ use crate::engine::key::Sealed;
 use crate::engine::resource::{Place, Resource, Subject};
 use crate::engine::reverse::{Clause, Filter, ScopeFor};
 use crate::engine::users::{Quick, UserTable};
-use crate::model::access::Access;
+use crate::model::access::{Access, contains_sorted};
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
 use crate::model::permission::{Catalog, Reach};
@@ -303,13 +303,14 @@ impl<P: Catalog> Index<P> {
         }
         let hot = self.users.hot(position)?;
         let deny = |reason: DenyReason| Some(Err(reason));
-        match hot.quick {
+        let quick = hot.quick();
+        match quick {
             Quick::Slow => return None,
             // R1: a disabled user is denied everything.
             Quick::Disabled => return deny(DenyReason::UserDisabled),
             Quick::AtStores | Quick::Everywhere => {}
         }
-        let (&account, entry) = self.accounts.get_index(hot.account as usize)?;
+        let (&account, entry) = self.accounts.get_index(hot.account() as usize)?;
         // The full check's order: the permission asked, the resource's account, then the store
         // (an unknown store outranks what the grant says).
         if permission.is_empty() {
@@ -337,21 +338,15 @@ impl<P: Catalog> Index<P> {
                 DenyReason::UnknownStore(store)
             });
         }
-        let allowed = match hot.quick {
+        let allowed = match quick {
             // INVARIANT: a specific set names only stores of the account (validated on
             // write), so membership proves the store exists.
-            Quick::AtStores => self
-                .users
-                .at(position)?
-                .grants()
-                .first()?
-                .stores
-                .contains(store),
+            Quick::AtStores => contains_sorted(self.users.stores_of(position, hot), store),
             Quick::Everywhere => exists(),
             Quick::Slow | Quick::Disabled => return None,
         };
         if !allowed {
-            return deny(match (REASON, hot.quick) {
+            return deny(match (REASON, quick) {
                 (false, _) => DenyReason::PermissionMissing,
                 (true, Quick::AtStores) if exists() => DenyReason::OutsideScope(Dimension::Store),
                 (true, _) => DenyReason::UnknownStore(store),
@@ -889,8 +884,7 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    let mut u = x.clone();
-                    u.shrink();
+                    let u = x.clone();
                     if let Some(old) = self.users.get(&u.id()) {
                         self.holders.remove(old);
                     }

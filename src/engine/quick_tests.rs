@@ -156,7 +156,7 @@ proptest! {
                             prop_assert_eq!(quick.evaluate(key, p, &on), want);
                         }
                         if let Some(position) = quick.users.position(u) {
-                            quick_decided += usize::from(quick.users.hot(position).is_some_and(|h| h.quick != crate::engine::users::Quick::Slow));
+                            quick_decided += usize::from(quick.users.hot(position).is_some_and(|h| h.quick() != crate::engine::users::Quick::Slow));
                         }
                     }
                     // Resources the quick path leaves to the full check.

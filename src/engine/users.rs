@@ -6,62 +6,103 @@ use hashbrown::hash_table::HashTable;
 
 use crate::Error;
 use crate::engine::key::{Sealed, UserKey};
-use crate::model::ids::{IdHash, UserId};
+use crate::model::access::Access;
+use crate::model::ids::{IdHash, StoreId, UserId};
 use crate::model::permission::Catalog;
 use crate::model::user::User;
 
 /// Users in a dense vector, found by id through a hash table of positions.
 ///
-/// Beside each record, a small [`Hot`] entry holds the id and what a store check needs: a check
-/// whose permission is not held reads only those 24 bytes, one that is held also the first line
-/// of the record (the grant's stores), and a lookup by id compares ids in the denser array.
+/// Beside each record, a small [`Hot`] entry holds the id and what a store check needs, and the
+/// stores of users with one specific grant are copied, in position order, into one flat list. A
+/// store check by the quick path reads the 24-byte entry and, when the permission is held, that
+/// user's run of the list; never the record. A lookup by id compares ids in the denser entries.
 #[derive(Clone, Debug)]
 pub(crate) struct UserTable<P> {
     records: Vec<User>,
     /// One entry per record, at the same position.
     hot: Vec<Hot<P>>,
+    /// The `AtStores` users' stores, ascending within each user's run; a run starts at its
+    /// entry's `from` and ends at the next entry's (or at the end).
+    stores: Vec<StoreId>,
     /// Positions in `records`, hashed by the id of the user there.
     index: HashTable<u32>,
-    /// Whether every `hot` entry's check fields describe the index as it is now. Cleared by
+    /// Whether every `hot` entry and `stores` describe the index as it is now. Cleared by
     /// any change, set by [`UserTable::refresh`] once a batch is complete.
     ready: bool,
 }
 
-/// What the quick check path knows of one user.
+/// What the quick check path knows of one user: 24 bytes with a 64-bit catalog.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hot<P> {
     pub(crate) id: UserId,
     /// The permissions the user's one grant holds, less those the account withholds and those
-    /// that are not decided by store access (account-wide and owner-only); empty unless `quick`
-    /// is `AtStores` or `Everywhere`.
+    /// that are not decided by store access (account-wide and owner-only); empty unless the
+    /// entry's [`Quick`] is `AtStores` or `Everywhere`.
     pub(crate) mask: P,
-    /// The position of the user's account in the index's accounts.
-    pub(crate) account: u32,
-    pub(crate) quick: Quick,
+    /// The position of the user's account in the index's accounts, shifted left two bits, and
+    /// the [`Quick`] in the low two bits.
+    meta: u32,
+    /// Where the user's run starts in the table's `stores`.
+    from: u32,
 }
 
 /// How far the quick path can decide a store check for a user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Quick {
     /// Not at all: the full check decides.
-    Slow,
+    Slow = 0,
     /// A disabled user: denied.
-    Disabled,
-    /// One grant, at the stores its `Access` names; the role has no store ceiling.
-    AtStores,
+    Disabled = 1,
+    /// One grant, at the stores of the user's run; the role has no store ceiling.
+    AtStores = 2,
     /// One grant at all stores; the role has no store ceiling.
-    Everywhere,
+    Everywhere = 3,
 }
 
+/// Account positions the two-bit packing leaves room for; users of later accounts get `Slow`
+/// entries.
+const MAX_ACCOUNT: u32 = u32::MAX >> 2;
+
 impl<P: Catalog> Hot<P> {
-    /// An entry that decides nothing.
-    fn slow(id: UserId) -> Self {
+    /// An entry that decides nothing; its run (empty) starts at `from`.
+    fn slow(id: UserId, from: u32) -> Self {
         Hot {
             id,
             mask: P::empty(),
-            account: u32::MAX,
-            quick: Quick::Slow,
+            meta: Quick::Slow as u32,
+            from,
         }
+    }
+
+    /// An entry, or a `Slow` one if the account's position does not fit.
+    fn new(id: UserId, mask: P, account: u32, quick: Quick, from: u32) -> Self {
+        if account > MAX_ACCOUNT {
+            return Hot::slow(id, from);
+        }
+        Hot {
+            id,
+            mask,
+            meta: account << 2 | quick as u32,
+            from,
+        }
+    }
+
+    /// How far the quick path decides for this user.
+    #[inline]
+    pub(crate) fn quick(&self) -> Quick {
+        match self.meta & 3 {
+            1 => Quick::Disabled,
+            2 => Quick::AtStores,
+            3 => Quick::Everywhere,
+            _ => Quick::Slow,
+        }
+    }
+
+    /// The position of the user's account in the index's accounts.
+    #[inline]
+    pub(crate) fn account(&self) -> u32 {
+        self.meta >> 2
     }
 }
 
@@ -79,6 +120,7 @@ impl<P> Default for UserTable<P> {
         UserTable {
             records: Vec::new(),
             hot: Vec::new(),
+            stores: Vec::new(),
             index: HashTable::new(),
             ready: true,
         }
@@ -102,6 +144,17 @@ impl<P: Catalog> UserTable<P> {
                 hot.get(i as usize).is_some_and(|h| h.id == id)
             })
             .map(|&i| i as usize)
+    }
+
+    /// The stores of the `AtStores` entry `hot` at `position`, ascending; empty for other
+    /// entries.
+    #[inline]
+    pub(crate) fn stores_of(&self, position: usize, hot: &Hot<P>) -> &[StoreId] {
+        let end = self
+            .hot
+            .get(position.wrapping_add(1))
+            .map_or(self.stores.len(), |next| next.from as usize);
+        self.stores.get(hot.from as usize..end).unwrap_or(&[])
     }
 
     /// The record at a position.
@@ -173,7 +226,7 @@ impl<P: Catalog> UserTable<P> {
         if let Some(p) = self.position(id)
             && let (Some(record), Some(hot)) = (self.records.get_mut(p), self.hot.get_mut(p))
         {
-            *hot = Hot::slow(id);
+            *hot = Hot::slow(id, 0);
             return Ok(Some(core::mem::replace(record, user)));
         }
         let position = u32::try_from(self.records.len())
@@ -183,7 +236,7 @@ impl<P: Catalog> UserTable<P> {
                 Error::invalid("user", id, "an engine holds at most 4,294,967,295 users")
             })?;
         self.records.push(user);
-        self.hot.push(Hot::slow(id));
+        self.hot.push(Hot::slow(id, 0));
         self.index
             .insert_unique(hash(id), position, rehash(&self.hot));
         Ok(None)
@@ -224,17 +277,32 @@ impl<P: Catalog> UserTable<P> {
         v
     }
 
-    /// Recomputes every quick-path entry with `of` (mask, account position, quick), once a
-    /// batch is complete.
+    /// Recomputes every quick-path entry with `of` (mask, account position, quick), and the
+    /// store runs, once a batch is complete.
     pub(crate) fn refresh(&mut self, of: impl Fn(&User) -> (P, u32, Quick)) {
+        self.stores.clear();
         for (record, hot) in self.records.iter().zip(self.hot.iter_mut()) {
-            let (mask, account, quick) = of(record);
-            *hot = Hot {
-                id: record.id(),
-                mask,
-                account,
-                quick,
-            };
+            let (mask, account, mut quick) = of(record);
+            let from = u32::try_from(self.stores.len()).unwrap_or(u32::MAX);
+            if quick == Quick::AtStores {
+                let run = record.grants().first().and_then(|g| match &g.stores {
+                    Access::None => Some(&[][..]),
+                    Access::Specific(set) => Some(set.as_slice()),
+                    Access::All => None,
+                });
+                // Runs are found by u32 offsets: a run that would end past them is left to
+                // the full check.
+                match run {
+                    Some(ids) if self.stores.len() + ids.len() <= u32::MAX as usize => {
+                        self.stores.extend_from_slice(ids);
+                    }
+                    _ => quick = Quick::Slow,
+                }
+            }
+            *hot = Hot::new(record.id(), mask, account, quick, from);
+        }
+        if self.stores.capacity() > self.stores.len() {
+            self.stores.shrink_to_fit();
         }
         self.ready = true;
     }
@@ -242,22 +310,34 @@ impl<P: Catalog> UserTable<P> {
     pub(crate) fn shrink_to_fit(&mut self) {
         self.records.shrink_to_fit();
         self.hot.shrink_to_fit();
+        self.stores.shrink_to_fit();
         self.index.shrink_to_fit(rehash(&self.hot));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    // Every catalog of up to 64 permissions keeps the entry at 24 bytes.
+    const _: () = assert!(core::mem::size_of::<Hot<crate::catalog::pos::Pos>>() == 24);
+
     use std::collections::BTreeMap;
 
     use proptest::prelude::*;
 
     use super::*;
     use crate::catalog::pos::Pos;
-    use crate::model::ids::AccountId;
+    use crate::model::ids::{AccountId, RoleId};
+    use crate::model::user::Grant;
 
     fn sealed_slot(k: UserKey) -> usize {
         Sealed::slot(k).map_or(usize::MAX, |s| s as usize)
+    }
+
+    /// The stores of user `id` at `version`: a few, or none at all.
+    fn stores(id: u64, version: u8) -> Vec<StoreId> {
+        (0..(id + u64::from(version)) % 4)
+            .map(|s| StoreId::new(id * 10 + s))
+            .collect()
     }
 
     fn user(id: u64, version: u8) -> User {
@@ -267,6 +347,10 @@ mod tests {
             &format!("u{id}v{version}"),
             "x@example.com",
         )
+        .with_grant(Grant::new(
+            RoleId::new(1),
+            Access::specific(stores(id, version)),
+        ))
     }
 
     proptest! {
@@ -307,7 +391,11 @@ mod tests {
             for (position, u) in table.values().enumerate() {
                 let hot = table.hot(position).unwrap();
                 prop_assert_eq!(hot.id, u.id());
-                prop_assert_eq!(u64::from(hot.account), u.id().get());
+                prop_assert_eq!(u64::from(hot.account()), u.id().get());
+                prop_assert_eq!(hot.quick(), Quick::AtStores);
+                let version = model[&u.id().get()];
+                let want = stores(u.id().get(), version);
+                prop_assert_eq!(table.stores_of(position, hot), want.as_slice());
             }
         }
     }

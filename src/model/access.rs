@@ -33,9 +33,7 @@ impl<T: Ord + Copy> IdSet<T> {
         match &self.0 {
             Repr::One(x) => *x == id,
             Repr::Two([a, b]) => *a == id || *b == id,
-            // Linear search wins for the handful of stores a typical grant has.
-            Repr::Many(v) if v.len() <= 8 => v.contains(&id),
-            Repr::Many(v) => v.binary_search(&id).is_ok(),
+            Repr::Many(v) => contains_sorted(v, id),
         }
     }
 
@@ -67,6 +65,17 @@ impl<T: Ord + Copy> IdSet<T> {
     /// The ids in both sets.
     pub fn intersection(&self, other: &Self) -> Self {
         self.iter().filter(|&x| other.contains(x)).collect()
+    }
+}
+
+/// Whether the ascending slice `ids` holds `id`.
+#[inline]
+pub(crate) fn contains_sorted<T: Ord>(ids: &[T], id: T) -> bool {
+    // Linear search wins for the handful of stores a typical grant has.
+    if ids.len() <= 8 {
+        ids.contains(&id)
+    } else {
+        ids.binary_search(&id).is_ok()
     }
 }
 

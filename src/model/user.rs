@@ -47,9 +47,9 @@ impl Grant {
 /// ```
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "UserRecord", try_from = "UserRecord")]
-// INVARIANT: the key and the fields a check reads come first: with the alignment, they are one
-// cache line of the two a record takes (128 bytes).
-#[repr(C, align(64))]
+// The key and the fields a full check reads come first. The quick check path does not read the
+// record at all (it has its own copy of what it needs), so records are not padded to cache lines.
+#[repr(C)]
 pub struct User {
     id: UserId,
     account: AccountId,
@@ -58,7 +58,7 @@ pub struct User {
     timezone: Tz,
     /// The username's length in `contact`.
     split: u32,
-    grants: SmallVec<[Grant; 1]>,
+    grants: Grants,
     sources: Access<SourceId>,
     channels: Access<ChannelId>,
     /// The username followed by the e-mail: one allocation per user instead of two.
@@ -90,7 +90,7 @@ impl From<User> for UserRecord {
             timezone: u.timezone().to_owned(),
             enabled: u.enabled,
             owner: u.owner,
-            grants: u.grants,
+            grants: u.grants.as_slice().iter().cloned().collect(),
             sources: u.sources,
             channels: u.channels,
         }
@@ -105,7 +105,7 @@ impl TryFrom<UserRecord> for User {
             timezone: parse_timezone(&r.timezone)?,
             enabled: r.enabled,
             owner: r.owner,
-            grants: r.grants,
+            grants: Grants::from_iter(r.grants),
             sources: r.sources,
             channels: r.channels,
             ..User::new(r.id, r.account, &r.username, &r.email)
@@ -134,7 +134,7 @@ impl fmt::Debug for User {
             .field("timezone", &self.timezone())
             .field("enabled", &self.enabled)
             .field("owner", &self.owner)
-            .field("grants", &self.grants)
+            .field("grants", &self.grants.as_slice())
             .field("sources", &self.sources)
             .field("channels", &self.channels)
             .finish()
@@ -163,7 +163,7 @@ impl User {
             timezone: Tz::UTC,
             enabled: true,
             owner: false,
-            grants: SmallVec::new(),
+            grants: Grants::Many(Box::new([])),
             sources: Access::None,
             channels: Access::None,
         }
@@ -190,7 +190,7 @@ impl User {
     /// Replaces every grant.
     #[must_use]
     pub fn with_grants<I: IntoIterator<Item = Grant>>(mut self, grants: I) -> Self {
-        self.grants = grants.into_iter().collect();
+        self.grants = Grants::from_iter(grants);
         self
     }
 
@@ -302,7 +302,7 @@ impl User {
     /// The grants.
     #[inline]
     pub fn grants(&self) -> &[Grant] {
-        &self.grants
+        self.grants.as_slice()
     }
 
     /// The source access.
@@ -316,9 +316,88 @@ impl User {
     pub fn channels(&self) -> &Access<ChannelId> {
         &self.channels
     }
+}
 
-    /// Shrinks the grants' storage after a build.
-    pub(crate) fn shrink(&mut self) {
-        self.grants.shrink_to_fit();
+/// A user's grants: the common single grant inline, more in one boxed slice. Unlike a
+/// `SmallVec`, no capacity is kept, and the empty case shares the `Many` arm, so the enum is as
+/// big as one [`Grant`] (the grant's scope tag leaves room for the discriminant).
+///
+/// INVARIANT: `Many` holds zero or two and more grants, so equal lists are equal values.
+#[derive(Clone, PartialEq, Eq)]
+enum Grants {
+    One(Grant),
+    Many(Box<[Grant]>),
+}
+
+impl Grants {
+    fn from_iter<I: IntoIterator<Item = Grant>>(grants: I) -> Self {
+        let mut all: Vec<Grant> = grants.into_iter().collect();
+        match all.pop() {
+            Some(g) if all.is_empty() => Grants::One(g),
+            Some(g) => {
+                all.push(g);
+                Grants::Many(all.into_boxed_slice())
+            }
+            None => Grants::Many(Box::new([])),
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[Grant] {
+        match self {
+            Grants::One(g) => core::slice::from_ref(g),
+            Grants::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, grant: Grant) {
+        let old = core::mem::replace(self, Grants::Many(Box::new([])));
+        let mut all = match old {
+            Grants::One(g) => Vec::from([g]),
+            Grants::Many(v) => v.into_vec(),
+        };
+        all.push(grant);
+        *self = Grants::from_iter(all);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ids::RoleId;
+
+    fn grant(r: u64) -> Grant {
+        Grant::new(RoleId::new(r), Access::All)
+    }
+
+    /// A loaded engine holds one record per user: keep it at 120 bytes, with the single grant
+    /// inline.
+    #[test]
+    fn a_user_record_is_120_bytes() {
+        assert_eq!(
+            core::mem::size_of::<Grants>(),
+            core::mem::size_of::<Grant>()
+        );
+        assert_eq!(core::mem::size_of::<User>(), 120);
+    }
+
+    /// However grants are added, the same list is the same value (derived equality compares
+    /// representations).
+    #[test]
+    fn grants_have_one_representation() {
+        let base = User::new(UserId::new(1), AccountId::new(1), "ana", "ana@example.com");
+        for n in 0..4u64 {
+            let pushed = (0..n).fold(base.clone(), |u, r| u.with_grant(grant(r)));
+            let replaced = base.clone().with_grants((0..n).map(grant));
+            assert_eq!(pushed, replaced);
+            assert_eq!(
+                pushed.grants(),
+                (0..n).map(grant).collect::<Vec<_>>().as_slice()
+            );
+            assert_eq!(
+                pushed.grants().len() == 1,
+                matches!(pushed.grants, Grants::One(_))
+            );
+        }
     }
 }
