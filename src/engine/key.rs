@@ -6,11 +6,11 @@ use crate::model::ids::UserId;
 ///
 /// Resolve it once, with [`Engine::user_key`](crate::Engine::user_key) or
 /// [`Snapshot::user_key`](crate::Snapshot::user_key), when a session or request starts, and pass
-/// it to `can` and `check` instead of the [`UserId`]: the check then reads the user's record
-/// directly instead of finding it by id.
+/// it to `can` and `check` instead of the [`UserId`]: the check then goes straight to the user's
+/// place in the user table instead of finding it by id.
 ///
-/// A key is only a hint: it never changes an answer. A check given a key reads the record at
-/// the key's place and uses it only if it is this user's; otherwise (the user was removed, or
+/// A key is only a hint: it never changes an answer. A check given a key looks at the key's
+/// place and uses what it finds there only if it is this user's; otherwise (the user was removed, or
 /// another user's removal moved this user's record into the freed place) it finds the user by
 /// id, as if given the id. So a stale key is as correct as a fresh one, only slower; resolve
 /// keys again after removing users.
