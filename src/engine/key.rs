@@ -10,9 +10,9 @@ use crate::model::ids::UserId;
 /// place in the user table instead of finding it by id.
 ///
 /// A key is only a hint: it never changes an answer. A check given a key looks at the key's
-/// place and uses what it finds there only if it is this user's; otherwise (the user was removed, or
-/// another user's removal moved this user's record into the freed place) it finds the user by
-/// id, as if given the id. So a stale key is as correct as a fresh one, only slower; resolve
+/// place and uses what it finds there only if it is this user's; otherwise (the user was
+/// removed, or another user's removal moved this user's record into the freed place) it finds
+/// the user by id, as if given the id. So a stale key is as correct as a fresh one, only slower; resolve
 /// keys again after removing users.
 ///
 /// ```

@@ -4,7 +4,9 @@
 use proptest::prelude::*;
 
 use crate::engine::index::Index;
+use crate::engine::key::UserKey;
 use crate::engine::resource::{OnAccount, OnStore, OnUser};
+use crate::engine::users::Quick;
 use crate::model::ids::{AccountId, RoleId, StoreId, UserId};
 use crate::{Access, Account, Grant, Level, Mutation, Role, Store, User};
 
@@ -127,47 +129,122 @@ fn world(tape: &[u32]) -> Vec<Mutation<Q>> {
     batch
 }
 
+/// A second batch over a world: some users removed (the last records move into their places),
+/// some put again with other grants, and new users added.
+fn churn(tape: &[u32]) -> Vec<Mutation<Q>> {
+    let mut t = tape.iter().copied().cycle();
+    let mut next = move || t.next().unwrap_or(0);
+    let mut batch = Vec::new();
+    for a in ACCOUNTS {
+        let account = AccountId::new(a);
+        for u in 1..10u64 {
+            let id = a * 1000 + u;
+            let n = next();
+            if u < 7 && n % 3 == 0 {
+                batch.push(Mutation::RemoveUser(UserId::new(id)));
+                continue;
+            }
+            if u < 7 && n % 3 == 2 {
+                continue;
+            }
+            let mut grants = Vec::new();
+            for _ in 0..next() % 3 {
+                let role = RoleId::new(a * 100 + u64::from(next() % 4));
+                grants.push(Grant::new(role, access(next(), a)));
+            }
+            batch.push(Mutation::PutUser(
+                User::new(
+                    UserId::new(id),
+                    account,
+                    &format!("u{id}"),
+                    &format!("u{id}@x.example"),
+                )
+                .with_enabled(next() % 4 != 0)
+                .with_grants(grants),
+            ));
+        }
+    }
+    batch
+}
+
+/// Every user the worlds may hold.
+fn users() -> Vec<UserId> {
+    ACCOUNTS
+        .iter()
+        .flat_map(|a| (0..10).map(move |u| UserId::new(a * 1000 + u)))
+        .collect()
+}
+
+/// Compares `quick` with a copy that has the quick path switched off, on every user, by id and
+/// by a fresh key, and on `old_keys` (resolved before the last batch, so perhaps stale). Returns
+/// how many store checks the quick path decided.
+fn compare(quick: &Index<Q>, old_keys: &[UserKey]) -> Result<usize, TestCaseError> {
+    let mut full = quick.clone();
+    full.users.invalidate();
+    let mut perms: Vec<Q> = Q::all().iter().collect();
+    perms.extend([
+        Q::empty(),
+        Q::A | Q::B,
+        Q::A | Q::WIDE,
+        Q::A | Q::OWN,
+        Q::all(),
+    ]);
+    let mut quick_decided = 0usize;
+    for u in users() {
+        for &p in &perms {
+            for a in ACCOUNTS {
+                for s in STORES {
+                    let on = OnStore(AccountId::new(a), StoreId::new(s));
+                    let want = full.evaluate(u, p, &on);
+                    prop_assert_eq!(quick.evaluate(u, p, &on), want, "{} {:?} {:?}", u, p, on);
+                    prop_assert_eq!(quick.allows(u, p, &on), want.is_ok());
+                    if let Some(key) = quick.users.key(u) {
+                        prop_assert_eq!(quick.evaluate(key, p, &on), want);
+                        prop_assert_eq!(quick.allows(key, p, &on), want.is_ok());
+                    }
+                    for &key in old_keys.iter().filter(|k| k.id() == u) {
+                        prop_assert_eq!(quick.evaluate(key, p, &on), want, "stale {:?}", key);
+                        prop_assert_eq!(quick.allows(key, p, &on), want.is_ok());
+                    }
+                    if let Some(position) = quick.users.position(u) {
+                        quick_decided += usize::from(
+                            quick
+                                .users
+                                .hot(position)
+                                .is_some_and(|h| h.quick() != Quick::Slow),
+                        );
+                    }
+                }
+                // Resources the quick path leaves to the full check.
+                let acct = OnAccount(AccountId::new(a));
+                prop_assert_eq!(quick.evaluate(u, p, &acct), full.evaluate(u, p, &acct));
+                let target = OnUser(AccountId::new(a), UserId::new(a * 1000 + 1));
+                prop_assert_eq!(quick.evaluate(u, p, &target), full.evaluate(u, p, &target));
+            }
+        }
+    }
+    Ok(quick_decided)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn the_quick_path_decides_as_the_full_check(tape in prop::collection::vec(any::<u32>(), 64)) {
+    fn the_quick_path_decides_as_the_full_check(
+        tape in prop::collection::vec(any::<u32>(), 64),
+        second in prop::collection::vec(any::<u32>(), 48),
+    ) {
         let mut quick = Index::<Q>::empty();
         // Some worlds break a rule (a grant of another account's role): skipped.
         prop_assume!(quick.apply(&world(&tape)).is_ok());
-        let mut full = quick.clone();
-        full.users.invalidate();
-        let users: Vec<UserId> = ACCOUNTS
-            .iter()
-            .flat_map(|a| (0..8).map(move |u| UserId::new(a * 1000 + u)))
-            .collect();
-        let mut perms: Vec<Q> = Q::all().iter().collect();
-        perms.extend([Q::empty(), Q::A | Q::B, Q::A | Q::WIDE, Q::A | Q::OWN, Q::all()]);
-        let mut quick_decided = 0usize;
-        for &u in &users {
-            for &p in &perms {
-                for a in ACCOUNTS {
-                    for s in STORES {
-                        let on = OnStore(AccountId::new(a), StoreId::new(s));
-                        let want = full.evaluate(u, p, &on);
-                        prop_assert_eq!(quick.evaluate(u, p, &on), want, "{} {:?} {:?}", u, p, on);
-                        prop_assert_eq!(quick.allows(u, p, &on), want.is_ok());
-                        if let Some(key) = quick.users.key(u) {
-                            prop_assert_eq!(quick.evaluate(key, p, &on), want);
-                        }
-                        if let Some(position) = quick.users.position(u) {
-                            quick_decided += usize::from(quick.users.hot(position).is_some_and(|h| h.quick() != crate::engine::users::Quick::Slow));
-                        }
-                    }
-                    // Resources the quick path leaves to the full check.
-                    let acct = OnAccount(AccountId::new(a));
-                    prop_assert_eq!(quick.evaluate(u, p, &acct), full.evaluate(u, p, &acct));
-                    let target = OnUser(AccountId::new(a), UserId::new(a * 1000 + 1));
-                    prop_assert_eq!(quick.evaluate(u, p, &target), full.evaluate(u, p, &target));
-                }
-            }
-        }
         // The comparison is only worth something if the quick path decided some of it.
-        prop_assert!(quick_decided > 0);
+        prop_assert!(compare(&quick, &[])? > 0);
+
+        // After removals (which move records) and puts, a second settle rebuilds the entries
+        // and runs; keys from before may now be stale.
+        let keys: Vec<UserKey> = users().into_iter().filter_map(|u| quick.users.key(u)).collect();
+        let churned = quick.apply(&churn(&second));
+        prop_assert!(churned.is_ok(), "{:?}", churned);
+        compare(&quick, &keys)?;
     }
 }

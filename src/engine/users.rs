@@ -146,8 +146,9 @@ impl<P: Catalog> UserTable<P> {
             .map(|&i| i as usize)
     }
 
-    /// The stores of the `AtStores` entry `hot` at `position`, ascending; empty for other
-    /// entries.
+    /// The stores of the entry `hot` at `position`, ascending: its run, which is empty unless
+    /// the entry is `AtStores`. Meaningful only while the entries are current (see
+    /// [`UserTable::hot`]).
     #[inline]
     pub(crate) fn stores_of(&self, position: usize, hot: &Hot<P>) -> &[StoreId] {
         let end = self
@@ -284,6 +285,10 @@ impl<P: Catalog> UserTable<P> {
         for (record, hot) in self.records.iter().zip(self.hot.iter_mut()) {
             let (mask, account, mut quick) = of(record);
             let from = u32::try_from(self.stores.len()).unwrap_or(u32::MAX);
+            if account > MAX_ACCOUNT {
+                // `Hot::new` makes the entry `Slow`: it gets no run.
+                quick = Quick::Slow;
+            }
             if quick == Quick::AtStores {
                 let run = record.grants().first().and_then(|g| match &g.stores {
                     Access::None => Some(&[][..]),
@@ -397,6 +402,32 @@ mod tests {
                 let want = stores(u.id().get(), version);
                 prop_assert_eq!(table.stores_of(position, hot), want.as_slice());
             }
+            // A second refresh (as every write makes) replaces the runs: odd ids keep theirs,
+            // even ids (at all stores now) and ids past the packable accounts have none.
+            table.refresh(|u| {
+                let id = u.id().get();
+                let account = if id % 5 == 0 { MAX_ACCOUNT + 1 } else { 7 };
+                (Pos::SELL, account, if id % 2 == 0 { Quick::Everywhere } else { Quick::AtStores })
+            });
+            let mut total = 0;
+            for (position, u) in table.values().enumerate() {
+                let hot = table.hot(position).unwrap();
+                let id = u.id().get();
+                let want = if id % 2 == 1 && id % 5 != 0 {
+                    stores(id, model[&id])
+                } else {
+                    Vec::new()
+                };
+                let quick = match (id % 5, id % 2) {
+                    (0, _) => Quick::Slow,
+                    (_, 0) => Quick::Everywhere,
+                    _ => Quick::AtStores,
+                };
+                prop_assert_eq!(hot.quick(), quick);
+                prop_assert_eq!(table.stores_of(position, hot), want.as_slice());
+                total += want.len();
+            }
+            prop_assert_eq!(table.stores.len(), total);
         }
     }
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 ///
 /// A loaded engine holds one per user grant, so it is small: up to two ids are kept inline and
 /// more in one boxed slice, in 24 bytes, and an [`Access`] around it stays 24 bytes too. Most
-/// grants name one or two stores, and then a check reads no memory outside the user's record.
+/// grants name one or two stores, and then the full check reads no memory for them outside the
+/// user's record.
 #[derive(Clone)]
 pub struct IdSet<T>(Repr<T>);
 

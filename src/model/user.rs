@@ -47,8 +47,9 @@ impl Grant {
 /// ```
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "UserRecord", try_from = "UserRecord")]
-// The key and the fields a full check reads come first. The quick check path does not read the
-// record at all (it has its own copy of what it needs), so records are not padded to cache lines.
+// The key and the fields a full check reads come first. The quick check path reads the record
+// only to name the allowing role in a `check` (it keeps its own copy of the rest), so records are
+// not padded to cache lines.
 #[repr(C)]
 pub struct User {
     id: UserId,
@@ -90,7 +91,10 @@ impl From<User> for UserRecord {
             timezone: u.timezone().to_owned(),
             enabled: u.enabled,
             owner: u.owner,
-            grants: u.grants.as_slice().iter().cloned().collect(),
+            grants: match u.grants {
+                Grants::One(g) => SmallVec::from_buf([g]),
+                Grants::Many(v) => SmallVec::from_vec(v.into_vec()),
+            },
             sources: u.sources,
             channels: u.channels,
         }
@@ -398,6 +402,10 @@ mod tests {
                 pushed.grants().len() == 1,
                 matches!(pushed.grants, Grants::One(_))
             );
+            // The stored form reads back as the same value.
+            let stored = UserRecord::from(pushed.clone());
+            assert_eq!(stored.grants.len(), pushed.grants().len());
+            assert_eq!(User::try_from(stored).ok(), Some(pushed));
         }
     }
 }

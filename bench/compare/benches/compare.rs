@@ -631,6 +631,20 @@ fn main() -> Res<()> {
         percentiles(&p_qs, |q| Ok(floor.can(q.user, 1 << q.perm_bit, q.store)))?,
     );
     report("shopguard", percentiles(&p_qs, |q| Ok(sg_can(&sg, q)))?);
+    {
+        // The keyed form through a reader, keys resolved before timing.
+        let keys = sg_keys(&sg, &p_qs)?;
+        let mut reader = sg.reader();
+        let mut n = 0usize;
+        report(
+            "shopguard (key)",
+            percentiles(&p_qs, |q| {
+                let k = keys.get(n).copied().ok_or("no key")?;
+                n += 1;
+                Ok(reader.can(k, q.sg.perm, &q.sg.on))
+            })?,
+        );
+    }
     if let Some(e) = &cb {
         report("casbin", percentiles(&p_qs, |q| cb_can(e, q))?);
     }
