@@ -113,20 +113,24 @@ fn world(tape: &[u32]) -> Vec<Mutation<Q>> {
                 };
                 grants.push(Grant::new(RoleId::new(role), access(next(), a)));
             }
-            let id = a * 1000 + u;
-            batch.push(Mutation::PutUser(
-                User::new(
-                    UserId::new(id),
-                    account,
-                    &format!("u{id}"),
-                    &format!("u{id}@x.example"),
-                )
-                .with_enabled(next() % 4 != 0)
-                .with_grants(grants),
-            ));
+            batch.push(staff(a, a * 1000 + u, next() % 4 != 0, grants));
         }
     }
     batch
+}
+
+/// Puts staff member `id` of account `a`.
+fn staff(a: u64, id: u64, enabled: bool, grants: Vec<Grant>) -> Mutation<Q> {
+    Mutation::PutUser(
+        User::new(
+            UserId::new(id),
+            AccountId::new(a),
+            &format!("u{id}"),
+            &format!("u{id}@x.example"),
+        )
+        .with_enabled(enabled)
+        .with_grants(grants),
+    )
 }
 
 /// A second batch over a world: some users removed (the last records move into their places),
@@ -136,7 +140,6 @@ fn churn(tape: &[u32]) -> Vec<Mutation<Q>> {
     let mut next = move || t.next().unwrap_or(0);
     let mut batch = Vec::new();
     for a in ACCOUNTS {
-        let account = AccountId::new(a);
         for u in 1..10u64 {
             let id = a * 1000 + u;
             let n = next();
@@ -152,16 +155,7 @@ fn churn(tape: &[u32]) -> Vec<Mutation<Q>> {
                 let role = RoleId::new(a * 100 + u64::from(next() % 4));
                 grants.push(Grant::new(role, access(next(), a)));
             }
-            batch.push(Mutation::PutUser(
-                User::new(
-                    UserId::new(id),
-                    account,
-                    &format!("u{id}"),
-                    &format!("u{id}@x.example"),
-                )
-                .with_enabled(next() % 4 != 0)
-                .with_grants(grants),
-            ));
+            batch.push(staff(a, id, next() % 4 != 0, grants));
         }
     }
     batch

@@ -283,13 +283,10 @@ impl<P: Catalog> UserTable<P> {
     pub(crate) fn refresh(&mut self, of: impl Fn(&User) -> (P, u32, Quick)) {
         self.stores.clear();
         for (record, hot) in self.records.iter().zip(self.hot.iter_mut()) {
-            let (mask, account, mut quick) = of(record);
+            let (mask, account, quick) = of(record);
             let from = u32::try_from(self.stores.len()).unwrap_or(u32::MAX);
-            if account > MAX_ACCOUNT {
-                // `Hot::new` makes the entry `Slow`: it gets no run.
-                quick = Quick::Slow;
-            }
-            if quick == Quick::AtStores {
+            let mut entry = Hot::new(record.id(), mask, account, quick, from);
+            if entry.quick() == Quick::AtStores {
                 let run = record.grants().first().and_then(|g| match &g.stores {
                     Access::None => Some(&[][..]),
                     Access::Specific(set) => Some(set.as_slice()),
@@ -301,21 +298,18 @@ impl<P: Catalog> UserTable<P> {
                     Some(ids) if self.stores.len() + ids.len() <= u32::MAX as usize => {
                         self.stores.extend_from_slice(ids);
                     }
-                    _ => quick = Quick::Slow,
+                    _ => entry = Hot::slow(record.id(), from),
                 }
             }
-            *hot = Hot::new(record.id(), mask, account, quick, from);
+            *hot = entry;
         }
-        if self.stores.capacity() > self.stores.len() {
-            self.stores.shrink_to_fit();
-        }
+        self.stores.shrink_to_fit();
         self.ready = true;
     }
 
     pub(crate) fn shrink_to_fit(&mut self) {
         self.records.shrink_to_fit();
         self.hot.shrink_to_fit();
-        self.stores.shrink_to_fit();
         self.index.shrink_to_fit(rehash(&self.hot));
     }
 }

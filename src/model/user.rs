@@ -109,7 +109,7 @@ impl TryFrom<UserRecord> for User {
             timezone: parse_timezone(&r.timezone)?,
             enabled: r.enabled,
             owner: r.owner,
-            grants: Grants::from_iter(r.grants),
+            grants: r.grants.into_iter().collect(),
             sources: r.sources,
             channels: r.channels,
             ..User::new(r.id, r.account, &r.username, &r.email)
@@ -194,7 +194,7 @@ impl User {
     /// Replaces every grant.
     #[must_use]
     pub fn with_grants<I: IntoIterator<Item = Grant>>(mut self, grants: I) -> Self {
-        self.grants = Grants::from_iter(grants);
+        self.grants = grants.into_iter().collect();
         self
     }
 
@@ -333,7 +333,7 @@ enum Grants {
     Many(Box<[Grant]>),
 }
 
-impl Grants {
+impl FromIterator<Grant> for Grants {
     fn from_iter<I: IntoIterator<Item = Grant>>(grants: I) -> Self {
         let mut all: Vec<Grant> = grants.into_iter().collect();
         match all.pop() {
@@ -345,7 +345,9 @@ impl Grants {
             None => Grants::Many(Box::new([])),
         }
     }
+}
 
+impl Grants {
     #[inline]
     fn as_slice(&self) -> &[Grant] {
         match self {
@@ -361,7 +363,7 @@ impl Grants {
             Grants::Many(v) => v.into_vec(),
         };
         all.push(grant);
-        *self = Grants::from_iter(all);
+        *self = all.into_iter().collect();
     }
 }
 
