@@ -7,6 +7,7 @@ use core::fmt;
 
 use crate::admin::Event;
 use crate::admin::change::Change;
+use crate::engine::decision::DenyReason;
 use crate::engine::index::{Index, name_list};
 use crate::engine::resource::OnUser;
 use crate::model::access::Access;
@@ -84,13 +85,6 @@ impl<'a, P: Catalog> Actor<'a, P> {
         self.grants_holding(perm).map(|(_, r)| r.level()).min()
     }
 
-    /// The stores the actor reaches with `perm`: the union of its grants' effective stores.
-    fn stores_for(&self, perm: P) -> Access<StoreId> {
-        self.grants_holding(perm)
-            .map(|(g, r)| r.ceiling().stores.intersect(&g.stores))
-            .fold(Access::None, |a, b| a.union(&b))
-    }
-
     /// The level the actor administers with `perm`, or `NotPermitted`.
     fn require(&self, perm: P, action: &dyn fmt::Display, what: &str) -> Result<Level, Error> {
         self.level_for(perm).ok_or_else(|| {
@@ -134,8 +128,8 @@ impl<'a, P: Catalog> Actor<'a, P> {
         self.holds(role.permissions(), action)
     }
 
-    /// R10/R11: the actor may touch `target` with `perm`: every store its grants name lies
-    /// inside the actor's stores, every role it holds is visible, and the owner is the owner's.
+    /// R10/R11: the actor may touch `target` with `perm`: the owner is the owner's, and the
+    /// read side's check of `OnUser(target)` allows it ([`Actor::manages`]).
     fn may_touch(&self, target: &User, perm: P, action: &dyn fmt::Display) -> Result<(), Error> {
         if target.account() != self.account() {
             return Err(Error::not_found("user", target.id()));
@@ -147,40 +141,59 @@ impl<'a, P: Catalog> Actor<'a, P> {
                 "user is the account owner",
             ));
         }
-        let mine = self.require(perm, action, "manage users")?;
-        let reach = self.stores_for(perm);
-        for g in target.grants() {
-            if let Some(role) = self.index.roles.get(&g.role)
-                && !mine.sees(role.level())
-                && target.id() != self.user.id()
-            {
-                return Err(Error::refused(
-                    ErrorKind::Hierarchy,
-                    action,
-                    format!(
-                        "`{}` holds role `{}` ({}): your level is {}",
-                        target.username(),
-                        role.name(),
-                        role.level(),
-                        mine.get()
-                    ),
-                ));
+        self.manages(target, perm, action)
+    }
+
+    /// R6, R10: one actor grant holding `perm` sees every role `target` holds and reaches every
+    /// store its grants reach. This is the read side's own definition
+    /// ([`Index::manages`]), so `check(actor, perm, OnUser(target))` and the write side never
+    /// disagree; `target` may be a state not yet stored (a new user, a user as edited), which
+    /// the messages speak of as what it "would" hold.
+    fn manages(&self, target: &User, perm: P, action: &dyn fmt::Display) -> Result<(), Error> {
+        let reason = match self.index.manages(self.user, perm, target) {
+            Ok(_) => return Ok(()),
+            Err(reason) => reason,
+        };
+        let stored = self.index.users.get(&target.id()) == Some(target);
+        let who = target.username();
+        let (kind, why) = match reason {
+            DenyReason::AboveLevel if stored => (
+                ErrorKind::Hierarchy,
+                format!("`{who}` holds a role above the level you manage users at"),
+            ),
+            DenyReason::AboveLevel => (
+                ErrorKind::Hierarchy,
+                format!("`{who}` would hold a role above the level you manage users at"),
+            ),
+            DenyReason::OutsideScope(_) if stored => (
+                ErrorKind::OutsideScope,
+                format!("`{who}` has stores outside yours"),
+            ),
+            DenyReason::OutsideScope(_) => {
+                // Name the role of a grant no single grant of the actor's reaches, if one does.
+                let role = target
+                    .grants()
+                    .iter()
+                    .find(|g| {
+                        let alone = target.clone().with_grants([(*g).clone()]);
+                        self.index.manages(self.user, perm, &alone).is_err()
+                    })
+                    .and_then(|g| self.index.roles.get(&g.role));
+                let why = match role {
+                    Some(r) => format!("role `{}` would reach stores outside yours", r.name()),
+                    None => format!("`{who}` would reach stores outside yours"),
+                };
+                (ErrorKind::OutsideScope, why)
             }
-            // The stores the grant reaches: the role's ceiling narrows the grant (R10).
-            let reached = self
-                .index
-                .roles
-                .get(&g.role)
-                .map_or(Access::None, |r| r.ceiling().stores.intersect(&g.stores));
-            if !reached.is_within(&reach) {
-                return Err(Error::refused(
-                    ErrorKind::OutsideScope,
-                    action,
-                    format!("`{}` has stores outside yours", target.username()),
-                ));
+            DenyReason::WrongAccount | DenyReason::UnknownTargetUser(_) => {
+                return Err(Error::not_found("user", target.id()));
             }
-        }
-        Ok(())
+            _ => (
+                ErrorKind::NotPermitted,
+                "you lack the permission to manage users".to_owned(),
+            ),
+        };
+        Err(Error::refused(kind, action, why))
     }
 
     /// R8–R10 for a user's new state: every role it newly holds is assignable by the actor
@@ -192,7 +205,6 @@ impl<'a, P: Catalog> Actor<'a, P> {
         perm: P,
         action: &dyn fmt::Display,
     ) -> Result<(), Error> {
-        let reach = self.stores_for(perm);
         for g in new.grants() {
             if old.is_some_and(|o| o.grants().contains(g)) {
                 continue;
@@ -204,16 +216,9 @@ impl<'a, P: Catalog> Actor<'a, P> {
             if !old.is_some_and(|o| o.grants().iter().any(|og| og.role == g.role)) {
                 self.may_assign(role, perm, action)?;
             }
-            // R10: a new or changed grant stays inside the stores the actor manages users in,
-            // whatever the role holds.
-            if !role.ceiling().stores.intersect(&g.stores).is_within(&reach) {
-                return Err(Error::refused(
-                    ErrorKind::OutsideScope,
-                    action,
-                    format!("role `{}` would reach stores outside yours", role.name()),
-                ));
-            }
         }
+        // R10: the user as it would be is one the actor manages, by one grant.
+        self.manages(new, perm, action)?;
         let roles = |id: RoleId| self.index.roles.get(&id);
         self.no_gain(&[(old, Some(new))], &roles, &roles, action)
     }
@@ -516,7 +521,9 @@ pub(crate) fn plan<P: Catalog>(
                                 g.clone()
                             }
                         });
-                        moved.push(User::clone(u).with_grants(grants));
+                        let now = User::clone(u).with_grants(grants);
+                        a.manages(&now, admin.edit_users, &action)?;
+                        moved.push(now);
                     }
                     let pairs: Vec<(Option<&User>, Option<&User>)> = holders
                         .iter()

@@ -365,12 +365,49 @@ impl<P: Catalog> Index<P> {
         resource: &R,
     ) -> Result<Allowed, DenyReason> {
         let at = self.locate(asker, resource)?;
+        self.decide::<REASON>(asker, &at)
+    }
+
+    /// Whether `actor` may use `permission` on `target`, a user's state that need not be in the
+    /// index (a user about to be created, or a user as a change would leave it): the check of
+    /// [`OnUser`](crate::OnUser) (R6, R10), and the one definition of "may manage" that the
+    /// write side uses too. The target's roles are looked up in this index.
+    pub(crate) fn manages(
+        &self,
+        actor: &User,
+        permission: P,
+        target: &User,
+    ) -> Result<Allowed, DenyReason> {
+        let asker = self.prepare_found(actor, permission)?;
+        let account = actor.account();
+        if target.account() != account {
+            return Err(DenyReason::WrongAccount);
+        }
+        let at = Located {
+            account,
+            store: Place::Unscoped,
+            source: Place::Unscoped,
+            channel: Place::Unscoped,
+            target: Some(target),
+            target_level: None,
+        };
+        self.decide::<true>(&asker, &at)
+    }
+
+    /// The grants' verdict on a located resource: the first grant that allows it, or the first
+    /// grant's reason for not allowing it.
+    #[inline(always)]
+    fn decide<const REASON: bool>(
+        &self,
+        asker: &Asker<'_, P>,
+        at: &Located<'_>,
+    ) -> Result<Allowed, DenyReason> {
         let mut scope_failure = None;
         for (i, g) in asker.user.grants().iter().enumerate() {
-            match self.grant_outcome(asker, &at, g, self.roles.get(&g.role)) {
+            match self.grant_outcome(asker, at, g, self.roles.get(&g.role)) {
                 GrantOutcome::Allows { role, store_proven } => {
                     // An allowing grant at all stores does not prove the store exists.
-                    if !store_proven && !self.store_exists(&at) {
+                    if !store_proven && !self.store_exists(at) {
                         break;
                     }
                     return Ok(Allowed { grant: i, role });
@@ -382,7 +419,7 @@ impl<P: Catalog> Index<P> {
             }
         }
         if let (true, Place::At(s)) = (REASON, at.store)
-            && !self.store_exists(&at)
+            && !self.store_exists(at)
         {
             return Err(DenyReason::UnknownStore(s));
         }
