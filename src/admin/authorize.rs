@@ -370,9 +370,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
         self.holds(added, action)?;
         let holders: Vec<(Option<&User>, Option<&User>)> = self
             .index
-            .users
-            .sorted()
-            .into_iter()
+            .account_users(self.account())
             .filter(|u| u.grants().iter().any(|g| g.role == new.id()))
             .map(|u| (Some(u), Some(u)))
             .collect();
@@ -486,9 +484,7 @@ pub(crate) fn plan<P: Catalog>(
             let action = format!("delete role `{}`", old.name());
             a.may_define(old, Some(old), &action)?;
             let holders: Vec<&User> = index
-                .users
-                .sorted()
-                .into_iter()
+                .account_users(account)
                 .filter(|u| u.grants().iter().any(|g| g.role == *role))
                 .collect();
             if holders.iter().any(|u| u.is_owner()) && !a.user.is_owner() {

@@ -85,10 +85,8 @@ impl<P: Catalog> Snapshot<P> {
         let account = a.account();
         let view = P::admin().view_users;
         index
-            .users
-            .sorted()
-            .into_iter()
-            .filter(|u| u.account() == account && query.matches(u))
+            .account_users(account)
+            .filter(|u| query.matches(u))
             .filter(|u| {
                 index
                     .evaluate(actor, view, &OnUser(account, u.id()))

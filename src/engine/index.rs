@@ -21,6 +21,7 @@ use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
 use crate::model::permission::{Catalog, Reach};
 use crate::model::role::Role;
+pub(crate) use crate::model::text::{folded, same_folded};
 use crate::model::user::{Grant, User};
 use crate::storage::Mutation;
 
@@ -105,6 +106,7 @@ pub(crate) struct Index<P> {
     pub(crate) roles: IdMap<RoleId, Role<P>>,
     pub(crate) users: UserTable<P>,
     holders: Holders,
+    directory: Directory,
 }
 
 /// Who holds which role where: the answer to "who may do P at store S" (R21) without looking
@@ -115,6 +117,74 @@ struct Holders {
     by_store: HashMap<StoreId, RoleGroups, IdHash>,
     /// Per account, the users holding each role at all stores.
     everywhere: HashMap<AccountId, RoleGroups, IdHash>,
+}
+
+/// Each account's users, and its roles and sources by name: lookups whose cost depends on the
+/// account and the name, never on other accounts' data (an upload resolves a name per cell).
+#[derive(Clone, Debug, Default)]
+struct Directory {
+    accounts: HashMap<AccountId, Names, IdHash>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Names {
+    /// The account's users, by id.
+    users: BTreeSet<UserId>,
+    /// Roles by folded name and former name (several only while a batch is being validated).
+    roles: HashMap<String, SmallVec<[RoleId; 1]>>,
+    /// Sources by ASCII-lowercased external id.
+    sources: HashMap<String, SmallVec<[SourceId; 1]>>,
+}
+
+impl Directory {
+    fn names(&mut self, account: AccountId) -> &mut Names {
+        self.accounts.entry(account).or_default()
+    }
+
+    fn add_role<P: Catalog>(&mut self, r: &Role<P>) {
+        let names = self.names(r.account());
+        for n in core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str)) {
+            let ids = names.roles.entry(folded(n)).or_default();
+            if !ids.contains(&r.id()) {
+                ids.push(r.id());
+            }
+        }
+    }
+
+    fn remove_role<P: Catalog>(&mut self, r: &Role<P>) {
+        let names = self.names(r.account());
+        for n in core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str)) {
+            let key = folded(n);
+            if let Some(ids) = names.roles.get_mut(&key) {
+                ids.retain(|id| *id != r.id());
+                if ids.is_empty() {
+                    names.roles.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn add_source(&mut self, s: &Source) {
+        let ids = self
+            .names(s.account())
+            .sources
+            .entry(s.external_id().to_ascii_lowercase())
+            .or_default();
+        if !ids.contains(&s.id()) {
+            ids.push(s.id());
+        }
+    }
+
+    fn remove_source(&mut self, s: &Source) {
+        let names = self.names(s.account());
+        let key = s.external_id().to_ascii_lowercase();
+        if let Some(ids) = names.sources.get_mut(&key) {
+            ids.retain(|id| *id != s.id());
+            if ids.is_empty() {
+                names.sources.remove(&key);
+            }
+        }
+    }
 }
 
 /// Users grouped by role: a few roles per store, so a short list.
@@ -211,7 +281,35 @@ impl<P: Catalog> Index<P> {
             roles: IdMap::default(),
             users: UserTable::default(),
             holders: Holders::default(),
+            directory: Directory::default(),
         }
+    }
+
+    /// The users of one account, by id: the account's own list, whatever other accounts hold.
+    pub(crate) fn account_users(&self, account: AccountId) -> impl Iterator<Item = &User> {
+        self.directory
+            .accounts
+            .get(&account)
+            .into_iter()
+            .flat_map(|n| n.users.iter())
+            .filter_map(|id| self.users.get(id))
+    }
+
+    /// The role of `account` named `name` now or formerly (case ignored, R14).
+    pub(crate) fn role_named(&self, account: AccountId, name: &str) -> Option<&Role<P>> {
+        let ids = self.directory.accounts.get(&account)?.roles.get(&folded(name))?;
+        ids.iter()
+            .filter_map(|id| self.roles.get(id))
+            .find(|r| r.account() == account && r.answers_to(name))
+    }
+
+    /// The source of `account` with external id `external_id` (ASCII case ignored).
+    pub(crate) fn source_named(&self, account: AccountId, external_id: &str) -> Option<&Source> {
+        let names = self.directory.accounts.get(&account)?;
+        let ids = names.sources.get(&external_id.to_ascii_lowercase())?;
+        ids.iter()
+            .filter_map(|id| self.sources.get(id))
+            .find(|s| s.account() == account)
     }
 
     /// The whole of a check. `Ok` names the allowing grant; `Err` the reason for denial.
@@ -867,7 +965,10 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    self.sources.insert(x.id(), x.clone());
+                    if let Some(old) = self.sources.insert(x.id(), x.clone()) {
+                        self.directory.remove_source(&old);
+                    }
+                    self.directory.add_source(x);
                 }
                 Mutation::RemoveSource(id) => {
                     let x = self
@@ -875,6 +976,7 @@ impl<P: Catalog> Index<P> {
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("source", id))?;
                     touched.insert(x.account());
+                    self.directory.remove_source(&x);
                     removed.sources.insert(*id);
                 }
                 Mutation::PutChannel(x) => {
@@ -903,7 +1005,10 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    self.roles.insert(x.id(), x.clone());
+                    if let Some(old) = self.roles.insert(x.id(), x.clone()) {
+                        self.directory.remove_role(&old);
+                    }
+                    self.directory.add_role(x);
                 }
                 Mutation::RemoveRole(id) => {
                     let x = self
@@ -911,6 +1016,7 @@ impl<P: Catalog> Index<P> {
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("role", id))?;
                     touched.insert(x.account());
+                    self.directory.remove_role(&x);
                     removed.roles.insert(*id);
                 }
                 Mutation::PutUser(x) => {
@@ -926,6 +1032,7 @@ impl<P: Catalog> Index<P> {
                         self.holders.remove(old);
                     }
                     self.holders.add(&u);
+                    self.directory.names(u.account()).users.insert(u.id());
                     self.users.insert(u)?;
                 }
                 Mutation::RemoveUser(id) => {
@@ -935,6 +1042,7 @@ impl<P: Catalog> Index<P> {
                         .ok_or_else(|| Error::not_found("user", id))?;
                     self.holders.remove(&x);
                     touched.insert(x.account());
+                    self.directory.names(x.account()).users.remove(&x.id());
                 }
             }
         }
@@ -972,12 +1080,7 @@ impl<P: Catalog> Index<P> {
     fn validate(&self, account: AccountId, removed: &Removed) -> Result<(), Error> {
         let Some(entry) = self.accounts.get(&account) else {
             // A removed account must be empty.
-            let left = self
-                .users
-                .sorted()
-                .into_iter()
-                .filter(|u| u.account() == account)
-                .map(|u| u.username().to_owned());
+            let left = self.account_users(account).map(|u| u.username().to_owned());
             let names = name_list(left);
             if !names.is_empty()
                 || self.roles.values().any(|r| r.account() == account)
@@ -1063,12 +1166,7 @@ impl<P: Catalog> Index<P> {
         let mut enabled = 0usize;
         let mut any_user = false;
         // By id, so that which of two clashing users an error names does not depend on hashing.
-        for u in self
-            .users
-            .sorted()
-            .into_iter()
-            .filter(|u| u.account() == account)
-        {
+        for u in self.account_users(account) {
             any_user = true;
             self.check_user(account, u, removed)?;
             if !usernames.insert(folded(u.username())) {
@@ -1373,22 +1471,6 @@ pub(crate) fn name_list<I: Iterator<Item = String>>(names: I) -> String {
 
 /// How many changed users of one account are validated one by one rather than by a full pass.
 const INCREMENTAL: usize = 32;
-
-/// `text` with every character lowercased: the key usernames and e-mails are unique by.
-pub(crate) fn folded(text: &str) -> String {
-    text.chars().flat_map(char::to_lowercase).collect()
-}
-
-/// Whether `a` and `b` are equal ignoring case, without allocating.
-fn same_folded(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        // The common case, and cheap: lengths first, then bytes.
-        return a.eq_ignore_ascii_case(b);
-    }
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .eq(b.chars().flat_map(char::to_lowercase))
-}
 
 /// R16: non-empty, no white space.
 pub(crate) fn validate_username(name: &str) -> Result<(), Error> {

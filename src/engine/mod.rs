@@ -407,11 +407,7 @@ impl<P: Catalog> Snapshot<P> {
 
     /// The users of one account, by ascending id.
     pub fn users(&self, account: AccountId) -> impl Iterator<Item = &User> {
-        self.0
-            .users
-            .sorted()
-            .into_iter()
-            .filter(move |u| u.account() == account)
+        self.0.account_users(account)
     }
 
     /// A role.
@@ -429,7 +425,7 @@ impl<P: Catalog> Snapshot<P> {
 
     /// The role of `account` called `name` now or formerly (R14), ASCII case ignored.
     pub fn role_named(&self, account: AccountId, name: &str) -> Option<&Role<P>> {
-        self.roles(account).find(|r| r.answers_to(name))
+        self.0.role_named(account, name)
     }
 
     /// A store.
@@ -452,10 +448,7 @@ impl<P: Catalog> Snapshot<P> {
 
     /// The source of `account` with this external id (ASCII case ignored).
     pub fn source_named(&self, account: AccountId, external_id: &str) -> Option<&Source> {
-        self.0
-            .sources
-            .values()
-            .find(|s| s.account() == account && s.external_id().eq_ignore_ascii_case(external_id))
+        self.0.source_named(account, external_id)
     }
 
     /// A sales channel.

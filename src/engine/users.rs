@@ -271,13 +271,6 @@ impl<P: Catalog> UserTable<P> {
         self.records.iter()
     }
 
-    /// Every user, by ascending id: the order listings show.
-    pub(crate) fn sorted(&self) -> Vec<&User> {
-        let mut v: Vec<&User> = self.records.iter().collect();
-        v.sort_unstable_by_key(|u| u.id());
-        v
-    }
-
     /// Recomputes every quick-path entry with `of` (mask, account position, quick), and the
     /// store runs, once a batch is complete.
     pub(crate) fn refresh(&mut self, of: impl Fn(&User) -> (P, u32, Quick)) {

@@ -5,4 +5,5 @@ pub(crate) mod account;
 pub(crate) mod ids;
 pub(crate) mod permission;
 pub(crate) mod role;
+pub(crate) mod text;
 pub(crate) mod user;

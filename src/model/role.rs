@@ -1,5 +1,6 @@
 //! Roles: a named permission set with a hierarchy level and an optional scope ceiling.
 
+use crate::model::text::same_folded;
 use core::fmt;
 use core::num::NonZeroU8;
 
@@ -217,13 +218,10 @@ impl<P: Copy> Role<P> {
         &self.former_names
     }
 
-    /// Whether `name` is this role's name or one of its former names (ASCII case ignored).
+    /// Whether `name` is this role's name or one of its former names, case ignored (Unicode
+    /// lowercase, the rule role names are unique by).
     pub fn answers_to(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name)
-            || self
-                .former_names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name))
+        same_folded(&self.name, name) || self.former_names.iter().any(|n| same_folded(n, name))
     }
 
     /// The hierarchy level.
