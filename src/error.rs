@@ -89,6 +89,8 @@ enum Detail {
         value: String,
         scope: String,
     },
+    #[error("{field} `{value}` is already in use")]
+    IdTaken { field: &'static str, value: String },
     #[error("cannot remove {what} `{id}`: still used by {users}")]
     InUse {
         what: &'static str,
@@ -129,25 +131,26 @@ enum Detail {
     TooOld { based_on: u64, oldest: u64 },
     #[error("at revision {have}, waited in vain for revision {want}")]
     Behind { have: u64, want: u64 },
-    #[error("cannot upload: {}", list(.0))]
-    Upload(Vec<Problem>),
+    #[error("cannot upload: {}", list(problems, *omitted))]
+    Upload {
+        problems: Vec<Problem>,
+        /// Problems found beyond the ones listed.
+        omitted: usize,
+    },
 }
 
-/// `n bad rows: first; second; …`
-fn list(problems: &[Problem]) -> String {
+/// `n problems: first; second; …; and m more`: at most 20 in the message.
+fn list(problems: &[Problem], omitted: usize) -> String {
     let shown: Vec<String> = problems.iter().take(20).map(ToString::to_string).collect();
-    let more = problems.len().saturating_sub(shown.len());
+    let total = problems.len().saturating_add(omitted);
+    let more = total.saturating_sub(shown.len());
     let tail = if more > 0 {
         format!("; and {more} more")
     } else {
         String::new()
     };
-    let noun = if problems.len() == 1 {
-        "problem"
-    } else {
-        "problems"
-    };
-    format!("{} {noun}: {}{tail}", problems.len(), shown.join("; "))
+    let noun = if total == 1 { "problem" } else { "problems" };
+    format!("{total} {noun}: {}{tail}", shown.join("; "))
 }
 
 /// One problem of a bulk upload: where (line, column), and why.
@@ -206,7 +209,9 @@ impl Error {
     /// The field that was wrong, for [`ErrorKind::InvalidInput`] and [`ErrorKind::Duplicate`].
     pub fn field(&self) -> Option<&'static str> {
         match &*self.detail {
-            Detail::Invalid { field, .. } | Detail::Duplicate { field, .. } => Some(field),
+            Detail::Invalid { field, .. }
+            | Detail::Duplicate { field, .. }
+            | Detail::IdTaken { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -214,8 +219,17 @@ impl Error {
     /// Every problem of a refused bulk upload, in file order (empty for other errors).
     pub fn problems(&self) -> &[Problem] {
         match &*self.detail {
-            Detail::Upload(p) => p,
+            Detail::Upload { problems, .. } => problems,
             _ => &[],
+        }
+    }
+
+    /// How many problems an upload had beyond the ones [`Error::problems`] lists: a hostile
+    /// file's problems are counted, not kept.
+    pub fn problems_omitted(&self) -> usize {
+        match &*self.detail {
+            Detail::Upload { omitted, .. } => *omitted,
+            _ => 0,
         }
     }
 
@@ -223,8 +237,11 @@ impl Error {
         not(feature = "csv"),
         expect(dead_code, reason = "only the CSV upload refuses with problems")
     )]
-    pub(crate) fn upload(problems: Vec<Problem>) -> Self {
-        Self::new(ErrorKind::InvalidInput, Detail::Upload(problems))
+    pub(crate) fn upload(problems: Vec<Problem>, omitted: usize) -> Self {
+        Self::new(
+            ErrorKind::InvalidInput,
+            Detail::Upload { problems, omitted },
+        )
     }
 
     /// Wraps a storage backend's error; it travels as [`std::error::Error::source`].
@@ -397,6 +414,18 @@ impl Error {
                 field,
                 value: value.to_string(),
                 scope: scope.to_string(),
+            },
+        )
+    }
+
+    /// An id someone asked to create is taken. Ids are unique across accounts, so the message
+    /// names neither the account nor anything else about the holder.
+    pub(crate) fn id_taken(field: &'static str, value: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::Duplicate,
+            Detail::IdTaken {
+                field,
+                value: value.to_string(),
             },
         )
     }

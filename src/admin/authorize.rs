@@ -27,7 +27,7 @@ pub(crate) struct Planned<P> {
 
 /// The actor as authorization sees it: what it holds, and where.
 #[derive(Debug)]
-pub(crate) struct Actor<'a, P> {
+pub(crate) struct Actor<'a, P: Catalog> {
     pub(crate) user: &'a User,
     index: &'a Index<P>,
     /// Every permission the actor's roles hold (R8). Permissions an account setting withholds
@@ -422,6 +422,28 @@ impl Cap {
     }
 }
 
+/// R1, R9: whoever uploads users is enabled and holds a permission to create or edit users,
+/// asked before any row of the file is read.
+pub(crate) fn uploader<P: Catalog>(index: &Index<P>, actor: UserId) -> Result<&User, Error> {
+    let a = Actor::new(index, actor)?;
+    let admin = P::admin();
+    if a.level_for(admin.create_users).is_none() && a.level_for(admin.edit_users).is_none() {
+        return Err(Error::refused(
+            ErrorKind::NotPermitted,
+            "upload users",
+            "you lack the permission to manage users",
+        ));
+    }
+    Ok(a.user)
+}
+
+/// Whether `actor` may edit `target` (R10, R11): what decides whether an upload row can name
+/// it; a row naming any other user is answered as if it named no user (R20).
+pub(crate) fn may_edit<P: Catalog>(index: &Index<P>, actor: &User, target: &User) -> bool {
+    (!target.is_owner() || actor.is_owner())
+        && index.manages(actor, P::admin().edit_users, target).is_ok()
+}
+
 /// Authorizes one change as `actor` against `index` and plans its mutations.
 pub(crate) fn plan<P: Catalog>(
     index: &Index<P>,
@@ -449,7 +471,7 @@ pub(crate) fn plan<P: Catalog>(
         Change::CreateRole(role) => {
             let action = format!("create role `{}`", role.name());
             if index.roles.contains_key(&role.id()) {
-                return Err(Error::duplicate("role id", role.id(), account));
+                return Err(Error::id_taken("role id", role.id()));
             }
             a.may_define(role, None, &action)?;
             done(vec![Mutation::PutRole(role.clone())])
@@ -630,6 +652,11 @@ pub(crate) fn plan<P: Catalog>(
                 }],
             })
         }
+        Change::UploadUsers { .. } => Err(Error::refused(
+            ErrorKind::InvalidInput,
+            "upload users",
+            "an upload is made from its file, not applied as a change",
+        )),
         Change::SetEntityLevelBilling(on) => {
             if !a.user.is_owner() {
                 return Err(Error::refused(
@@ -664,7 +691,7 @@ fn create_user<P: Catalog>(
         ));
     }
     if index.users.contains_key(&user.id()) {
-        return Err(Error::duplicate("user id", user.id(), a.account()));
+        return Err(Error::id_taken("user id", user.id()));
     }
     if user.is_owner() {
         return Err(Error::refused(

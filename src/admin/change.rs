@@ -64,6 +64,14 @@ pub enum Change<P> {
     },
     /// Bills and settles the account at entity level, or per store (R13). Owner only.
     SetEntityLevelBilling(bool),
+    /// A bulk user upload as a whole (R18), as the audit records one that was refused (R19).
+    /// It changes nothing by itself: [`Engine::apply`](crate::Engine::apply) refuses it with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput); uploads are made with
+    /// `Engine::upload_users_csv`.
+    UploadUsers {
+        /// The data rows read (below the header); 0 if the upload was refused before any was.
+        rows: u64,
+    },
 }
 
 impl<P> Change<P> {
@@ -82,6 +90,7 @@ impl<P> Change<P> {
             Change::DeleteUser(_) => "delete user",
             Change::TransferOwnership { .. } => "transfer ownership",
             Change::SetEntityLevelBilling(_) => "set entity-level billing",
+            Change::UploadUsers { .. } => "upload users",
         }
     }
 }

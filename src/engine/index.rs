@@ -96,7 +96,9 @@ pub(crate) enum GrantOutcome<P> {
     Outside(DenyReason),
 }
 
-#[derive(Clone, Debug)]
+/// `Debug` prints the revision and counts: a stray log line must not write every tenant's staff
+/// list (usernames, e-mails) to the logs.
+#[derive(Clone)]
 pub(crate) struct Index<P> {
     pub(crate) revision: u64,
     pub(crate) accounts: IdMap<AccountId, AccountEntry<P>>,
@@ -107,6 +109,20 @@ pub(crate) struct Index<P> {
     pub(crate) users: UserTable<P>,
     holders: Holders,
     directory: Directory,
+}
+
+impl<P: Catalog> core::fmt::Debug for Index<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Index")
+            .field("revision", &self.revision)
+            .field("accounts", &self.accounts.len())
+            .field("stores", &self.stores.len())
+            .field("sources", &self.sources.len())
+            .field("channels", &self.channels.len())
+            .field("roles", &self.roles.len())
+            .field("users", &self.users.len())
+            .finish()
+    }
 }
 
 /// Who holds which role where: the answer to "who may do P at store S" (R21) without looking
@@ -297,7 +313,12 @@ impl<P: Catalog> Index<P> {
 
     /// The role of `account` named `name` now or formerly (case ignored, R14).
     pub(crate) fn role_named(&self, account: AccountId, name: &str) -> Option<&Role<P>> {
-        let ids = self.directory.accounts.get(&account)?.roles.get(&folded(name))?;
+        let ids = self
+            .directory
+            .accounts
+            .get(&account)?
+            .roles
+            .get(&folded(name))?;
         ids.iter()
             .filter_map(|id| self.roles.get(id))
             .find(|r| r.account() == account && r.answers_to(name))
@@ -1105,9 +1126,18 @@ impl<P: Catalog> Index<P> {
             return Ok(());
         };
 
+        // Store and channel names: what a person reads and a download writes (R18).
+        for x in self.stores.values().filter(|x| x.account() == account) {
+            validate_name("store name", x.name())?;
+        }
+        for x in self.channels.values().filter(|x| x.account() == account) {
+            validate_name("sales channel name", x.name())?;
+        }
+
         // Sources: external ids unique per account (they are how imports name sources).
         let mut external = HashSet::new();
         for s in self.sources.values().filter(|s| s.account() == account) {
+            validate_name("source external id", s.external_id())?;
             if s.external_id().contains(',') {
                 return Err(Error::invalid(
                     "source external id",
@@ -1134,8 +1164,10 @@ impl<P: Catalog> Index<P> {
         // Roles: references inside the account; names (and former names) unambiguous (R14).
         let mut role_names = HashMap::new();
         for r in self.roles.values().filter(|r| r.account() == account) {
-            if r.name().trim().is_empty() {
-                return Err(Error::invalid("role name", r.name(), "must not be empty"));
+            for name in
+                core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str))
+            {
+                validate_name("role name", name)?;
             }
             let ceiling = r.ceiling();
             self.check_refs(
@@ -1472,7 +1504,31 @@ pub(crate) fn name_list<I: Iterator<Item = String>>(names: I) -> String {
 /// How many changed users of one account are validated one by one rather than by a full pass.
 const INCREMENTAL: usize = 32;
 
-/// R16: non-empty, no white space.
+/// A name people read and a CSV file carries: non-empty, no white space at either end (a
+/// padded name would not survive a download and upload, which trim cells), no control
+/// characters (a tab or carriage return can start a spreadsheet formula).
+pub(crate) fn validate_name(field: &'static str, name: &str) -> Result<(), Error> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid(field, name, "must not be empty"));
+    }
+    if name.trim() != name {
+        return Err(Error::invalid(
+            field,
+            name,
+            "must not start or end with white space",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            name,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// R16: non-empty, no white space or control characters.
 pub(crate) fn validate_username(name: &str) -> Result<(), Error> {
     if name.is_empty() {
         return Err(Error::invalid("username", name, "must not be empty"));
@@ -1489,6 +1545,13 @@ pub(crate) fn validate_username(name: &str) -> Result<(), Error> {
             "username",
             name,
             "must not contain white space",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "username",
+            name,
+            "must not contain control characters",
         ));
     }
     Ok(())

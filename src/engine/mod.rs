@@ -314,8 +314,15 @@ fn can_many<P: Catalog, R: Resource>(index: &Index<P>, checks: &[(UserId, P, R)]
 /// One consistent, immutable state of the engine.
 ///
 /// Cheap to clone (an `Arc`). Checks on a snapshot skip even the engine's lock-free load.
-#[derive(Debug)]
+///
+/// `Debug` prints the revision and how many accounts, roles and users it holds, never the users.
 pub struct Snapshot<P>(Arc<Index<P>>);
+
+impl<P: Catalog> core::fmt::Debug for Snapshot<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Snapshot").field(&*self.0).finish()
+    }
+}
 
 impl<P> Clone for Snapshot<P> {
     fn clone(&self) -> Self {

@@ -210,7 +210,6 @@ impl<P: Catalog> UserTable<P> {
     }
 
     /// How many users there are.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.records.len()
     }

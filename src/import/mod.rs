@@ -126,13 +126,24 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
         let snapshot = self.snapshot();
+        let account = snapshot.user(actor).map(User::account);
+        let refuse = |err: Error, rows: u64, attempted: &[Change<P>]| {
+            // R19: one record for the upload as a whole, then one per row it asked for.
+            let mut changes = Vec::with_capacity(attempted.len() + 1);
+            changes.push(Change::UploadUsers { rows });
+            changes.extend_from_slice(attempted);
+            let at = crate::admin::audit::now_unix_ms();
+            self.audit_refused(at, actor, account, &changes, &err);
+            err
+        };
+        // R1, R9: who uploads is asked before any row is read.
+        if let Err(err) = authorize::uploader(snapshot.index(), actor) {
+            return Err(refuse(err, 0, &[]));
+        }
         let plan = plan_upload(&snapshot, actor, data, limits, new_id);
         if !plan.problems.is_empty() {
-            let err = Error::upload(plan.problems);
-            let account = snapshot.user(actor).map(User::account);
-            let at = crate::admin::audit::now_unix_ms();
-            self.audit_refused(at, actor, account, &plan.attempted, &err);
-            return Err(err);
+            let err = Error::upload(plan.problems.listed, plan.problems.omitted);
+            return Err(refuse(err, plan.rows, &plan.attempted));
         }
         let updated = plan.changes.len() - plan.created;
         let applied = if plan.changes.is_empty() {
@@ -153,8 +164,9 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
 }
 
 impl<P: Catalog> Snapshot<P> {
-    /// The users `actor` may see (R20), in the upload template, every row an `Update`.
-    /// Uploading it back changes nothing.
+    /// The users `actor` may edit (R10, R11, R20), in the upload template, every row an
+    /// `Update`: the file an upload by the same actor takes back, changing nothing. Users the
+    /// actor may only see are in [`Snapshot::search_users`], not here.
     ///
     /// # Errors
     ///
@@ -163,7 +175,16 @@ impl<P: Catalog> Snapshot<P> {
     pub fn download_users_csv(&self, actor: UserId) -> Result<String, Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(HEADER).map_err(Error::storage)?;
-        for u in self.search_users(actor, &UserQuery::new()) {
+        let index = self.index();
+        let Some(me) = index.users.get(&actor).filter(|u| u.is_enabled()) else {
+            let bytes = w.into_inner().map_err(|e| Error::storage(e.to_string()))?;
+            return String::from_utf8(bytes).map_err(Error::storage);
+        };
+        let editable = self
+            .search_users(actor, &UserQuery::new())
+            .into_iter()
+            .filter(|u| authorize::may_edit(index, me, u));
+        for u in editable {
             let role = u
                 .grants()
                 .first()
@@ -205,8 +226,47 @@ struct Plan<P> {
     attempted: Vec<Change<P>>,
     created: usize,
     unchanged: usize,
+    /// Data rows read.
+    rows: u64,
     /// Empty if the upload may be applied.
-    problems: Vec<Problem>,
+    problems: Problems,
+}
+
+/// How many problems an upload lists at most; the rest are counted. With at most one problem
+/// per cell, a hostile file's report stays this small whatever its size.
+const MAX_LISTED: usize = 100;
+
+/// An upload's problems: the first [`MAX_LISTED`], and a count of the rest.
+#[derive(Default)]
+struct Problems {
+    listed: Vec<Problem>,
+    omitted: usize,
+}
+
+impl Problems {
+    fn push(&mut self, p: Problem) {
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push(p);
+        } else {
+            self.omitted = self.omitted.saturating_add(1);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.listed.is_empty() && self.omitted == 0
+    }
+
+    fn count(&self) -> usize {
+        self.listed.len().saturating_add(self.omitted)
+    }
+}
+
+impl Extend<Problem> for Problems {
+    fn extend<I: IntoIterator<Item = Problem>>(&mut self, iter: I) {
+        for p in iter {
+            self.push(p);
+        }
+    }
 }
 
 /// Parses, resolves, validates and authorizes every row.
@@ -222,17 +282,17 @@ fn plan_upload<P: Catalog>(
         attempted: Vec::new(),
         created: 0,
         unchanged: 0,
-        problems: Vec::new(),
+        rows: 0,
+        problems: Problems::default(),
     };
     let problems = &mut plan.problems;
-    let Some(account) = snapshot.user(actor).map(User::account) else {
-        problems.push(problem(
-            0,
-            None,
-            format!("unknown uploading user `{actor}`"),
-        ));
+    let index = snapshot.index();
+    // The caller has let only an enabled user with a user permission through.
+    let Some(me) = index.users.get(&actor) else {
+        problems.push(problem(0, None, "unknown uploading user"));
         return plan;
     };
+    let account = me.account();
     if data.len() > limits.max_bytes {
         let reason = format!("is {} bytes: the limit is {}", data.len(), limits.max_bytes);
         problems.push(problem(0, None, reason));
@@ -274,24 +334,27 @@ fn plan_upload<P: Catalog>(
     // The account's users by folded username and e-mail, looked up for every row.
     let mut by_username: HashMap<String, &User> = HashMap::new();
     let mut by_email: HashMap<String, &User> = HashMap::new();
-    for u in snapshot.users(account) {
+    let mut enabled = 0usize;
+    for u in index.account_users(account) {
         by_username.insert(folded(u.username()), u);
         by_email.insert(folded(u.email()), u);
+        enabled += usize::from(u.is_enabled());
     }
     let known = Known {
+        me,
         by_username,
         by_email,
     };
     let mut seen_usernames: HashMap<String, u64> = HashMap::new();
     let mut seen_emails: HashMap<String, u64> = HashMap::new();
     let limit = snapshot.account(account).and_then(|a| a.seat_limit());
-    let mut enabled = snapshot.users(account).filter(|u| u.is_enabled()).count();
     for (n, record) in records.enumerate() {
         let line = record
             .as_ref()
             .ok()
             .and_then(|r| r.position())
             .map_or(n as u64 + 2, |p| p.line());
+        plan.rows = n as u64 + 1;
         if n >= limits.max_rows {
             let reason = format!(
                 "more than {} rows: the limit is {}",
@@ -312,13 +375,13 @@ fn plan_upload<P: Catalog>(
             problems.push(problem(line, None, reason));
             continue;
         }
-        let before = problems.len();
+        let before = problems.count();
         let mut cells: [&str; 9] = [""; 9];
         for (i, raw) in record.iter().enumerate() {
             let Some(cell) = cells.get_mut(i) else {
                 continue;
             };
-            match std::str::from_utf8(raw) {
+            match core::str::from_utf8(raw) {
                 Ok(text) => match cell_value(text.trim()) {
                     Ok(v) => *cell = v,
                     Err(reason) => problems.push(problem(line, Some(i), reason)),
@@ -326,7 +389,7 @@ fn plan_upload<P: Catalog>(
                 Err(_) => problems.push(problem(line, Some(i), "is not valid UTF-8")),
             }
         }
-        if problems.len() > before {
+        if problems.count() > before {
             continue;
         }
         match plan_row(
@@ -346,22 +409,22 @@ fn plan_upload<P: Catalog>(
                             row.build(User::new(new_id(), account, cells[USERNAME], cells[EMAIL]));
                         Change::CreateUser(user)
                     }
-                    Some(old) => {
-                        let new = row.build(old.clone());
-                        if &new == old {
-                            // A row that changes nothing (a downloaded one) needs no right.
-                            plan.unchanged += 1;
-                            continue;
-                        }
-                        Change::UpdateUser(new)
-                    }
+                    Some(old) => Change::UpdateUser(row.build(old.clone())),
                 };
-                plan.attempted.push(change.clone());
-                // R8–R10: the row as the uploading actor would make it.
-                if let Err(e) = authorize::plan(snapshot.index(), actor, &change) {
+                // R8–R10: the row as the uploading actor would make it; a row that changes
+                // nothing is authorized like any other.
+                if let Err(e) = authorize::plan(index, actor, &change) {
+                    plan.attempted.push(change);
                     problems.push(problem(line, Some(column_of(&e)), e.to_string()));
                     continue;
                 }
+                if let (Change::UpdateUser(new), Some(old)) = (&change, row.existing)
+                    && new == old
+                {
+                    plan.unchanged += 1;
+                    continue;
+                }
+                plan.attempted.push(change.clone());
                 // R12: count what the upload would enable.
                 let was = row.existing.is_some_and(User::is_enabled);
                 if row.enabled && !was {
@@ -383,8 +446,9 @@ fn plan_upload<P: Catalog>(
     plan
 }
 
-/// The account's users before the upload, by folded username and e-mail.
+/// The uploader, and the account's users before the upload, by folded username and e-mail.
 struct Known<'a> {
+    me: &'a User,
     by_username: HashMap<String, &'a User>,
     by_email: HashMap<String, &'a User>,
 }
@@ -454,7 +518,15 @@ fn plan_row<'a, P: Catalog>(
         sources,
         action,
     ] = *cells;
-    let mut bad = |col: usize, reason: String| problems.push(problem(line, Some(col), reason));
+    // At most one problem per cell: the first found.
+    let mut bad_cells = [false; HEADER.len()];
+    let mut bad = |col: usize, reason: String| {
+        if let Some(seen) = bad_cells.get_mut(col)
+            && !core::mem::replace(seen, true)
+        {
+            problems.push(problem(line, Some(col), reason));
+        }
+    };
     let flag = |text: &str| match text {
         "1" => Ok(true),
         "0" => Ok(false),
@@ -501,21 +573,25 @@ fn plan_row<'a, P: Catalog>(
             format!("`{email}` appears again: first on line {first}"),
         );
     }
-    let existing = known.by_username.get(&folded(username)).copied();
-    match (create, existing) {
-        (true, Some(_)) => bad(USERNAME, format!("`{username}` already exists: use Update")),
-        (false, None) => bad(USERNAME, format!("no user `{username}` to update")),
+    // R20: a user the uploader may not edit is answered as if there were none; no message
+    // names another user.
+    let taken = known.by_username.get(&folded(username)).copied();
+    let existing = taken.filter(|u| authorize::may_edit(snapshot.index(), known.me, u));
+    match (create, taken, existing) {
+        (true, _, Some(_)) => bad(USERNAME, format!("`{username}` already exists: use Update")),
+        (true, Some(_), None) => bad(USERNAME, format!("`{username}` is not available")),
+        (false, _, None) => bad(USERNAME, format!("no user `{username}` to update")),
         _ => {}
     }
-    if let Some(other) = known
-        .by_email
-        .get(&folded(email))
-        .filter(|u| Some(u.id()) != existing.map(User::id))
+    // An `Update` of no user is refused already: its e-mail is not looked up, so that a row
+    // naming a hidden user says nothing more than one naming nobody.
+    if (create || existing.is_some())
+        && known
+            .by_email
+            .get(&folded(email))
+            .is_some_and(|u| Some(u.id()) != existing.map(User::id))
     {
-        bad(
-            EMAIL,
-            format!("`{email}` is taken by user `{}`", other.username()),
-        );
+        bad(EMAIL, format!("`{email}` is already in use"));
     }
     let tz = match parse_timezone(timezone) {
         Ok(tz) => Some(tz),
@@ -541,11 +617,22 @@ fn plan_row<'a, P: Catalog>(
         Access::All
     } else {
         let mut ids = Vec::new();
+        let (mut unknown, mut first_unknown) = (0usize, None);
         for name in sources.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match snapshot.source_named(account, name) {
                 Some(s) => ids.push(s.id()),
-                None => bad(SOURCES, format!("unknown source `{name}`")),
+                None => {
+                    unknown += 1;
+                    first_unknown.get_or_insert(name);
+                }
             }
+        }
+        if let Some(name) = first_unknown {
+            let reason = match unknown - 1 {
+                0 => format!("unknown source `{name}`"),
+                more => format!("unknown source `{name}`, and {more} more"),
+            };
+            bad(SOURCES, reason);
         }
         if ids.is_empty() {
             Access::None
@@ -577,9 +664,10 @@ fn cell_value(text: &str) -> Result<&str, &'static str> {
     }
 }
 
-/// Whether a spreadsheet would run `text` as a formula.
+/// Whether a spreadsheet would run `text` as a formula: it starts with one of the characters
+/// OWASP's CSV injection page lists (`=`, `+`, `-`, `@`, tab, carriage return), or a line feed.
 fn formula(text: &str) -> bool {
-    text.starts_with(['=', '+', '-', '@'])
+    text.starts_with(['=', '+', '-', '@', '\t', '\r', '\n'])
 }
 
 /// Whether `text` is written with a leading `'` on download: formulas, and values that start
@@ -588,7 +676,8 @@ fn needs_quote(text: &str) -> bool {
     formula(text) || text.starts_with('\'')
 }
 
-/// A cell for download: a value a spreadsheet would run as a formula gets a leading `'`.
+/// A cell for download: a value a spreadsheet would run as a formula gets a leading `'` (OWASP's
+/// advice); the writer quotes any cell with a comma, quote or line break.
 fn neutralise(text: &str) -> String {
     if needs_quote(text) {
         format!("'{text}")

@@ -48,10 +48,23 @@ impl<P> Storage<P> for Volatile {
 /// Share one (in an `Arc`) between engines to model a restart, or several replicas in one
 /// process: an engine opened on it later loads everything the others wrote, and a follower
 /// ([`Engine::follow`](crate::Engine::follow)) is woken by every commit.
-#[derive(Debug)]
+///
+/// `Debug` prints the revision and how many objects and batches it holds, not the objects.
 pub struct MemoryStorage<P> {
     state: Mutex<Records<P>>,
     changed: Condvar,
+}
+
+impl<P> std::fmt::Debug for MemoryStorage<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("MemoryStorage");
+        if let Ok(r) = self.state.lock() {
+            d.field("revision", &r.revision)
+                .field("objects", &r.objects.len())
+                .field("batches", &r.log.len());
+        }
+        d.finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]

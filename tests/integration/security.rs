@@ -114,3 +114,246 @@ fn r7_one_grants_level_is_not_lent_to_another_grants_stores_on_create() {
     e.apply(ALICE, Change::CreateUser(north)).unwrap();
     assert!(e.can(ALICE, Oms::MANAGE_USERS, &OnUser(ACCT, UserId::new(9))));
 }
+
+#[test]
+fn r1_a_duplicate_id_names_no_other_account() {
+    let (e, _) = split_levels();
+    let other = AccountId::new(2);
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(other, "Rival Ltd")),
+        Mutation::PutRole(Role::new(
+            RoleId::new(50),
+            other,
+            "Admin",
+            Level::TOP,
+            Oms::all(),
+        )),
+        Mutation::PutUser(
+            User::new(UserId::new(120), other, "rival", "rival@rival.example")
+                .with_owner(true)
+                .with_grant(Grant::new(RoleId::new(50), Access::All)),
+        ),
+    ])
+    .unwrap();
+    let new = User::new(UserId::new(120), ACCT, "vic", "vic@shop.example")
+        .with_grant(Grant::new(SUPERVISOR, Access::specific([NORTH])));
+    let before = state(&e);
+    let err = e.apply(OWNER, Change::CreateUser(new)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Duplicate);
+    let said = format!("{err} {err:?}");
+    for hint in ["account", "Rival", "rival", "#2"] {
+        assert!(!said.contains(hint), "{said}");
+    }
+    assert_eq!(state(&e), before);
+}
+
+#[test]
+fn r19_debug_of_an_engine_or_snapshot_prints_no_user() {
+    let (e, audit) = split_levels();
+    e.apply(OWNER, Change::DisableUser(TOM)).unwrap();
+    let printed = format!("{e:?} {:?} {audit:?}", e.snapshot());
+    for secret in ["@shop.example", "alice", "tom"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    assert!(printed.contains("users: 3"), "{printed}");
+}
+
+#[cfg(feature = "csv")]
+mod upload {
+    use super::*;
+    use shopguard::import::CsvLimits;
+    use shopguard::{Outcome, Source, SourceId};
+
+    const HEADER: &str = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n";
+    const CASHIER: RoleId = RoleId::new(6);
+    const CASH: UserId = UserId::new(6);
+    const DISABLED_ADMIN: UserId = UserId::new(7);
+
+    /// The split-levels shop, with a cashier who holds no user permission, a disabled
+    /// administrator and a source.
+    fn shop() -> (Engine<Oms>, Arc<MemoryAudit<Oms>>) {
+        let (e, audit) = split_levels();
+        e.unchecked_apply([
+            Mutation::PutSource(Source::new(SourceId::new(20), ACCT, "WAREHOUSE")),
+            Mutation::PutRole(Role::new(
+                CASHIER,
+                ACCT,
+                "Cashier",
+                level(6),
+                Oms::SALES_MANAGE_ORDERS,
+            )),
+            Mutation::PutUser(
+                User::new(CASH, ACCT, "cash", "cash@shop.example")
+                    .with_grant(Grant::new(CASHIER, Access::specific([NORTH]))),
+            ),
+            Mutation::PutUser(
+                User::new(DISABLED_ADMIN, ACCT, "dis", "dis@shop.example")
+                    .with_enabled(false)
+                    .with_grant(Grant::new(ADMIN, Access::All)),
+            ),
+        ])
+        .unwrap();
+        (e, audit)
+    }
+
+    fn upload(e: &Engine<Oms>, actor: UserId, csv: &str) -> Result<usize, shopguard::Error> {
+        let mut next = 1000;
+        let mut ids = move || {
+            next += 1;
+            UserId::new(next)
+        };
+        e.upload_users_csv(actor, csv.as_bytes(), &CsvLimits::default(), &mut ids)
+            .map(|u| u.unchanged())
+    }
+
+    /// The owner's row, exactly as a download would write it.
+    fn owner_row() -> String {
+        format!("{HEADER}owner,owner@shop.example,1,0,0,UTC,Admin,,Update\n")
+    }
+
+    #[test]
+    fn r9_an_upload_by_someone_without_a_user_permission_is_refused_before_any_row() {
+        let (e, _) = shop();
+        let before = state(&e);
+        let err = upload(&e, CASH, &owner_row()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotPermitted, "{err}");
+        assert!(!err.to_string().contains("owner"), "{err}");
+        // A changed cell gets the very same answer: nothing about the rows is read.
+        let changed = owner_row().replace("UTC", "Europe/Madrid");
+        assert_eq!(
+            upload(&e, CASH, &changed).unwrap_err().to_string(),
+            err.to_string()
+        );
+        assert_eq!(state(&e), before);
+    }
+
+    #[test]
+    fn r1_a_disabled_user_cannot_upload() {
+        let (e, _) = shop();
+        let file = format!("{HEADER}new,new@shop.example,1,0,0,UTC,Cashier,,Create\n");
+        let err = upload(&e, DISABLED_ADMIN, &file).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotPermitted, "{err}");
+        assert!(e.snapshot().users(ACCT).all(|u| u.username() != "new"));
+    }
+
+    #[test]
+    fn r20_an_upload_row_naming_a_user_the_uploader_may_not_manage_reads_as_naming_none() {
+        let (e, _) = shop();
+        // tom (South) is outside what alice manages by one grant; `nobody` does not exist.
+        let tom = format!("{HEADER}tom,tom@shop.example,1,0,0,UTC,Supervisor,,Update\n");
+        let nobody = format!("{HEADER}nobody,tom2@shop.example,1,0,0,UTC,Supervisor,,Update\n");
+        let answer = |file: &str, name: &str| {
+            let err = upload(&e, ALICE, file).unwrap_err();
+            let reasons: Vec<String> = err
+                .problems()
+                .iter()
+                .map(|p| format!("{:?} {}", p.column(), p.reason().replace(name, "NAME")))
+                .collect();
+            (err.kind(), reasons)
+        };
+        let (kind, hidden) = answer(&tom, "tom");
+        assert_eq!((kind, hidden.clone()), answer(&nobody, "nobody"));
+        // The unchanged row was authorized, and refused, like a changed one.
+        assert_eq!(hidden.len(), 1, "{hidden:?}");
+        // An e-mail taken by a user the uploader may not see is not attributed to anyone.
+        let taken = format!("{HEADER}newbie,owner@shop.example,1,0,0,UTC,Supervisor,,Create\n");
+        let err = upload(&e, ALICE, &taken).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("already in use"), "{text}");
+        assert!(!text.contains("`owner`"), "{text}");
+    }
+
+    #[test]
+    fn r18_a_refused_upload_leaves_one_audit_record_for_the_whole_file() {
+        let (e, audit) = shop();
+        let file = format!("{HEADER}a b,x,9,0,0,UTC,Nope,,Create\nc d,y,9,0,0,UTC,Nope,,Create\n");
+        let before = audit.records().len();
+        upload(&e, OWNER, &file).unwrap_err();
+        let records = audit.records();
+        let whole = &records[before];
+        assert_eq!(whole.change, Change::UploadUsers { rows: 2 });
+        assert_eq!((whole.actor, whole.account), (OWNER, Some(ACCT)));
+        assert!(matches!(whole.outcome, Outcome::Refused { .. }));
+        // A refusal before any row is read is recorded too.
+        upload(&e, CASH, &file).unwrap_err();
+        let last = audit.records().pop().unwrap();
+        assert_eq!(last.change, Change::UploadUsers { rows: 0 });
+        assert_eq!(last.actor, CASH);
+    }
+
+    #[test]
+    fn r1_a_hostile_upload_reports_at_most_one_problem_per_cell_and_a_bounded_list() {
+        let (e, _) = shop();
+        // One Sources cell naming 20,000 unknown sources: one problem.
+        let names = vec!["nowhere"; 20_000].join(",");
+        let file = format!("{HEADER}newbie,n@shop.example,1,0,0,UTC,Cashier,\"{names}\",Create\n");
+        let err = upload(&e, OWNER, &file).unwrap_err();
+        assert_eq!(err.problems().len(), 1, "{err}");
+        assert!(err.problems()[0].reason().contains("19999 more"), "{err}");
+        // Ten MiB of `x,x,x…` lines: every line is one problem, and only the first hundred are
+        // kept; the rest are counted.
+        let line = format!("{}x\n", "x,".repeat(500));
+        let mut hostile = HEADER.to_owned();
+        while hostile.len() + line.len() < 10 << 20 {
+            hostile.push_str(&line);
+        }
+        let rows = (hostile.len() - HEADER.len()) / line.len();
+        let err = upload(&e, OWNER, &hostile).unwrap_err();
+        assert_eq!(err.problems().len(), 100);
+        assert_eq!(
+            err.problems().len() + err.problems_omitted(),
+            rows.min(100_001)
+        );
+    }
+
+    #[test]
+    fn r18_names_that_would_not_round_trip_are_refused_where_they_are_set() {
+        let (e, _) = shop();
+        for name in [" Till ", "Till ", "\t=HYPERLINK(\"x\")", "Ti\u{7}ll", ""] {
+            let before = state(&e);
+            let role = Role::new(
+                RoleId::new(9),
+                ACCT,
+                name,
+                level(7),
+                Oms::SALES_MANAGE_ORDERS,
+            );
+            let err = e.unchecked_apply([Mutation::PutRole(role)]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{name:?}: {err}");
+            let store = Store::new(StoreId::new(9), ACCT, name);
+            let err = e.unchecked_apply([Mutation::PutStore(store)]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{name:?}: {err}");
+            assert_eq!(state(&e), before);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any role name the engine accepts survives download and upload, and no downloaded
+        /// cell starts with a character a spreadsheet runs as a formula.
+        #[test]
+        fn r18_download_round_trips_any_accepted_role_name(
+            name in "['=+@\\-\\t\\r \"a-zA-Z,;ÄäÉé]{1,12}",
+        ) {
+            let (e, _) = shop();
+            let renamed = e.snapshot().role(SUPERVISOR).unwrap().clone().renamed(name.clone());
+            proptest::prop_assume!(e.unchecked_apply([Mutation::PutRole(renamed)]).is_ok());
+            let down = e.snapshot().download_users_csv(OWNER).unwrap();
+            let mut reader = csv::ReaderBuilder::new().from_reader(down.as_bytes());
+            for record in reader.records() {
+                for cell in record.unwrap().iter() {
+                    proptest::prop_assert!(
+                        !cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']),
+                        "cell {:?} in {}", cell, down
+                    );
+                }
+            }
+            let before = state(&e);
+            let rows = down.lines().count() - 1;
+            let unchanged = upload(&e, OWNER, &down);
+            proptest::prop_assert_eq!(unchanged.ok(), Some(rows), "{}", down);
+            proptest::prop_assert_eq!(state(&e), before);
+        }
+    }
+}
