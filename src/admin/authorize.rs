@@ -457,6 +457,20 @@ pub(crate) fn plan<P: Catalog>(
         Some(u) if u.account() == account => Ok(u),
         _ => Err(Error::not_found("user", id)),
     };
+    // R20: a user the actor may neither see nor manage with `perm` is not found, so that no
+    // message names it or says what it is.
+    let target_of = |id: UserId, perm: P| match index.users.get(&id) {
+        Some(u)
+            if u.account() == account
+                && (index
+                    .evaluate(actor, admin.view_users, &OnUser(account, id))
+                    .is_ok()
+                    || index.manages(a.user, perm, u).is_ok()) =>
+        {
+            Ok(u)
+        }
+        _ => Err(Error::not_found("user", id)),
+    };
     let role_of = |id: RoleId| match index.roles.get(&id) {
         Some(r) if r.account() == account => Ok(r),
         _ => Err(Error::not_found("role", id)),
@@ -574,7 +588,7 @@ pub(crate) fn plan<P: Catalog>(
             create_user(&a, index, User::copy_from(template, *id, username, email))
         }
         Change::UpdateUser(user) => {
-            let old = user_of(user.id())?;
+            let old = target_of(user.id(), admin.edit_users)?;
             let action = format!("update user `{}`", old.username());
             a.may_touch(old, admin.edit_users, &action)?;
             if user.is_owner() != old.is_owner() || user.account() != old.account() {
@@ -588,7 +602,7 @@ pub(crate) fn plan<P: Catalog>(
             done(vec![Mutation::PutUser(user.clone())])
         }
         Change::EnableUser(id) | Change::DisableUser(id) => {
-            let old = user_of(*id)?;
+            let old = target_of(*id, admin.edit_users)?;
             let enable = matches!(change, Change::EnableUser(_));
             let action = format!(
                 "{} user `{}`",
@@ -611,7 +625,7 @@ pub(crate) fn plan<P: Catalog>(
             done(vec![Mutation::PutUser(new)])
         }
         Change::DeleteUser(id) => {
-            let old = user_of(*id)?;
+            let old = target_of(*id, admin.delete_users)?;
             let action = format!("delete user `{}`", old.username());
             if old.is_owner() {
                 return Err(Error::refused(

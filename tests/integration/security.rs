@@ -82,7 +82,9 @@ fn refused(e: &Engine<Oms>, actor: UserId, change: Change<Oms>, kind: ErrorKind)
 fn r10_one_grants_level_is_not_lent_to_another_grants_stores_on_delete() {
     let (e, _) = split_levels();
     assert!(!e.can(ALICE, Oms::MANAGE_USERS, &OnUser(ACCT, TOM)));
-    refused(&e, ALICE, Change::DeleteUser(TOM), ErrorKind::OutsideScope);
+    // In the OMS, seeing users takes the permission to manage them: tom, whom alice may not
+    // manage, is not even found for her (R20).
+    refused(&e, ALICE, Change::DeleteUser(TOM), ErrorKind::NotFound);
 }
 
 #[test]
@@ -92,13 +94,8 @@ fn r10_one_grants_level_is_not_lent_to_another_grants_stores_on_edit() {
     let demoted = tom
         .clone()
         .with_grants([Grant::new(SHIFT_LEAD, Access::specific([SOUTH]))]);
-    refused(
-        &e,
-        ALICE,
-        Change::UpdateUser(demoted),
-        ErrorKind::OutsideScope,
-    );
-    refused(&e, ALICE, Change::DisableUser(TOM), ErrorKind::OutsideScope);
+    refused(&e, ALICE, Change::UpdateUser(demoted), ErrorKind::NotFound);
+    refused(&e, ALICE, Change::DisableUser(TOM), ErrorKind::NotFound);
 }
 
 #[test]
@@ -355,5 +352,79 @@ mod upload {
             proptest::prop_assert_eq!(unchanged.ok(), Some(rows), "{}", down);
             proptest::prop_assert_eq!(state(&e), before);
         }
+    }
+}
+
+#[test]
+fn r20_a_change_to_a_user_the_actor_may_not_see_reads_as_a_change_to_no_user() {
+    let (e, _) = split_levels();
+    // tom is invisible to alice; user 99 does not exist. The answers differ only in the id.
+    for change in [Change::DeleteUser, Change::DisableUser, Change::EnableUser] {
+        let hidden = e.apply(ALICE, change(TOM)).unwrap_err();
+        let absent = e.apply(ALICE, change(UserId::new(99))).unwrap_err();
+        assert_eq!(hidden.kind(), absent.kind());
+        assert_eq!(
+            hidden.to_string().replace("#3", "#99"),
+            absent.to_string(),
+            "no name, no rule: `{hidden}`"
+        );
+    }
+}
+
+/// The split-levels shop on the payments portal's catalog, where every member of staff with
+/// `VIEW_TEAM` sees every other (R13): tom is visible to alice, yet not hers to manage.
+#[test]
+fn r10_a_visible_user_outside_every_single_grant_is_refused_by_rule() {
+    use shopguard::catalog::payments::Payments;
+    let e = Engine::<Payments>::new();
+    let staff = Payments::MANAGE_USERS | Payments::VIEW_TEAM;
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(ACCT, "Shop").with_seat_limit(20)),
+        Mutation::PutStore(Store::new(NORTH, ACCT, "North")),
+        Mutation::PutStore(Store::new(SOUTH, ACCT, "South")),
+        Mutation::PutRole(Role::new(ADMIN, ACCT, "Admin", Level::TOP, Payments::all())),
+        Mutation::PutRole(Role::new(MANAGER, ACCT, "Manager", level(2), staff)),
+        Mutation::PutRole(Role::new(
+            SUPERVISOR,
+            ACCT,
+            "Supervisor",
+            level(3),
+            Payments::VIEW_TEAM,
+        )),
+        Mutation::PutRole(Role::new(SHIFT_LEAD, ACCT, "Shift lead", level(5), staff)),
+        Mutation::PutUser(
+            User::new(OWNER, ACCT, "owner", "owner@shop.example")
+                .with_owner(true)
+                .with_grant(Grant::new(ADMIN, Access::All)),
+        ),
+        Mutation::PutUser(
+            User::new(ALICE, ACCT, "alice", "alice@shop.example").with_grants([
+                Grant::new(MANAGER, Access::specific([NORTH])),
+                Grant::new(SHIFT_LEAD, Access::specific([SOUTH])),
+            ]),
+        ),
+        Mutation::PutUser(
+            User::new(TOM, ACCT, "tom", "tom@shop.example")
+                .with_grant(Grant::new(SUPERVISOR, Access::specific([SOUTH]))),
+        ),
+    ])
+    .unwrap();
+    assert!(e.can(ALICE, Payments::VIEW_TEAM, &OnUser(ACCT, TOM)));
+    assert!(!e.can(ALICE, Payments::MANAGE_USERS, &OnUser(ACCT, TOM)));
+    for change in [
+        Change::DeleteUser(TOM),
+        Change::DisableUser(TOM),
+        Change::UpdateUser(
+            e.snapshot()
+                .user(TOM)
+                .unwrap()
+                .clone()
+                .with_grants([Grant::new(SHIFT_LEAD, Access::specific([SOUTH]))]),
+        ),
+    ] {
+        let before = state(&e);
+        let err = e.apply(ALICE, change).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutsideScope, "{err}");
+        assert_eq!(state(&e), before);
     }
 }
