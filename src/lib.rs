@@ -152,6 +152,12 @@ pub mod import;
 mod model;
 pub mod storage;
 
+/// The numbered rules (R1…R21) the code, tests and messages cite, the order in which deny
+/// reasons are tried, where each rule's tests are, and the four products ("seed 000…003") the
+/// model was drawn from. The same text is `RULES.md` at the repository's root.
+#[doc = include_str!("../RULES.md")]
+pub mod rules {}
+
 pub use crate::admin::audit::{AuditRecord, AuditSink, MemoryAudit, Object, Outcome};
 pub use crate::admin::change::Change;
 pub use crate::admin::listing::UserQuery;
