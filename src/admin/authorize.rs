@@ -8,7 +8,7 @@ use core::fmt;
 use crate::admin::Event;
 use crate::admin::change::Change;
 use crate::engine::decision::DenyReason;
-use crate::engine::index::{Index, name_list};
+use crate::engine::index::{Index, name_list, same_folded};
 use crate::engine::resource::OnUser;
 use crate::model::access::Access;
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
@@ -251,7 +251,11 @@ impl<'a, P: Catalog> Actor<'a, P> {
                         .iter()
                         .chain(&mine)
                         .fold(Cap::nothing(), |acc, o| acc.union(o));
-                    let (kind, what) = if !b.stores.is_within(&all.stores) {
+                    let holds_none = mine.iter().all(Cap::is_nothing);
+                    let (kind, what) = if holds_none {
+                        // R8: a permission the actor does not hold at all.
+                        (ErrorKind::Escalation, "")
+                    } else if !b.stores.is_within(&all.stores) {
                         (ErrorKind::OutsideScope, "stores")
                     } else if !b.sources.is_within(&all.sources) {
                         (ErrorKind::Escalation, "sources")
@@ -263,7 +267,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
                             "stores, sources and sales channels taken together",
                         )
                     };
-                    let reason = if mine.iter().all(Cap::is_nothing) {
+                    let reason = if holds_none {
                         format!("it would grant `{}` which you do not hold", info.name())
                     } else {
                         format!("it would give `{}` at {what} outside yours", info.name())
@@ -530,10 +534,30 @@ pub(crate) fn plan<P: Catalog>(
                     "the account owner holds this role: only the owner may delete it",
                 ));
             }
+            // R20: holders the actor may neither see nor manage are counted, never named.
+            let visible = |u: &User| {
+                index
+                    .evaluate(actor, admin.view_users, &OnUser(account, u.id()))
+                    .is_ok()
+                    || index.manages(a.user, admin.edit_users, u).is_ok()
+            };
             let mut mutations = Vec::new();
             match reassign_to {
                 None if !holders.is_empty() => {
-                    let names = name_list(holders.iter().map(|u| u.username().to_owned()));
+                    let shown = holders.iter().filter(|u| visible(u));
+                    let mut names = name_list(shown.map(|u| u.username().to_owned()));
+                    let hidden = holders.iter().filter(|u| !visible(u)).count();
+                    let others = match hidden {
+                        0 => String::new(),
+                        1 => "1 user".to_owned(),
+                        n => format!("{n} users"),
+                    };
+                    if !others.is_empty() {
+                        if !names.is_empty() {
+                            names.push_str(" and ");
+                        }
+                        names.push_str(&others);
+                    }
                     return Err(Error::in_use("role", old.name(), names));
                 }
                 None => {}
@@ -544,6 +568,13 @@ pub(crate) fn plan<P: Catalog>(
                     }
                     let mut moved = Vec::with_capacity(holders.len());
                     for u in &holders {
+                        if !visible(u) {
+                            return Err(Error::refused(
+                                ErrorKind::OutsideScope,
+                                action,
+                                "the role is held by users you may not manage",
+                            ));
+                        }
                         a.may_touch(u, admin.edit_users, &action)?;
                         a.may_assign(target, admin.edit_users, &action)?;
                         let grants = u.grants().iter().map(|g| {
@@ -599,6 +630,12 @@ pub(crate) fn plan<P: Catalog>(
                 ));
             }
             a.may_give(user, Some(old), admin.edit_users, &action)?;
+            if !same_folded(user.email(), old.email()) {
+                // R8: the e-mail recovers the account, so whoever sets it can take everything
+                // the user holds: only an actor who holds all of it may.
+                let roles = |id: RoleId| index.roles.get(&id);
+                a.no_gain(&[(None, Some(user))], &roles, &roles, &action)?;
+            }
             done(vec![Mutation::PutUser(user.clone())])
         }
         Change::EnableUser(id) | Change::DisableUser(id) => {

@@ -491,6 +491,12 @@ impl<P: Catalog> Index<P> {
     /// index (a user about to be created, or a user as a change would leave it): the check of
     /// [`OnUser`](crate::OnUser) (R6, R10), and the one definition of "may manage" that the
     /// write side uses too. The target's roles are looked up in this index.
+    ///
+    /// One addition, for a permission a catalog makes account-wide: the check of `OnUser` then
+    /// skips stores and levels (seeing every member of staff, R13), but managing a user never
+    /// skips levels — some grant holding the permission must see every role the target holds
+    /// (R6, R7). None of the four shipped catalogs has an account-wide user-changing
+    /// permission.
     pub(crate) fn manages(
         &self,
         actor: &User,
@@ -510,7 +516,25 @@ impl<P: Catalog> Index<P> {
             target: Some(target),
             target_level: None,
         };
-        self.decide::<true>(&asker, &at)
+        let allowed = self.decide::<true>(&asker, &at)?;
+        if asker.account_wide && target.id() != actor.id() {
+            let sees_all = |g: &Grant| {
+                self.roles.get(&g.role).is_some_and(|r| {
+                    r.permissions()
+                        .difference(asker.acct.withheld)
+                        .contains(permission)
+                        && target.grants().iter().all(|tg| {
+                            self.roles
+                                .get(&tg.role)
+                                .is_none_or(|tr| r.level().sees(tr.level()))
+                        })
+                })
+            };
+            if !actor.grants().iter().any(sees_all) {
+                return Err(DenyReason::AboveLevel);
+            }
+        }
+        Ok(allowed)
     }
 
     /// The grants' verdict on a located resource: the first grant that allows it, or the first
@@ -1183,7 +1207,7 @@ impl<P: Catalog> Index<P> {
             for name in
                 core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str))
             {
-                if let Some(other) = role_names.insert(name.to_lowercase(), r.id())
+                if let Some(other) = role_names.insert(folded(name), r.id())
                     && other != r.id()
                 {
                     return Err(Error::duplicate("role name", name, account));
@@ -1232,7 +1256,7 @@ impl<P: Catalog> Index<P> {
         for u in fresh.iter().copied() {
             self.check_user(account, u, &none)?;
         }
-        for u in self.users.values().filter(|u| u.account() == account) {
+        for u in self.account_users(account) {
             any_user = true;
             for c in fresh.iter().copied().filter(|c| c.id() != u.id()) {
                 if same_folded(c.username(), u.username()) {
@@ -1260,9 +1284,9 @@ impl<P: Catalog> Index<P> {
         for g in u.grants() {
             match self.roles.get(&g.role) {
                 Some(r) if r.account() == account => {}
-                Some(r) => {
-                    return Err(Error::wrong_account("role", g.role, r.account(), account));
-                }
+                // Another account's role is not found: ids are global, and naming the account
+                // that holds one would tell one tenant about another.
+                Some(_) => return Err(Error::not_found("role", g.role)),
                 None if removed.roles.contains(&g.role) => {
                     return Err(Error::in_use("role", g.role, format!("`{}`", u.username())));
                 }
@@ -1490,7 +1514,9 @@ fn check_ref<I: core::fmt::Display>(
 ) -> Result<(), Error> {
     match found {
         Some(a) if a == account => Ok(()),
-        Some(a) => Err(Error::wrong_account(what, id, a, account)),
+        // Another account's object is not found, as in any check (R1): no tenant learns of
+        // another.
+        Some(_) => Err(Error::not_found(what, id)),
         None if was_removed => Err(Error::in_use(what, id, who())),
         None => Err(Error::not_found(what, id)),
     }
@@ -1560,7 +1586,10 @@ pub(crate) fn validate_username(name: &str) -> Result<(), Error> {
 /// R16: a valid e-mail address.
 pub(crate) fn validate_email(email: &str) -> Result<(), Error> {
     // The crate accepts display forms such as `Name <a@b>`; a stored address is the bare form.
-    let bare = !email.contains(['<', '>', ' ']) && email.contains('@');
+    let bare = !email.contains(['<', '>', ' '])
+        && email.contains('@')
+        && email.trim() == email
+        && !email.chars().any(char::is_control);
     if bare && email_address::EmailAddress::is_valid(email) {
         Ok(())
     } else {

@@ -73,10 +73,24 @@ impl Default for CsvLimits {
     }
 }
 
-/// A problem at `line` in the cell of column `column` (an index into [`HEADER`]).
+/// A problem at `line` in the cell of column `column` (an index into [`HEADER`]). A reason
+/// quotes the cell it is about; a hostile cell is cut to [`MAX_REASON`] bytes, so a report's
+/// size does not grow with the file's cells.
 fn problem(line: u64, column: Option<usize>, reason: impl Into<String>) -> Problem {
+    let mut reason = reason.into();
+    if reason.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
     Problem::new(line, column.and_then(|c| HEADER.get(c).copied()), reason)
 }
+
+/// The longest problem reason kept, in bytes.
+const MAX_REASON: usize = 200;
 
 /// An upload that was applied.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -128,12 +142,15 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         let snapshot = self.snapshot();
         let account = snapshot.user(actor).map(User::account);
         let refuse = |err: Error, rows: u64, attempted: &[Change<P>]| {
-            // R19: one record for the upload as a whole, then one per row it asked for.
-            let mut changes = Vec::with_capacity(attempted.len() + 1);
-            changes.push(Change::UploadUsers { rows });
-            changes.extend_from_slice(attempted);
+            // R19: one record for the upload as a whole, with the report; then one per row it
+            // asked for, each with a short reason (the report is not copied into every one).
             let at = crate::admin::audit::now_unix_ms();
-            self.audit_refused(at, actor, account, &changes, &err);
+            self.audit_refused(at, actor, account, &[Change::UploadUsers { rows }], &err);
+            if !attempted.is_empty() {
+                let short =
+                    Error::refused(err.kind(), "apply an upload row", "the upload was refused");
+                self.audit_refused(at, actor, account, attempted, &short);
+            }
             err
         };
         // R1, R9: who uploads is asked before any row is read.
@@ -152,7 +169,10 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                 events: Vec::new(),
             }
         } else {
-            self.apply_all(actor, plan.changes)?
+            // A refusal now (another writer went first, a storage failure) is audited per
+            // change by `apply_all`; the upload as a whole is recorded here.
+            self.apply_all(actor, plan.changes)
+                .map_err(|err| refuse(err, plan.rows, &[]))?
         };
         Ok(Uploaded {
             applied,
@@ -173,12 +193,10 @@ impl<P: Catalog> Snapshot<P> {
     /// [`ErrorKind::Storage`] if writing the CSV fails (it is written to memory, so only on a
     /// bug in the writer).
     pub fn download_users_csv(&self, actor: UserId) -> Result<String, Error> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(HEADER).map_err(Error::storage)?;
+        let mut out = csv_row(&HEADER)?;
         let index = self.index();
         let Some(me) = index.users.get(&actor).filter(|u| u.is_enabled()) else {
-            let bytes = w.into_inner().map_err(|e| Error::storage(e.to_string()))?;
-            return String::from_utf8(bytes).map_err(Error::storage);
+            return Ok(out);
         };
         let editable = self
             .search_users(actor, &UserQuery::new())
@@ -210,11 +228,27 @@ impl<P: Catalog> Snapshot<P> {
                 neutralise(&sources),
                 "Update".to_owned(),
             ];
-            w.write_record(&row).map_err(Error::storage)?;
+            out.push_str(&csv_row(&row)?);
         }
-        let bytes = w.into_inner().map_err(|e| Error::storage(e.to_string()))?;
-        String::from_utf8(bytes).map_err(Error::storage)
+        Ok(out)
     }
+}
+
+/// One CSV line. A cell holding a `;` is quoted, and so is the whole line then: a spreadsheet
+/// set to a `;`-separated locale would split it there, and the part after the `;` could start
+/// a formula (OWASP's CSV injection page). Other lines are quoted only where RFC 4180 needs it.
+fn csv_row<T: AsRef<[u8]>>(cells: &[T]) -> Result<String, Error> {
+    let style = if cells.iter().any(|c| c.as_ref().contains(&b';')) {
+        csv::QuoteStyle::Always
+    } else {
+        csv::QuoteStyle::Necessary
+    };
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(style)
+        .from_writer(Vec::new());
+    w.write_record(cells).map_err(Error::storage)?;
+    let bytes = w.into_inner().map_err(|e| Error::storage(e.to_string()))?;
+    String::from_utf8(bytes).map_err(Error::storage)
 }
 
 /// What an upload would do.

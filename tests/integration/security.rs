@@ -324,6 +324,69 @@ mod upload {
         }
     }
 
+    #[test]
+    fn r19_a_refused_upload_does_not_copy_its_report_into_every_record() {
+        let (e, audit) = shop();
+        let mut file = format!(
+            "{HEADER}bad,bad@shop.example,{},0,0,UTC,Cashier,,Create\n",
+            "x".repeat(100_000)
+        );
+        for i in 0..2000 {
+            file += &format!("u{i},u{i}@shop.example,0,0,0,UTC,Cashier,,Create\n");
+        }
+        let before = audit.records().len();
+        let err = upload(&e, OWNER, &file).unwrap_err();
+        assert!(err.to_string().len() < 2_000, "{}", err.to_string().len());
+        let bytes: usize = audit.records()[before..]
+            .iter()
+            .map(|r| match &r.outcome {
+                Outcome::Refused { message, .. } => message.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(
+            bytes < file.len(),
+            "{bytes} bytes of messages for a {} byte file",
+            file.len()
+        );
+    }
+
+    #[test]
+    fn r18_a_cell_with_a_semicolon_is_quoted_on_download() {
+        let (e, _) = shop();
+        e.unchecked_apply([Mutation::PutRole(
+            e.snapshot()
+                .role(SUPERVISOR)
+                .unwrap()
+                .clone()
+                .renamed("Staff;=cmd|' /C calc'!A0"),
+        )])
+        .unwrap();
+        let down = e.snapshot().download_users_csv(OWNER).unwrap();
+        let line = down.lines().find(|l| l.contains("tom")).unwrap();
+        assert!(line.contains("\"Staff;=cmd|' /C calc'!A0\""), "{line}");
+        assert!(line.starts_with("\"tom\","), "{line}");
+        assert_eq!(upload(&e, OWNER, &down).unwrap(), down.lines().count() - 1);
+    }
+
+    #[test]
+    fn r19_an_upload_refused_when_applied_is_recorded_as_a_whole() {
+        let (e, audit) = shop();
+        let file = format!(
+            "{HEADER}n1,n1@shop.example,0,0,0,UTC,Cashier,,Create\nn2,n2@shop.example,0,0,0,UTC,Cashier,,Create\n"
+        );
+        // Both rows get the same id: planning passes, applying refuses.
+        let mut same = || UserId::new(4242);
+        e.upload_users_csv(OWNER, file.as_bytes(), &CsvLimits::default(), &mut same)
+            .unwrap_err();
+        assert!(
+            audit
+                .records()
+                .iter()
+                .any(|r| r.change == Change::UploadUsers { rows: 2 })
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
@@ -426,5 +489,197 @@ fn r10_a_visible_user_outside_every_single_grant_is_refused_by_rule() {
         let err = e.apply(ALICE, change).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OutsideScope, "{err}");
         assert_eq!(state(&e), before);
+    }
+}
+
+#[test]
+fn r8_changing_the_e_mail_of_a_user_holding_more_than_the_actor_is_an_escalation() {
+    let (e, _) = split_levels();
+    // alice manages vic (Supervisor at North) and holds what vic holds: she may re-point it.
+    let vic = User::new(UserId::new(9), ACCT, "vic", "vic@shop.example")
+        .with_grant(Grant::new(SUPERVISOR, Access::specific([NORTH])));
+    e.apply(OWNER, Change::CreateUser(vic.clone())).unwrap();
+    e.apply(
+        ALICE,
+        Change::UpdateUser(vic.clone().with_email("v@shop.example")),
+    )
+    .unwrap();
+    // Give vic's role a permission alice lacks: the e-mail, which recovers the account, is no
+    // longer hers to set, though other fields still are.
+    let wider = e
+        .snapshot()
+        .role(SUPERVISOR)
+        .unwrap()
+        .clone()
+        .with_permissions(Oms::SALES_MANAGE_ORDERS | Oms::MANAGE_INVENTORY);
+    e.unchecked_apply([Mutation::PutRole(wider)]).unwrap();
+    let vic = e.snapshot().user(UserId::new(9)).unwrap().clone();
+    refused(
+        &e,
+        ALICE,
+        Change::UpdateUser(vic.clone().with_email("alice+vic@evil.example")),
+        ErrorKind::Escalation,
+    );
+    e.apply(
+        ALICE,
+        Change::UpdateUser(vic.with_timezone("Europe/Madrid").unwrap()),
+    )
+    .unwrap();
+}
+
+#[test]
+fn r1_an_id_of_another_account_in_a_change_is_not_found() {
+    let (e, _) = split_levels();
+    let other = AccountId::new(2);
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(other, "Rival Ltd")),
+        Mutation::PutStore(Store::new(StoreId::new(78), other, "Rival store")),
+    ])
+    .unwrap();
+    let vic = User::new(UserId::new(9), ACCT, "vic", "vic@shop.example")
+        .with_grant(Grant::new(SUPERVISOR, Access::specific([StoreId::new(78)])));
+    let err = e.apply(OWNER, Change::CreateUser(vic)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(!err.to_string().contains("account"), "{err}");
+}
+
+#[test]
+fn r16_role_names_equal_by_folding_are_one_name() {
+    let (e, _) = split_levels();
+    // `ΤΑΜΙΑΣ` lowercases to `ταμιας` as a word (final sigma) but `ταμιασ` letter by letter;
+    // uniqueness and lookup fold the same way, so the second is a duplicate.
+    e.unchecked_apply([Mutation::PutRole(Role::new(
+        RoleId::new(70),
+        ACCT,
+        "ΤΑΜΙΑΣ",
+        level(4),
+        Oms::SALES_MANAGE_ORDERS,
+    ))])
+    .unwrap();
+    let err = e
+        .unchecked_apply([Mutation::PutRole(Role::new(
+            RoleId::new(71),
+            ACCT,
+            "ταμιασ",
+            level(4),
+            Oms::SALES_MANAGE_ORDERS,
+        ))])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Duplicate, "{err}");
+    assert_eq!(
+        e.snapshot().role_named(ACCT, "ταμιασ").map(Role::id),
+        Some(RoleId::new(70))
+    );
+}
+
+#[test]
+fn r16_an_e_mail_with_padding_or_control_characters_is_refused() {
+    let (e, _) = split_levels();
+    for email in [
+        " a@shop.example",
+        "\u{2003}a@shop.example",
+        "\u{85}a@shop.example",
+    ] {
+        let vic = User::new(UserId::new(9), ACCT, "vic", email)
+            .with_grant(Grant::new(SUPERVISOR, Access::specific([NORTH])));
+        let err = e.apply(OWNER, Change::CreateUser(vic)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{email:?}: {err}");
+    }
+}
+
+#[test]
+fn r20_deleting_a_role_names_only_the_holders_the_actor_may_see() {
+    let (e, _) = split_levels();
+    // rita manages roles and users at North only; tom (South) holds Supervisor.
+    let rita = UserId::new(8);
+    e.unchecked_apply([
+        Mutation::PutRole(Role::new(
+            RoleId::new(8),
+            ACCT,
+            "Role manager",
+            level(2),
+            Oms::MANAGE_ROLES | Oms::MANAGE_USERS | Oms::SALES_MANAGE_ORDERS,
+        )),
+        Mutation::PutUser(
+            User::new(rita, ACCT, "rita", "rita@shop.example")
+                .with_grant(Grant::new(RoleId::new(8), Access::specific([NORTH]))),
+        ),
+    ])
+    .unwrap();
+    let err = e
+        .apply(
+            rita,
+            Change::DeleteRole {
+                role: SUPERVISOR,
+                reassign_to: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InUse);
+    assert!(!err.to_string().contains("tom"), "{err}");
+    assert!(err.to_string().contains("1 user"), "{err}");
+    let err = e
+        .apply(
+            rita,
+            Change::DeleteRole {
+                role: SUPERVISOR,
+                reassign_to: Some(SHIFT_LEAD),
+            },
+        )
+        .unwrap_err();
+    assert!(!err.to_string().contains("tom"), "{err}");
+}
+
+mod account_wide_user_permission {
+    use super::*;
+    use shopguard::permission_catalog;
+
+    permission_catalog! {
+        /// A catalog whose user administration is account-wide.
+        pub(crate) struct Aw {
+            SELL = 0, "Register", Scoped, "sell";
+            STAFF = 1, "Staff", AccountWide, "see and change every member of staff";
+        }
+        admin {
+            view_users: STAFF,
+            create_users: STAFF,
+            edit_users: STAFF,
+            delete_users: STAFF,
+        }
+    }
+
+    #[test]
+    fn r6_an_account_wide_user_permission_still_respects_levels_when_changing_users() {
+        let e = Engine::<Aw>::new();
+        let (lee, boss) = (UserId::new(5), UserId::new(4));
+        e.unchecked_apply([
+            Mutation::PutAccount(Account::new(ACCT, "Shop")),
+            Mutation::PutStore(Store::new(NORTH, ACCT, "North")),
+            Mutation::PutRole(Role::new(ADMIN, ACCT, "Admin", Level::TOP, Aw::all())),
+            Mutation::PutRole(Role::new(MANAGER, ACCT, "Lead", level(5), Aw::all())),
+            Mutation::PutUser(
+                User::new(OWNER, ACCT, "owner", "owner@shop.example")
+                    .with_owner(true)
+                    .with_grant(Grant::new(ADMIN, Access::All)),
+            ),
+            Mutation::PutUser(
+                User::new(boss, ACCT, "boss", "boss@shop.example")
+                    .with_grant(Grant::new(ADMIN, Access::All)),
+            ),
+            Mutation::PutUser(
+                User::new(lee, ACCT, "lee", "lee@shop.example")
+                    .with_grant(Grant::new(MANAGER, Access::specific([NORTH]))),
+            ),
+        ])
+        .unwrap();
+        // Seeing every member of staff is what account-wide means (R13)…
+        assert!(e.can(lee, Aw::STAFF, &OnUser(ACCT, boss)));
+        // …changing one above one's level is not.
+        for change in [Change::DeleteUser(boss), Change::DisableUser(boss)] {
+            let before = state(&e);
+            let err = e.apply(lee, change).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Hierarchy, "{err}");
+            assert_eq!(state(&e), before);
+        }
     }
 }

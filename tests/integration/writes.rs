@@ -127,18 +127,16 @@ fn r16_emails_are_valid_and_unique() {
 #[test]
 fn references_must_exist_in_the_same_account() {
     let e = engine();
+    // Another account's object is not found, exactly like an id of nothing: naming the account
+    // that holds it would tell one tenant about another.
     let foreign = user(350, "x").with_grants([Grant::new(RoleId::new(50), Access::All)]);
-    refused(
-        &e,
-        vec![Mutation::PutUser(foreign)],
-        ErrorKind::WrongAccount,
-    );
+    refused(&e, vec![Mutation::PutUser(foreign)], ErrorKind::NotFound);
     let foreign_store =
         user(351, "y").with_grants([Grant::new(CASHIER, Access::specific([FOREIGN_STORE]))]);
     refused(
         &e,
         vec![Mutation::PutUser(foreign_store)],
-        ErrorKind::WrongAccount,
+        ErrorKind::NotFound,
     );
     let missing = user(352, "z").with_grants([Grant::new(RoleId::new(404), Access::All)]);
     refused(&e, vec![Mutation::PutUser(missing)], ErrorKind::NotFound);
