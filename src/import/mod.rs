@@ -16,6 +16,8 @@
 //! upload, and neutralised on download with a leading `'`, which upload removes again, so a
 //! download uploads back unchanged.
 
+mod records;
+
 use std::collections::HashMap;
 
 use crate::admin::Applied;
@@ -334,32 +336,25 @@ fn plan_upload<P: Catalog>(
     }
     // Spreadsheets save "CSV UTF-8" with a byte-order mark; it is not part of the header.
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(data);
-    let mut records = reader.byte_records();
+    let mut records = records::Records::new(data);
     match records.next() {
         None => {
             problems.push(problem(1, None, "the file is empty: a header is needed"));
             return plan;
         }
-        Some(Err(e)) => {
-            problems.push(problem(1, None, e.to_string()));
-            return plan;
-        }
-        Some(Ok(header)) => {
+        Some(header) => {
             let found: Vec<String> = header
+                .fields
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).trim().to_owned())
                 .collect();
-            if found.iter().map(String::as_str).ne(HEADER) {
+            if header.count != HEADER.len() || found.iter().map(String::as_str).ne(HEADER) {
                 let reason = format!(
                     "the header must be `{}`, found `{}`",
                     HEADER.join(","),
                     found.join(",")
                 );
-                problems.push(problem(1, None, reason));
+                problems.push(problem(header.line, None, reason));
                 return plan;
             }
         }
@@ -383,11 +378,7 @@ fn plan_upload<P: Catalog>(
     let mut seen_emails: HashMap<String, u64> = HashMap::new();
     let limit = snapshot.account(account).and_then(|a| a.seat_limit());
     for (n, record) in records.enumerate() {
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map_or(n as u64 + 2, |p| p.line());
+        let line = record.line;
         plan.rows = n as u64 + 1;
         if n >= limits.max_rows {
             let reason = format!(
@@ -397,21 +388,14 @@ fn plan_upload<P: Catalog>(
             problems.push(problem(line, None, reason));
             break;
         }
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(problem(line, None, e.to_string()));
-                continue;
-            }
-        };
-        if record.len() != HEADER.len() {
-            let reason = format!("expected {} fields, found {}", HEADER.len(), record.len());
+        if record.count != HEADER.len() {
+            let reason = format!("expected {} fields, found {}", HEADER.len(), record.count);
             problems.push(problem(line, None, reason));
             continue;
         }
         let before = problems.count();
         let mut cells: [&str; 9] = [""; 9];
-        for (i, raw) in record.iter().enumerate() {
+        for (i, raw) in record.fields.iter().enumerate() {
             let Some(cell) = cells.get_mut(i) else {
                 continue;
             };

@@ -1,0 +1,146 @@
+//! The upload's CSV records, read one field at a time with `csv-core` (RFC 4180: quotes,
+//! embedded commas and line breaks). A record keeps at most the template's nine fields and
+//! counts the rest, so a hostile line of ten million commas costs no more memory than a normal
+//! one; the file itself is borrowed, never copied.
+
+use csv_core::{ReadFieldResult, Reader};
+
+/// Fields kept per record: the template's columns.
+const KEEP: usize = super::HEADER.len();
+
+/// One record: where it starts, its first [`KEEP`] fields, and how many fields it had.
+pub(super) struct Record {
+    /// The line the record starts on (1 is the file's first line).
+    pub(super) line: u64,
+    /// The first fields, raw bytes.
+    pub(super) fields: Vec<Vec<u8>>,
+    /// How many fields the record had, all of them.
+    pub(super) count: usize,
+}
+
+/// The records of a file.
+pub(super) struct Records<'a> {
+    reader: Reader,
+    input: &'a [u8],
+    /// The line of the next unread byte.
+    line: u64,
+    done: bool,
+}
+
+impl<'a> Records<'a> {
+    pub(super) fn new(input: &'a [u8]) -> Self {
+        Records {
+            reader: Reader::new(),
+            input,
+            line: 1,
+            done: false,
+        }
+    }
+
+    /// Moves past `n` bytes of input, counting the lines they end.
+    fn consume(&mut self, n: usize) {
+        let (read, rest) = self.input.split_at(n.min(self.input.len()));
+        self.line += read.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.input = rest;
+    }
+}
+
+impl Iterator for Records<'_> {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        if self.done {
+            return None;
+        }
+        // Blank lines are no records (as the `csv` crate reads them); skip them here so that
+        // the record's line is the line its first field is on.
+        let blank = self
+            .input
+            .iter()
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .count();
+        self.consume(blank);
+        let line = self.line;
+        let mut fields = Vec::new();
+        let mut count = 0usize;
+        let mut field = Vec::new();
+        let mut out = [0u8; 4096];
+        loop {
+            let (result, read, written) = self.reader.read_field(self.input, &mut out);
+            self.consume(read);
+            if count < KEEP {
+                field.extend_from_slice(out.get(..written).unwrap_or_default());
+            }
+            match result {
+                ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
+                ReadFieldResult::Field { record_end } => {
+                    if count < KEEP {
+                        fields.push(core::mem::take(&mut field));
+                    }
+                    count += 1;
+                    if record_end {
+                        return Some(Record {
+                            line,
+                            fields,
+                            count,
+                        });
+                    }
+                }
+                ReadFieldResult::End => {
+                    self.done = true;
+                    return (count > 0).then_some(Record {
+                        line,
+                        fields,
+                        count,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Vec<(u64, Vec<String>, usize)> {
+        Records::new(text.as_bytes())
+            .map(|r| {
+                let fields = r
+                    .fields
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect();
+                (r.line, fields, r.count)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_follow_rfc_4180_with_their_lines() {
+        let got = read("a,b\n\n\"x, \"\"y\"\"\nz\",2\r\nlast");
+        assert_eq!(
+            got,
+            vec![
+                (1, vec!["a".into(), "b".into()], 2),
+                (3, vec!["x, \"y\"\nz".into(), "2".into()], 2),
+                (5, vec!["last".into()], 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_record_keeps_nine_fields_and_counts_the_rest() {
+        let line = "x,".repeat(100_000) + "x";
+        let got = read(&line);
+        assert_eq!(got.len(), 1);
+        let (line, fields, count) = &got[0];
+        assert_eq!((*line, fields.len(), *count), (1, KEEP, 100_001));
+    }
+
+    #[test]
+    fn an_empty_file_has_no_records() {
+        assert!(read("").is_empty());
+        assert!(read("\n\r\n").is_empty());
+    }
+}
