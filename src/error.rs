@@ -48,6 +48,39 @@ pub enum ErrorKind {
     OutcomeUnknown,
 }
 
+impl ErrorKind {
+    /// The kind's name: a stable string, the form the audit stores
+    /// ([`Outcome::Refused`](crate::Outcome::Refused)) and hosts may log or match. It is the
+    /// variant's name (`"OutsideScope"`), never changed once released.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::WrongAccount => "WrongAccount",
+            ErrorKind::InvalidInput => "InvalidInput",
+            ErrorKind::Duplicate => "Duplicate",
+            ErrorKind::InUse => "InUse",
+            ErrorKind::SeatLimit => "SeatLimit",
+            ErrorKind::Owner => "Owner",
+            ErrorKind::Storage => "Storage",
+            ErrorKind::NotPermitted => "NotPermitted",
+            ErrorKind::Hierarchy => "Hierarchy",
+            ErrorKind::Escalation => "Escalation",
+            ErrorKind::OutsideScope => "OutsideScope",
+            ErrorKind::Audit => "Audit",
+            ErrorKind::Conflict => "Conflict",
+            ErrorKind::Behind => "Behind",
+            ErrorKind::OutcomeUnknown => "OutcomeUnknown",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    /// [`ErrorKind::as_str`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The error type of every fallible shopguard operation.
 ///
 /// A failed operation applies nothing of its own, in memory or in storage. (It may have read
@@ -472,5 +505,36 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         std::error::Error::source(&*self.detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_kinds_name_is_its_variants_name() {
+        for kind in [
+            ErrorKind::NotFound,
+            ErrorKind::WrongAccount,
+            ErrorKind::InvalidInput,
+            ErrorKind::Duplicate,
+            ErrorKind::InUse,
+            ErrorKind::SeatLimit,
+            ErrorKind::Owner,
+            ErrorKind::Storage,
+            ErrorKind::NotPermitted,
+            ErrorKind::Hierarchy,
+            ErrorKind::Escalation,
+            ErrorKind::OutsideScope,
+            ErrorKind::Audit,
+            ErrorKind::Conflict,
+            ErrorKind::Behind,
+            ErrorKind::OutcomeUnknown,
+        ] {
+            // The stored form was `Debug` before it had a name of its own: keep them equal.
+            assert_eq!(kind.as_str(), format!("{kind:?}"));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
     }
 }

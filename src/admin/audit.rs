@@ -43,7 +43,7 @@ pub enum Outcome {
     },
     /// Refused; nothing was applied.
     Refused {
-        /// The rule that refused, by name (the [`ErrorKind`](crate::ErrorKind) variant).
+        /// The rule that refused, by name ([`ErrorKind::as_str`](crate::ErrorKind::as_str)).
         kind: String,
         /// The error message.
         message: String,
@@ -53,7 +53,7 @@ pub enum Outcome {
 impl Outcome {
     pub(crate) fn refused(err: &Error) -> Self {
         Outcome::Refused {
-            kind: format!("{:?}", err.kind()),
+            kind: err.kind().as_str().to_owned(),
             message: err.to_string(),
         }
     }
