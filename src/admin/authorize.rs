@@ -426,6 +426,7 @@ impl Cap {
     }
 }
 
+#[cfg(feature = "csv")]
 /// R1, R9: whoever uploads users is enabled and holds a permission to create or edit users,
 /// asked before any row of the file is read.
 pub(crate) fn uploader<P: Catalog>(index: &Index<P>, actor: UserId) -> Result<&User, Error> {
@@ -441,6 +442,7 @@ pub(crate) fn uploader<P: Catalog>(index: &Index<P>, actor: UserId) -> Result<&U
     Ok(a.user)
 }
 
+#[cfg(feature = "csv")]
 /// Whether `actor` may edit `target` (R10, R11): what decides whether an upload row can name
 /// it; a row naming any other user is answered as if it named no user (R20).
 pub(crate) fn may_edit<P: Catalog>(index: &Index<P>, actor: &User, target: &User) -> bool {

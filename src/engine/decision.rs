@@ -66,6 +66,8 @@ pub struct Allowed {
     pub(crate) role: RoleId,
 }
 
+#[cfg(feature = "testing")]
+#[doc(hidden)]
 impl Allowed {
     /// Names the grant at `grant` in the user's grants, of role `role` (for comparing decisions).
     pub fn new(grant: usize, role: RoleId) -> Self {

@@ -97,6 +97,8 @@ impl<P> MemoryStorage<P> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
     /// Fault injection, for tests: the next commit fails after storing `mutations` of its
     /// mutations, as a disk that fails mid-write would. The commit must then leave nothing.
     pub fn fail_next_commit_after(&self, mutations: usize) {

@@ -436,6 +436,8 @@ impl PgStorage {
         format!("shopguard_{}", self.schema)
     }
 
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
     /// Fault injection, for tests: the next commit writes `writes` of its object writes, and
     /// then its connection is dropped by the server (`pg_terminate_backend`), mid-transaction.
     /// The server rolls the transaction back; the next call reconnects.
@@ -443,6 +445,8 @@ impl PgStorage {
         *lock(&self.shared.fail_after) = Some(writes);
     }
 
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
     /// Fault injection, for tests: the server drops both connections of this handle (the
     /// worker's and the listener's), as a network failure would. Both reconnect on their own.
     ///

@@ -150,6 +150,8 @@ impl SqliteStorage {
         read_meta(&self.lock(), "schema_version")
     }
 
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
     /// Fault injection, for tests: the next commit fails after writing `mutations` of its
     /// mutations, inside its transaction, as a failing disk write would. The transaction is
     /// rolled back and nothing of the batch remains.
