@@ -3,22 +3,24 @@
 pub(crate) mod audit;
 pub(crate) mod authorize;
 pub(crate) mod change;
+pub(crate) mod commit;
 pub(crate) mod listing;
 
-use std::collections::{BTreeSet, HashSet};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::sync::PoisonError;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::admin::audit::{AuditRecord, Object, Outcome, now_unix_ms};
 use crate::admin::change::Change;
+use crate::admin::commit::{Staged, Write};
+use crate::engine::Engine;
 use crate::engine::index::{Index, Pending};
-use crate::engine::writer::{check_written, written_by};
-use crate::engine::{Engine, MAX_ATTEMPTS};
 use crate::model::ids::{AccountId, RoleId, UserId};
 use crate::model::permission::Catalog;
-use crate::storage::{Commit, Key, Mutation, Storage};
-use crate::{Error, ErrorKind};
+use crate::storage::{Mutation, Storage};
 
 /// Something the host must act on after a change: the library sends no e-mail itself.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -150,94 +152,20 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         }
         // What was written after the base: remembered batches now, and whatever other engines
         // store while this write waits for its turn.
-        let mut prior = match w.since(based_on.unwrap_or_else(|| self.current.load().revision)) {
+        let prior = match w.since(based_on.unwrap_or_else(|| self.current.load().revision)) {
             Ok(prior) => prior,
             Err(err) => {
                 self.audit_refused(at, actor, account, &changes, &err);
                 return Err(err);
             }
         };
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current = self.current.load_full();
-            let account = current.users.get(&actor).map(|u| u.account());
-            let staged = w.next_revision(current.revision).and_then(|revision| {
-                let staged = stage(&current, actor, &changes, at, account, revision)?;
-                let written: HashSet<Key> = staged.mutations.iter().map(Mutation::key).collect();
-                check_written(&prior, &written)?;
-                Ok((revision, staged))
-            });
-            let (revision, staged) = match staged {
-                Ok(staged) => staged,
-                Err(err) => {
-                    self.audit_refused(at, actor, account, &changes, &err);
-                    return Err(err);
-                }
-            };
-            // INVARIANT: the audit holds the batch before storage and readers do.
-            if let Err(err) = self.audit.record(&staged.records) {
-                return Err(Error::audit(err));
-            }
-            // The sink now names this revision: this engine never audits another batch as
-            // applied under it, even if storage refuses this one (a refused record follows).
-            w.last = revision;
-            let commit = Commit {
-                base: current.revision,
-                revision,
-                mutations: &staged.mutations,
-                audit: &staged.records,
-            };
-            match self.storage.commit(&commit) {
-                Ok(()) => {
-                    w.remember(revision, &staged.mutations);
-                    self.publish(staged.next);
-                    return Ok(Applied {
-                        revision,
-                        events: staged.events,
-                    });
-                }
-                Err(err) if err.kind() == ErrorKind::Conflict && attempt < MAX_ATTEMPTS => {
-                    // Another engine sharing the storage went first. The sink already has
-                    // this attempt as applied: say it was not, catch up, and plan again on the
-                    // new state; the check above refuses if the other writer touched the same
-                    // objects.
-                    let refused = refused_records(at, actor, account, &changes, &err);
-                    let _ignored = self.audit.record(&refused);
-                    match self.catch_up(&mut w) {
-                        Ok(missed) => prior.extend(written_by(&missed)),
-                        Err(err) => {
-                            self.audit_refused(at, actor, account, &changes, &err);
-                            return Err(err);
-                        }
-                    }
-                }
-                Err(err) if err.kind() == ErrorKind::OutcomeUnknown => {
-                    if self.stored_anyway(&mut w, revision, &staged.mutations) {
-                        return Ok(Applied {
-                            revision,
-                            events: staged.events,
-                        });
-                    }
-                    // The sink says exactly what is known; if the batch was stored, the
-                    // storage's own audit has its records.
-                    let unknown: Vec<AuditRecord<P>> = staged
-                        .records
-                        .into_iter()
-                        .map(|mut r| {
-                            r.outcome = Outcome::Unknown { revision };
-                            r
-                        })
-                        .collect();
-                    let _ignored = self.audit.record(&unknown);
-                    return Err(err.for_revision(revision));
-                }
-                Err(err) => {
-                    self.audit_refused(at, actor, account, &changes, &err);
-                    return Err(err);
-                }
-            }
-        }
+        let write = ActorWrite {
+            engine: self,
+            actor,
+            changes: &changes,
+            at,
+        };
+        self.commit_write(&mut w, prior, &write)
     }
 
     /// Records every change of a refused batch, in the sink and in storage; a failure is
@@ -256,12 +184,45 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     }
 }
 
-/// A batch planned, validated and ready to store.
-struct Staged<P> {
-    next: Index<P>,
-    mutations: Vec<Mutation<P>>,
-    events: Vec<Event>,
-    records: Vec<AuditRecord<P>>,
+/// A batch of changes by an actor, as the commit pipeline stages and audits it.
+struct ActorWrite<'a, P: Catalog, S: Storage<P>> {
+    engine: &'a Engine<P, S>,
+    actor: UserId,
+    changes: &'a [Change<P>],
+    at: u64,
+}
+
+impl<P: Catalog, S: Storage<P>> ActorWrite<'_, P, S> {
+    /// The actor's account in `index`, if the actor exists.
+    fn account(&self, index: &Index<P>) -> Option<AccountId> {
+        index.users.get(&self.actor).map(|u| u.account())
+    }
+}
+
+impl<P: Catalog, S: Storage<P>> Write<P> for ActorWrite<'_, P, S> {
+    fn stage(&self, current: &Index<P>, revision: u64) -> Result<Staged<'_, P>, Error> {
+        let account = self.account(current);
+        stage(
+            current,
+            self.actor,
+            self.changes,
+            self.at,
+            account,
+            revision,
+        )
+    }
+
+    fn refused(&self, err: &Error) {
+        let account = self.account(&self.engine.current.load());
+        self.engine
+            .audit_refused(self.at, self.actor, account, self.changes, err);
+    }
+
+    fn retried(&self, err: &Error) {
+        let account = self.account(&self.engine.current.load());
+        let refused = refused_records(self.at, self.actor, account, self.changes, err);
+        let _ignored = self.engine.audit.record(&refused);
+    }
 }
 
 /// Plans every change on the state the ones before it produce, then validates the batch once.
@@ -272,7 +233,7 @@ fn stage<P: Catalog>(
     at: u64,
     account: Option<AccountId>,
     revision: u64,
-) -> Result<Staged<P>, Error> {
+) -> Result<Staged<'static, P>, Error> {
     let mut next = Index::clone(current);
     let mut mutations = Vec::new();
     let mut events = Vec::new();
@@ -299,7 +260,7 @@ fn stage<P: Catalog>(
     next.revision = revision;
     Ok(Staged {
         next,
-        mutations,
+        mutations: Cow::Owned(mutations),
         events,
         records,
     })

@@ -17,15 +17,17 @@ pub use key::{UserKey, UserRef};
 pub use reader::Reader;
 pub use replica::Follower;
 
-use crate::engine::writer::{RECENT_BATCHES, Writer, Written, check_written, written_by};
+use crate::engine::writer::{RECENT_BATCHES, Writer};
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use crate::Error;
 use crate::admin::audit::{AuditSink, MemoryAudit};
+use crate::admin::commit::{Staged, Write};
 use crate::engine::decision::Decision;
 use crate::engine::explain::Explanation;
 use crate::engine::index::Index;
@@ -36,8 +38,7 @@ use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId}
 use crate::model::permission::Catalog;
 use crate::model::role::Role;
 use crate::model::user::User;
-use crate::storage::{Commit, Key, Mutation, Storage, Volatile};
-use crate::{Error, ErrorKind};
+use crate::storage::{Mutation, Storage, Volatile};
 
 /// The longest any wait is allowed to be (a day): longer timeouts are cut to it.
 pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(86_400);
@@ -223,48 +224,32 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         I: IntoIterator<Item = Mutation<P>>,
     {
         let batch: Vec<Mutation<P>> = batch.into_iter().collect();
-        let written: HashSet<Key> = batch.iter().map(Mutation::key).collect();
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // What other engines store while this batch waits is checked against it.
-        let mut prior: Vec<Written> = Vec::new();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            check_written(&prior, &written)?;
-            let current = self.current.load_full();
-            let mut next = Index::clone(&current);
-            next.apply(&batch)?;
-            let revision = w.next_revision(current.revision)?;
-            next.revision = revision;
-            let commit = Commit {
-                base: current.revision,
-                revision,
-                mutations: &batch,
-                audit: &[],
-            };
-            // INVARIANT: storage accepts the batch before readers can see it.
-            match self.storage.commit(&commit) {
-                Ok(()) => {
-                    w.remember(revision, &batch);
-                    self.publish(next);
-                    return Ok(revision);
-                }
-                Err(err) if err.kind() == ErrorKind::Conflict && attempt < MAX_ATTEMPTS => {
-                    // Another engine went first: catch up; the check above decides whether
-                    // this batch still applies.
-                    prior.extend(written_by(&self.catch_up(&mut w)?));
-                }
-                Err(err) if err.kind() == ErrorKind::OutcomeUnknown => {
-                    return if self.stored_anyway(&mut w, revision, &batch) {
-                        Ok(revision)
-                    } else {
-                        Err(err.for_revision(revision))
-                    };
-                }
-                Err(err) => return Err(err),
-            }
-        }
+        let applied = self.commit_write(&mut w, Vec::new(), &Bootstrap(&batch))?;
+        Ok(applied.revision())
     }
+}
+
+/// A batch of mutations written as they are (no actor, no authorization, no audit).
+struct Bootstrap<'a, P>(&'a [Mutation<P>]);
+
+impl<P: Catalog> Write<P> for Bootstrap<'_, P> {
+    fn stage(&self, current: &Index<P>, revision: u64) -> Result<Staged<'_, P>, Error> {
+        let mut next = Index::clone(current);
+        next.apply(self.0)?;
+        next.revision = revision;
+        Ok(Staged {
+            next,
+            mutations: Cow::Borrowed(self.0),
+            events: Vec::new(),
+            records: Vec::new(),
+        })
+    }
+
+    fn refused(&self, _err: &Error) {}
+
+    fn retried(&self, _err: &Error) {}
 }
 
 #[inline]
