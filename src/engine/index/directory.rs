@@ -1,0 +1,165 @@
+//! What the index keeps beside the records: who holds which role where (R21), and each
+//! account's users, roles and sources by name.
+
+use super::*;
+
+/// Who holds which role where: the answer to "who may do P at store S" (R21) without looking
+/// at any user, kept up to date on every write. Only enabled users are listed.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Holders {
+    /// Per store, the users holding each role there by a grant naming the store.
+    pub(super) by_store: HashMap<StoreId, RoleGroups, IdHash>,
+    /// Per account, the users holding each role at all stores.
+    pub(super) everywhere: HashMap<AccountId, RoleGroups, IdHash>,
+}
+
+/// Each account's users, and its roles and sources by name: lookups whose cost depends on the
+/// account and the name, never on other accounts' data (an upload resolves a name per cell).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Directory {
+    pub(super) accounts: HashMap<AccountId, Names, IdHash>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct Names {
+    /// The account's users, by id.
+    pub(super) users: BTreeSet<UserId>,
+    /// Roles by folded name and former name (several only while a batch is being validated).
+    pub(super) roles: HashMap<String, SmallVec<[RoleId; 1]>>,
+    /// Sources by ASCII-lowercased external id.
+    pub(super) sources: HashMap<String, SmallVec<[SourceId; 1]>>,
+}
+
+impl Directory {
+    pub(super) fn names(&mut self, account: AccountId) -> &mut Names {
+        self.accounts.entry(account).or_default()
+    }
+
+    pub(super) fn add_role<P: Catalog>(&mut self, r: &Role<P>) {
+        let names = self.names(r.account());
+        for n in core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str)) {
+            let ids = names.roles.entry(folded(n)).or_default();
+            if !ids.contains(&r.id()) {
+                ids.push(r.id());
+            }
+        }
+    }
+
+    pub(super) fn remove_role<P: Catalog>(&mut self, r: &Role<P>) {
+        let names = self.names(r.account());
+        for n in core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str)) {
+            let key = folded(n);
+            if let Some(ids) = names.roles.get_mut(&key) {
+                ids.retain(|id| *id != r.id());
+                if ids.is_empty() {
+                    names.roles.remove(&key);
+                }
+            }
+        }
+    }
+
+    pub(super) fn add_source(&mut self, s: &Source) {
+        let ids = self
+            .names(s.account())
+            .sources
+            .entry(s.external_id().to_ascii_lowercase())
+            .or_default();
+        if !ids.contains(&s.id()) {
+            ids.push(s.id());
+        }
+    }
+
+    pub(super) fn remove_source(&mut self, s: &Source) {
+        let names = self.names(s.account());
+        let key = s.external_id().to_ascii_lowercase();
+        if let Some(ids) = names.sources.get_mut(&key) {
+            ids.retain(|id| *id != s.id());
+            if ids.is_empty() {
+                names.sources.remove(&key);
+            }
+        }
+    }
+}
+
+/// Users grouped by role: a few roles per store, so a short list.
+pub(super) type RoleGroups = Vec<(RoleId, Vec<UserId>)>;
+
+impl Holders {
+    pub(super) fn add(&mut self, u: &User) {
+        if !u.is_enabled() {
+            return;
+        }
+        let (everywhere, at) = placements(u);
+        for role in everywhere {
+            group(self.everywhere.entry(u.account()).or_default(), role).push(u.id());
+        }
+        for (store, role) in at {
+            group(self.by_store.entry(store).or_default(), role).push(u.id());
+        }
+    }
+
+    pub(super) fn remove(&mut self, u: &User) {
+        let (everywhere, at) = placements(u);
+        let id = u.id();
+        let drop_from = |groups: Option<&mut RoleGroups>, role: RoleId| {
+            if let Some(groups) = groups {
+                group(groups, role).retain(|&x| x != id);
+            }
+        };
+        for role in everywhere {
+            drop_from(self.everywhere.get_mut(&u.account()), role);
+        }
+        for (store, role) in at {
+            drop_from(self.by_store.get_mut(&store), role);
+        }
+    }
+
+    pub(super) fn shrink(&mut self) {
+        for groups in self
+            .by_store
+            .values_mut()
+            .chain(self.everywhere.values_mut())
+        {
+            groups.retain(|(_, users)| !users.is_empty());
+            for (_, users) in groups.iter_mut() {
+                users.shrink_to_fit();
+            }
+            groups.shrink_to_fit();
+        }
+    }
+}
+
+/// The users of `role` in `groups`, added empty if absent.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the position was just found or pushed, so it is in bounds"
+)]
+pub(super) fn group(groups: &mut RoleGroups, role: RoleId) -> &mut Vec<UserId> {
+    let i = match groups.iter().position(|(r, _)| *r == role) {
+        Some(i) => i,
+        None => {
+            groups.push((role, Vec::new()));
+            groups.len() - 1
+        }
+    };
+    &mut groups[i].1
+}
+
+/// The distinct roles a user holds at all stores, and the distinct (store, role) pairs it holds
+/// at named stores.
+pub(super) fn placements(u: &User) -> (Vec<RoleId>, Vec<(StoreId, RoleId)>) {
+    let mut everywhere = Vec::new();
+    let mut at = Vec::new();
+    for g in u.grants() {
+        match &g.stores {
+            Access::All => everywhere.push(g.role),
+            Access::Specific(set) => at.extend(set.iter().map(|s| (s, g.role))),
+            Access::None => {}
+        }
+    }
+    everywhere.sort_unstable();
+    everywhere.dedup();
+    at.sort_unstable();
+    at.dedup();
+    (everywhere, at)
+}

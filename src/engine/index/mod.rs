@@ -1,0 +1,186 @@
+//! The engine's immutable index: one snapshot of every account, answered from memory.
+//!
+//! A write clones the index, applies a batch to the clone, validates the accounts it touched, and
+//! publishes the clone. Readers keep whatever snapshot they loaded, so they never wait on a
+//! writer. Everything a check needs that can be computed at write time (the per-account masks of
+//! account-wide, owner-only and withheld permissions) is computed here, never on `can`.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::Error;
+use smallvec::SmallVec;
+
+use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
+use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
+use crate::engine::key::Sealed;
+use crate::engine::resource::{Place, Resource, Subject};
+use crate::engine::reverse::{Clause, Filter, ScopeFor};
+use crate::engine::users::{Quick, UserTable};
+use crate::model::access::{Access, contains_sorted};
+use crate::model::account::{Account, Channel, Source, Store};
+use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
+use crate::model::permission::{Catalog, Reach};
+use crate::model::role::Role;
+pub(crate) use crate::model::text::{folded, same_folded};
+use crate::model::user::{Grant, User};
+use crate::storage::Mutation;
+
+mod check;
+mod directory;
+mod queries;
+mod validate;
+mod write;
+
+use directory::{Directory, Holders};
+use validate::INCREMENTAL;
+pub(crate) use validate::{name_list, validate_email, validate_username};
+pub(crate) use write::Pending;
+use write::Removed;
+
+#[derive(Clone, Debug)]
+pub(crate) struct AccountEntry<P> {
+    pub(crate) account: Account,
+    /// Permissions not narrowed by store access in this account (R13, R11).
+    account_wide: P,
+    /// Permissions only the owner holds (R11).
+    owner_only: P,
+    /// Permissions no role holds in this account (store billing under entity billing, R13).
+    withheld: P,
+}
+
+impl<P: Catalog> AccountEntry<P> {
+    /// Permissions no role holds in this account.
+    pub(crate) fn withheld(&self) -> P {
+        self.withheld
+    }
+
+    /// Permissions only the owner holds.
+    pub(crate) fn owner_only(&self) -> P {
+        self.owner_only
+    }
+
+    fn new(account: Account) -> Self {
+        let entity = account.entity_level_billing();
+        let mut account_wide =
+            P::with_reach(Reach::AccountWide).union(P::with_reach(Reach::OwnerOnly));
+        let mut withheld = P::empty();
+        if entity {
+            account_wide = account_wide.union(P::with_reach(Reach::EntityBilling));
+            withheld = P::with_reach(Reach::StoreBilling);
+        }
+        AccountEntry {
+            account,
+            account_wide,
+            owner_only: P::with_reach(Reach::OwnerOnly),
+            withheld,
+        }
+    }
+}
+
+/// A user and a permission that passed every resource-independent rule.
+#[derive(Debug)]
+pub(crate) struct Asker<'a, P> {
+    pub(crate) user: &'a User,
+    pub(crate) acct: &'a AccountEntry<P>,
+    pub(crate) permission: P,
+    /// Every asked permission skips store access (R13).
+    pub(crate) account_wide: bool,
+}
+
+/// A resource whose ids all exist in the asker's account.
+#[derive(Debug)]
+pub(crate) struct Located<'a> {
+    account: AccountId,
+    store: Place<StoreId>,
+    source: Place<SourceId>,
+    channel: Place<ChannelId>,
+    target: Option<&'a User>,
+    /// The level of the role the resource is, if it is one.
+    target_level: Option<crate::Level>,
+}
+
+/// What one grant says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GrantOutcome<P> {
+    Allows { role: RoleId, store_proven: bool },
+    RoleMissing,
+    PermissionMissing(P),
+    Outside(DenyReason),
+}
+
+/// `Debug` prints the revision and counts: a stray log line must not write every tenant's staff
+/// list (usernames, e-mails) to the logs.
+#[derive(Clone)]
+pub(crate) struct Index<P> {
+    pub(crate) revision: u64,
+    pub(crate) accounts: IdMap<AccountId, AccountEntry<P>>,
+    pub(crate) stores: IdMap<StoreId, Store>,
+    pub(crate) sources: IdMap<SourceId, Source>,
+    pub(crate) channels: IdMap<ChannelId, Channel>,
+    pub(crate) roles: IdMap<RoleId, Role<P>>,
+    pub(crate) users: UserTable<P>,
+    holders: Holders,
+    directory: Directory,
+}
+
+impl<P: Catalog> core::fmt::Debug for Index<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Index")
+            .field("revision", &self.revision)
+            .field("accounts", &self.accounts.len())
+            .field("stores", &self.stores.len())
+            .field("sources", &self.sources.len())
+            .field("channels", &self.channels.len())
+            .field("roles", &self.roles.len())
+            .field("users", &self.users.len())
+            .finish()
+    }
+}
+
+impl<P: Catalog> Index<P> {
+    pub(crate) fn empty() -> Self {
+        Index {
+            revision: 0,
+            accounts: IdMap::default(),
+            stores: IdMap::default(),
+            sources: IdMap::default(),
+            channels: IdMap::default(),
+            roles: IdMap::default(),
+            users: UserTable::default(),
+            holders: Holders::default(),
+            directory: Directory::default(),
+        }
+    }
+
+    /// The users of one account, by id: the account's own list, whatever other accounts hold.
+    pub(crate) fn account_users(&self, account: AccountId) -> impl Iterator<Item = &User> {
+        self.directory
+            .accounts
+            .get(&account)
+            .into_iter()
+            .flat_map(|n| n.users.iter())
+            .filter_map(|id| self.users.get(id))
+    }
+
+    /// The role of `account` named `name` now or formerly (case ignored, R14).
+    pub(crate) fn role_named(&self, account: AccountId, name: &str) -> Option<&Role<P>> {
+        let ids = self
+            .directory
+            .accounts
+            .get(&account)?
+            .roles
+            .get(&folded(name))?;
+        ids.iter()
+            .filter_map(|id| self.roles.get(id))
+            .find(|r| r.account() == account && r.answers_to(name))
+    }
+
+    /// The source of `account` with external id `external_id` (ASCII case ignored).
+    pub(crate) fn source_named(&self, account: AccountId, external_id: &str) -> Option<&Source> {
+        let names = self.directory.accounts.get(&account)?;
+        let ids = names.sources.get(&external_id.to_ascii_lowercase())?;
+        ids.iter()
+            .filter_map(|id| self.sources.get(id))
+            .find(|s| s.account() == account)
+    }
+}

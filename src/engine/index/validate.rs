@@ -1,0 +1,398 @@
+//! The model's invariants, checked on the state a batch would produce: references inside the
+//! account, unique names (R14, R16), the owner (R11), the seat limit (R12), and the rules for
+//! usernames, e-mails and names people read.
+
+use super::*;
+
+impl<P: Catalog> Index<P> {
+    /// Checks every invariant of one account's final state.
+    pub(super) fn validate(&self, account: AccountId, removed: &Removed) -> Result<(), Error> {
+        let Some(entry) = self.accounts.get(&account) else {
+            // A removed account must be empty.
+            let left = self.account_users(account).map(|u| u.username().to_owned());
+            let names = name_list(left);
+            if !names.is_empty()
+                || self.roles.values().any(|r| r.account() == account)
+                || self.stores.values().any(|s| s.account() == account)
+                || self.sources.values().any(|s| s.account() == account)
+                || self.channels.values().any(|s| s.account() == account)
+            {
+                return if removed.accounts.contains(&account) {
+                    Err(Error::in_use(
+                        "account",
+                        account,
+                        if names.is_empty() {
+                            "its roles, stores, sources or channels".into()
+                        } else {
+                            names
+                        },
+                    ))
+                } else {
+                    Err(Error::not_found("account", account))
+                };
+            }
+            return Ok(());
+        };
+
+        // Store and channel names: what a person reads and a download writes (R18).
+        for x in self.stores.values().filter(|x| x.account() == account) {
+            validate_name("store name", x.name())?;
+        }
+        for x in self.channels.values().filter(|x| x.account() == account) {
+            validate_name("sales channel name", x.name())?;
+        }
+
+        // Sources: external ids unique per account (they are how imports name sources).
+        let mut external = HashSet::new();
+        for s in self.sources.values().filter(|s| s.account() == account) {
+            validate_name("source external id", s.external_id())?;
+            if s.external_id().contains(',') {
+                return Err(Error::invalid(
+                    "source external id",
+                    s.external_id(),
+                    "must not contain a comma: the upload template lists sources comma separated",
+                ));
+            }
+            if s.external_id().is_empty() || s.external_id().chars().any(char::is_whitespace) {
+                return Err(Error::invalid(
+                    "source external id",
+                    s.external_id(),
+                    "must be non-empty without white space",
+                ));
+            }
+            if !external.insert(s.external_id().to_ascii_lowercase()) {
+                return Err(Error::duplicate(
+                    "source external id",
+                    s.external_id(),
+                    account,
+                ));
+            }
+        }
+
+        // Roles: references inside the account; names (and former names) unambiguous (R14).
+        let mut role_names = HashMap::new();
+        for r in self.roles.values().filter(|r| r.account() == account) {
+            for name in
+                core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str))
+            {
+                validate_name("role name", name)?;
+            }
+            let ceiling = r.ceiling();
+            self.check_refs(
+                account,
+                &ceiling.stores,
+                &ceiling.sources,
+                &ceiling.channels,
+                removed,
+                || format!("role `{}`", r.name()),
+            )?;
+            // A mask built with `from_bits_retain` could carry bits of a future catalog.
+            P::from_stored_bits(r.permissions().bits())?;
+            for name in
+                core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str))
+            {
+                if let Some(other) = role_names.insert(folded(name), r.id())
+                    && other != r.id()
+                {
+                    return Err(Error::duplicate("role name", name, account));
+                }
+            }
+        }
+
+        // Users: valid, unique, references inside the account; owner and seat invariants.
+        let mut usernames = HashSet::new();
+        let mut emails = HashSet::new();
+        let mut owners = Vec::new();
+        let mut enabled = 0usize;
+        let mut any_user = false;
+        // By id, so that which of two clashing users an error names does not depend on hashing.
+        for u in self.account_users(account) {
+            any_user = true;
+            self.check_user(account, u, removed)?;
+            if !usernames.insert(folded(u.username())) {
+                return Err(Error::duplicate("username", u.username(), account));
+            }
+            if !emails.insert(folded(u.email())) {
+                return Err(Error::duplicate("e-mail", u.email(), account));
+            }
+            if u.is_enabled() {
+                enabled += 1;
+            }
+            if u.is_owner() {
+                owners.push(u);
+            }
+        }
+        self.check_account(entry, any_user, enabled, &owners)
+    }
+
+    /// A few changed users of an account whose roles, stores, sources and channels did not
+    /// change: each is checked alone, and against the others only for clashes, without
+    /// allocating per user (a write to a large account stays cheap).
+    pub(super) fn validate_users(
+        &self,
+        account: AccountId,
+        changed: &BTreeSet<UserId>,
+    ) -> Result<(), Error> {
+        let Some(entry) = self.accounts.get(&account) else {
+            return Err(Error::not_found("account", account));
+        };
+        let none = Removed::default();
+        let mut owners = Vec::new();
+        let mut enabled = 0usize;
+        let mut any_user = false;
+        let fresh: Vec<&User> = changed.iter().filter_map(|id| self.users.get(id)).collect();
+        for u in fresh.iter().copied() {
+            self.check_user(account, u, &none)?;
+        }
+        for u in self.account_users(account) {
+            any_user = true;
+            for c in fresh.iter().copied().filter(|c| c.id() != u.id()) {
+                if same_folded(c.username(), u.username()) {
+                    return Err(Error::duplicate("username", c.username(), account));
+                }
+                if same_folded(c.email(), u.email()) {
+                    return Err(Error::duplicate("e-mail", c.email(), account));
+                }
+            }
+            if u.is_enabled() {
+                enabled += 1;
+            }
+            if u.is_owner() {
+                owners.push(u);
+            }
+        }
+        self.check_account(entry, any_user, enabled, &owners)
+    }
+
+    /// One user's own rules: username and e-mail formats (R16), references inside the account.
+    pub(super) fn check_user(
+        &self,
+        account: AccountId,
+        u: &User,
+        removed: &Removed,
+    ) -> Result<(), Error> {
+        validate_username(u.username())?;
+        validate_email(u.email())?;
+        let what = || format!("user `{}`", u.username());
+        for g in u.grants() {
+            match self.roles.get(&g.role) {
+                Some(r) if r.account() == account => {}
+                // Another account's role is not found: ids are global, and naming the account
+                // that holds one would tell one tenant about another.
+                Some(_) => return Err(Error::not_found("role", g.role)),
+                None if removed.roles.contains(&g.role) => {
+                    return Err(Error::in_use("role", g.role, format!("`{}`", u.username())));
+                }
+                None => return Err(Error::not_found("role", g.role)),
+            }
+            self.check_refs(
+                account,
+                &g.stores,
+                &Access::None,
+                &Access::None,
+                removed,
+                what,
+            )?;
+        }
+        self.check_refs(
+            account,
+            &Access::None,
+            u.sources(),
+            u.channels(),
+            removed,
+            what,
+        )
+    }
+
+    /// R11 and R12 for an account, from its users' counts.
+    pub(super) fn check_account(
+        &self,
+        entry: &AccountEntry<P>,
+        any_user: bool,
+        enabled: usize,
+        owners: &[&User],
+    ) -> Result<(), Error> {
+        let account = entry.account.id();
+        if any_user {
+            // R11: exactly one owner, enabled, holding a top-level role.
+            match owners {
+                [] => {
+                    return Err(Error::owner(
+                        account,
+                        "an account with users must have an owner",
+                    ));
+                }
+                [o] => {
+                    if !o.is_enabled() {
+                        return Err(Error::owner(
+                            account,
+                            "the account owner cannot be disabled",
+                        ));
+                    }
+                    let top = o
+                        .grants()
+                        .iter()
+                        .any(|g| self.roles.get(&g.role).is_some_and(|r| r.level().is_top()));
+                    if !top {
+                        return Err(Error::owner(
+                            account,
+                            "the account owner must hold a level-1 role",
+                        ));
+                    }
+                }
+                _ => return Err(Error::owner(account, "an account has exactly one owner")),
+            }
+        }
+        if let Some(limit) = entry.account.seat_limit()
+            && enabled > limit as usize
+        {
+            return Err(Error::seat_limit(account, enabled, limit));
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_refs(
+        &self,
+        account: AccountId,
+        stores: &Access<StoreId>,
+        sources: &Access<SourceId>,
+        channels: &Access<ChannelId>,
+        removed: &Removed,
+        who: impl Fn() -> String,
+    ) -> Result<(), Error> {
+        if let Access::Specific(set) = stores {
+            for id in set.iter() {
+                check_ref(
+                    "store",
+                    id,
+                    self.stores.get(&id).map(Store::account),
+                    account,
+                    removed.stores.contains(&id),
+                    &who,
+                )?;
+            }
+        }
+        if let Access::Specific(set) = sources {
+            for id in set.iter() {
+                check_ref(
+                    "source",
+                    id,
+                    self.sources.get(&id).map(Source::account),
+                    account,
+                    removed.sources.contains(&id),
+                    &who,
+                )?;
+            }
+        }
+        if let Access::Specific(set) = channels {
+            for id in set.iter() {
+                check_ref(
+                    "sales channel",
+                    id,
+                    self.channels.get(&id).map(Channel::account),
+                    account,
+                    removed.channels.contains(&id),
+                    &who,
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn check_ref<I: core::fmt::Display>(
+    what: &'static str,
+    id: I,
+    found: Option<AccountId>,
+    account: AccountId,
+    was_removed: bool,
+    who: &impl Fn() -> String,
+) -> Result<(), Error> {
+    match found {
+        Some(a) if a == account => Ok(()),
+        // Another account's object is not found, as in any check (R1): no tenant learns of
+        // another.
+        Some(_) => Err(Error::not_found(what, id)),
+        None if was_removed => Err(Error::in_use(what, id, who())),
+        None => Err(Error::not_found(what, id)),
+    }
+}
+
+pub(crate) fn name_list<I: Iterator<Item = String>>(names: I) -> String {
+    let all: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+    all.join(", ")
+}
+
+/// How many changed users of one account are validated one by one rather than by a full pass.
+pub(super) const INCREMENTAL: usize = 32;
+
+/// A name people read and a CSV file carries: non-empty, no white space at either end (a
+/// padded name would not survive a download and upload, which trim cells), no control
+/// characters (a tab or carriage return can start a spreadsheet formula).
+pub(crate) fn validate_name(field: &'static str, name: &str) -> Result<(), Error> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid(field, name, "must not be empty"));
+    }
+    if name.trim() != name {
+        return Err(Error::invalid(
+            field,
+            name,
+            "must not start or end with white space",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            name,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// R16: non-empty, no white space or control characters.
+pub(crate) fn validate_username(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::invalid("username", name, "must not be empty"));
+    }
+    if name.len() > 255 {
+        return Err(Error::invalid(
+            "username",
+            name,
+            "must be at most 255 bytes",
+        ));
+    }
+    if name.chars().any(char::is_whitespace) {
+        return Err(Error::invalid(
+            "username",
+            name,
+            "must not contain white space",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "username",
+            name,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// R16: a valid e-mail address.
+pub(crate) fn validate_email(email: &str) -> Result<(), Error> {
+    // The crate accepts display forms such as `Name <a@b>`; a stored address is the bare form.
+    let bare = !email.contains(['<', '>', ' '])
+        && email.contains('@')
+        && email.trim() == email
+        && !email.chars().any(char::is_control);
+    if bare && email_address::EmailAddress::is_valid(email) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "e-mail",
+            email,
+            "must be a valid address such as `name@example.com`",
+        ))
+    }
+}

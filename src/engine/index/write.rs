@@ -1,0 +1,274 @@
+//! Applying record-level mutations to a cloned index, and settling (validating) what they
+//! touched: the index's side of a write.
+
+use super::*;
+
+impl<P: Catalog> Index<P> {
+    /// Applies a batch to this (cloned) index and validates the accounts it touched.
+    pub(crate) fn apply(&mut self, batch: &[Mutation<P>]) -> Result<(), Error> {
+        let mut pending = Pending::default();
+        self.mutate(batch, &mut pending)?;
+        self.settle(&pending)
+    }
+
+    /// Applies a batch without validating it; [`Index::settle`] validates everything the
+    /// pending batches touched, once. Errors here are only about ids that do not exist or move
+    /// between accounts.
+    pub(crate) fn mutate(
+        &mut self,
+        batch: &[Mutation<P>],
+        pending: &mut Pending,
+    ) -> Result<(), Error> {
+        // Until `settle`, the quick path is off: a role or account changed here changes what
+        // the users' entries should say.
+        self.users.invalidate();
+        let added = batch
+            .iter()
+            .filter(|m| matches!(m, Mutation::PutUser(u) if !self.users.contains_key(&u.id())))
+            .count();
+        if added > 64 {
+            self.users.reserve(added);
+        }
+        let Pending {
+            touched,
+            removed,
+            changed_users,
+            structural,
+        } = pending;
+        for m in batch {
+            match m {
+                Mutation::PutUser(u) => {
+                    changed_users.entry(u.account()).or_default().insert(u.id());
+                }
+                Mutation::RemoveUser(_) => {}
+                _ => *structural = true,
+            }
+            match m {
+                Mutation::PutAccount(a) => {
+                    touched.insert(a.id());
+                    self.accounts.insert(a.id(), AccountEntry::new(a.clone()));
+                }
+                Mutation::RemoveAccount(id) => {
+                    if self.accounts.shift_remove(id).is_none() {
+                        return Err(Error::not_found("account", id));
+                    }
+                    touched.insert(*id);
+                    removed.accounts.insert(*id);
+                }
+                Mutation::PutStore(x) => {
+                    keep_account(
+                        "store",
+                        x.id(),
+                        self.stores.get(&x.id()).map(Store::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    self.stores.insert(x.id(), x.clone());
+                }
+                Mutation::RemoveStore(id) => {
+                    let x = self
+                        .stores
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("store", id))?;
+                    touched.insert(x.account());
+                    removed.stores.insert(*id);
+                }
+                Mutation::PutSource(x) => {
+                    keep_account(
+                        "source",
+                        x.id(),
+                        self.sources.get(&x.id()).map(Source::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    if let Some(old) = self.sources.insert(x.id(), x.clone()) {
+                        self.directory.remove_source(&old);
+                    }
+                    self.directory.add_source(x);
+                }
+                Mutation::RemoveSource(id) => {
+                    let x = self
+                        .sources
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("source", id))?;
+                    touched.insert(x.account());
+                    self.directory.remove_source(&x);
+                    removed.sources.insert(*id);
+                }
+                Mutation::PutChannel(x) => {
+                    keep_account(
+                        "sales channel",
+                        x.id(),
+                        self.channels.get(&x.id()).map(Channel::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    self.channels.insert(x.id(), x.clone());
+                }
+                Mutation::RemoveChannel(id) => {
+                    let x = self
+                        .channels
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("sales channel", id))?;
+                    touched.insert(x.account());
+                    removed.channels.insert(*id);
+                }
+                Mutation::PutRole(x) => {
+                    keep_account(
+                        "role",
+                        x.id(),
+                        self.roles.get(&x.id()).map(Role::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    if let Some(old) = self.roles.insert(x.id(), x.clone()) {
+                        self.directory.remove_role(&old);
+                    }
+                    self.directory.add_role(x);
+                }
+                Mutation::RemoveRole(id) => {
+                    let x = self
+                        .roles
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("role", id))?;
+                    touched.insert(x.account());
+                    self.directory.remove_role(&x);
+                    removed.roles.insert(*id);
+                }
+                Mutation::PutUser(x) => {
+                    keep_account(
+                        "user",
+                        x.id(),
+                        self.users.get(&x.id()).map(User::account),
+                        x.account(),
+                    )?;
+                    touched.insert(x.account());
+                    let u = x.clone();
+                    if let Some(old) = self.users.get(&u.id()) {
+                        self.holders.remove(old);
+                    }
+                    self.holders.add(&u);
+                    self.directory.names(u.account()).users.insert(u.id());
+                    self.users.insert(u)?;
+                }
+                Mutation::RemoveUser(id) => {
+                    let x = self
+                        .users
+                        .remove(id)
+                        .ok_or_else(|| Error::not_found("user", id))?;
+                    self.holders.remove(&x);
+                    touched.insert(x.account());
+                    self.directory.names(x.account()).users.remove(&x.id());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates every account the pending batches touched, then releases spare capacity.
+    pub(crate) fn settle(&mut self, pending: &Pending) -> Result<(), Error> {
+        for account in &pending.touched {
+            let none = BTreeSet::new();
+            let users = pending.changed_users.get(account).unwrap_or(&none);
+            if pending.structural || users.len() > INCREMENTAL {
+                self.validate(*account, &pending.removed)?;
+            } else {
+                self.validate_users(*account, users)?;
+            }
+        }
+        self.shrink();
+        self.refresh_quick();
+        Ok(())
+    }
+
+    /// Recomputes every user's quick-path entry from the accounts and roles as they are now.
+    pub(super) fn refresh_quick(&mut self) {
+        let Index {
+            users,
+            accounts,
+            roles,
+            ..
+        } = self;
+        users.refresh(|u| quick_of(accounts, roles, u));
+    }
+
+    /// Releases spare capacity after a bulk load.
+    pub(crate) fn shrink(&mut self) {
+        self.users.shrink_to_fit();
+        self.roles.shrink_to_fit();
+        self.stores.shrink_to_fit();
+        self.sources.shrink_to_fit();
+        self.channels.shrink_to_fit();
+        self.accounts.shrink_to_fit();
+        self.holders.shrink();
+    }
+}
+
+/// What batches applied with [`Index::mutate`] touched, for [`Index::settle`].
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    pub(super) touched: BTreeSet<AccountId>,
+    pub(super) removed: Removed,
+    /// Accounts where only a few users changed are validated for those users alone.
+    pub(super) changed_users: HashMap<AccountId, BTreeSet<UserId>, IdHash>,
+    pub(super) structural: bool,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Removed {
+    pub(super) accounts: HashSet<AccountId>,
+    pub(super) stores: HashSet<StoreId>,
+    pub(super) sources: HashSet<SourceId>,
+    pub(super) channels: HashSet<ChannelId>,
+    pub(super) roles: HashSet<RoleId>,
+}
+
+/// A user's quick-path entry: the mask of its one grant, its account's position, and how far
+/// the quick path decides (see [`Index::quick`]).
+pub(super) fn quick_of<P: Catalog>(
+    accounts: &IdMap<AccountId, AccountEntry<P>>,
+    roles: &IdMap<RoleId, Role<P>>,
+    u: &User,
+) -> (P, u32, Quick) {
+    let slow = (P::empty(), u32::MAX, Quick::Slow);
+    let Some((position, _, acct)) = accounts.get_full(&u.account()) else {
+        return slow;
+    };
+    let Ok(account) = u32::try_from(position) else {
+        return slow;
+    };
+    if !u.is_enabled() {
+        return (P::empty(), account, Quick::Disabled);
+    }
+    let [g] = u.grants() else {
+        return slow;
+    };
+    let Some(role) = roles.get(&g.role).filter(|r| r.account() == u.account()) else {
+        return slow;
+    };
+    if !role.ceiling().stores.is_all() {
+        return slow;
+    }
+    let mask = role
+        .permissions()
+        .difference(acct.withheld)
+        .difference(acct.account_wide);
+    let quick = if g.stores.is_all() {
+        Quick::Everywhere
+    } else {
+        Quick::AtStores
+    };
+    (mask, account, quick)
+}
+
+pub(super) fn keep_account<I: core::fmt::Display>(
+    what: &'static str,
+    id: I,
+    existing: Option<AccountId>,
+    new: AccountId,
+) -> Result<(), Error> {
+    match existing {
+        Some(old) if old != new => Err(Error::wrong_account(what, id, new, old)),
+        _ => Ok(()),
+    }
+}
