@@ -1,6 +1,6 @@
 //! Listings and search (R20): what an actor may see.
 
-use crate::admin::authorize::Actor;
+use crate::admin::actor::Actor;
 use crate::engine::Snapshot;
 use crate::engine::index::Index;
 use crate::engine::resource::OnUser;

@@ -1,5 +1,6 @@
 //! The write side: every change authorized by an actor (R6–R12, R14–R17, R19, R20).
 
+pub(crate) mod actor;
 pub(crate) mod audit;
 pub(crate) mod authorize;
 pub(crate) mod change;
