@@ -229,9 +229,11 @@ pub(crate) fn plan<P: Catalog>(
             a.may_give(user, Some(old), admin.edit_users, &action)?;
             if !same_folded(user.email(), old.email()) {
                 // R8: the e-mail recovers the account, so whoever sets it can take everything
-                // the user holds: only an actor who holds all of it may.
+                // the user holds: only an actor who holds all of it may. A disabled user's
+                // grants count too: they are the user's the day someone enables it.
+                let holder = user.clone().with_enabled(true);
                 let roles = |id: RoleId| index.roles.get(&id);
-                a.no_gain(&[(None, Some(user))], &roles, &roles, &action)?;
+                a.no_gain(&[(None, Some(&holder))], &roles, &roles, &action)?;
             }
             done(vec![Mutation::PutUser(user.clone())])
         }
@@ -272,18 +274,21 @@ pub(crate) fn plan<P: Catalog>(
             done(vec![Mutation::RemoveUser(*id)])
         }
         Change::TransferOwnership { to } => {
-            let target = user_of(*to)?;
-            let action = format!("transfer ownership to `{}`", target.username());
+            // Who asks comes first, before the target is looked up: an answer about the target
+            // (its name, whether it exists) goes only to the owner, and only for a user the
+            // owner may see or manage (R20).
             if !a.user.is_owner() {
                 return Err(Error::refused(
                     ErrorKind::NotPermitted,
-                    action,
+                    "transfer ownership",
                     "only the account owner may transfer ownership",
                 ));
             }
-            if target.id() == a.user.id() {
+            if *to == a.user.id() {
                 return done(Vec::new());
             }
+            let target = target_of(*to, admin.edit_users)?;
+            let action = format!("transfer ownership to `{}`", target.username());
             let (former, heir) = (
                 a.user.clone().with_owner(false),
                 target.clone().with_owner(true),
@@ -348,7 +353,14 @@ fn create_user<P: Catalog>(
             "ownership moves only by a transfer from the owner",
         ));
     }
-    a.may_give(&user, None, admin.create_users, &action)?;
+    // R8: the creator sets the e-mail, so a user created disabled is judged as enabled: else
+    // a wide user could be parked, e-mail and all, for someone else to enable.
+    a.may_give(
+        &user.clone().with_enabled(true),
+        None,
+        admin.create_users,
+        &action,
+    )?;
     let event = Event::Invited {
         user: user.id(),
         email: user.email().to_owned(),

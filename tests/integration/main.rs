@@ -21,4 +21,5 @@ mod reverse;
 mod rules;
 mod security;
 mod storage;
+mod write_model;
 mod writes;

@@ -683,3 +683,50 @@ mod account_wide_user_permission {
         }
     }
 }
+
+#[test]
+fn r20_a_transfer_asked_by_someone_other_than_the_owner_names_no_one() {
+    let (e, _) = split_levels();
+    let hidden = e
+        .apply(ALICE, Change::TransferOwnership { to: TOM })
+        .unwrap_err();
+    let absent = e
+        .apply(
+            ALICE,
+            Change::TransferOwnership {
+                to: UserId::new(99),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(hidden.kind(), ErrorKind::NotPermitted);
+    assert_eq!(hidden.to_string(), absent.to_string());
+    assert!(!hidden.to_string().contains("tom"), "{hidden}");
+}
+
+#[test]
+fn r8_a_disabled_users_grants_count_when_its_e_mail_is_set_or_it_is_created() {
+    let (e, _) = split_levels();
+    // vic is a disabled Supervisor at North, whose role holds what alice lacks.
+    let wider = e
+        .snapshot()
+        .role(SUPERVISOR)
+        .unwrap()
+        .clone()
+        .with_permissions(Oms::SALES_MANAGE_ORDERS | Oms::MANAGE_INVENTORY);
+    let vic = User::new(UserId::new(9), ACCT, "vic", "vic@shop.example")
+        .with_enabled(false)
+        .with_grant(Grant::new(SUPERVISOR, Access::specific([NORTH])));
+    e.unchecked_apply([Mutation::PutRole(wider), Mutation::PutUser(vic.clone())])
+        .unwrap();
+    refused(
+        &e,
+        ALICE,
+        Change::UpdateUser(vic.clone().with_email("alice+vic@evil.example")),
+        ErrorKind::Escalation,
+    );
+    // Nor can alice create such a user disabled, for someone else to enable later.
+    let parked = User::new(UserId::new(10), ACCT, "wes", "alice+wes@evil.example")
+        .with_enabled(false)
+        .with_grant(Grant::new(SUPERVISOR, Access::specific([NORTH])));
+    refused(&e, ALICE, Change::CreateUser(parked), ErrorKind::Escalation);
+}
