@@ -9,9 +9,9 @@ use crate::admin::change::Change;
 use crate::engine::index::{Index, name_list, same_folded};
 use crate::engine::resource::OnUser;
 use crate::model::ids::{RoleId, UserId};
+use crate::model::mutation::Mutation;
 use crate::model::permission::Catalog;
 use crate::model::user::{Grant, User};
-use crate::storage::Mutation;
 use crate::{Error, ErrorKind};
 
 /// What a change becomes once authorized.

@@ -19,11 +19,11 @@ use crate::engine::users::{Quick, UserTable};
 use crate::model::access::{Access, contains_sorted};
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
+use crate::model::mutation::Mutation;
 use crate::model::permission::{Catalog, Reach};
 use crate::model::role::Role;
 pub(crate) use crate::model::text::{folded, same_folded};
 use crate::model::user::{Grant, User};
-use crate::storage::Mutation;
 
 mod check;
 mod directory;
