@@ -2,6 +2,9 @@
 
 use core::fmt;
 
+use crate::model::ids::AccountId;
+use crate::model::mutation::Key;
+
 /// What kind of rule refused an operation. Branch on this; read details from [`Error`]'s
 /// accessors and its message.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -91,6 +94,16 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     detail: Box<Detail>,
+    /// What the error is about, typed, for the accessors.
+    facts: Facts,
+}
+
+/// The typed facts an error carries besides its message.
+#[derive(Debug, Default)]
+struct Facts {
+    key: Option<Key>,
+    account: Option<AccountId>,
+    seats: Option<(usize, u32)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -334,7 +347,7 @@ impl Error {
     }
 
     /// Another writer changed `object` in `revision`.
-    pub(crate) fn conflict(object: impl fmt::Display, revision: u64) -> Self {
+    pub(crate) fn conflict(object: Key, revision: u64) -> Self {
         Self::new(
             ErrorKind::Conflict,
             Detail::Conflict {
@@ -342,6 +355,7 @@ impl Error {
                 revision,
             },
         )
+        .about(object)
     }
 
     /// A change based on `based_on` cannot be checked for conflicts: the engine remembers
@@ -374,7 +388,41 @@ impl Error {
         Self {
             kind,
             detail: Box::new(detail),
+            facts: Facts::default(),
         }
+    }
+
+    fn about(mut self, key: impl Into<Key>) -> Self {
+        self.facts.key = Some(key.into());
+        self
+    }
+
+    fn in_account(mut self, account: AccountId) -> Self {
+        self.facts.account = Some(account);
+        self
+    }
+
+    /// The object the error is about, typed: the id not found ([`ErrorKind::NotFound`]), the
+    /// id taken ([`ErrorKind::Duplicate`] of an id), the object another writer changed
+    /// ([`ErrorKind::Conflict`]).
+    pub fn key(&self) -> Option<Key> {
+        self.facts.key
+    }
+
+    /// The account whose rule refused: the seat limit ([`ErrorKind::SeatLimit`]), the owner
+    /// ([`ErrorKind::Owner`]), a name taken within it ([`ErrorKind::Duplicate`]).
+    pub fn account(&self) -> Option<AccountId> {
+        self.facts.account
+    }
+
+    /// For [`ErrorKind::SeatLimit`]: the enabled users the change would leave.
+    pub fn enabled_users(&self) -> Option<usize> {
+        self.facts.seats.map(|(enabled, _)| enabled)
+    }
+
+    /// For [`ErrorKind::SeatLimit`]: the plan's limit on enabled users.
+    pub fn seat_limit(&self) -> Option<u32> {
+        self.facts.seats.map(|(_, limit)| limit)
     }
 
     pub(crate) fn unknown_permission_bits(bits: u64) -> Self {
@@ -394,7 +442,7 @@ impl Error {
         )
     }
 
-    pub(crate) fn not_found(what: &'static str, id: impl fmt::Display) -> Self {
+    pub(crate) fn not_found<I: Into<Key> + fmt::Display + Copy>(what: &'static str, id: I) -> Self {
         Self::new(
             ErrorKind::NotFound,
             Detail::NotFound {
@@ -402,6 +450,7 @@ impl Error {
                 id: id.to_string(),
             },
         )
+        .about(id)
     }
 
     pub(crate) fn wrong_account(
@@ -439,28 +488,30 @@ impl Error {
     pub(crate) fn duplicate(
         field: &'static str,
         value: impl fmt::Display,
-        scope: impl fmt::Display,
+        account: AccountId,
     ) -> Self {
         Self::new(
             ErrorKind::Duplicate,
             Detail::Duplicate {
                 field,
                 value: value.to_string(),
-                scope: scope.to_string(),
+                scope: account.to_string(),
             },
         )
+        .in_account(account)
     }
 
     /// An id someone asked to create is taken. Ids are unique across accounts, so the message
     /// names neither the account nor anything else about the holder.
-    pub(crate) fn id_taken(field: &'static str, value: impl fmt::Display) -> Self {
+    pub(crate) fn id_taken<I: Into<Key> + fmt::Display + Copy>(field: &'static str, id: I) -> Self {
         Self::new(
             ErrorKind::Duplicate,
             Detail::IdTaken {
                 field,
-                value: value.to_string(),
+                value: id.to_string(),
             },
         )
+        .about(id)
     }
 
     pub(crate) fn in_use(what: &'static str, id: impl fmt::Display, users: String) -> Self {
@@ -474,8 +525,8 @@ impl Error {
         )
     }
 
-    pub(crate) fn seat_limit(account: impl fmt::Display, enabled: usize, limit: u32) -> Self {
-        Self::new(
+    pub(crate) fn seats_exceeded(account: AccountId, enabled: usize, limit: u32) -> Self {
+        let mut err = Self::new(
             ErrorKind::SeatLimit,
             Detail::SeatLimit {
                 account: account.to_string(),
@@ -483,9 +534,12 @@ impl Error {
                 limit,
             },
         )
+        .in_account(account);
+        err.facts.seats = Some((enabled, limit));
+        err
     }
 
-    pub(crate) fn owner(account: impl fmt::Display, reason: &'static str) -> Self {
+    pub(crate) fn owner(account: AccountId, reason: &'static str) -> Self {
         Self::new(
             ErrorKind::Owner,
             Detail::Owner {
@@ -493,6 +547,7 @@ impl Error {
                 reason,
             },
         )
+        .in_account(account)
     }
 }
 

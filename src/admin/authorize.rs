@@ -211,7 +211,7 @@ pub(crate) fn plan<P: Catalog>(
                 .evaluate(actor, admin.view_users, &OnUser(account, *from))
                 .is_err()
             {
-                return Err(Error::not_found("user", from));
+                return Err(Error::not_found("user", *from));
             }
             create_user(&a, index, User::copy_from(template, *id, username, email))
         }

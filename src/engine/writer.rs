@@ -119,7 +119,7 @@ pub(crate) fn written_by<P: Copy>(batches: &[Batch<P>]) -> Vec<Written> {
 pub(crate) fn check_written(prior: &[Written], written: &HashSet<Key>) -> Result<(), Error> {
     for (revision, keys) in prior {
         if let Some(key) = keys.iter().find(|k| written.contains(k)) {
-            return Err(Error::conflict(key, *revision));
+            return Err(Error::conflict(*key, *revision));
         }
     }
     Ok(())

@@ -151,3 +151,31 @@ impl<P: Copy> Mutation<P> {
         )
     }
 }
+
+macro_rules! key_of_id {
+    ($($id:ident => $kind:ident),* $(,)?) => {$(
+        impl From<$id> for Key {
+            fn from(id: $id) -> Self {
+                Key {
+                    kind: ObjectKind::$kind,
+                    id: id.get(),
+                }
+            }
+        }
+
+        impl From<&$id> for Key {
+            fn from(id: &$id) -> Self {
+                Key::from(*id)
+            }
+        }
+    )*};
+}
+
+key_of_id! {
+    AccountId => Account,
+    StoreId => Store,
+    SourceId => Source,
+    ChannelId => Channel,
+    RoleId => Role,
+    UserId => User,
+}

@@ -137,10 +137,15 @@ fn r1_a_duplicate_id_names_no_other_account() {
     let before = state(&e);
     let err = e.apply(OWNER, Change::CreateUser(new)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Duplicate);
-    let said = format!("{err} {err:?}");
+    let said = err.to_string();
     for hint in ["account", "Rival", "rival", "#2"] {
         assert!(!said.contains(hint), "{said}");
     }
+    let debug = format!("{err:?}");
+    for hint in ["Rival", "rival", "#2", "AccountId(2)"] {
+        assert!(!debug.contains(hint), "{debug}");
+    }
+    assert_eq!(err.account(), None);
     assert_eq!(state(&e), before);
 }
 

@@ -199,3 +199,38 @@ fn removing_an_empty_account_works_and_a_full_one_is_refused() {
     e.unchecked_apply([Mutation::RemoveAccount(lone)]).unwrap();
     assert!(e.snapshot().account(lone).is_none());
 }
+
+#[test]
+fn errors_carry_what_they_are_about_typed() {
+    use shopguard::storage::{Key, ObjectKind};
+    let e = engine();
+    // The id not found.
+    let missing = user(360, "m").with_grants([Grant::new(RoleId::new(404), Access::All)]);
+    let err = e.unchecked_apply([Mutation::PutUser(missing)]).unwrap_err();
+    assert_eq!(
+        err.key(),
+        Some(Key {
+            kind: ObjectKind::Role,
+            id: 404
+        })
+    );
+    // The seat figures and the account (ACME allows 10 enabled users).
+    let many: Vec<Mutation<T>> = (0..10)
+        .map(|i| {
+            Mutation::PutUser(
+                user(370 + i, &format!("s{i}")).with_grants([Grant::new(CASHIER, Access::All)]),
+            )
+        })
+        .collect();
+    let err = e.unchecked_apply(many).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SeatLimit);
+    assert_eq!((err.account(), err.seat_limit()), (Some(ACME), Some(10)));
+    assert!(err.enabled_users().is_some_and(|n| n > 10));
+    // A taken name, in its account.
+    let dup = User::new(UserId::new(390), ACME, "ANA", "other@acme.example");
+    let err = e.unchecked_apply([Mutation::PutUser(dup)]).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.account(), err.field()),
+        (ErrorKind::Duplicate, Some(ACME), Some("username"))
+    );
+}

@@ -246,7 +246,7 @@ impl<P: Catalog> Index<P> {
         if let Some(limit) = entry.account.seat_limit()
             && enabled > limit as usize
         {
-            return Err(Error::seat_limit(account, enabled, limit));
+            return Err(Error::seats_exceeded(account, enabled, limit));
         }
         Ok(())
     }
@@ -300,7 +300,7 @@ impl<P: Catalog> Index<P> {
     }
 }
 
-pub(super) fn check_ref<I: core::fmt::Display>(
+pub(super) fn check_ref<I: core::fmt::Display + Into<crate::model::mutation::Key> + Copy>(
     what: &'static str,
     id: I,
     found: Option<AccountId>,
