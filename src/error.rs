@@ -102,6 +102,7 @@ pub struct Error {
 #[derive(Debug, Default)]
 struct Facts {
     key: Option<Key>,
+    field: Option<&'static str>,
     account: Option<AccountId>,
     seats: Option<(usize, u32)>,
 }
@@ -252,8 +253,13 @@ impl Error {
         self.kind
     }
 
-    /// The field that was wrong, for [`ErrorKind::InvalidInput`] and [`ErrorKind::Duplicate`].
+    /// The field that was wrong, for [`ErrorKind::InvalidInput`] and [`ErrorKind::Duplicate`];
+    /// for an [`ErrorKind::Escalation`] or [`ErrorKind::OutsideScope`] refusal, the dimension at
+    /// fault (`"stores"`, `"sources"`, `"sales channels"`) where one is.
     pub fn field(&self) -> Option<&'static str> {
+        if let Some(field) = self.facts.field {
+            return Some(field);
+        }
         match &*self.detail {
             Detail::Invalid { field, .. }
             | Detail::Duplicate { field, .. }
@@ -394,6 +400,12 @@ impl Error {
 
     fn about(mut self, key: impl Into<Key>) -> Self {
         self.facts.key = Some(key.into());
+        self
+    }
+
+    /// Names the field at fault of a refusal (for [`Error::field`]).
+    pub(crate) fn on_field(mut self, field: &'static str) -> Self {
+        self.facts.field = Some(field);
         self
     }
 

@@ -283,7 +283,13 @@ impl<'a, P: Catalog> Actor<'a, P> {
                     } else {
                         format!("it would give `{}` at {what} outside yours", info.name())
                     };
-                    return Err(Error::refused(kind, action, reason));
+                    let err = Error::refused(kind, action, reason);
+                    // The dimension is the field at fault, for callers that point at it (a CSV
+                    // upload names the column).
+                    return Err(match what {
+                        "stores" | "sources" | "sales channels" => err.on_field(what),
+                        _ => err,
+                    });
                 }
             }
         }

@@ -365,7 +365,7 @@ fn plan_upload<P: Catalog>(
                 // nothing is authorized like any other.
                 if let Err(e) = authorize::plan(index, actor, &change) {
                     plan.attempted.push(change);
-                    problems.push(problem(line, Some(column_of(&e)), e.to_string()));
+                    problems.push(problem(line, Some(column_for(&e)), e.to_string()));
                     continue;
                 }
                 if let (Change::UpdateUser(new), Some(old)) = (&change, row.existing)
@@ -626,13 +626,16 @@ fn needs_quote(text: &str) -> bool {
     formula(text) || text.starts_with('\'')
 }
 
-/// The column an authorization error is about.
-fn column_of(e: &Error) -> usize {
-    let text = e.to_string();
-    match e.kind() {
-        ErrorKind::NotPermitted | ErrorKind::Owner => ACTION,
-        ErrorKind::Escalation if text.contains("sources") => SOURCES,
-        ErrorKind::Escalation if text.contains("sales channels") => ALL_CHANNELS,
+/// The template column an error of a row's change is about: the field it names (a typed
+/// fact of the error, never its message), else by the rule that refused.
+fn column_for(e: &Error) -> usize {
+    match (e.field(), e.kind()) {
+        (Some("username"), _) => USERNAME,
+        (Some("e-mail"), _) => EMAIL,
+        (Some("timezone"), _) => TIMEZONE,
+        (Some("sources"), _) => SOURCES,
+        (Some("sales channels"), _) => ALL_CHANNELS,
+        (_, ErrorKind::NotPermitted | ErrorKind::Owner) => ACTION,
         _ => ROLE,
     }
 }
