@@ -205,6 +205,7 @@ fn list(problems: &[Problem], omitted: usize) -> String {
 pub struct Problem {
     line: u64,
     column: Option<&'static str>,
+    kind: ErrorKind,
     reason: String,
 }
 
@@ -213,12 +214,26 @@ impl Problem {
         not(feature = "csv"),
         expect(dead_code, reason = "only the CSV upload reports problems")
     )]
-    pub(crate) fn new(line: u64, column: Option<&'static str>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        line: u64,
+        column: Option<&'static str>,
+        kind: ErrorKind,
+        reason: impl Into<String>,
+    ) -> Self {
         Problem {
             line,
             column,
+            kind,
             reason: reason.into(),
         }
+    }
+
+    /// The rule the row breaks: `InvalidInput` for a malformed cell, `NotFound` for a name
+    /// that resolves to nothing, `Duplicate`, `SeatLimit`, or the authorization rule that
+    /// refused the row's change (`NotPermitted`, `Hierarchy`, `Escalation`, `OutsideScope`,
+    /// `Owner`).
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 
     /// The line of the file (1 is the header; 0 means the file as a whole).
@@ -289,6 +304,8 @@ impl Error {
         not(feature = "csv"),
         expect(dead_code, reason = "only the CSV upload refuses with problems")
     )]
+    /// A refused upload, `InvalidInput` as a whole; each problem names its own rule
+    /// ([`Problem::kind`]).
     pub(crate) fn upload(problems: Vec<Problem>, omitted: usize) -> Self {
         Self::new(
             ErrorKind::InvalidInput,

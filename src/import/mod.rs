@@ -79,6 +79,16 @@ impl Default for CsvLimits {
 /// quotes the cell it is about; a hostile cell is cut to [`MAX_REASON`] bytes, so a report's
 /// size does not grow with the file's cells.
 fn problem(line: u64, column: Option<usize>, reason: impl Into<String>) -> Problem {
+    problem_as(ErrorKind::InvalidInput, line, column, reason)
+}
+
+/// [`problem`] breaking the rule `kind`.
+fn problem_as(
+    kind: ErrorKind,
+    line: u64,
+    column: Option<usize>,
+    reason: impl Into<String>,
+) -> Problem {
     let mut reason = reason.into();
     if reason.len() > MAX_REASON {
         let mut end = MAX_REASON;
@@ -88,7 +98,12 @@ fn problem(line: u64, column: Option<usize>, reason: impl Into<String>) -> Probl
         reason.truncate(end);
         reason.push('…');
     }
-    Problem::new(line, column.and_then(|c| HEADER.get(c).copied()), reason)
+    Problem::new(
+        line,
+        column.and_then(|c| HEADER.get(c).copied()),
+        kind,
+        reason,
+    )
 }
 
 /// The longest problem reason kept, in bytes.
@@ -365,7 +380,12 @@ fn plan_upload<P: Catalog>(
                 // nothing is authorized like any other.
                 if let Err(e) = authorize::plan(index, actor, &change) {
                     plan.attempted.push(change);
-                    problems.push(problem(line, Some(column_for(&e)), e.to_string()));
+                    problems.push(problem_as(
+                        e.kind(),
+                        line,
+                        Some(column_for(&e)),
+                        e.to_string(),
+                    ));
                     continue;
                 }
                 if let (Change::UpdateUser(new), Some(old)) = (&change, row.existing)
@@ -382,7 +402,12 @@ fn plan_upload<P: Catalog>(
                     if let Some(limit) = limit.filter(|l| enabled > *l as usize) {
                         let reason =
                             format!("would be enabled user {enabled}: the plan allows {limit}");
-                        problems.push(problem(line, Some(ENABLED), reason));
+                        problems.push(problem_as(
+                            ErrorKind::SeatLimit,
+                            line,
+                            Some(ENABLED),
+                            reason,
+                        ));
                         continue;
                     }
                 } else if !row.enabled && was {
@@ -470,11 +495,11 @@ fn plan_row<'a, P: Catalog>(
     ] = *cells;
     // At most one problem per cell: the first found.
     let mut bad_cells = [false; HEADER.len()];
-    let mut bad = |col: usize, reason: String| {
+    let mut bad_as = |kind: ErrorKind, col: usize, reason: String| {
         if let Some(seen) = bad_cells.get_mut(col)
             && !core::mem::replace(seen, true)
         {
-            problems.push(problem(line, Some(col), reason));
+            problems.push(problem_as(kind, line, Some(col), reason));
         }
     };
     let flag = |text: &str| match text {
@@ -483,22 +508,23 @@ fn plan_row<'a, P: Catalog>(
         other => Err(format!("must be 1 or 0, found `{other}`")),
     };
     let enabled = flag(enabled).unwrap_or_else(|r| {
-        bad(ENABLED, r);
+        bad_as(ErrorKind::InvalidInput, ENABLED, r);
         false
     });
     let all_channels = flag(all_channels).unwrap_or_else(|r| {
-        bad(ALL_CHANNELS, r);
+        bad_as(ErrorKind::InvalidInput, ALL_CHANNELS, r);
         false
     });
     let all_sources = flag(all_sources).unwrap_or_else(|r| {
-        bad(ALL_SOURCES, r);
+        bad_as(ErrorKind::InvalidInput, ALL_SOURCES, r);
         false
     });
     let create = match action.to_ascii_lowercase().as_str() {
         "create" => true,
         "update" => false,
         _ => {
-            bad(
+            bad_as(
+                ErrorKind::InvalidInput,
                 ACTION,
                 format!("must be Create or Update, found `{action}`"),
             );
@@ -506,19 +532,21 @@ fn plan_row<'a, P: Catalog>(
         }
     };
     if let Err(e) = validate_username(username) {
-        bad(USERNAME, e.to_string());
+        bad_as(ErrorKind::InvalidInput, USERNAME, e.to_string());
     }
     if let Err(e) = validate_email(email) {
-        bad(EMAIL, e.to_string());
+        bad_as(ErrorKind::InvalidInput, EMAIL, e.to_string());
     }
     if let Some(first) = seen_usernames.insert(folded(username), line) {
-        bad(
+        bad_as(
+            ErrorKind::Duplicate,
             USERNAME,
             format!("`{username}` appears again: first on line {first}"),
         );
     }
     if let Some(first) = seen_emails.insert(folded(email), line) {
-        bad(
+        bad_as(
+            ErrorKind::Duplicate,
             EMAIL,
             format!("`{email}` appears again: first on line {first}"),
         );
@@ -528,9 +556,21 @@ fn plan_row<'a, P: Catalog>(
     let taken = known.by_username.get(&folded(username)).copied();
     let existing = taken.filter(|u| authorize::may_edit(snapshot.index(), known.me, u));
     match (create, taken, existing) {
-        (true, _, Some(_)) => bad(USERNAME, format!("`{username}` already exists: use Update")),
-        (true, Some(_), None) => bad(USERNAME, format!("`{username}` is not available")),
-        (false, _, None) => bad(USERNAME, format!("no user `{username}` to update")),
+        (true, _, Some(_)) => bad_as(
+            ErrorKind::Duplicate,
+            USERNAME,
+            format!("`{username}` already exists: use Update"),
+        ),
+        (true, Some(_), None) => bad_as(
+            ErrorKind::Duplicate,
+            USERNAME,
+            format!("`{username}` is not available"),
+        ),
+        (false, _, None) => bad_as(
+            ErrorKind::NotFound,
+            USERNAME,
+            format!("no user `{username}` to update"),
+        ),
         _ => {}
     }
     // An `Update` of no user is refused already: its e-mail is not looked up, so that a row
@@ -541,12 +581,16 @@ fn plan_row<'a, P: Catalog>(
             .get(&folded(email))
             .is_some_and(|u| Some(u.id()) != existing.map(User::id))
     {
-        bad(EMAIL, format!("`{email}` is already in use"));
+        bad_as(
+            ErrorKind::Duplicate,
+            EMAIL,
+            format!("`{email}` is already in use"),
+        );
     }
     let tz = match parse_timezone(timezone) {
         Ok(tz) => Some(tz),
         Err(e) => {
-            bad(TIMEZONE, e.to_string());
+            bad_as(ErrorKind::InvalidInput, TIMEZONE, e.to_string());
             None
         }
     };
@@ -555,11 +599,15 @@ fn plan_row<'a, P: Catalog>(
         Some(r) => Some(Some(r.id())),
         None if role.is_empty() && !create => Some(None),
         None if role.is_empty() => {
-            bad(ROLE, "a role is required to create a user".to_owned());
+            bad_as(
+                ErrorKind::InvalidInput,
+                ROLE,
+                "a role is required to create a user".to_owned(),
+            );
             None
         }
         None => {
-            bad(ROLE, format!("unknown role `{role}`"));
+            bad_as(ErrorKind::NotFound, ROLE, format!("unknown role `{role}`"));
             None
         }
     };
@@ -582,7 +630,7 @@ fn plan_row<'a, P: Catalog>(
                 0 => format!("unknown source `{name}`"),
                 more => format!("unknown source `{name}`, and {more} more"),
             };
-            bad(SOURCES, reason);
+            bad_as(ErrorKind::NotFound, SOURCES, reason);
         }
         if ids.is_empty() {
             Access::None

@@ -352,3 +352,75 @@ proptest! {
         prop_assert_eq!(users_before, users_after);
     }
 }
+
+#[test]
+fn r18_each_problem_of_a_large_file_names_its_rule_and_column() {
+    let e = engine(10);
+    let mut file = String::from(HEADER);
+    let mut want = Vec::new();
+    for i in 0..300 {
+        let line = i as u64 + 2;
+        let good = format!("u{i},u{i}@site.com,0,0,0,UTC,Store assistant,WAREHOUSE,Create");
+        let (row, problem) = match i {
+            7 => (
+                good.replace(",0,0,0,", ",2,0,0,"),
+                Some(("Enabled", ErrorKind::InvalidInput)),
+            ),
+            31 => (
+                good.replace("Store assistant", "Nobody"),
+                Some(("Role", ErrorKind::NotFound)),
+            ),
+            62 => (
+                good.replace("WAREHOUSE", "ATLANTIS"),
+                Some(("Sources", ErrorKind::NotFound)),
+            ),
+            90 => (
+                good.replace("u90,", "u89,"),
+                Some(("Username", ErrorKind::Duplicate)),
+            ),
+            121 => (
+                good.replace("u121,", "root,"),
+                Some(("Username", ErrorKind::Duplicate)),
+            ),
+            150 => (
+                good.replace("u150@site.com", "not-an-email"),
+                Some(("E-mail", ErrorKind::InvalidInput)),
+            ),
+            181 => (
+                good.replace("UTC", "Mars/Olympus"),
+                Some(("Timezone", ErrorKind::InvalidInput)),
+            ),
+            210 => (
+                good.replace("u210,", "=cmd,"),
+                Some(("Username", ErrorKind::InvalidInput)),
+            ),
+            240 => (
+                good.replace("Create", "Update"),
+                Some(("Username", ErrorKind::NotFound)),
+            ),
+            // Enabled users: the account has 2 of its 10 seats taken; the ninth enabled row of
+            // the file is the eleventh enabled user.
+            _ if (270..278).contains(&i) => (good.replace(",0,0,0,", ",1,0,0,"), None),
+            278 => (
+                good.replace(",0,0,0,", ",1,0,0,"),
+                Some(("Enabled", ErrorKind::SeatLimit)),
+            ),
+            _ => (good, None),
+        };
+        file += &row;
+        file.push('\n');
+        if let Some((column, kind)) = problem {
+            want.push((line, Some(column), kind));
+        }
+    }
+    assert_eq!(want.len(), 10);
+    let before = state(&e);
+    let err = upload(&e, ROOT, &file).unwrap_err();
+    assert_eq!(state(&e), before);
+    let got: Vec<(u64, Option<&str>, ErrorKind)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.line(), p.column(), p.kind()))
+        .collect();
+    assert_eq!(got, want, "{err}");
+}
