@@ -128,6 +128,47 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         self.write(actor, Some(based_on), changes)
     }
 
+    /// Plans `changes` as `actor` exactly as [`apply_all`](Self::apply_all) would on the
+    /// current state — every authorization rule, then the account's invariants — and changes
+    /// nothing: no storage, no audit, nothing published. `Ok` is what applying now would give:
+    /// the events, and the revision the batch would get if nothing else were written first.
+    ///
+    /// ```
+    /// # use shopguard::catalog::pos::{self, Pos};
+    /// # use shopguard::{Access, Account, AccountId, Engine, Grant, Mutation, RoleId, User, UserId};
+    /// use shopguard::{Change, ErrorKind};
+    /// # let engine = Engine::<Pos>::new();
+    /// # let shop = AccountId::new(1);
+    /// # engine.unchecked_apply([
+    /// #     Mutation::PutAccount(Account::new(shop, "Corner Shop").with_seat_limit(1)),
+    /// #     Mutation::PutRole(pos::admin(RoleId::new(1), shop)),
+    /// #     Mutation::PutUser(User::new(UserId::new(1), shop, "owner", "owner@example.com")
+    /// #         .with_owner(true).with_grant(Grant::new(RoleId::new(1), Access::All))),
+    /// # ])?;
+    /// let ana = User::new(UserId::new(2), shop, "ana", "ana@example.com")
+    ///     .with_grant(Grant::new(RoleId::new(1), Access::All));
+    /// // The plan has one seat, taken by the owner: the dry run says so and changes nothing.
+    /// let err = engine.dry_run(UserId::new(1), &[Change::CreateUser(ana)]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::SeatLimit);
+    /// assert!(engine.snapshot().user(UserId::new(2)).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply), for the first change refused, but never `Storage`, `Audit`,
+    /// `Conflict` or `OutcomeUnknown`.
+    pub fn dry_run(&self, actor: UserId, changes: &[Change<P>]) -> Result<Applied, Error> {
+        let current = self.current.load_full();
+        let account = current.users.get(&actor).map(|u| u.account());
+        let revision = current.revision.saturating_add(1);
+        let staged = stage(&current, actor, changes, now_unix_ms(), account, revision)?;
+        Ok(Applied {
+            revision,
+            events: staged.events,
+        })
+    }
+
     fn write(
         &self,
         actor: UserId,

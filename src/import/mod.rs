@@ -198,6 +198,39 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
             unchanged: plan.unchanged,
         })
     }
+
+    /// What [`upload_users_csv`](Self::upload_users_csv) would do with this file now, changing
+    /// nothing: every row is parsed, resolved and authorized, and the batch is planned and
+    /// validated by the engine's own dry run ([`Engine::dry_run`]). `Ok` counts the users it
+    /// would create, update and leave unchanged, with the revision it would get if nothing
+    /// else were written first. Nothing is stored, published or audited: a preview is not an
+    /// attempted change.
+    ///
+    /// # Errors
+    ///
+    /// As [`upload_users_csv`](Self::upload_users_csv).
+    pub fn preview_users_csv(
+        &self,
+        actor: UserId,
+        data: &[u8],
+        limits: &CsvLimits,
+        new_id: &mut dyn FnMut() -> UserId,
+    ) -> Result<Uploaded, Error> {
+        let snapshot = self.snapshot();
+        authorize::uploader(snapshot.index(), actor)?;
+        let plan = plan_upload(&snapshot, actor, data, limits, new_id);
+        if !plan.problems.is_empty() {
+            return Err(Error::upload(plan.problems.listed, plan.problems.omitted));
+        }
+        let updated = plan.changes.len() - plan.created;
+        let applied = self.dry_run(actor, &plan.changes)?;
+        Ok(Uploaded {
+            applied,
+            created: plan.created,
+            updated,
+            unchanged: plan.unchanged,
+        })
+    }
 }
 
 /// What an upload would do.

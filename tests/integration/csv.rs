@@ -424,3 +424,37 @@ fn r18_each_problem_of_a_large_file_names_its_rule_and_column() {
         .collect();
     assert_eq!(got, want, "{err}");
 }
+
+#[test]
+fn r18_a_preview_says_what_an_upload_would_do_and_changes_nothing() {
+    let audit = std::sync::Arc::new(shopguard::MemoryAudit::new());
+    let e = engine(10).with_audit(audit.clone());
+    let file = format!(
+        "{HEADER}a1,a1@site.com,1,0,0,UTC,Store assistant,,Create\n\
+         a2,a2@site.com,0,0,0,UTC,Store assistant,WAREHOUSE,Create\n\
+         madrid-manager,mm@site.com,0,0,0,UTC,,test-store,Update\n"
+    );
+    let before = state(&e);
+    let preview = e
+        .preview_users_csv(ROOT, file.as_bytes(), &CsvLimits::default(), &mut ids())
+        .unwrap();
+    assert_eq!(state(&e), before);
+    assert!(audit.records().is_empty());
+    assert_eq!(
+        (preview.created(), preview.updated(), preview.unchanged()),
+        (2, 1, 0)
+    );
+    assert_eq!(preview.applied().events().len(), 2);
+    let done = upload(&e, ROOT, &file).unwrap();
+    assert_eq!(
+        (done.created(), done.updated(), done.applied().revision()),
+        (2, 1, preview.applied().revision())
+    );
+    // A file the upload would refuse, the preview refuses with the same problems.
+    let bad = format!("{HEADER}a1,zz@site.com,1,0,0,UTC,Store assistant,,Create\n");
+    let p = e
+        .preview_users_csv(ROOT, bad.as_bytes(), &CsvLimits::default(), &mut ids())
+        .unwrap_err();
+    let u = upload(&e, ROOT, &bad).unwrap_err();
+    assert_eq!(p.to_string(), u.to_string());
+}
