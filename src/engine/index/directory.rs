@@ -1,5 +1,5 @@
 //! What the index keeps beside the records: who holds which role where (R21), and each
-//! account's users, roles and sources by name.
+//! account's roles and sources by name.
 
 use super::*;
 
@@ -13,8 +13,10 @@ pub(super) struct Holders {
     pub(super) everywhere: HashMap<AccountId, RoleGroups, IdHash>,
 }
 
-/// Each account's users, and its roles and sources by name: lookups whose cost depends on the
-/// account and the name, never on other accounts' data (an upload resolves a name per cell).
+/// Each account's roles and sources by name: lookups whose cost depends on the account and the
+/// name, never on other accounts' data (an upload resolves a name per cell). Users are not
+/// listed per account here: at 8 bytes or more a user, that would take the engine past its
+/// memory target; the per-account index of the user table is a later change.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Directory {
     pub(super) accounts: HashMap<AccountId, Names, IdHash>,
@@ -22,8 +24,6 @@ pub(super) struct Directory {
 
 #[derive(Clone, Debug, Default)]
 pub(super) struct Names {
-    /// The account's users, by id.
-    pub(super) users: BTreeSet<UserId>,
     /// Roles by folded name and former name (several only while a batch is being validated).
     pub(super) roles: HashMap<String, SmallVec<[RoleId; 1]>>,
     /// Sources by ASCII-lowercased external id.

@@ -154,14 +154,18 @@ impl<P: Catalog> Index<P> {
         }
     }
 
-    /// The users of one account, by id: the account's own list, whatever other accounts hold.
+    /// The users of one account, by id.
     pub(crate) fn account_users(&self, account: AccountId) -> impl Iterator<Item = &User> {
-        self.directory
-            .accounts
-            .get(&account)
-            .into_iter()
-            .flat_map(|n| n.users.iter())
-            .filter_map(|id| self.users.get(id))
+        // One pass over the user table, then the account's users sorted by id: listings show
+        // them in that order, and which of two clashing users an error names must not depend
+        // on the table's order.
+        let mut mine: Vec<&User> = self
+            .users
+            .values()
+            .filter(|u| u.account() == account)
+            .collect();
+        mine.sort_unstable_by_key(|u| u.id());
+        mine.into_iter()
     }
 
     /// The role of `account` named `name` now or formerly (case ignored, R14).

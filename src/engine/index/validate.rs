@@ -144,7 +144,8 @@ impl<P: Catalog> Index<P> {
         for u in fresh.iter().copied() {
             self.check_user(account, u, &none)?;
         }
-        for u in self.account_users(account) {
+        // Order does not matter here (an error names the changed user): no sort.
+        for u in self.users.values().filter(|u| u.account() == account) {
             any_user = true;
             for c in fresh.iter().copied().filter(|c| c.id() != u.id()) {
                 if same_folded(c.username(), u.username()) {

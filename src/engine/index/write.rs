@@ -148,7 +148,6 @@ impl<P: Catalog> Index<P> {
                         self.holders.remove(old);
                     }
                     self.holders.add(&u);
-                    self.directory.names(u.account()).users.insert(u.id());
                     self.users.insert(u)?;
                 }
                 Mutation::RemoveUser(id) => {
@@ -158,7 +157,6 @@ impl<P: Catalog> Index<P> {
                         .ok_or_else(|| Error::not_found("user", id))?;
                     self.holders.remove(&x);
                     touched.insert(x.account());
-                    self.directory.names(x.account()).users.remove(&x.id());
                 }
             }
         }
