@@ -137,10 +137,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     seed.refuses(
         &engine,
+        // A cashier sees no staff list: to it, other users are not there at all (R20).
         "cara removes a user (a management function)",
         CARA,
         Change::DeleteUser(MARK),
-        ErrorKind::NotPermitted,
+        ErrorKind::NotFound,
     );
 
     seed.section("The manager: everything a cashier does, and its outlet's reports");
