@@ -93,7 +93,17 @@ impl fmt::Display for ErrorKind {
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
-    detail: Box<Detail>,
+    /// Boxed, with the details: an `Error` stays two words, so `Result<T, Error>` stays small
+    /// on every path that returns one.
+    inner: Box<Inner>,
+}
+
+// INVARIANT: two words, whatever details an error carries.
+const _: () = assert!(core::mem::size_of::<Error>() <= 16);
+
+#[derive(Debug)]
+struct Inner {
+    detail: Detail,
     /// What the error is about, typed, for the accessors.
     facts: Facts,
 }
@@ -272,10 +282,10 @@ impl Error {
     /// for an [`ErrorKind::Escalation`] or [`ErrorKind::OutsideScope`] refusal, the dimension at
     /// fault (`"stores"`, `"sources"`, `"sales channels"`) where one is.
     pub fn field(&self) -> Option<&'static str> {
-        if let Some(field) = self.facts.field {
+        if let Some(field) = self.inner.facts.field {
             return Some(field);
         }
-        match &*self.detail {
+        match &self.inner.detail {
             Detail::Invalid { field, .. }
             | Detail::Duplicate { field, .. }
             | Detail::IdTaken { field, .. } => Some(field),
@@ -285,7 +295,7 @@ impl Error {
 
     /// Every problem of a refused bulk upload, in file order (empty for other errors).
     pub fn problems(&self) -> &[Problem] {
-        match &*self.detail {
+        match &self.inner.detail {
             Detail::Upload { problems, .. } => problems,
             _ => &[],
         }
@@ -294,7 +304,7 @@ impl Error {
     /// How many problems an upload had beyond the ones [`Error::problems`] lists: a hostile
     /// file's problems are counted, not kept.
     pub fn problems_omitted(&self) -> usize {
-        match &*self.detail {
+        match &self.inner.detail {
             Detail::Upload { omitted, .. } => *omitted,
             _ => 0,
         }
@@ -337,7 +347,7 @@ impl Error {
 
     /// An [`ErrorKind::OutcomeUnknown`] error about the batch of `batch_revision`.
     pub(crate) fn for_revision(mut self, batch_revision: u64) -> Self {
-        if let Detail::OutcomeUnknown { revision, .. } = &mut *self.detail {
+        if let Detail::OutcomeUnknown { revision, .. } = &mut self.inner.detail {
             *revision = Some(batch_revision);
         }
         self
@@ -360,7 +370,7 @@ impl Error {
     /// least that revision if it was stored); for [`ErrorKind::Behind`], the revision asked
     /// for.
     pub fn revision(&self) -> Option<u64> {
-        match &*self.detail {
+        match &self.inner.detail {
             Detail::RevisionMoved { head, .. } => Some(*head),
             Detail::Conflict { revision, .. } => Some(*revision),
             Detail::OutcomeUnknown { revision, .. } => *revision,
@@ -410,24 +420,26 @@ impl Error {
     fn new(kind: ErrorKind, detail: Detail) -> Self {
         Self {
             kind,
-            detail: Box::new(detail),
-            facts: Facts::default(),
+            inner: Box::new(Inner {
+                detail,
+                facts: Facts::default(),
+            }),
         }
     }
 
     fn about(mut self, key: impl Into<Key>) -> Self {
-        self.facts.key = Some(key.into());
+        self.inner.facts.key = Some(key.into());
         self
     }
 
     /// Names the field at fault of a refusal (for [`Error::field`]).
     pub(crate) fn on_field(mut self, field: &'static str) -> Self {
-        self.facts.field = Some(field);
+        self.inner.facts.field = Some(field);
         self
     }
 
     fn in_account(mut self, account: AccountId) -> Self {
-        self.facts.account = Some(account);
+        self.inner.facts.account = Some(account);
         self
     }
 
@@ -435,23 +447,23 @@ impl Error {
     /// id taken ([`ErrorKind::Duplicate`] of an id), the object another writer changed
     /// ([`ErrorKind::Conflict`]).
     pub fn key(&self) -> Option<Key> {
-        self.facts.key
+        self.inner.facts.key
     }
 
     /// The account whose rule refused: the seat limit ([`ErrorKind::SeatLimit`]), the owner
     /// ([`ErrorKind::Owner`]), a name taken within it ([`ErrorKind::Duplicate`]).
     pub fn account(&self) -> Option<AccountId> {
-        self.facts.account
+        self.inner.facts.account
     }
 
     /// For [`ErrorKind::SeatLimit`]: the enabled users the change would leave.
     pub fn enabled_users(&self) -> Option<usize> {
-        self.facts.seats.map(|(enabled, _)| enabled)
+        self.inner.facts.seats.map(|(enabled, _)| enabled)
     }
 
     /// For [`ErrorKind::SeatLimit`]: the plan's limit on enabled users.
     pub fn seat_limit(&self) -> Option<u32> {
-        self.facts.seats.map(|(_, limit)| limit)
+        self.inner.facts.seats.map(|(_, limit)| limit)
     }
 
     pub(crate) fn unknown_permission_bits(bits: u64) -> Self {
@@ -564,7 +576,7 @@ impl Error {
             },
         )
         .in_account(account);
-        err.facts.seats = Some((enabled, limit));
+        err.inner.facts.seats = Some((enabled, limit));
         err
     }
 
@@ -582,13 +594,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.detail, f)
+        fmt::Display::fmt(&self.inner.detail, f)
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&*self.detail)
+        std::error::Error::source(&self.inner.detail)
     }
 }
 
