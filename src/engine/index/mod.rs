@@ -170,12 +170,13 @@ impl<P: Catalog> Index<P> {
 
     /// The role of `account` named `name` now or formerly (case ignored, R14).
     pub(crate) fn role_named(&self, account: AccountId, name: &str) -> Option<&Role<P>> {
-        let ids = self
-            .directory
-            .accounts
-            .get(&account)?
-            .roles
-            .get(&folded(name))?;
+        let roles = &self.directory.accounts.get(&account)?.roles;
+        let ids = if name.is_ascii() {
+            // Folding an ASCII name is ASCII lowercasing: no allocation for the common case.
+            with_ascii_lowercase(name, |key| roles.get(key))?
+        } else {
+            roles.get(&folded(name))?
+        };
         ids.iter()
             .filter_map(|id| self.roles.get(id))
             .find(|r| r.account() == account && r.answers_to(name))
@@ -184,9 +185,28 @@ impl<P: Catalog> Index<P> {
     /// The source of `account` with external id `external_id` (ASCII case ignored).
     pub(crate) fn source_named(&self, account: AccountId, external_id: &str) -> Option<&Source> {
         let names = self.directory.accounts.get(&account)?;
-        let ids = names.sources.get(&external_id.to_ascii_lowercase())?;
+        let ids = with_ascii_lowercase(external_id, |key| names.sources.get(key))?;
         ids.iter()
             .filter_map(|id| self.sources.get(id))
             .find(|s| s.account() == account)
+    }
+}
+
+/// Calls `f` with `text` ASCII-lowercased, on the stack when it is short (a name looked up per
+/// upload cell should not cost an allocation).
+fn with_ascii_lowercase<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+    const SHORT: usize = 64;
+    let mut buf = [0u8; SHORT];
+    match buf.get_mut(..text.len()) {
+        Some(short) => {
+            short.copy_from_slice(text.as_bytes());
+            short.make_ascii_lowercase();
+            // ASCII lowercasing keeps UTF-8 valid: the second arm is never taken.
+            match core::str::from_utf8(short) {
+                Ok(key) => f(key),
+                Err(_) => f(&text.to_ascii_lowercase()),
+            }
+        }
+        None => f(&text.to_ascii_lowercase()),
     }
 }
