@@ -355,12 +355,12 @@ fn create_user<P: Catalog>(
     }
     // R8: the creator sets the e-mail, so a user created disabled is judged as enabled: else
     // a wide user could be parked, e-mail and all, for someone else to enable.
-    a.may_give(
-        &user.clone().with_enabled(true),
-        None,
-        admin.create_users,
-        &action,
-    )?;
+    if user.is_enabled() {
+        a.may_give(&user, None, admin.create_users, &action)?;
+    } else {
+        let holder = user.clone().with_enabled(true);
+        a.may_give(&holder, None, admin.create_users, &action)?;
+    }
     let event = Event::Invited {
         user: user.id(),
         email: user.email().to_owned(),

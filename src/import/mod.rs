@@ -325,8 +325,7 @@ fn plan_upload<P: Catalog>(
         }
         Some(header) => {
             let found: Vec<String> = header
-                .fields
-                .iter()
+                .fields()
                 .map(|f| String::from_utf8_lossy(f).trim().to_owned())
                 .collect();
             if header.count != HEADER.len() || found.iter().map(String::as_str).ne(HEADER) {
@@ -376,7 +375,7 @@ fn plan_upload<P: Catalog>(
         }
         let before = problems.count();
         let mut cells: [&str; 9] = [""; 9];
-        for (i, raw) in record.fields.iter().enumerate() {
+        for (i, raw) in record.fields().enumerate() {
             let Some(cell) = cells.get_mut(i) else {
                 continue;
             };

@@ -12,10 +12,26 @@ const KEEP: usize = super::HEADER.len();
 pub(super) struct Record {
     /// The line the record starts on (1 is the file's first line).
     pub(super) line: u64,
-    /// The first fields, raw bytes.
-    pub(super) fields: Vec<Vec<u8>>,
+    /// The kept fields' bytes, one after another.
+    data: Vec<u8>,
+    /// Where each kept field ends in `data`.
+    ends: [usize; KEEP],
+    /// How many fields are kept (at most [`KEEP`]).
+    kept: usize,
     /// How many fields the record had, all of them.
     pub(super) count: usize,
+}
+
+impl Record {
+    /// The first fields, raw bytes.
+    pub(super) fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = self.ends.get(..self.kept).unwrap_or_default();
+        ends.iter().scan(0, |start, &end| {
+            let field = self.data.get(*start..end).unwrap_or_default();
+            *start = end;
+            Some(field)
+        })
+    }
 }
 
 /// The records of a file.
@@ -25,6 +41,8 @@ pub(super) struct Records<'a> {
     /// The line of the next unread byte.
     line: u64,
     done: bool,
+    /// Where fields past the kept ones are parsed, and dropped.
+    scratch: Vec<u8>,
 }
 
 impl<'a> Records<'a> {
@@ -34,6 +52,7 @@ impl<'a> Records<'a> {
             input,
             line: 1,
             done: false,
+            scratch: vec![0; 4096],
         }
     }
 
@@ -61,38 +80,45 @@ impl Iterator for Records<'_> {
             .count();
         self.consume(blank);
         let line = self.line;
-        let mut fields = Vec::new();
-        let mut count = 0usize;
-        let mut field = Vec::new();
-        let mut out = [0u8; 4096];
+        let mut record = Record {
+            line,
+            data: Vec::new(),
+            ends: [0; KEEP],
+            kept: 0,
+            count: 0,
+        };
         loop {
-            let (result, read, written) = self.reader.read_field(self.input, &mut out);
-            self.consume(read);
-            if count < KEEP {
-                field.extend_from_slice(out.get(..written).unwrap_or_default());
+            // A kept field is written straight into the record, in steps of `STEP` bytes;
+            // any other into the scratch buffer.
+            const STEP: usize = 64;
+            let start = record.data.len();
+            let keep = record.count < KEEP;
+            let (result, read, written) = if keep {
+                record.data.resize(start + STEP, 0);
+                let out = record.data.get_mut(start..).unwrap_or_default();
+                self.reader.read_field(self.input, out)
+            } else {
+                self.reader.read_field(self.input, &mut self.scratch)
+            };
+            if keep {
+                record.data.truncate(start + written);
             }
+            self.consume(read);
             match result {
                 ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
                 ReadFieldResult::Field { record_end } => {
-                    if count < KEEP {
-                        fields.push(core::mem::take(&mut field));
+                    if let Some(end) = record.ends.get_mut(record.kept) {
+                        *end = record.data.len();
+                        record.kept += 1;
                     }
-                    count += 1;
+                    record.count += 1;
                     if record_end {
-                        return Some(Record {
-                            line,
-                            fields,
-                            count,
-                        });
+                        return Some(record);
                     }
                 }
                 ReadFieldResult::End => {
                     self.done = true;
-                    return (count > 0).then_some(Record {
-                        line,
-                        fields,
-                        count,
-                    });
+                    return (record.count > 0).then_some(record);
                 }
             }
         }
@@ -107,8 +133,7 @@ mod tests {
         Records::new(text.as_bytes())
             .map(|r| {
                 let fields = r
-                    .fields
-                    .iter()
+                    .fields()
                     .map(|f| String::from_utf8_lossy(f).into_owned())
                     .collect();
                 (r.line, fields, r.count)
