@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::Criterion;
+
+mod csv_files;
 use shopguard::catalog::oms::{self, Oms};
 use shopguard::import::CsvLimits;
 use shopguard::{
@@ -30,7 +32,6 @@ use shopguard::{
 const ROWS: usize = 10_000;
 const ACME: AccountId = AccountId::new(1);
 const OWNER: UserId = UserId::new(1);
-const HEADER: &str = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n";
 
 /// Other tenants for `sources_cell_20k_other_tenants`: accounts, and sources in each.
 const OTHER_ACCOUNTS: u64 = 100;
@@ -130,7 +131,7 @@ fn refusing_engine(others: bool) -> Result<Engine<Oms>, Box<dyn Error>> {
 }
 
 fn file() -> String {
-    let mut csv = String::from(HEADER);
+    let mut csv = csv_files::header();
     for i in 0..ROWS {
         let role = if i % 3 == 0 {
             "Customer service agent"
@@ -148,25 +149,6 @@ fn file() -> String {
     csv
 }
 
-/// The header, then `x` cells, `cells_per_line` to a line, up to the size limit exactly: a
-/// last line may be cut short, ending in a comma.
-fn hostile(cells_per_line: usize) -> String {
-    let max = CsvLimits::default().max_bytes;
-    let mut csv = String::with_capacity(max);
-    csv.push_str(HEADER);
-    let mut in_line = 0usize;
-    while csv.len() + 2 <= max {
-        in_line += 1;
-        if in_line == cells_per_line {
-            csv.push_str("x\n");
-            in_line = 0;
-        } else {
-            csv.push_str("x,");
-        }
-    }
-    csv
-}
-
 /// One row whose Sources cell names `other-0` … `other-19999`.
 fn sources_cell() -> String {
     let mut names = String::new();
@@ -176,8 +158,9 @@ fn sources_cell() -> String {
         }
         let _ = write!(names, "other-{n}");
     }
+    let header = csv_files::header();
     format!(
-        "{HEADER}staff0,staff0@site.com,1,0,0,Europe/Madrid,Store assistant,\"{names}\",Create\n"
+        "{header}staff0,staff0@site.com,1,0,0,Europe/Madrid,Store assistant,\"{names}\",Create\n"
     )
 }
 
@@ -254,9 +237,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // The hostile files and the Sources cell, checked once outside the timing.
     let alone = refusing_engine(false)?;
     let crowded = refusing_engine(true)?;
-    let commas = hostile(300);
-    let one_line = hostile(usize::MAX);
-    let nine_cells = hostile(9);
+    let commas = csv_files::hostile(300, CsvLimits::default().max_bytes);
+    let one_line = csv_files::hostile(usize::MAX, CsvLimits::default().max_bytes);
+    let nine_cells = csv_files::hostile(9, CsvLimits::default().max_bytes);
     // Every line of 300 cells is one problem: its number of fields.
     let commas_rows = commas.lines().count() - 1;
     check_refused(&alone, "hostile_10mib_commas", &commas, Some(commas_rows))?;

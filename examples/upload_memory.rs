@@ -37,12 +37,14 @@ use shopguard::import::CsvLimits;
 use shopguard::{Access, Account, AccountId, Engine, Grant, Mutation, RoleId, User, UserId};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
+#[path = "../benches/csv_files/mod.rs"]
+mod csv_files;
+
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const ACME: AccountId = AccountId::new(1);
 const OWNER: UserId = UserId::new(1);
-const HEADER: &str = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n";
 const MIB: f64 = (1u64 << 20) as f64;
 
 /// The target: an upload's working memory (peak growth) at most this many times the limit.
@@ -90,7 +92,7 @@ fn measure(name: &str) -> Result<ExitCode, Box<dyn Error>> {
         .ok_or_else(|| format!("no file called {name}"))?;
     let limits = CsvLimits::default();
     let engine = engine()?;
-    let csv = hostile(*cells, limits.max_bytes);
+    let csv = csv_files::hostile(*cells, limits.max_bytes);
 
     // The peak so far is forgotten: from here, `VmHWM` is the peak of what follows.
     let reset = fs::write("/proc/self/clear_refs", "5").is_ok();
@@ -164,24 +166,6 @@ fn engine() -> Result<Engine<Oms>, Box<dyn Error>> {
         ),
     ])?;
     Ok(engine)
-}
-
-/// The header, then `x` cells, `cells_per_line` to a line, up to `max` bytes exactly: a last
-/// line may be cut short, ending in a comma.
-fn hostile(cells_per_line: usize, max: usize) -> String {
-    let mut csv = String::with_capacity(max);
-    csv.push_str(HEADER);
-    let mut in_line = 0usize;
-    while csv.len() + 2 <= max {
-        in_line += 1;
-        if in_line == cells_per_line {
-            csv.push_str("x\n");
-            in_line = 0;
-        } else {
-            csv.push_str("x,");
-        }
-    }
-    csv
 }
 
 /// A `kB` line of `/proc/self/status`, in bytes, where `/proc` has it.

@@ -6,6 +6,7 @@ use core::fmt;
 
 use crate::engine::decision::DenyReason;
 use crate::engine::index::Index;
+use crate::engine::resource::OnUser;
 use crate::model::access::Access;
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 use crate::model::permission::{Catalog, Reach};
@@ -56,6 +57,21 @@ impl<'a, P: Catalog> Actor<'a, P> {
 
     pub(crate) fn account(&self) -> AccountId {
         self.user.account()
+    }
+
+    /// R20: whether the actor may see `target` (the view-users check) or manage it with
+    /// `perm`. A user it may do neither with is answered as no user, named nowhere.
+    pub(crate) fn sees_or_manages(&self, target: &User, perm: P) -> bool {
+        target.account() == self.account()
+            && (self
+                .index
+                .evaluate(
+                    self.user.id(),
+                    P::admin().view_users,
+                    &OnUser(self.account(), target.id()),
+                )
+                .is_ok()
+                || self.index.manages(self.user, perm, target).is_ok())
     }
 
     /// The grants whose role holds `perm`, with their roles.

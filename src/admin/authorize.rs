@@ -61,15 +61,7 @@ pub(crate) fn plan<P: Catalog>(
     // R20: a user the actor may neither see nor manage with `perm` is not found, so that no
     // message names it or says what it is.
     let target_of = |id: UserId, perm: P| match index.users.get(&id) {
-        Some(u)
-            if u.account() == account
-                && (index
-                    .evaluate(actor, admin.view_users, &OnUser(account, id))
-                    .is_ok()
-                    || index.manages(a.user, perm, u).is_ok()) =>
-        {
-            Ok(u)
-        }
+        Some(u) if a.sees_or_manages(u, perm) => Ok(u),
         _ => Err(Error::not_found("user", id)),
     };
     let role_of = |id: RoleId| match index.roles.get(&id) {
@@ -132,30 +124,22 @@ pub(crate) fn plan<P: Catalog>(
                 ));
             }
             // R20: holders the actor may neither see nor manage are counted, never named.
-            let visible = |u: &User| {
-                index
-                    .evaluate(actor, admin.view_users, &OnUser(account, u.id()))
-                    .is_ok()
-                    || index.manages(a.user, admin.edit_users, u).is_ok()
-            };
+            let visible = |u: &User| a.sees_or_manages(u, admin.edit_users);
             let mut mutations = Vec::new();
             match reassign_to {
                 None if !holders.is_empty() => {
-                    let shown = holders.iter().filter(|u| visible(u));
-                    let mut names = name_list(shown.map(|u| u.username().to_owned()));
-                    let hidden = holders.iter().filter(|u| !visible(u)).count();
-                    let others = match hidden {
-                        0 => String::new(),
-                        1 => "1 user".to_owned(),
-                        n => format!("{n} users"),
-                    };
-                    if !others.is_empty() {
-                        if !names.is_empty() {
-                            names.push_str(" and ");
-                        }
-                        names.push_str(&others);
+                    let (shown, hidden): (Vec<&User>, Vec<&User>) =
+                        holders.iter().partition(|u| visible(u));
+                    let mut parts = Vec::new();
+                    if !shown.is_empty() {
+                        parts.push(name_list(shown.iter().map(|u| u.username().to_owned())));
                     }
-                    return Err(Error::in_use("role", old.name(), names));
+                    match hidden.len() {
+                        0 => {}
+                        1 => parts.push("1 user".to_owned()),
+                        n => parts.push(format!("{n} users")),
+                    }
+                    return Err(Error::in_use("role", old.name(), parts.join(" and ")));
                 }
                 None => {}
                 Some(to) => {
