@@ -9,7 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use shopguard::{AuditRecord, AuditSink, Change, Engine, Mutation, Role};
+use shopguard::audit::{AuditRecord, AuditSink};
+use shopguard::{Change, Engine, Mutation, Role};
 
 #[path = "workload/mod.rs"]
 #[allow(dead_code, reason = "the floor is for benches/check.rs")]

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use shopguard::audit::{AuditRecord, AuditSink};
 use shopguard::catalog::pos::{self, Pos};
-use shopguard::storage::{MemoryStorage, PgStorage, SqliteStorage, Storage, Volatile};
+use shopguard::storage::{MemoryStorage, PgStorage, SqliteStorage};
 use shopguard::{
-    Access, Account, AccountId, AuditRecord, AuditSink, Change, Engine, Grant, Mutation, RoleId,
-    Store, StoreId, User, UserId,
+    Access, Account, AccountId, Change, Engine, Grant, Mutation, RoleId, Store, StoreId, User,
+    UserId,
 };
 
 const USERS: u64 = 1_000;
@@ -78,11 +79,7 @@ fn change(i: u64) -> Change<Pos> {
     }
 }
 
-fn bench_apply<S: Storage<Pos>>(
-    c: &mut Criterion,
-    name: &str,
-    engine: &Engine<Pos, S>,
-) -> Result<(), Box<dyn Error>> {
+fn bench_apply(c: &mut Criterion, name: &str, engine: &Engine<Pos>) -> Result<(), Box<dyn Error>> {
     engine.unchecked_apply(world())?;
     let mut i = 0_u64;
     let mut failed = None;
@@ -105,11 +102,11 @@ fn bench_apply<S: Storage<Pos>>(
 }
 
 /// Time from `apply` returning on `writer` until `reader` (following) shows the revision.
-fn bench_propagation<S: Storage<Pos> + 'static>(
+fn bench_propagation(
     c: &mut Criterion,
     name: &str,
-    writer: &Engine<Pos, S>,
-    reader: &Arc<Engine<Pos, S>>,
+    writer: &Engine<Pos>,
+    reader: &Arc<Engine<Pos>>,
 ) -> Result<(), Box<dyn Error>> {
     let _follower = reader.follow(Duration::from_secs(1));
     let mut i = 1_u64 << 32;
@@ -153,11 +150,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .configure_from_args();
 
     let sink = || Arc::new(Discard);
-    bench_apply(
-        &mut c,
-        "volatile",
-        &Engine::<Pos, Volatile>::new().with_audit(sink()),
-    )?;
+    bench_apply(&mut c, "volatile", &Engine::<Pos>::new().with_audit(sink()))?;
 
     let memory = Arc::new(MemoryStorage::<Pos>::new());
     bench_apply(

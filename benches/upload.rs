@@ -22,11 +22,12 @@ use std::time::Duration;
 use criterion::Criterion;
 
 mod csv_files;
+use shopguard::audit::{AuditRecord, AuditSink};
 use shopguard::catalog::oms::{self, Oms};
 use shopguard::import::CsvLimits;
 use shopguard::{
-    Access, Account, AccountId, AuditRecord, AuditSink, Engine, Grant, Mutation, RoleId, Source,
-    SourceId, Store, StoreId, User, UserId,
+    Access, Account, AccountId, Engine, Grant, Mutation, RoleId, Source, SourceId, Store, StoreId,
+    User, UserId,
 };
 
 const ROWS: usize = 10_000;

@@ -4,9 +4,10 @@
 //! Run with `cargo run --example list_filter`. Exits non-zero if a filter disagrees with `can`.
 
 use shopguard::catalog::oms::{self, Oms};
+use shopguard::scope::Columns;
 use shopguard::{
-    Access, Account, AccountId, Channel, ChannelId, Columns, Engine, Grant, Mutation, OnSource,
-    OnStore, RoleId, Source, SourceId, Store, StoreId, User, UserId,
+    Access, Account, AccountId, Channel, ChannelId, Engine, Grant, Mutation, OnSource, OnStore,
+    RoleId, Source, SourceId, Store, StoreId, User, UserId,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // Two replicas: each its own engine and its own connections, one database.
-    let a = Arc::new(Engine::<Pos, _>::open(PgStorage::connect(&url, SCHEMA)?)?);
+    let a = Arc::new(Engine::<Pos>::open(PgStorage::connect(&url, SCHEMA)?)?);
     a.unchecked_apply([
         Mutation::PutAccount(Account::new(shop, "Corner Shop").with_seat_limit(4)),
         Mutation::PutStore(Store::new(north, shop, "North")),
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_grant(Grant::new(cashier_role, Access::specific([north]))),
         ),
     ])?;
-    let b = Arc::new(Engine::<Pos, _>::open(PgStorage::connect(&url, SCHEMA)?)?);
+    let b = Arc::new(Engine::<Pos>::open(PgStorage::connect(&url, SCHEMA)?)?);
     let _follow_a = a.follow(Duration::from_secs(1));
     let _follow_b = b.follow(Duration::from_secs(1));
     println!(
@@ -174,7 +174,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Enabled now: owner, leo (ana is disabled): two free seats. Fill one.
     a.apply(owner, Change::CreateUser(newcomer(10, "bo")))?;
     // A third replica, without a follower: it will not hear of cy before its own write.
-    let stale = Engine::<Pos, _>::open(PgStorage::connect(&url, SCHEMA)?)?;
+    let stale = Engine::<Pos>::open(PgStorage::connect(&url, SCHEMA)?)?;
     let first = a.apply(owner, Change::CreateUser(newcomer(11, "cy")));
     let second = stale.apply(second_admin, Change::CreateUser(newcomer(12, "di")));
     expect(
@@ -197,7 +197,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("\n-- a restart loads the same state");
-    let restarted = Engine::<Pos, _>::open(PgStorage::connect(&url, SCHEMA)?)?;
+    let restarted = Engine::<Pos>::open(PgStorage::connect(&url, SCHEMA)?)?;
     let enabled = restarted
         .snapshot()
         .users(shop)

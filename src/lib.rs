@@ -98,7 +98,7 @@
 //! the actor had before (R8) — invite rights and store-limited user managers (R9, R10), the
 //! account owner (R11). Then it validates
 //! the state the change produces (seat limit R12, roles in use R15, usernames, e-mails and
-//! timezones R16), records the attempt with an [`AuditSink`] (R19), stores and publishes it.
+//! timezones R16), records the attempt with an [`AuditSink`](audit::AuditSink) (R19), stores and publishes it.
 //! A refused change leaves memory and storage as they were. [`Engine::unchecked_apply`] skips
 //! authorization, for bootstrap and migrations, and keeps every invariant.
 //!
@@ -116,7 +116,7 @@
 //! ## Reverse queries
 //!
 //! [`Engine::scope_for`] answers "where may this user do P" per dimension, ready for a SQL
-//! `WHERE` ([`ScopeFor::to_sql`]); [`Engine::who_can`] answers "who may do P here" from an index
+//! `WHERE` ([`ScopeFor::to_sql`](scope::ScopeFor::to_sql)); [`Engine::who_can`] answers "who may do P here" from an index
 //! of grant holders; [`Engine::explain`] lists what every grant said. All agree with `can`.
 //!
 //! ## Security notes
@@ -124,7 +124,7 @@
 //! - [`Engine::can`] never panics and never errs: anything it cannot make sense of denies.
 //! - Stored permission masks are decoded strictly: an unknown bit is corruption, never ignored.
 //! - Paths that skip authorization are named `unchecked_*`.
-//! - Column names given to [`ScopeFor::to_sql`] must be plain identifiers; anything else is
+//! - Column names given to [`ScopeFor::to_sql`](scope::ScopeFor::to_sql) must be plain identifiers; anything else is
 //!   refused, since they are pasted into SQL text. Ids travel as parameters.
 //! - Ids are the host's 64-bit keys, hashed with a fast non-keyed hash. They should come from the
 //!   host's database, not from a client that could pick many colliding ids.
@@ -158,30 +158,45 @@ pub mod storage;
 #[doc = include_str!("../RULES.md")]
 pub mod rules {}
 
-pub use crate::admin::audit::{AuditRecord, AuditSink, MemoryAudit, Object, Outcome};
 pub use crate::admin::change::Change;
 pub use crate::admin::listing::UserQuery;
 pub use crate::admin::{Applied, Event};
 pub use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
-pub use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
 pub use crate::engine::resource::{
     OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Subject,
 };
-pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};
 pub use crate::engine::{Engine, Follower, Reader, Snapshot, UserKey, UserRef};
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, Source, Store};
 pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+pub use crate::model::mutation::Mutation;
 pub use crate::model::permission::{AdminPermissions, Catalog, PermissionInfo, Reach};
 pub use crate::model::role::{Level, Role, Scope};
 pub use crate::model::user::{Grant, User};
-pub use crate::storage::Mutation;
 
 /// The README's examples run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The audit trail (R19): every attempted change, applied or refused, as [`AuditRecord`]s
+/// sent to an [`AuditSink`] and stored with the batch by durable backends.
+pub mod audit {
+    pub use crate::admin::audit::{AuditRecord, AuditSink, MemoryAudit, Object, Outcome};
+}
+
+/// Why a check said what it said: every grant considered and its verdict
+/// ([`Engine::explain`](crate::Engine::explain)).
+pub mod explain {
+    pub use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
+}
+
+/// Where a user may use a permission, per dimension ([`Engine::scope_for`](crate::Engine::scope_for)),
+/// and the SQL `WHERE` clause that says the same ([`ScopeFor::to_sql`]).
+pub mod scope {
+    pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};
+}
 
 #[doc(hidden)]
 pub mod __private {

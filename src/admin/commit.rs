@@ -13,7 +13,7 @@ use crate::engine::index::Index;
 use crate::engine::writer::{Writer, Written, check_written, written_by};
 use crate::engine::{Engine, MAX_ATTEMPTS};
 use crate::model::permission::Catalog;
-use crate::storage::{Commit, Key, Mutation, Storage};
+use crate::storage::{Commit, Key, Mutation};
 use crate::{Error, ErrorKind};
 
 /// A batch staged on one state: the index it produces, what storage writes, what the host must
@@ -37,9 +37,15 @@ pub(crate) trait Write<P: Clone> {
     /// An attempt the sink recorded as applied was refused by storage and is retried: tell the
     /// sink it was not applied.
     fn retried(&self, err: &Error);
+
+    /// Whether a staged batch that writes nothing is left uncommitted: no new revision, no
+    /// audit (an upload whose every row is unchanged). By default it is committed.
+    fn skips_empty(&self) -> bool {
+        false
+    }
 }
 
-impl<P: Catalog, S: Storage<P>> Engine<P, S> {
+impl<P: Catalog> Engine<P> {
     /// Commits `write` as the writer holding `w`. `prior` holds what was written after the
     /// write's base; batches other engines store while it waits are added to it.
     pub(crate) fn commit_write(
@@ -66,6 +72,12 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                 Ok(staged) => staged,
                 Err(err) => return refuse(err),
             };
+            if staged.mutations.is_empty() && write.skips_empty() {
+                return Ok(Applied {
+                    revision: current.revision,
+                    events: staged.events,
+                });
+            }
             if !staged.records.is_empty() {
                 // INVARIANT: the audit holds the batch before storage and readers do.
                 if let Err(err) = self.audit.record(&staged.records) {

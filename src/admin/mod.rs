@@ -6,22 +6,21 @@ pub(crate) mod authorize;
 pub(crate) mod change;
 pub(crate) mod commit;
 pub(crate) mod listing;
+pub(crate) mod plan;
 
-use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::sync::PoisonError;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::admin::audit::{AuditRecord, Object, Outcome, now_unix_ms};
+use crate::admin::audit::now_unix_ms;
 use crate::admin::change::Change;
 use crate::admin::commit::{Staged, Write};
+use crate::admin::plan::Options;
 use crate::engine::Engine;
-use crate::engine::index::{Index, Pending};
-use crate::model::ids::{AccountId, RoleId, UserId};
+use crate::engine::index::Index;
+use crate::model::ids::{AccountId, UserId};
 use crate::model::permission::Catalog;
-use crate::storage::{Mutation, Storage};
 
 /// Something the host must act on after a change: the library sends no e-mail itself.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -62,7 +61,7 @@ impl Applied {
     }
 }
 
-impl<P: Catalog, S: Storage<P>> Engine<P, S> {
+impl<P: Catalog> Engine<P> {
     /// Applies one change as `actor`: authorized first (R6–R11), then validated (R12, R15,
     /// R16), then stored, audited (R19) and published. A refused change leaves the engine and
     /// the storage exactly as before, and is audited too.
@@ -160,9 +159,15 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// `Conflict` or `OutcomeUnknown`.
     pub fn dry_run(&self, actor: UserId, changes: &[Change<P>]) -> Result<Applied, Error> {
         let current = self.current.load_full();
-        let account = current.users.get(&actor).map(|u| u.account());
         let revision = current.revision.saturating_add(1);
-        let staged = stage(&current, actor, changes, now_unix_ms(), account, revision)?;
+        let staged = plan::stage(
+            &current,
+            actor,
+            changes,
+            now_unix_ms(),
+            revision,
+            Options::default(),
+        )?;
         Ok(Applied {
             revision,
             events: staged.events,
@@ -175,9 +180,23 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         based_on: Option<u64>,
         changes: Vec<Change<P>>,
     ) -> Result<Applied, Error> {
+        let write = ActorWrite {
+            engine: self,
+            actor,
+            changes: &changes,
+            at: now_unix_ms(),
+        };
+        self.write_based_on(based_on, &write)
+    }
+
+    /// Commits `write` as the one writer, refused if an object it writes was changed after
+    /// revision `based_on` (by default, the engine's revision now).
+    pub(crate) fn write_based_on(
+        &self,
+        based_on: Option<u64>,
+        write: &dyn Write<P>,
+    ) -> Result<Applied, Error> {
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let at = now_unix_ms();
-        let account = self.current.load().users.get(&actor).map(|u| u.account());
         // A form filled on a replica that is ahead of this one: read up to it first.
         if let Some(revision) = based_on
             && revision > self.current.load().revision
@@ -188,7 +207,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
                 let err = caught_up
                     .err()
                     .unwrap_or_else(|| Error::behind(have, revision));
-                self.audit_refused(at, actor, account, &changes, &err);
+                write.refused(&err);
                 return Err(err);
             }
         }
@@ -197,17 +216,11 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         let prior = match w.since(based_on.unwrap_or_else(|| self.current.load().revision)) {
             Ok(prior) => prior,
             Err(err) => {
-                self.audit_refused(at, actor, account, &changes, &err);
+                write.refused(&err);
                 return Err(err);
             }
         };
-        let write = ActorWrite {
-            engine: self,
-            actor,
-            changes: &changes,
-            at,
-        };
-        self.commit_write(&mut w, prior, &write)
+        self.commit_write(&mut w, prior, write)
     }
 
     /// Records every change of a refused batch, in the sink and in storage; a failure is
@@ -220,37 +233,36 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         changes: &[Change<P>],
         err: &Error,
     ) {
-        let records = refused_records(at, actor, account, changes, err);
+        let records = plan::refused_records(at, actor, account, changes, err);
         let _ignored = self.audit.record(&records);
         let _ignored = self.storage.record_refused(&records);
     }
 }
 
 /// A batch of changes by an actor, as the commit pipeline stages and audits it.
-struct ActorWrite<'a, P: Catalog, S: Storage<P>> {
-    engine: &'a Engine<P, S>,
+struct ActorWrite<'a, P: Catalog> {
+    engine: &'a Engine<P>,
     actor: UserId,
     changes: &'a [Change<P>],
     at: u64,
 }
 
-impl<P: Catalog, S: Storage<P>> ActorWrite<'_, P, S> {
+impl<P: Catalog> ActorWrite<'_, P> {
     /// The actor's account in `index`, if the actor exists.
     fn account(&self, index: &Index<P>) -> Option<AccountId> {
         index.users.get(&self.actor).map(|u| u.account())
     }
 }
 
-impl<P: Catalog, S: Storage<P>> Write<P> for ActorWrite<'_, P, S> {
+impl<P: Catalog> Write<P> for ActorWrite<'_, P> {
     fn stage(&self, current: &Index<P>, revision: u64) -> Result<Staged<'_, P>, Error> {
-        let account = self.account(current);
-        stage(
+        plan::stage(
             current,
             self.actor,
             self.changes,
             self.at,
-            account,
             revision,
+            Options::default(),
         )
     }
 
@@ -262,116 +274,7 @@ impl<P: Catalog, S: Storage<P>> Write<P> for ActorWrite<'_, P, S> {
 
     fn retried(&self, err: &Error) {
         let account = self.account(&self.engine.current.load());
-        let refused = refused_records(self.at, self.actor, account, self.changes, err);
+        let refused = plan::refused_records(self.at, self.actor, account, self.changes, err);
         let _ignored = self.engine.audit.record(&refused);
     }
-}
-
-/// Plans every change on the state the ones before it produce, then validates the batch once.
-fn stage<P: Catalog>(
-    current: &Index<P>,
-    actor: UserId,
-    changes: &[Change<P>],
-    at: u64,
-    account: Option<AccountId>,
-    revision: u64,
-) -> Result<Staged<'static, P>, Error> {
-    let mut next = Index::clone(current);
-    let mut mutations = Vec::new();
-    let mut events = Vec::new();
-    let mut records = Vec::with_capacity(changes.len());
-    let mut pending = Pending::default();
-    for change in changes {
-        let planned = authorize::plan(&next, actor, change)?;
-        let before = affected(&next, &planned.mutations);
-        next.mutate(&planned.mutations, &mut pending)?;
-        let after = affected(&next, &planned.mutations);
-        records.push(AuditRecord {
-            at_unix_ms: at,
-            actor,
-            account,
-            change: change.clone(),
-            before,
-            after,
-            outcome: Outcome::Applied { revision },
-        });
-        mutations.extend(planned.mutations);
-        events.extend(planned.events);
-    }
-    next.settle(&pending)?;
-    next.revision = revision;
-    Ok(Staged {
-        next,
-        mutations: Cow::Owned(mutations),
-        events,
-        records,
-    })
-}
-
-fn refused_records<P: Clone>(
-    at: u64,
-    actor: UserId,
-    account: Option<AccountId>,
-    changes: &[Change<P>],
-    err: &Error,
-) -> Vec<AuditRecord<P>> {
-    changes
-        .iter()
-        .map(|c| AuditRecord {
-            at_unix_ms: at,
-            actor,
-            account,
-            change: c.clone(),
-            before: Vec::new(),
-            after: Vec::new(),
-            outcome: Outcome::refused(err),
-        })
-        .collect()
-}
-
-/// The objects a batch of mutations touches, as they are in `index`.
-fn affected<P: Catalog>(index: &Index<P>, mutations: &[Mutation<P>]) -> Vec<Object<P>> {
-    let mut users = BTreeSet::new();
-    let mut roles: BTreeSet<RoleId> = BTreeSet::new();
-    let mut accounts = BTreeSet::new();
-    for m in mutations {
-        match m {
-            Mutation::PutUser(u) => {
-                users.insert(u.id());
-            }
-            Mutation::RemoveUser(id) => {
-                users.insert(*id);
-            }
-            Mutation::PutRole(r) => {
-                roles.insert(r.id());
-            }
-            Mutation::RemoveRole(id) => {
-                roles.insert(*id);
-            }
-            Mutation::PutAccount(a) => {
-                accounts.insert(a.id());
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    out.extend(
-        accounts
-            .iter()
-            .filter_map(|a| index.accounts.get(a))
-            .map(|a| Object::Account(a.account.clone())),
-    );
-    out.extend(
-        roles
-            .iter()
-            .filter_map(|r| index.roles.get(r))
-            .map(|r| Object::Role(r.clone())),
-    );
-    out.extend(
-        users
-            .iter()
-            .filter_map(|u| index.users.get(u))
-            .map(|u| Object::User(u.clone())),
-    );
-    out
 }

@@ -53,9 +53,10 @@ pub(crate) const MAX_ATTEMPTS: usize = 16;
 ///
 /// See the [crate documentation](crate) for a first example.
 #[derive(Debug)]
-pub struct Engine<P: Catalog, S: Storage<P> = Volatile> {
+pub struct Engine<P: Catalog> {
     pub(crate) current: ArcSwap<Index<P>>,
-    pub(crate) storage: S,
+    /// Any backend: the engine's type does not name it, so a host picks one at run time.
+    pub(crate) storage: Box<dyn Storage<P>>,
     /// Held by the one writer at a time.
     pub(crate) writer: Mutex<Writer>,
     pub(crate) audit: Arc<dyn AuditSink<P>>,
@@ -63,12 +64,12 @@ pub struct Engine<P: Catalog, S: Storage<P> = Volatile> {
     published: (Mutex<()>, Condvar),
 }
 
-impl<P: Catalog> Engine<P, Volatile> {
+impl<P: Catalog> Engine<P> {
     /// An empty engine on the in-memory default ([`Volatile`]).
     pub fn new() -> Self {
         Engine {
             current: ArcSwap::from_pointee(Index::empty()),
-            storage: Volatile,
+            storage: Box::new(Volatile),
             writer: Mutex::new(Writer::new(0)),
             audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
@@ -76,20 +77,20 @@ impl<P: Catalog> Engine<P, Volatile> {
     }
 }
 
-impl<P: Catalog> Default for Engine<P, Volatile> {
+impl<P: Catalog> Default for Engine<P> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<P: Catalog, S: Storage<P>> Engine<P, S> {
+impl<P: Catalog> Engine<P> {
     /// Opens an engine on `storage`, loading every record it holds.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if loading fails; any other kind if the
     /// stored records break a rule (then the store is corrupt or was written by hand).
-    pub fn open(storage: S) -> Result<Self, Error> {
+    pub fn open(storage: impl Storage<P> + 'static) -> Result<Self, Error> {
         let loaded = storage.load()?;
         let recent =
             storage.changes_since(loaded.revision.saturating_sub(RECENT_BATCHES as u64))?;
@@ -99,7 +100,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         index.shrink();
         Ok(Engine {
             current: ArcSwap::from_pointee(index),
-            storage,
+            storage: Box::new(storage),
             writer: Mutex::new(Writer::reopened(loaded.revision, &recent)),
             audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
@@ -200,9 +201,10 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         self.current.load().revision
     }
 
-    /// The storage backend.
-    pub fn storage(&self) -> &S {
-        &self.storage
+    /// The storage backend. To reach a backend's own methods later, open the engine on an
+    /// `Arc` of it and keep a clone (`Arc<S>` is a [`Storage`] too).
+    pub fn storage(&self) -> &dyn Storage<P> {
+        &*self.storage
     }
 
     /// Applies a batch of record-level writes **without authorizing anyone**: for bootstrap,

@@ -12,12 +12,12 @@ use crate::engine::index::{Index, Pending};
 use crate::engine::writer::Writer;
 use crate::engine::{Engine, LONGEST_WAIT, Snapshot};
 use crate::model::permission::Catalog;
-use crate::storage::{Batch, Mutation, Storage};
+use crate::storage::{Batch, Mutation};
 
 /// The follower waits for changes in slices this long, looking at its stop flag in between.
 const FOLLOW_SLICE: Duration = Duration::from_millis(100);
 
-impl<P: Catalog, S: Storage<P>> Engine<P, S> {
+impl<P: Catalog> Engine<P> {
     /// Reads every batch other engines stored since this one's revision and publishes them.
     /// Returns the revision now shown. A follower ([`follow`](Self::follow)) calls this
     /// whenever the storage reports a change; call it directly to catch up at once.
@@ -68,10 +68,7 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     /// same catch-up read. Dropping the [`Follower`] stops it: within a tenth of a second while
     /// it waits; a read already under way (a sync waiting for the writer lock or the database)
     /// is finished first. Poll [`Follower::take_error`] to learn of failing reads.
-    pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower
-    where
-        S: 'static,
-    {
+    pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower {
         let stop = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
         let engine = Arc::clone(self);

@@ -118,7 +118,8 @@ impl ScopeFor {
     ///
     /// ```
     /// use shopguard::catalog::pos::{self, Pos};
-    /// use shopguard::{Access, Account, AccountId, Columns, Engine, Grant, Mutation, RoleId};
+    /// use shopguard::{Access, Account, AccountId, Engine, Grant, Mutation, RoleId};
+    /// use shopguard::scope::Columns;
     /// use shopguard::{Store, StoreId, User, UserId};
     ///
     /// let engine = Engine::<Pos>::new();

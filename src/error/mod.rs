@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::model::ids::AccountId;
+use crate::model::ids::{AccountId, UserId};
 use crate::model::mutation::Key;
 
 mod problem;
@@ -57,7 +57,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// The kind's name: a stable string, the form the audit stores
-    /// ([`Outcome::Refused`](crate::Outcome::Refused)) and hosts may log or match. It is the
+    /// ([`Outcome::Refused`](crate::audit::Outcome::Refused)) and hosts may log or match. It is the
     /// variant's name (`"OutsideScope"`), never changed once released.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -119,6 +119,71 @@ struct Facts {
     field: Option<&'static str>,
     account: Option<AccountId>,
     seats: Option<(usize, u32)>,
+    /// For a duplicate username or e-mail: the other user holding it. Kept inside the crate:
+    /// the other user may be one the actor must not learn of (R20).
+    clash: Option<UserId>,
+    /// Every problem of a refused batch or upload, the first [`MAX_PROBLEMS`] of them.
+    problems: Vec<Problem>,
+    /// Problems found beyond the ones listed.
+    omitted: usize,
+}
+
+/// How many problems an error lists at most; the rest are counted
+/// ([`Error::problems_omitted`]), so a hostile batch's report stays small.
+pub(crate) const MAX_PROBLEMS: usize = 100;
+
+/// Errors found while validating a state, in the order found, each with the object whose
+/// rule it breaks: the first [`MAX_PROBLEMS`] kept, the rest counted.
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    errors: Vec<(Option<Key>, Error)>,
+    omitted: usize,
+}
+
+impl Findings {
+    /// Keeps `err`, about `object` (or counts it, past the limit).
+    pub(crate) fn push_for(&mut self, object: impl Into<Key>, err: Error) {
+        self.keep(Some(object.into()), err);
+    }
+
+    /// Keeps `err`, about the object it names itself ([`Error::key`]).
+    pub(crate) fn push(&mut self, err: Error) {
+        self.keep(err.key(), err);
+    }
+
+    fn keep(&mut self, object: Option<Key>, err: Error) {
+        if self.errors.len() < MAX_PROBLEMS {
+            self.errors.push((object, err));
+        } else {
+            self.omitted = self.omitted.saturating_add(1);
+        }
+    }
+
+    /// Keeps the error of `result`, if it is one, about `object`.
+    pub(crate) fn check_for(&mut self, object: impl Into<Key>, result: Result<(), Error>) {
+        if let Err(err) = result {
+            self.push_for(object, err);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The errors kept, each with its object, and how many more there were.
+    pub(crate) fn into_parts(self) -> (Vec<(Option<Key>, Error)>, usize) {
+        (self.errors, self.omitted)
+    }
+
+    /// `Ok` if nothing was found; else the first error, listing every one as a problem.
+    pub(crate) fn into_result(self) -> Result<(), Error> {
+        let (errors, omitted) = self.into_parts();
+        let problems: Vec<Problem> = errors.iter().map(|(_, e)| Problem::of(None, e)).collect();
+        match errors.into_iter().next() {
+            None => Ok(()),
+            Some((_, first)) => Err(first.with_problems(problems, omitted)),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,12 +257,9 @@ enum Detail {
     TooOld { based_on: u64, oldest: u64 },
     #[error("at revision {have}, waited in vain for revision {want}")]
     Behind { have: u64, want: u64 },
-    #[error("cannot upload: {}", list(problems, *omitted))]
-    Upload {
-        problems: Vec<Problem>,
-        /// Problems found beyond the ones listed.
-        omitted: usize,
-    },
+    /// The problems are the error's facts; [`Error`]'s `Display` lists them.
+    #[error("cannot upload")]
+    Upload,
 }
 
 /// `n problems: first; second; …; and m more`: at most 20 in the message.
@@ -222,7 +284,8 @@ impl Error {
 
     /// The field that was wrong, for [`ErrorKind::InvalidInput`] and [`ErrorKind::Duplicate`];
     /// for an [`ErrorKind::Escalation`] or [`ErrorKind::OutsideScope`] refusal, the dimension at
-    /// fault (`"stores"`, `"sources"`, `"sales channels"`) where one is.
+    /// fault (`"stores"`, `"sources"`, `"sales channels"`) where one is; for an
+    /// [`ErrorKind::SeatLimit`] problem of one change, `"enabled"`.
     pub fn field(&self) -> Option<&'static str> {
         if let Some(field) = self.inner.facts.field {
             return Some(field);
@@ -235,21 +298,33 @@ impl Error {
         }
     }
 
-    /// Every problem of a refused bulk upload, in file order (empty for other errors).
+    /// Every problem of a refused batch ([`Engine::apply_all`](crate::Engine::apply_all),
+    /// [`Engine::dry_run`](crate::Engine::dry_run)) or bulk upload, the first 100 of them: for
+    /// a batch, the changes authorization refused in batch order, then what validating the
+    /// state the others produce found; for an upload, in file order. The error itself is the
+    /// first of them. Empty for an error that is not a refusal of a batch (a storage failure,
+    /// a conflict).
     pub fn problems(&self) -> &[Problem] {
-        match &self.inner.detail {
-            Detail::Upload { problems, .. } => problems,
-            _ => &[],
-        }
+        &self.inner.facts.problems
     }
 
-    /// How many problems an upload had beyond the ones [`Error::problems`] lists: a hostile
-    /// file's problems are counted, not kept.
+    /// How many problems there were beyond the ones [`Error::problems`] lists: a hostile
+    /// batch's or file's problems are counted, not kept.
     pub fn problems_omitted(&self) -> usize {
-        match &self.inner.detail {
-            Detail::Upload { omitted, .. } => *omitted,
-            _ => 0,
-        }
+        self.inner.facts.omitted
+    }
+
+    /// This error, listing `problems` (and counting `omitted` more).
+    pub(crate) fn with_problems(mut self, problems: Vec<Problem>, omitted: usize) -> Self {
+        self.inner.facts.problems = problems;
+        self.inner.facts.omitted = omitted;
+        self
+    }
+
+    /// For a duplicate username or e-mail, the other user holding it: crate-private, since
+    /// the actor may not be allowed to learn of that user.
+    pub(crate) fn clash(&self) -> Option<UserId> {
+        self.inner.facts.clash
     }
 
     #[cfg_attr(
@@ -259,10 +334,7 @@ impl Error {
     /// A refused upload, `InvalidInput` as a whole; each problem names its own rule
     /// ([`Problem::kind`]).
     pub(crate) fn upload(problems: Vec<Problem>, omitted: usize) -> Self {
-        Self::new(
-            ErrorKind::InvalidInput,
-            Detail::Upload { problems, omitted },
-        )
+        Self::new(ErrorKind::InvalidInput, Detail::Upload).with_problems(problems, omitted)
     }
 
     /// Wraps a storage backend's error; it travels as [`std::error::Error::source`].
@@ -386,7 +458,8 @@ impl Error {
     }
 
     /// The object the error is about, typed: the id not found ([`ErrorKind::NotFound`]), the
-    /// id taken ([`ErrorKind::Duplicate`] of an id), the object another writer changed
+    /// id taken ([`ErrorKind::Duplicate`] of an id), the user whose username or e-mail is
+    /// taken ([`ErrorKind::Duplicate`]), the object another writer changed
     /// ([`ErrorKind::Conflict`]).
     pub fn key(&self) -> Option<Key> {
         self.inner.facts.key
@@ -484,6 +557,24 @@ impl Error {
         .in_account(account)
     }
 
+    /// A username or e-mail of user `user` that user `other` holds too.
+    pub(crate) fn user_clash(
+        field: &'static str,
+        value: &str,
+        account: AccountId,
+        user: UserId,
+        other: UserId,
+    ) -> Self {
+        let mut err = Self::duplicate(field, value, account).about(user);
+        err.inner.facts.clash = Some(other);
+        err
+    }
+
+    /// For [`ErrorKind::SeatLimit`] of one change: names the field at fault.
+    pub(crate) fn on_enabled(self) -> Self {
+        self.on_field("enabled")
+    }
+
     /// An id someone asked to create is taken. Ids are unique across accounts, so the message
     /// names neither the account nor anything else about the holder.
     pub(crate) fn id_taken<I: Into<Key> + fmt::Display + Copy>(field: &'static str, id: I) -> Self {
@@ -536,6 +627,10 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let facts = &self.inner.facts;
+        if let Detail::Upload = self.inner.detail {
+            return write!(f, "cannot upload: {}", list(&facts.problems, facts.omitted));
+        }
         fmt::Display::fmt(&self.inner.detail, f)
     }
 }

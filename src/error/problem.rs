@@ -1,53 +1,148 @@
-//! One problem of a refused bulk upload: where it is, which rule it breaks, and why.
+//! One problem of a refused batch or bulk upload: where it is, which rule it breaks, and why.
 
 use core::fmt;
 
-use super::ErrorKind;
+use super::{Error, ErrorKind};
+use crate::model::ids::UserId;
+use crate::model::mutation::Key;
 
-/// One problem of a bulk upload: where (line, column), and why.
+/// One problem of a refused batch of changes or bulk upload: which change (or which line and
+/// column of a file), which rule it breaks, the object and field at fault, and why.
+///
+/// A batch is planned to the end even after a problem, so that one refusal lists every
+/// problem ([`Error::problems`]): each change refused by an authorization rule, then each
+/// rule the state after the others would break.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Problem {
+    change: Option<usize>,
+    /// Whether the problem is a file's (a bulk upload's), placed by line and column.
+    in_file: bool,
     line: u64,
     column: Option<&'static str>,
     kind: ErrorKind,
+    field: Option<&'static str>,
+    key: Option<Key>,
+    /// For a seat-limit problem: the enabled user the change would be, and the limit.
+    seats: Option<(usize, u32)>,
+    /// For a duplicate username or e-mail: the other user holding it (crate-private, R20).
+    clash: Option<UserId>,
     reason: String,
 }
 
 impl Problem {
+    /// A problem of the change at `change` in its batch (if it is one change's), from the
+    /// error that refused it.
+    pub(crate) fn of(change: Option<usize>, err: &Error) -> Self {
+        Problem {
+            change,
+            in_file: false,
+            line: 0,
+            column: None,
+            kind: err.kind(),
+            field: err.field(),
+            key: err.key(),
+            seats: err.enabled_users().zip(err.seat_limit()),
+            clash: err.clash(),
+            reason: err.to_string(),
+        }
+    }
+
     #[cfg_attr(
         not(feature = "csv"),
-        expect(dead_code, reason = "only the CSV upload reports problems")
+        expect(dead_code, reason = "only the CSV upload reports problems by line")
     )]
-    pub(crate) fn new(
+    /// A problem at `line` of a file, in the cell of `column`.
+    pub(crate) fn at_line(
         line: u64,
         column: Option<&'static str>,
         kind: ErrorKind,
         reason: impl Into<String>,
     ) -> Self {
         Problem {
+            change: None,
+            in_file: true,
             line,
             column,
             kind,
+            field: None,
+            key: None,
+            seats: None,
+            clash: None,
             reason: reason.into(),
         }
     }
 
-    /// The rule the row breaks: `InvalidInput` for a malformed cell, `NotFound` for a name
-    /// that resolves to nothing, `Duplicate`, `SeatLimit`, or the authorization rule that
-    /// refused the row's change (`NotPermitted`, `Hierarchy`, `Escalation`, `OutsideScope`,
-    /// `Owner`).
+    #[cfg_attr(
+        not(feature = "csv"),
+        expect(dead_code, reason = "only the CSV upload reports problems by line")
+    )]
+    /// This problem, placed at `line` and `column` of a file, with `reason` reworded for it.
+    pub(crate) fn placed(
+        mut self,
+        line: u64,
+        column: Option<&'static str>,
+        reason: impl Into<String>,
+    ) -> Self {
+        self.in_file = true;
+        self.line = line;
+        self.column = column;
+        self.reason = reason.into();
+        self
+    }
+
+    /// For a seat-limit problem: which enabled user the change would be, and the plan's limit.
+    #[cfg_attr(
+        not(feature = "csv"),
+        expect(dead_code, reason = "only the CSV upload rewords problems")
+    )]
+    pub(crate) fn seats(&self) -> Option<(usize, u32)> {
+        self.seats
+    }
+
+    /// For a duplicate username or e-mail: the other user holding it.
+    #[cfg_attr(
+        not(feature = "csv"),
+        expect(dead_code, reason = "only the CSV upload rewords problems")
+    )]
+    pub(crate) fn clash(&self) -> Option<UserId> {
+        self.clash
+    }
+
+    /// The rule broken: `InvalidInput` for a malformed value, `NotFound` for a name or id that
+    /// resolves to nothing, `Duplicate`, `SeatLimit`, `Owner`, `InUse`, or the authorization
+    /// rule that refused the change (`NotPermitted`, `Hierarchy`, `Escalation`,
+    /// `OutsideScope`).
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
-    /// The line of the file (1 is the header; 0 means the file as a whole).
+    /// The position of the change at fault in the batch (0 for the first), where the problem
+    /// is one change's; for a bulk upload, that of the row's change among the rows that made
+    /// one. `None` for a problem of the batch as a whole or of a file's cells.
+    pub fn change(&self) -> Option<usize> {
+        self.change
+    }
+
+    /// For a bulk upload: the line of the file (1 is the header; 0 means the file as a whole,
+    /// or a problem that is not a file's).
     pub fn line(&self) -> u64 {
         self.line
     }
 
-    /// The column's header name, if the problem is in one cell.
+    /// For a bulk upload: the column's header name, if the problem is in one cell.
     pub fn column(&self) -> Option<&'static str> {
         self.column
+    }
+
+    /// The field at fault, as [`Error::field`] names it (`"username"`, `"e-mail"`, `"stores"`,
+    /// `"enabled"`, …), where one is.
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
+    }
+
+    /// The object at fault, as [`Error::key`] names it, where one is.
+    pub fn key(&self) -> Option<Key> {
+        self.key
     }
 
     /// What is wrong.
@@ -58,10 +153,12 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.line, self.column) {
-            (0, _) => write!(f, "file: {}", self.reason),
-            (line, Some(col)) => write!(f, "line {line}, column `{col}`: {}", self.reason),
-            (line, None) => write!(f, "line {line}: {}", self.reason),
+        match (self.in_file, self.line, self.column, self.change) {
+            (false, _, _, Some(change)) => write!(f, "change {change}: {}", self.reason),
+            (false, _, _, None) => f.write_str(&self.reason),
+            (true, 0, _, _) => write!(f, "file: {}", self.reason),
+            (true, line, Some(col), _) => write!(f, "line {line}, column `{col}`: {}", self.reason),
+            (true, line, None, _) => write!(f, "line {line}: {}", self.reason),
         }
     }
 }

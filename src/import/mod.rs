@@ -23,14 +23,16 @@ mod row;
 use std::collections::HashMap;
 
 use crate::admin::Applied;
+use crate::admin::audit::now_unix_ms;
 use crate::admin::authorize;
 use crate::admin::change::Change;
-use crate::engine::index::folded;
+use crate::admin::commit::{Staged, Write};
+use crate::admin::plan::{self, Options};
+use crate::engine::index::{Index, folded};
 use crate::engine::{Engine, Snapshot};
 use crate::model::ids::UserId;
 use crate::model::permission::Catalog;
 use crate::model::user::User;
-use crate::storage::Storage;
 use crate::{Error, ErrorKind, Problem};
 use row::{Known, plan_row};
 
@@ -90,7 +92,15 @@ fn problem_as(
     column: Option<usize>,
     reason: impl Into<String>,
 ) -> Problem {
-    let mut reason = reason.into();
+    Problem::at_line(line, header(column), kind, cut(reason.into()))
+}
+
+fn header(column: Option<usize>) -> Option<&'static str> {
+    column.and_then(|c| HEADER.get(c).copied())
+}
+
+/// `reason`, cut to [`MAX_REASON`] bytes.
+fn cut(mut reason: String) -> String {
     if reason.len() > MAX_REASON {
         let mut end = MAX_REASON;
         while !reason.is_char_boundary(end) {
@@ -99,12 +109,7 @@ fn problem_as(
         reason.truncate(end);
         reason.push('…');
     }
-    Problem::new(
-        line,
-        column.and_then(|c| HEADER.get(c).copied()),
-        kind,
-        reason,
-    )
+    reason
 }
 
 /// The longest problem reason kept, in bytes.
@@ -141,15 +146,22 @@ impl Uploaded {
     }
 }
 
-impl<P: Catalog, S: Storage<P>> Engine<P, S> {
+impl<P: Catalog> Engine<P> {
     /// Uploads users from a CSV file in the template's format, as `actor`. New users get their
     /// ids from `new_id`, called once per `Create` row that parses.
     ///
+    /// The file's cells are read and resolved here (flags, action, timezone, role and source
+    /// names, the user an `Update` row names); the changes the rows make are then planned by
+    /// the engine's own planner, exactly as [`Engine::apply_all`] plans a batch, and every
+    /// problem it finds is put on its row and column. Rows that would change nothing are
+    /// authorized like the others, then left out of the batch.
+    ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] with every bad row in
-    /// [`Error::problems`](crate::Error::problems) (nothing applied); or any error of
-    /// [`Engine::apply_all`].
+    /// [`ErrorKind::InvalidInput`] with every problem in
+    /// [`Error::problems`](crate::Error::problems), each with its own kind, line and column
+    /// (nothing applied); or an error of [`Engine::apply_all`] that is not the batch's
+    /// (storage, conflict).
     pub fn upload_users_csv(
         &self,
         actor: UserId,
@@ -158,54 +170,35 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
         let snapshot = self.snapshot();
-        let account = snapshot.user(actor).map(User::account);
-        let refuse = |err: Error, rows: u64, attempted: &[Change<P>]| {
-            // R19: one record for the upload as a whole, with the report; then one per row it
-            // asked for, each with a short reason (the report is not copied into every one).
-            let at = crate::admin::audit::now_unix_ms();
-            self.audit_refused(at, actor, account, &[Change::UploadUsers { rows }], &err);
-            if !attempted.is_empty() {
-                let short =
-                    Error::refused(err.kind(), "apply an upload row", "the upload was refused");
-                self.audit_refused(at, actor, account, attempted, &short);
-            }
-            err
-        };
         // R1, R9: who uploads is asked before any row is read.
         if let Err(err) = authorize::uploader(snapshot.index(), actor) {
-            return Err(refuse(err, 0, &[]));
+            UploadWrite::new(self, &snapshot, actor, &Plan::default()).refused(&err);
+            return Err(err);
         }
-        let plan = plan_upload(&snapshot, actor, data, limits, new_id);
-        if !plan.problems.is_empty() {
-            let err = Error::upload(plan.problems.listed, plan.problems.omitted);
-            return Err(refuse(err, plan.rows, &plan.attempted));
+        let mut plan = plan_upload(&snapshot, actor, data, limits, new_id);
+        if plan.problems.is_empty() {
+            let applied =
+                self.write_based_on(None, &UploadWrite::new(self, &snapshot, actor, &plan))?;
+            return Ok(plan.uploaded(applied));
         }
-        let updated = plan.changes.len() - plan.created;
-        let applied = if plan.changes.is_empty() {
-            Applied {
-                revision: snapshot.revision(),
-                events: Vec::new(),
-            }
-        } else {
-            // A refusal now (another writer went first, a storage failure) is audited per
-            // change by `apply_all`; the upload as a whole is recorded here.
-            self.apply_all(actor, plan.changes)
-                .map_err(|err| refuse(err, plan.rows, &[]))?
-        };
-        Ok(Uploaded {
-            applied,
-            created: plan.created,
-            updated,
-            unchanged: plan.unchanged,
-        })
+        // The rows that did make a change are planned too, so that one report lists every
+        // problem of the file.
+        let staged = UploadWrite::new(self, &snapshot, actor, &plan)
+            .stage(snapshot.index(), snapshot.revision())
+            .err();
+        if let Some(err) = staged {
+            plan.problems.merge(err.problems());
+        }
+        let err = core::mem::take(&mut plan.problems).into_error();
+        UploadWrite::new(self, &snapshot, actor, &plan).refused(&err);
+        Err(err)
     }
 
     /// What [`upload_users_csv`](Self::upload_users_csv) would do with this file now, changing
-    /// nothing: every row is parsed, resolved and authorized, and the batch is planned and
-    /// validated by the engine's own dry run ([`Engine::dry_run`]). `Ok` counts the users it
-    /// would create, update and leave unchanged, with the revision it would get if nothing
-    /// else were written first. Nothing is stored, published or audited: a preview is not an
-    /// attempted change.
+    /// nothing: every row is read, resolved, and planned by the same planner. `Ok` counts the
+    /// users it would create, update and leave unchanged, with the revision it would get if
+    /// nothing else were written first. Nothing is stored, published or audited: a preview is
+    /// not an attempted change.
     ///
     /// # Errors
     ///
@@ -219,41 +212,194 @@ impl<P: Catalog, S: Storage<P>> Engine<P, S> {
     ) -> Result<Uploaded, Error> {
         let snapshot = self.snapshot();
         authorize::uploader(snapshot.index(), actor)?;
-        let plan = plan_upload(&snapshot, actor, data, limits, new_id);
-        if !plan.problems.is_empty() {
-            return Err(Error::upload(plan.problems.listed, plan.problems.omitted));
+        let mut plan = plan_upload(&snapshot, actor, data, limits, new_id);
+        let revision = snapshot.revision().saturating_add(1);
+        let staged = UploadWrite::new(self, &snapshot, actor, &plan)
+            .stage(snapshot.index(), revision)
+            .map(|s| (s.mutations.is_empty(), s.events));
+        match staged {
+            Ok((empty, events)) if plan.problems.is_empty() => {
+                let revision = if empty { snapshot.revision() } else { revision };
+                Ok(plan.uploaded(Applied { revision, events }))
+            }
+            Ok(_) => Err(plan.problems.into_error()),
+            Err(err) => {
+                plan.problems.merge(err.problems());
+                Err(plan.problems.into_error())
+            }
         }
-        let updated = plan.changes.len() - plan.created;
-        let applied = self.dry_run(actor, &plan.changes)?;
-        Ok(Uploaded {
-            applied,
-            created: plan.created,
-            updated,
-            unchanged: plan.unchanged,
-        })
     }
 }
 
-/// What an upload would do.
+/// An upload as the commit pipeline stages and audits it: its rows' changes, planned by the
+/// engine's planner, their problems placed on their lines.
+struct UploadWrite<'a, P: Catalog> {
+    engine: &'a Engine<P>,
+    actor: UserId,
+    account: Option<crate::AccountId>,
+    at: u64,
+    /// Data rows read.
+    rows: u64,
+    /// The line of each change's row.
+    lines: &'a [u64],
+    changes: &'a [Change<P>],
+}
+
+impl<'a, P: Catalog> UploadWrite<'a, P> {
+    fn new(
+        engine: &'a Engine<P>,
+        snapshot: &Snapshot<P>,
+        actor: UserId,
+        plan: &'a Plan<P>,
+    ) -> Self {
+        UploadWrite {
+            engine,
+            actor,
+            account: snapshot.user(actor).map(User::account),
+            at: now_unix_ms(),
+            rows: plan.rows,
+            lines: &plan.lines,
+            changes: &plan.changes,
+        }
+    }
+}
+
+impl<P: Catalog> Write<P> for UploadWrite<'_, P> {
+    fn stage(&self, current: &Index<P>, revision: u64) -> Result<Staged<'_, P>, Error> {
+        let options = Options {
+            skip_unchanged: true,
+        };
+        plan::stage(
+            current,
+            self.actor,
+            self.changes,
+            self.at,
+            revision,
+            options,
+        )
+        .map_err(|err| {
+            let me = current.users.get(&self.actor);
+            let mut problems = Problems::default();
+            problems.merge_placed(err.problems(), |p| {
+                place(current, me, self.lines, self.changes, p)
+            });
+            problems.omitted = problems.omitted.saturating_add(err.problems_omitted());
+            problems.into_error()
+        })
+    }
+
+    fn refused(&self, err: &Error) {
+        // R19: one record for the upload as a whole, with the report; then one per change the
+        // rows asked for, each with a short reason (the report is not copied into every one).
+        let (engine, at, actor, account) = (self.engine, self.at, self.actor, self.account);
+        let whole = [Change::UploadUsers { rows: self.rows }];
+        engine.audit_refused(at, actor, account, &whole, err);
+        if !self.changes.is_empty() {
+            let short = Error::refused(err.kind(), "apply an upload row", "the upload was refused");
+            engine.audit_refused(at, actor, account, self.changes, &short);
+        }
+    }
+
+    fn retried(&self, err: &Error) {
+        let records = plan::refused_records(self.at, self.actor, self.account, self.changes, err);
+        let _ignored = self.engine.audit.record(&records);
+    }
+
+    fn skips_empty(&self) -> bool {
+        true
+    }
+}
+
+/// A problem the planner found, put on its row's line and its field's column, and worded
+/// for the file: a clash names the other row, or says the name is taken, never by whom.
+fn place<P: Catalog>(
+    index: &Index<P>,
+    me: Option<&User>,
+    lines: &[u64],
+    changes: &[Change<P>],
+    p: &Problem,
+) -> Problem {
+    let user_of = |c: usize| match changes.get(c) {
+        Some(Change::CreateUser(u) | Change::UpdateUser(u)) => Some(u),
+        _ => None,
+    };
+    let line = p.change().and_then(|c| lines.get(c)).copied().unwrap_or(0);
+    let column = column_for(p.field(), p.kind());
+    let reason = match (p.kind(), p.field(), p.clash(), p.seats()) {
+        (ErrorKind::SeatLimit, _, _, Some((enabled, limit))) => {
+            format!("would be enabled user {enabled}: the plan allows {limit}")
+        }
+        (ErrorKind::Duplicate, Some(field @ ("username" | "e-mail")), Some(other), _) => {
+            let value = match (p.change().and_then(user_of), field) {
+                (Some(u), "username") => u.username(),
+                (Some(u), _) => u.email(),
+                (None, _) => "",
+            };
+            let other_line = (0..changes.len())
+                .find(|c| p.change() != Some(*c) && user_of(*c).is_some_and(|u| u.id() == other))
+                .and_then(|c| lines.get(c))
+                .copied();
+            let editable = index
+                .users
+                .get(&other)
+                .zip(me)
+                .is_some_and(|(o, me)| authorize::may_edit(index, me, o));
+            match (other_line, field) {
+                (Some(first), _) => format!("`{value}` appears again: first on line {first}"),
+                (None, "username") if editable => format!("`{value}` already exists: use Update"),
+                (None, "username") => format!("`{value}` is not available"),
+                (None, _) => format!("`{value}` is already in use"),
+            }
+        }
+        _ => p.reason().to_owned(),
+    };
+    p.clone()
+        .placed(line, header(Some(column)).filter(|_| line > 0), cut(reason))
+}
+/// What an upload asks for: a change per row that resolved, and the problems of the rest.
 struct Plan<P> {
-    /// The changes to apply, one per row that changes something.
+    /// One change per row whose cells resolved, unchanged rows included (they are
+    /// authorized like the others).
     changes: Vec<Change<P>>,
-    /// Every change a row asked for, refused ones included: what the audit records when the
-    /// upload is refused.
-    attempted: Vec<Change<P>>,
+    /// The line of each change's row.
+    lines: Vec<u64>,
     created: usize,
     unchanged: usize,
     /// Data rows read.
     rows: u64,
-    /// Empty if the upload may be applied.
+    /// The cells' problems; empty if every row resolved.
     problems: Problems,
+}
+
+impl<P> Default for Plan<P> {
+    fn default() -> Self {
+        Plan {
+            changes: Vec::new(),
+            lines: Vec::new(),
+            created: 0,
+            unchanged: 0,
+            rows: 0,
+            problems: Problems::default(),
+        }
+    }
+}
+
+impl<P> Plan<P> {
+    fn uploaded(&self, applied: Applied) -> Uploaded {
+        Uploaded {
+            applied,
+            created: self.created,
+            updated: self.changes.len() - self.created - self.unchanged,
+            unchanged: self.unchanged,
+        }
+    }
 }
 
 /// How many problems an upload lists at most; the rest are counted. With at most one problem
 /// per cell, a hostile file's report stays this small whatever its size.
 const MAX_LISTED: usize = 100;
 
-/// An upload's problems: the first [`MAX_LISTED`], and a count of the rest.
+/// An upload's problems: the first [`MAX_LISTED`] in file order, and a count of the rest.
 #[derive(Default)]
 struct Problems {
     listed: Vec<Problem>,
@@ -276,6 +422,29 @@ impl Problems {
     fn count(&self) -> usize {
         self.listed.len().saturating_add(self.omitted)
     }
+
+    /// Adds problems already placed on their lines, keeping the first [`MAX_LISTED`] of all
+    /// in file order.
+    fn merge(&mut self, placed: &[Problem]) {
+        self.merge_placed(placed, Problem::clone);
+    }
+
+    /// Adds `problems`, each placed by `place`, keeping the first [`MAX_LISTED`] of all in
+    /// file order (a problem of the file as a whole first).
+    fn merge_placed(&mut self, problems: &[Problem], place: impl Fn(&Problem) -> Problem) {
+        self.listed.extend(problems.iter().map(place));
+        // Stable: a row's problems stay in the order they were found.
+        self.listed.sort_by_key(Problem::line);
+        if self.listed.len() > MAX_LISTED {
+            let dropped = self.listed.len() - MAX_LISTED;
+            self.listed.truncate(MAX_LISTED);
+            self.omitted = self.omitted.saturating_add(dropped);
+        }
+    }
+
+    fn into_error(self) -> Error {
+        Error::upload(self.listed, self.omitted)
+    }
 }
 
 impl Extend<Problem> for Problems {
@@ -286,7 +455,8 @@ impl Extend<Problem> for Problems {
     }
 }
 
-/// Parses, resolves, validates and authorizes every row.
+/// Reads and resolves every row into a change; what a row's cells get wrong is a problem
+/// of that row, and the row makes no change.
 fn plan_upload<P: Catalog>(
     snapshot: &Snapshot<P>,
     actor: UserId,
@@ -294,14 +464,7 @@ fn plan_upload<P: Catalog>(
     limits: &CsvLimits,
     new_id: &mut dyn FnMut() -> UserId,
 ) -> Plan<P> {
-    let mut plan = Plan {
-        changes: Vec::new(),
-        attempted: Vec::new(),
-        created: 0,
-        unchanged: 0,
-        rows: 0,
-        problems: Problems::default(),
-    };
+    let mut plan = Plan::default();
     let problems = &mut plan.problems;
     let index = snapshot.index();
     // The caller has let only an enabled user with a user permission through.
@@ -340,23 +503,14 @@ fn plan_upload<P: Catalog>(
         }
     }
 
-    // The account's users by folded username and e-mail, looked up for every row.
-    let mut by_username: HashMap<String, &User> = HashMap::new();
-    let mut by_email: HashMap<String, &User> = HashMap::new();
-    let mut enabled = 0usize;
-    for u in index.account_users(account) {
-        by_username.insert(folded(u.username()), u);
-        by_email.insert(folded(u.email()), u);
-        enabled += usize::from(u.is_enabled());
-    }
-    let known = Known {
-        me,
-        by_username,
-        by_email,
-    };
-    let mut seen_usernames: HashMap<String, u64> = HashMap::new();
-    let mut seen_emails: HashMap<String, u64> = HashMap::new();
-    let limit = snapshot.account(account).and_then(|a| a.seat_limit());
+    // The account's users by folded username, looked up for every `Update` row.
+    let by_username: HashMap<String, &User> = index
+        .account_users(account)
+        .map(|u| (folded(u.username()), u))
+        .collect();
+    let known = Known { me, by_username };
+    // The line of the first row naming each existing user: a file names a user once.
+    let mut named: HashMap<UserId, u64> = HashMap::new();
     for (n, record) in records.enumerate() {
         let line = record.line;
         plan.rows = n as u64 + 1;
@@ -390,64 +544,24 @@ fn plan_upload<P: Catalog>(
         if problems.count() > before {
             continue;
         }
-        match plan_row(
-            snapshot,
-            &known,
-            account,
-            line,
-            &cells,
-            &mut seen_usernames,
-            &mut seen_emails,
-        ) {
+        match plan_row(snapshot, &known, account, line, &cells, &mut named) {
             Err(p) => problems.extend(p),
             Ok(row) => {
                 let change = match row.existing {
                     None => {
                         let user =
                             row.build(User::new(new_id(), account, cells[USERNAME], cells[EMAIL]));
+                        plan.created += 1;
                         Change::CreateUser(user)
                     }
-                    Some(old) => Change::UpdateUser(row.build(old.clone())),
-                };
-                // R8–R10: the row as the uploading actor would make it; a row that changes
-                // nothing is authorized like any other.
-                if let Err(e) = authorize::plan(index, actor, &change) {
-                    plan.attempted.push(change);
-                    problems.push(problem_as(
-                        e.kind(),
-                        line,
-                        Some(column_for(&e)),
-                        e.to_string(),
-                    ));
-                    continue;
-                }
-                if let (Change::UpdateUser(new), Some(old)) = (&change, row.existing)
-                    && new == old
-                {
-                    plan.unchanged += 1;
-                    continue;
-                }
-                plan.attempted.push(change.clone());
-                // R12: count what the upload would enable.
-                let was = row.existing.is_some_and(User::is_enabled);
-                if row.enabled && !was {
-                    enabled += 1;
-                    if let Some(limit) = limit.filter(|l| enabled > *l as usize) {
-                        let reason =
-                            format!("would be enabled user {enabled}: the plan allows {limit}");
-                        problems.push(problem_as(
-                            ErrorKind::SeatLimit,
-                            line,
-                            Some(ENABLED),
-                            reason,
-                        ));
-                        continue;
+                    Some(old) => {
+                        let new = row.build(old.clone());
+                        plan.unchanged += usize::from(&new == old);
+                        Change::UpdateUser(new)
                     }
-                } else if !row.enabled && was {
-                    enabled = enabled.saturating_sub(1);
-                }
-                plan.created += usize::from(row.existing.is_none());
+                };
                 plan.changes.push(change);
+                plan.lines.push(line);
             }
         }
     }
@@ -475,15 +589,16 @@ fn needs_quote(text: &str) -> bool {
     formula(text) || text.starts_with('\'')
 }
 
-/// The template column an error of a row's change is about: the field it names (a typed
-/// fact of the error, never its message), else by the rule that refused.
-fn column_for(e: &Error) -> usize {
-    match (e.field(), e.kind()) {
+/// The template column a problem of a row's change is about: the field it names (a typed
+/// fact of the problem, never its message), else by the rule that refused.
+fn column_for(field: Option<&str>, kind: ErrorKind) -> usize {
+    match (field, kind) {
         (Some("username"), _) => USERNAME,
         (Some("e-mail"), _) => EMAIL,
         (Some("timezone"), _) => TIMEZONE,
         (Some("sources"), _) => SOURCES,
         (Some("sales channels"), _) => ALL_CHANNELS,
+        (Some("enabled"), _) => ENABLED,
         (_, ErrorKind::NotPermitted | ErrorKind::Owner) => ACTION,
         _ => ROLE,
     }

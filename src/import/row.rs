@@ -17,11 +17,10 @@ use crate::model::permission::Catalog;
 use crate::model::user::{Grant, User, parse_timezone};
 use crate::{ErrorKind, Problem};
 
-/// The uploader, and the account's users before the upload, by folded username and e-mail.
+/// The uploader, and the account's users before the upload, by folded username.
 pub(super) struct Known<'a> {
     pub(super) me: &'a User,
     pub(super) by_username: HashMap<String, &'a User>,
-    pub(super) by_email: HashMap<String, &'a User>,
 }
 
 /// A row, resolved.
@@ -74,8 +73,7 @@ pub(super) fn plan_row<'a, P: Catalog>(
     account: crate::AccountId,
     line: u64,
     cells: &[&'a str; 9],
-    seen_usernames: &mut HashMap<String, u64>,
-    seen_emails: &mut HashMap<String, u64>,
+    named: &mut HashMap<crate::UserId, u64>,
 ) -> Result<Row<'a>, Vec<Problem>> {
     let mut problems = Vec::new();
     let [
@@ -127,61 +125,40 @@ pub(super) fn plan_row<'a, P: Catalog>(
             true
         }
     };
+    // The engine's own rules for usernames and e-mails: a row that resolves is validated by
+    // the planner like any change, so these are reported here only for a row that does not.
+    let mut format_problems = 0;
     if let Err(e) = validate_username(username) {
         bad_as(ErrorKind::InvalidInput, USERNAME, e.to_string());
+        format_problems += 1;
     }
     if let Err(e) = validate_email(email) {
         bad_as(ErrorKind::InvalidInput, EMAIL, e.to_string());
-    }
-    if let Some(first) = seen_usernames.insert(folded(username), line) {
-        bad_as(
-            ErrorKind::Duplicate,
-            USERNAME,
-            format!("`{username}` appears again: first on line {first}"),
-        );
-    }
-    if let Some(first) = seen_emails.insert(folded(email), line) {
-        bad_as(
-            ErrorKind::Duplicate,
-            EMAIL,
-            format!("`{email}` appears again: first on line {first}"),
-        );
+        format_problems += 1;
     }
     // R20: a user the uploader may not edit is answered as if there were none; no message
-    // names another user.
+    // names another user. Whether a `Create` row's username or e-mail is taken is the
+    // planner's to say.
     let taken = known.by_username.get(&folded(username)).copied();
     let existing = taken.filter(|u| authorize::may_edit(snapshot.index(), known.me, u));
-    match (create, taken, existing) {
-        (true, _, Some(_)) => bad_as(
-            ErrorKind::Duplicate,
-            USERNAME,
-            format!("`{username}` already exists: use Update"),
-        ),
-        (true, Some(_), None) => bad_as(
-            ErrorKind::Duplicate,
-            USERNAME,
-            format!("`{username}` is not available"),
-        ),
-        (false, _, None) => bad_as(
-            ErrorKind::NotFound,
-            USERNAME,
-            format!("no user `{username}` to update"),
-        ),
-        _ => {}
-    }
-    // An `Update` of no user is refused already: its e-mail is not looked up, so that a row
-    // naming a hidden user says nothing more than one naming nobody.
-    if (create || existing.is_some())
-        && known
-            .by_email
-            .get(&folded(email))
-            .is_some_and(|u| Some(u.id()) != existing.map(User::id))
-    {
-        bad_as(
-            ErrorKind::Duplicate,
-            EMAIL,
-            format!("`{email}` is already in use"),
-        );
+    if !create {
+        match existing {
+            None => bad_as(
+                ErrorKind::NotFound,
+                USERNAME,
+                format!("no user `{username}` to update"),
+            ),
+            // A file names a user once: a second row for the same user is ambiguous.
+            Some(u) => {
+                if let Some(first) = named.insert(u.id(), line) {
+                    bad_as(
+                        ErrorKind::Duplicate,
+                        USERNAME,
+                        format!("`{username}` appears again: first on line {first}"),
+                    );
+                }
+            }
+        }
     }
     let tz = match parse_timezone(timezone) {
         Ok(tz) => Some(tz),
@@ -235,8 +212,8 @@ pub(super) fn plan_row<'a, P: Catalog>(
         }
     };
     match (role_id, tz) {
-        (Some(role), Some(timezone)) if problems.is_empty() => Ok(Row {
-            existing,
+        (Some(role), Some(timezone)) if problems.len() == format_problems => Ok(Row {
+            existing: existing.filter(|_| !create),
             enabled,
             all_channels,
             sources,

@@ -12,7 +12,7 @@ use crate::storage::{Batch, Commit, Key, Loaded, Mutation, Storage};
 /// The default: nothing is kept outside the engine's own memory, and nothing survives the
 /// process. For services that rebuild their policy from their own database on start.
 ///
-/// Audit records still reach the engine's [`AuditSink`](crate::AuditSink). Engines on a
+/// Audit records still reach the engine's [`AuditSink`](crate::audit::AuditSink). Engines on a
 /// `Volatile` share nothing, so it never reports a conflict.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Volatile;

@@ -47,7 +47,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::admin::audit::AuditRecord;
-pub use crate::model::mutation::{Key, Mutation, ObjectKind};
+pub(crate) use crate::model::mutation::Mutation;
+pub use crate::model::mutation::{Key, ObjectKind};
 
 /// What a backend hands back on start.
 #[derive(Clone, Debug)]

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use crate::fixture::state;
+use shopguard::audit::MemoryAudit;
 use shopguard::catalog::oms::{self, Oms};
 use shopguard::catalog::payments::{self, Payments};
 use shopguard::{
-    Access, Account, AccountId, Change, Engine, ErrorKind, Event, Grant, Level, MemoryAudit,
-    Mutation, OnAccount, OnStore, Role, RoleId, Store, StoreId, User, UserId, UserQuery,
+    Access, Account, AccountId, Change, Engine, ErrorKind, Event, Grant, Level, Mutation,
+    OnAccount, OnStore, Role, RoleId, Store, StoreId, User, UserId, UserQuery,
 };
 
 const ACCT: AccountId = AccountId::new(7);
@@ -448,14 +449,14 @@ fn r19_every_attempt_is_audited_with_before_and_after() {
     let applied = &records[0];
     assert_eq!((applied.actor, applied.account), (OLGA, Some(ACCT)));
     assert!(applied.outcome.is_applied());
-    assert!(matches!(&applied.before[..], [shopguard::Object::User(u)] if u.is_enabled()));
-    assert!(matches!(&applied.after[..], [shopguard::Object::User(u)] if !u.is_enabled()));
+    assert!(matches!(&applied.before[..], [shopguard::audit::Object::User(u)] if u.is_enabled()));
+    assert!(matches!(&applied.after[..], [shopguard::audit::Object::User(u)] if !u.is_enabled()));
     assert!(applied.at_unix_ms > 1_700_000_000_000);
     let denied = &records[1];
     assert_eq!(denied.change, Change::DeleteUser(SUE));
     assert_eq!(
         denied.outcome,
-        shopguard::Outcome::Refused {
+        shopguard::audit::Outcome::Refused {
             kind: "OutsideScope".into(),
             message: "cannot delete user `sue`: `sue` has stores outside yours".into()
         }

@@ -15,10 +15,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use proptest::prelude::*;
+use shopguard::audit::MemoryAudit;
 use shopguard::{
     Access, Account, AccountId, Catalog, Change, Channel, ChannelId, Engine, Grant, Level,
-    MemoryAudit, Mutation, OnAccount, OnChannel, OnSource, OnStore, Role, RoleId, Source, SourceId,
-    Store, StoreId, User, UserId, permission_catalog,
+    Mutation, OnAccount, OnChannel, OnSource, OnStore, Role, RoleId, Source, SourceId, Store,
+    StoreId, User, UserId, permission_catalog,
 };
 
 permission_catalog! {

@@ -172,15 +172,24 @@ fn state(s: &Snapshot<Pos>) -> String {
     out
 }
 
-fn open_engine<B: Backend>(b: &B) -> Engine<Pos, B::S> {
+fn open_engine<B: Backend>(b: &B) -> Engine<Pos> {
     Engine::open(b.open()).unwrap()
 }
 
-fn bootstrapped<B: Backend>(name: &str) -> (B, Engine<Pos, B::S>) {
+fn bootstrapped<B: Backend>(name: &str) -> (B, Engine<Pos>) {
     let b = B::fresh(name);
     let e = open_engine(&b);
     e.unchecked_apply(world()).unwrap();
     (b, e)
+}
+
+/// [`bootstrapped`], with a handle on the engine's own storage for its test hooks.
+fn bootstrapped_with_handle<B: Backend>(name: &str) -> (B, Engine<Pos>, Arc<B::S>) {
+    let b = B::fresh(name);
+    let handle = Arc::new(b.open());
+    let e = Engine::open(Arc::clone(&handle)).unwrap();
+    e.unchecked_apply(world()).unwrap();
+    (b, e, handle)
 }
 
 fn enabled_users(s: &Snapshot<Pos>) -> usize {
@@ -282,7 +291,7 @@ pub(crate) fn atomic_batches<B: Backend>(name: &str) {
         .iter()
         .filter(|r| {
             r.outcome
-                == shopguard::Outcome::Applied {
+                == shopguard::audit::Outcome::Applied {
                     revision: applied.revision(),
                 }
         })
@@ -317,7 +326,7 @@ pub(crate) fn refused_change_leaves_nothing<B: Backend>(name: &str) {
 }
 
 pub(crate) fn fault_mid_batch<B: Backend>(name: &str) {
-    let (b, e) = bootstrapped::<B>(name);
+    let (b, e, hooks) = bootstrapped_with_handle::<B>(name);
     let handle = b.open();
     let before = handle.load().unwrap();
     let memory = state(&e.snapshot());
@@ -328,7 +337,7 @@ pub(crate) fn fault_mid_batch<B: Backend>(name: &str) {
             Change::DisableUser(ANA),
         ]
     };
-    B::fail_next_commit_after(e.storage(), 2);
+    B::fail_next_commit_after(&hooks, 2);
     let err = e.apply_all(OWNER, batch()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
     // Nothing half applied: not in memory, not in storage.
@@ -346,7 +355,7 @@ pub(crate) fn fault_mid_batch<B: Backend>(name: &str) {
     assert!(applied.revision() > before.revision);
     assert_eq!(state(&open_engine(&b).snapshot()), state(&e.snapshot()));
     // And after the connections drop.
-    B::drop_connections(e.storage());
+    B::drop_connections(&hooks);
     e.apply(OWNER, Change::EnableUser(ANA)).unwrap();
     assert_eq!(state(&open_engine(&b).snapshot()), state(&e.snapshot()));
 }
@@ -585,18 +594,18 @@ impl<S: Storage<Pos>> Storage<Pos> for Deaf<S> {
     }
     fn record_refused(
         &self,
-        records: &[shopguard::AuditRecord<Pos>],
+        records: &[shopguard::audit::AuditRecord<Pos>],
     ) -> Result<(), shopguard::Error> {
         self.0.record_refused(records)
     }
-    fn audit_records(&self) -> Result<Vec<shopguard::AuditRecord<Pos>>, shopguard::Error> {
+    fn audit_records(&self) -> Result<Vec<shopguard::audit::AuditRecord<Pos>>, shopguard::Error> {
         self.0.audit_records()
     }
 }
 
 pub(crate) fn followers_poll_when_notifications_are_lost<B: Backend>(name: &str) {
     let (b, a) = bootstrapped::<B>(name);
-    let other = Arc::new(Engine::<Pos, _>::open(Deaf(b.open())).unwrap());
+    let other = Arc::new(Engine::<Pos>::open(Deaf(b.open())).unwrap());
     let follower = other.follow(Duration::from_millis(50));
     let applied = a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
     let seen = other
@@ -679,7 +688,8 @@ pub(crate) fn forms_survive_a_restart<B: Backend>(name: &str) {
 
 pub(crate) fn followers_and_revisions<B: Backend>(name: &str) {
     let (b, a) = bootstrapped::<B>(name);
-    let other = Arc::new(open_engine(&b));
+    let hooks = Arc::new(b.open());
+    let other = Arc::new(Engine::<Pos>::open(Arc::clone(&hooks)).unwrap());
     // Without a follower the other replica stays behind, and says so.
     let applied = a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
     let err = other
@@ -694,7 +704,7 @@ pub(crate) fn followers_and_revisions<B: Backend>(name: &str) {
         .unwrap();
     assert!(!seen.can(ANA, Pos::SELL, &OnStore(SHOP, NORTH)));
     // Even after the follower's connections drop, later changes arrive.
-    B::drop_connections(other.storage());
+    B::drop_connections(&hooks);
     let applied = a.apply(OWNER, Change::EnableUser(ANA)).unwrap();
     let seen = other
         .at_least(applied.revision(), Duration::from_secs(10))
@@ -880,7 +890,7 @@ mod sqlite_schema {
             [],
         )
         .unwrap();
-        let err = Engine::<Pos, _>::open(b.open()).map(|_| ()).unwrap_err();
+        let err = Engine::<Pos>::open(b.open()).map(|_| ()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
         let source = std::error::Error::source(&err).unwrap().to_string();
         assert!(source.contains("corrupt stored revision -1"), "{source}");
@@ -916,7 +926,7 @@ mod sqlite_schema {
             )
             .unwrap();
         assert_eq!(changed, 1);
-        let err = Engine::<Pos, _>::open(b.open()).map(|_| ()).unwrap_err();
+        let err = Engine::<Pos>::open(b.open()).map(|_| ()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
         let source = std::error::Error::source(&err).unwrap().to_string();
         assert!(source.contains("cannot decode stored object"), "{source}");
@@ -1086,7 +1096,7 @@ mod postgres_schema {
         for forward in [true, false] {
             let cutter = CommitCutter::start(server_port(&b.url), forward);
             let url = through(&b.url, cutter.port);
-            let e = Engine::<Pos, _>::open(PgStorage::connect(&url, &b.schema).unwrap()).unwrap();
+            let e = Engine::<Pos>::open(PgStorage::connect(&url, &b.schema).unwrap()).unwrap();
             let before = e.revision();
             let change = if forward {
                 Change::DisableUser(ANA)
@@ -1192,7 +1202,7 @@ mod postgres_tls {
         let b = PgBackend::fresh("tls");
         let tls = PgTls::with_root_certificate(&test_ca()).unwrap();
         let storage = PgStorage::connect_tls(&b.url, &b.schema, &tls).unwrap();
-        let e = Arc::new(Engine::<Pos, _>::open(storage).unwrap());
+        let e = Arc::new(Engine::<Pos>::open(storage).unwrap());
         e.unchecked_apply(world()).unwrap();
         let applied = e.apply(OWNER, Change::DisableUser(ANA)).unwrap();
         // Give the listener a moment to connect, then count: worker and listener, both TLS.
@@ -1268,7 +1278,7 @@ mod replica_props {
         ]
     }
 
-    fn change(engine: &Engine<Pos, Arc<MemoryStorage<Pos>>>, kind: u8, target: u64) -> Change<Pos> {
+    fn change(engine: &Engine<Pos>, kind: u8, target: u64) -> Change<Pos> {
         let id = UserId::new(target);
         match kind {
             0 => Change::DisableUser(id),

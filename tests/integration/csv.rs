@@ -281,7 +281,7 @@ fn r18_download_uploads_back_unchanged_and_neutralises_formulas() {
 
 #[test]
 fn r18_quotes_empty_roles_and_refused_rows_round_trip_or_are_audited() {
-    let audit = std::sync::Arc::new(shopguard::MemoryAudit::new());
+    let audit = std::sync::Arc::new(shopguard::audit::MemoryAudit::new());
     let e = engine(10).with_audit(audit.clone());
     // A username starting with a quote keeps it through download and upload.
     let file = format!("{HEADER}''=quoted,q@site.com,1,0,0,UTC,Store assistant,,Create\n");
@@ -427,7 +427,7 @@ fn r18_each_problem_of_a_large_file_names_its_rule_and_column() {
 
 #[test]
 fn r18_a_preview_says_what_an_upload_would_do_and_changes_nothing() {
-    let audit = std::sync::Arc::new(shopguard::MemoryAudit::new());
+    let audit = std::sync::Arc::new(shopguard::audit::MemoryAudit::new());
     let e = engine(10).with_audit(audit.clone());
     let file = format!(
         "{HEADER}a1,a1@site.com,1,0,0,UTC,Store assistant,,Create\n\

@@ -643,7 +643,7 @@ proptest! {
                 let r = OnAccount(account);
                 for &u in &users {
                     let scope = e.scope_for(UserId::new(u), p);
-                    let everywhere = scope.clauses().iter().any(|c| c.stores == shopguard::Filter::Everything);
+                    let everywhere = scope.clauses().iter().any(|c| c.stores == shopguard::scope::Filter::Everything);
                     prop_assert_eq!(everywhere, e.can(UserId::new(u), p, &r));
                 }
                 let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
@@ -661,8 +661,8 @@ proptest! {
             let d = e.check(user, p, &r);
             prop_assert_eq!(x.decision(), d);
             if let Decision::Allow(a) = d {
-                prop_assert_eq!(x.grants()[a.grant()].verdict(), shopguard::Verdict::Allows);
-                prop_assert!(x.grants()[..a.grant()].iter().all(|g| g.verdict() != shopguard::Verdict::Allows));
+                prop_assert_eq!(x.grants()[a.grant()].verdict(), shopguard::explain::Verdict::Allows);
+                prop_assert!(x.grants()[..a.grant()].iter().all(|g| g.verdict() != shopguard::explain::Verdict::Allows));
             }
             many.push((user, p, r));
             prop_assert_eq!(e.can_each(user, p, &[Any(*q), Any(*q)]), vec![d.is_allowed(); 2]);

@@ -1,8 +1,8 @@
 //! Reverse queries on the fixture account (R21), and the SQL rendering.
 
-use shopguard::{
-    Columns, ErrorKind, Filter, OnAccount, OnSource, OnStore, StoreId, UserId, Verdict,
-};
+use shopguard::explain::Verdict;
+use shopguard::scope::{Columns, Filter};
+use shopguard::{ErrorKind, OnAccount, OnSource, OnStore, StoreId, UserId};
 
 use crate::fixture::*;
 

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use shopguard::audit::MemoryAudit;
 use shopguard::catalog::oms::Oms;
 use shopguard::{
-    Access, Account, AccountId, Change, Engine, ErrorKind, Grant, Level, MemoryAudit, Mutation,
-    OnUser, Role, RoleId, Store, StoreId, User, UserId,
+    Access, Account, AccountId, Change, Engine, ErrorKind, Grant, Level, Mutation, OnUser, Role,
+    RoleId, Store, StoreId, User, UserId,
 };
 
 use crate::fixture::state;
@@ -163,8 +164,9 @@ fn r19_debug_of_an_engine_or_snapshot_prints_no_user() {
 #[cfg(feature = "csv")]
 mod upload {
     use super::*;
+    use shopguard::audit::Outcome;
     use shopguard::import::CsvLimits;
-    use shopguard::{Outcome, Source, SourceId};
+    use shopguard::{Source, SourceId};
 
     const HEADER: &str = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n";
     const CASHIER: RoleId = RoleId::new(6);

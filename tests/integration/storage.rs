@@ -2,8 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use shopguard::audit::AuditRecord;
 use shopguard::storage::{Batch, Commit, Loaded, MemoryStorage, Storage};
-use shopguard::{AuditRecord, Engine, Error, ErrorKind, Mutation, OnStore, UserId};
+use shopguard::{Engine, Error, ErrorKind, Mutation, OnStore, UserId};
 
 use crate::fixture::*;
 
@@ -79,9 +80,10 @@ impl<P: Copy + Send + std::fmt::Debug> Storage<P> for Flaky<P> {
 
 #[test]
 fn a_failed_storage_write_leaves_memory_as_it_was() {
-    let e = Engine::open(Flaky::default()).unwrap();
+    let flaky = Arc::new(Flaky::default());
+    let e = Engine::open(Arc::clone(&flaky)).unwrap();
     e.unchecked_apply(base()).unwrap();
-    *e.storage().fail.lock().unwrap() = true;
+    *flaky.fail.lock().unwrap() = true;
     let err = e
         .unchecked_apply([Mutation::RemoveUser(CASHIER_NORTH)])
         .unwrap_err();
@@ -94,7 +96,7 @@ fn a_failed_storage_write_leaves_memory_as_it_was() {
     assert_eq!(e.revision(), 1);
     assert!(e.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
     // Once the backend recovers, the write goes through with the next revision.
-    *e.storage().fail.lock().unwrap() = false;
+    *flaky.fail.lock().unwrap() = false;
     assert_eq!(
         e.unchecked_apply([Mutation::RemoveUser(CASHIER_NORTH)])
             .unwrap(),
@@ -131,11 +133,13 @@ fn memory_storage_refuses_a_batch_planned_on_an_old_revision() {
 
 #[test]
 fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
+    use shopguard::audit::Outcome;
     use shopguard::catalog::pos::{self, Pos};
-    use shopguard::{Access, Account, Change, Grant, Outcome, RoleId, Store, User};
+    use shopguard::{Access, Account, Change, Grant, RoleId, Store, User};
 
-    let audit = Arc::new(shopguard::MemoryAudit::new());
-    let e = Engine::<Pos, Flaky<Pos>>::open(Flaky::default())
+    let audit = Arc::new(shopguard::audit::MemoryAudit::new());
+    let flaky = Arc::new(Flaky::<Pos>::default());
+    let e = Engine::<Pos>::open(Arc::clone(&flaky))
         .unwrap()
         .with_audit(audit.clone());
     let (owner, ana) = (UserId::new(1), UserId::new(2));
@@ -155,9 +159,9 @@ fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
         ),
     ])
     .unwrap();
-    *e.storage().fail.lock().unwrap() = true;
+    *flaky.fail.lock().unwrap() = true;
     assert!(e.apply(owner, Change::DisableUser(ana)).is_err());
-    *e.storage().fail.lock().unwrap() = false;
+    *flaky.fail.lock().unwrap() = false;
     let applied = e.apply(owner, Change::DisableUser(ana)).unwrap();
     let outcomes: Vec<Outcome> = audit.records().into_iter().map(|r| r.outcome).collect();
     // Recorded before storage, then contradicted; the next batch gets a new number.

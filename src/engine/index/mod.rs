@@ -34,7 +34,6 @@ mod write;
 use directory::{Directory, Holders};
 use validate::INCREMENTAL;
 pub(crate) use validate::name_list;
-#[cfg(feature = "csv")]
 pub(crate) use validate::{validate_email, validate_username};
 pub(crate) use write::Pending;
 use write::Removed;

@@ -3,10 +3,19 @@
 //! usernames, e-mails and names people read.
 
 use super::*;
+use crate::error::Findings;
 
 impl<P: Catalog> Index<P> {
-    /// Checks every invariant of one account's final state.
-    pub(super) fn validate(&self, account: AccountId, removed: &Removed) -> Result<(), Error> {
+    /// Checks every invariant of one account's final state, adding each broken rule to `out`:
+    /// at most one problem per object and field. A clash between two users names the one
+    /// `changed` holds (the later one if both are), never an unchanged user alone.
+    pub(super) fn validate(
+        &self,
+        account: AccountId,
+        removed: &Removed,
+        changed: &BTreeSet<UserId>,
+        out: &mut Findings,
+    ) {
         let Some(entry) = self.accounts.get(&account) else {
             // A removed account must be empty.
             let left = self.account_users(account).map(|u| u.username().to_owned());
@@ -17,103 +26,120 @@ impl<P: Catalog> Index<P> {
                 || self.sources.values().any(|s| s.account() == account)
                 || self.channels.values().any(|s| s.account() == account)
             {
-                return if removed.accounts.contains(&account) {
-                    Err(Error::in_use(
-                        "account",
-                        account,
-                        if names.is_empty() {
-                            "its roles, stores, sources or channels".into()
-                        } else {
-                            names
-                        },
-                    ))
-                } else {
-                    Err(Error::not_found("account", account))
-                };
+                out.push_for(
+                    account,
+                    if removed.accounts.contains(&account) {
+                        Error::in_use(
+                            "account",
+                            account,
+                            if names.is_empty() {
+                                "its roles, stores, sources or channels".into()
+                            } else {
+                                names
+                            },
+                        )
+                    } else {
+                        Error::not_found("account", account)
+                    },
+                );
             }
-            return Ok(());
+            return;
         };
 
         // Store and channel names: what a person reads and a download writes (R18).
         for x in self.stores.values().filter(|x| x.account() == account) {
-            validate_name("store name", x.name())?;
+            out.check_for(x.id(), validate_name("store name", x.name()));
         }
         for x in self.channels.values().filter(|x| x.account() == account) {
-            validate_name("sales channel name", x.name())?;
+            out.check_for(x.id(), validate_name("sales channel name", x.name()));
         }
 
         // Sources: external ids unique per account (they are how imports name sources).
         let mut external = HashSet::new();
         for s in self.sources.values().filter(|s| s.account() == account) {
-            validate_name("source external id", s.external_id())?;
-            if s.external_id().contains(',') {
-                return Err(Error::invalid(
-                    "source external id",
-                    s.external_id(),
-                    "must not contain a comma: the upload template lists sources comma separated",
-                ));
-            }
-            if s.external_id().is_empty() || s.external_id().chars().any(char::is_whitespace) {
-                return Err(Error::invalid(
-                    "source external id",
-                    s.external_id(),
-                    "must be non-empty without white space",
-                ));
-            }
+            out.check_for(s.id(), validate_external_id(s.external_id()));
             if !external.insert(s.external_id().to_ascii_lowercase()) {
-                return Err(Error::duplicate(
-                    "source external id",
-                    s.external_id(),
-                    account,
-                ));
+                out.push_for(
+                    s.id(),
+                    Error::duplicate("source external id", s.external_id(), account),
+                );
             }
         }
 
         // Roles: references inside the account; names (and former names) unambiguous (R14).
         let mut role_names = HashMap::new();
         for r in self.roles.values().filter(|r| r.account() == account) {
-            for name in
-                core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str))
-            {
-                validate_name("role name", name)?;
+            let names =
+                || core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str));
+            if let Some(bad) = names().find_map(|name| validate_name("role name", name).err()) {
+                out.push_for(r.id(), bad);
             }
             let ceiling = r.ceiling();
-            self.check_refs(
-                account,
-                &ceiling.stores,
-                &ceiling.sources,
-                &ceiling.channels,
-                removed,
-                || format!("role `{}`", r.name()),
-            )?;
+            out.check_for(
+                r.id(),
+                self.check_refs(
+                    account,
+                    &ceiling.stores,
+                    &ceiling.sources,
+                    &ceiling.channels,
+                    removed,
+                    || format!("role `{}`", r.name()),
+                ),
+            );
             // A mask built with `from_bits_retain` could carry bits of a future catalog.
-            P::from_stored_bits(r.permissions().bits())?;
-            for name in
-                core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str))
-            {
+            out.check_for(
+                r.id(),
+                P::from_stored_bits(r.permissions().bits()).map(|_| ()),
+            );
+            for name in names() {
                 if let Some(other) = role_names.insert(folded(name), r.id())
                     && other != r.id()
                 {
-                    return Err(Error::duplicate("role name", name, account));
+                    out.push_for(r.id(), Error::duplicate("role name", name, account));
+                    break;
                 }
             }
         }
 
         // Users: valid, unique, references inside the account; owner and seat invariants.
-        let mut usernames = HashSet::new();
-        let mut emails = HashSet::new();
+        let mut usernames: HashMap<String, UserId> = HashMap::new();
+        let mut emails: HashMap<String, UserId> = HashMap::new();
         let mut owners = Vec::new();
         let mut enabled = 0usize;
         let mut any_user = false;
         // By id, so that which of two clashing users an error names does not depend on hashing.
         for u in self.account_users(account) {
             any_user = true;
-            self.check_user(account, u, removed)?;
-            if !usernames.insert(folded(u.username())) {
-                return Err(Error::duplicate("username", u.username(), account));
-            }
-            if !emails.insert(folded(u.email())) {
-                return Err(Error::duplicate("e-mail", u.email(), account));
+            self.check_user(account, u, removed, out);
+            let fields = [
+                ("username", u.username(), &mut usernames),
+                ("e-mail", u.email(), &mut emails),
+            ];
+            for (field, value, seen) in fields {
+                if let Some(other) = seen.insert(folded(value), u.id()) {
+                    // The later of two changed users, or the changed one of a pair.
+                    let (blamed, holder) = if changed.contains(&u.id()) || !changed.contains(&other)
+                    {
+                        (u, other)
+                    } else {
+                        match self.users.get(&other) {
+                            Some(o) => (o, u.id()),
+                            None => (u, other),
+                        }
+                    };
+                    let value = if field == "username" {
+                        blamed.username()
+                    } else {
+                        blamed.email()
+                    };
+                    out.push(Error::user_clash(
+                        field,
+                        value,
+                        account,
+                        blamed.id(),
+                        holder,
+                    ));
+                }
             }
             if u.is_enabled() {
                 enabled += 1;
@@ -122,19 +148,22 @@ impl<P: Catalog> Index<P> {
                 owners.push(u);
             }
         }
-        self.check_account(entry, any_user, enabled, &owners)
+        self.check_account(entry, any_user, enabled, &owners, out);
     }
 
     /// A few changed users of an account whose roles, stores, sources and channels did not
     /// change: each is checked alone, and against the others only for clashes, without
-    /// allocating per user (a write to a large account stays cheap).
+    /// allocating per user (a write to a large account stays cheap). Adds what it finds to
+    /// `out`, like [`validate`](Self::validate).
     pub(super) fn validate_users(
         &self,
         account: AccountId,
         changed: &BTreeSet<UserId>,
-    ) -> Result<(), Error> {
+        out: &mut Findings,
+    ) {
         let Some(entry) = self.accounts.get(&account) else {
-            return Err(Error::not_found("account", account));
+            out.push_for(account, Error::not_found("account", account));
+            return;
         };
         let none = Removed::default();
         let mut owners = Vec::new();
@@ -142,17 +171,32 @@ impl<P: Catalog> Index<P> {
         let mut any_user = false;
         let fresh: Vec<&User> = changed.iter().filter_map(|id| self.users.get(id)).collect();
         for u in fresh.iter().copied() {
-            self.check_user(account, u, &none)?;
+            self.check_user(account, u, &none, out);
         }
-        // Order does not matter here (an error names the changed user): no sort.
         for u in self.users.values().filter(|u| u.account() == account) {
             any_user = true;
             for c in fresh.iter().copied().filter(|c| c.id() != u.id()) {
+                // A clash between two changed users is found twice: named once, on the later.
+                if changed.contains(&u.id()) && c.id() < u.id() {
+                    continue;
+                }
                 if same_folded(c.username(), u.username()) {
-                    return Err(Error::duplicate("username", c.username(), account));
+                    out.push(Error::user_clash(
+                        "username",
+                        c.username(),
+                        account,
+                        c.id(),
+                        u.id(),
+                    ));
                 }
                 if same_folded(c.email(), u.email()) {
-                    return Err(Error::duplicate("e-mail", c.email(), account));
+                    out.push(Error::user_clash(
+                        "e-mail",
+                        c.email(),
+                        account,
+                        c.id(),
+                        u.id(),
+                    ));
                 }
             }
             if u.is_enabled() {
@@ -162,47 +206,56 @@ impl<P: Catalog> Index<P> {
                 owners.push(u);
             }
         }
-        self.check_account(entry, any_user, enabled, &owners)
+        self.check_account(entry, any_user, enabled, &owners, out);
     }
 
-    /// One user's own rules: username and e-mail formats (R16), references inside the account.
+    /// One user's own rules: username and e-mail formats (R16), references inside the account;
+    /// at most one problem for each.
     pub(super) fn check_user(
         &self,
         account: AccountId,
         u: &User,
         removed: &Removed,
-    ) -> Result<(), Error> {
-        validate_username(u.username())?;
-        validate_email(u.email())?;
+        out: &mut Findings,
+    ) {
+        out.check_for(u.id(), validate_username(u.username()));
+        out.check_for(u.id(), validate_email(u.email()));
         let what = || format!("user `{}`", u.username());
         for g in u.grants() {
             match self.roles.get(&g.role) {
                 Some(r) if r.account() == account => {}
                 // Another account's role is not found: ids are global, and naming the account
                 // that holds one would tell one tenant about another.
-                Some(_) => return Err(Error::not_found("role", g.role)),
+                Some(_) => out.push_for(u.id(), Error::not_found("role", g.role)),
                 None if removed.roles.contains(&g.role) => {
-                    return Err(Error::in_use("role", g.role, format!("`{}`", u.username())));
+                    let err = Error::in_use("role", g.role, format!("`{}`", u.username()));
+                    out.push_for(u.id(), err);
                 }
-                None => return Err(Error::not_found("role", g.role)),
+                None => out.push_for(u.id(), Error::not_found("role", g.role)),
             }
+            out.check_for(
+                u.id(),
+                self.check_refs(
+                    account,
+                    &g.stores,
+                    &Access::None,
+                    &Access::None,
+                    removed,
+                    what,
+                ),
+            );
+        }
+        out.check_for(
+            u.id(),
             self.check_refs(
                 account,
-                &g.stores,
                 &Access::None,
-                &Access::None,
+                u.sources(),
+                u.channels(),
                 removed,
                 what,
-            )?;
-        }
-        self.check_refs(
-            account,
-            &Access::None,
-            u.sources(),
-            u.channels(),
-            removed,
-            what,
-        )
+            ),
+        );
     }
 
     /// R11 and R12 for an account, from its users' counts.
@@ -212,44 +265,44 @@ impl<P: Catalog> Index<P> {
         any_user: bool,
         enabled: usize,
         owners: &[&User],
-    ) -> Result<(), Error> {
+        out: &mut Findings,
+    ) {
         let account = entry.account.id();
         if any_user {
             // R11: exactly one owner, enabled, holding a top-level role.
             match owners {
-                [] => {
-                    return Err(Error::owner(
-                        account,
-                        "an account with users must have an owner",
-                    ));
-                }
+                [] => out.push_for(
+                    account,
+                    Error::owner(account, "an account with users must have an owner"),
+                ),
                 [o] => {
                     if !o.is_enabled() {
-                        return Err(Error::owner(
-                            account,
-                            "the account owner cannot be disabled",
-                        ));
-                    }
-                    let top = o
+                        out.push_for(
+                            o.id(),
+                            Error::owner(account, "the account owner cannot be disabled"),
+                        );
+                    } else if !o
                         .grants()
                         .iter()
-                        .any(|g| self.roles.get(&g.role).is_some_and(|r| r.level().is_top()));
-                    if !top {
-                        return Err(Error::owner(
-                            account,
-                            "the account owner must hold a level-1 role",
-                        ));
+                        .any(|g| self.roles.get(&g.role).is_some_and(|r| r.level().is_top()))
+                    {
+                        out.push_for(
+                            o.id(),
+                            Error::owner(account, "the account owner must hold a level-1 role"),
+                        );
                     }
                 }
-                _ => return Err(Error::owner(account, "an account has exactly one owner")),
+                _ => out.push_for(
+                    account,
+                    Error::owner(account, "an account has exactly one owner"),
+                ),
             }
         }
         if let Some(limit) = entry.account.seat_limit()
             && enabled > limit as usize
         {
-            return Err(Error::seats_exceeded(account, enabled, limit));
+            out.push_for(account, Error::seats_exceeded(account, enabled, limit));
         }
-        Ok(())
     }
 
     pub(super) fn check_refs(
@@ -346,6 +399,26 @@ pub(crate) fn validate_name(field: &'static str, name: &str) -> Result<(), Error
             field,
             name,
             "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A source's external id: how the upload template names it, comma separated.
+fn validate_external_id(id: &str) -> Result<(), Error> {
+    validate_name("source external id", id)?;
+    if id.contains(',') {
+        return Err(Error::invalid(
+            "source external id",
+            id,
+            "must not contain a comma: the upload template lists sources comma separated",
+        ));
+    }
+    if id.chars().any(char::is_whitespace) {
+        return Err(Error::invalid(
+            "source external id",
+            id,
+            "must be non-empty without white space",
         ));
     }
     Ok(())

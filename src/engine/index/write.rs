@@ -2,6 +2,7 @@
 //! touched: the index's side of a write.
 
 use super::*;
+use crate::error::Findings;
 
 impl<P: Catalog> Index<P> {
     /// Applies a batch to this (cloned) index and validates the accounts it touched.
@@ -164,19 +165,33 @@ impl<P: Catalog> Index<P> {
     }
 
     /// Validates every account the pending batches touched, then releases spare capacity.
+    ///
+    /// # Errors
+    ///
+    /// The first broken rule, listing every one found ([`Error::problems`]).
     pub(crate) fn settle(&mut self, pending: &Pending) -> Result<(), Error> {
+        let found = self.settle_all(pending);
+        found.into_result()
+    }
+
+    /// [`settle`](Self::settle), handing back every broken rule found; the index is ready for
+    /// readers only if none was.
+    pub(crate) fn settle_all(&mut self, pending: &Pending) -> Findings {
+        let mut found = Findings::default();
         for account in &pending.touched {
             let none = BTreeSet::new();
             let users = pending.changed_users.get(account).unwrap_or(&none);
             if pending.structural || users.len() > INCREMENTAL {
-                self.validate(*account, &pending.removed)?;
+                self.validate(*account, &pending.removed, users, &mut found);
             } else {
-                self.validate_users(*account, users)?;
+                self.validate_users(*account, users, &mut found);
             }
         }
-        self.shrink();
-        self.refresh_quick();
-        Ok(())
+        if found.is_empty() {
+            self.shrink();
+            self.refresh_quick();
+        }
+        found
     }
 
     /// Recomputes every user's quick-path entry from the accounts and roles as they are now.
