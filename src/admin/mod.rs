@@ -101,7 +101,9 @@ impl<P: Catalog> Engine<P> {
     ///
     /// # Errors
     ///
-    /// As [`apply`](Self::apply), for the first change refused.
+    /// As [`apply`](Self::apply). A refused batch is planned to the end all the same, so that
+    /// [`Error::problems`] lists every problem, each on the change at fault
+    /// ([`Problem::change`](crate::Problem::change)); the error is the first of them.
     pub fn apply_all(&self, actor: UserId, changes: Vec<Change<P>>) -> Result<Applied, Error> {
         self.write(actor, None, changes)
     }
@@ -131,6 +133,8 @@ impl<P: Catalog> Engine<P> {
     /// current state — every authorization rule, then the account's invariants — and changes
     /// nothing: no storage, no audit, nothing published. `Ok` is what applying now would give:
     /// the events, and the revision the batch would get if nothing else were written first.
+    /// A refusal lists every problem of the batch ([`Error::problems`]), for a form that shows
+    /// them all at once.
     ///
     /// ```
     /// # use shopguard::catalog::pos::{self, Pos};
@@ -146,17 +150,26 @@ impl<P: Catalog> Engine<P> {
     /// # ])?;
     /// let ana = User::new(UserId::new(2), shop, "ana", "ana@example.com")
     ///     .with_grant(Grant::new(RoleId::new(1), Access::All));
-    /// // The plan has one seat, taken by the owner: the dry run says so and changes nothing.
-    /// let err = engine.dry_run(UserId::new(1), &[Change::CreateUser(ana)]).unwrap_err();
-    /// assert_eq!(err.kind(), ErrorKind::SeatLimit);
+    /// let bo = User::new(UserId::new(3), shop, "bo", "not an address")
+    ///     .with_grant(Grant::new(RoleId::new(1), Access::All)).with_enabled(false);
+    /// // The plan has one seat, taken by the owner, and bo's e-mail is malformed: the dry run
+    /// // says both, each on its change, and changes nothing.
+    /// let err = engine
+    ///     .dry_run(UserId::new(1), &[Change::CreateUser(ana), Change::CreateUser(bo)])
+    ///     .unwrap_err();
+    /// let problems: Vec<_> = err.problems().iter().map(|p| (p.change(), p.kind())).collect();
+    /// assert_eq!(
+    ///     problems,
+    ///     [(Some(1), ErrorKind::InvalidInput), (Some(0), ErrorKind::SeatLimit)],
+    /// );
     /// assert!(engine.snapshot().user(UserId::new(2)).is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
     ///
-    /// As [`apply`](Self::apply), for the first change refused, but never `Storage`, `Audit`,
-    /// `Conflict` or `OutcomeUnknown`.
+    /// As [`apply_all`](Self::apply_all), but never `Storage`, `Audit`, `Conflict` or
+    /// `OutcomeUnknown`.
     pub fn dry_run(&self, actor: UserId, changes: &[Change<P>]) -> Result<Applied, Error> {
         let current = self.current.load_full();
         let revision = current.revision.saturating_add(1);

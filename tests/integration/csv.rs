@@ -458,3 +458,170 @@ fn r18_a_preview_says_what_an_upload_would_do_and_changes_nothing() {
     let u = upload(&e, ROOT, &bad).unwrap_err();
     assert_eq!(p.to_string(), u.to_string());
 }
+
+/// A 300-row file with 10 bad rows, uploaded by the Madrid store manager: every problem comes
+/// from the engine's planner (the dry run), each on its own line with its own kind and the
+/// template's column. The same changes built by hand and given to `Engine::dry_run` get the
+/// same problems, change for change.
+#[test]
+fn r18_a_large_upload_reports_the_dry_runs_problems_on_their_rows() {
+    // Two enabled users now; 300 rows, of which 291 enable a user: the plan allows 292, so the
+    // last enabling row is one too many.
+    let e = engine(292);
+    let before = state(&e);
+    // (line, cells, the kind and column the rule text says are at fault)
+    let mut rows: Vec<(String, Option<(ErrorKind, &str)>)> = Vec::new();
+    let good = |n: usize, enabled: u8| {
+        format!("user{n},user{n}@site.com,{enabled},0,0,UTC,Store assistant,test-store,Create")
+    };
+    let bad: [(usize, String, ErrorKind, &str); 10] = [
+        // R16: formats, checked by the planner for rows whose cells resolve.
+        (
+            10,
+            "bad name,bn@site.com,0,0,0,UTC,Store assistant,test-store,Create".into(),
+            ErrorKind::InvalidInput,
+            "Username",
+        ),
+        (
+            20,
+            "nomail,not-an-address,0,0,0,UTC,Store assistant,test-store,Create".into(),
+            ErrorKind::InvalidInput,
+            "E-mail",
+        ),
+        // R16: unique usernames and e-mails, in the file and in the account.
+        (
+            30,
+            "user5,again5@site.com,0,0,0,UTC,Store assistant,test-store,Create".into(),
+            ErrorKind::Duplicate,
+            "Username",
+        ),
+        (
+            40,
+            "mine,root@site.com,0,0,0,UTC,Store assistant,test-store,Create".into(),
+            ErrorKind::Duplicate,
+            "E-mail",
+        ),
+        (
+            50,
+            "root,r50@site.com,0,0,0,UTC,Store assistant,test-store,Create".into(),
+            ErrorKind::Duplicate,
+            "Username",
+        ),
+        // R7: a role at the manager's own level.
+        (
+            60,
+            "peer,peer@site.com,0,0,0,UTC,Store manager,test-store,Create".into(),
+            ErrorKind::Hierarchy,
+            "Role",
+        ),
+        // R8: sources the manager does not hold.
+        (
+            70,
+            "wh,wh@site.com,0,0,0,UTC,Store assistant,WAREHOUSE,Create".into(),
+            ErrorKind::Escalation,
+            "Sources",
+        ),
+        (
+            80,
+            "all,all@site.com,0,0,1,UTC,Store assistant,,Create".into(),
+            ErrorKind::Escalation,
+            "Sources",
+        ),
+        // R10, R20: the owner, whom a manager may not edit, reads as no user.
+        (
+            90,
+            "root,root@site.com,1,0,0,UTC,Store assistant,test-store,Update".into(),
+            ErrorKind::NotFound,
+            "Username",
+        ),
+        // R12: the seat limit, on the last row that enables a user.
+        (301, good(301, 1), ErrorKind::SeatLimit, "Enabled"),
+    ];
+    let mut n = 0;
+    for line in 2..=301 {
+        match bad.iter().find(|b| b.0 == line) {
+            Some((_, cells, kind, column)) => rows.push((cells.clone(), Some((*kind, *column)))),
+            None => {
+                n += 1;
+                rows.push((good(n, 1), None));
+            }
+        }
+    }
+    assert_eq!(rows.len(), 300);
+    let file: String = core::iter::once(HEADER.trim_end().to_owned())
+        .chain(rows.iter().map(|(cells, _)| cells.clone()))
+        .collect::<Vec<_>>()
+        .join("\n");
+
+    let err = e
+        .upload_users_csv(MANAGER, file.as_bytes(), &CsvLimits::default(), &mut ids())
+        .unwrap_err();
+    assert_eq!(state(&e), before, "a refused upload changed the engine");
+    let found: Vec<(u64, ErrorKind, &str)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.line(), p.kind(), p.column().unwrap_or("-")))
+        .collect();
+    let want: Vec<(u64, ErrorKind, &str)> = rows
+        .iter()
+        .zip(2..)
+        .filter_map(|((_, bad), line)| bad.map(|(kind, column)| (line, kind, column)))
+        .collect();
+    assert_eq!(found, want, "{err}");
+    // The preview says the same, and changes nothing either.
+    let preview = e
+        .preview_users_csv(MANAGER, file.as_bytes(), &CsvLimits::default(), &mut ids())
+        .unwrap_err();
+    assert_eq!(preview.problems(), err.problems());
+    assert_eq!(state(&e), before);
+
+    // The same changes, built by hand (the row naming the owner resolves to no change), and
+    // planned by the dry run: its problems are the upload's, change for change.
+    let mut next = ids();
+    let mut changes = Vec::new();
+    let mut lines = Vec::new();
+    for ((cells, _), line) in rows.iter().zip(2u64..) {
+        let c: Vec<&str> = cells.split(',').collect();
+        if c[8] == "Update" {
+            continue;
+        }
+        let role = if c[6] == "Store manager" { 2 } else { 3 };
+        let sources = match (c[4], c[7]) {
+            ("1", _) => Access::All,
+            (_, "WAREHOUSE") => Access::specific([SourceId::new(20)]),
+            _ => Access::specific([SourceId::new(21)]),
+        };
+        let user = User::new(next(), ACME, c[0], c[1])
+            .with_enabled(c[2] == "1")
+            .with_grant(Grant::new(shopguard::RoleId::new(role), Access::All))
+            .with_sources(sources);
+        changes.push(shopguard::Change::CreateUser(user));
+        lines.push(line);
+    }
+    let dry = e.dry_run(MANAGER, &changes).unwrap_err();
+    let mut planned: Vec<(u64, ErrorKind, Option<&str>)> = dry
+        .problems()
+        .iter()
+        .map(|p| (lines[p.change().unwrap()], p.kind(), p.field()))
+        .collect();
+    planned.sort_by_key(|p| p.0);
+    let uploaded: Vec<(u64, ErrorKind)> = found
+        .iter()
+        .filter(|p| p.1 != ErrorKind::NotFound)
+        .map(|p| (p.0, p.1))
+        .collect();
+    assert_eq!(
+        planned.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+        uploaded,
+        "{dry}"
+    );
+    assert_eq!(dry.problems().len(), 9);
+    assert!(planned.contains(&(301, ErrorKind::SeatLimit, Some("enabled"))));
+    assert!(
+        err.problems()
+            .iter()
+            .any(|p| p.reason() == "would be enabled user 293: the plan allows 292"),
+        "{err}"
+    );
+    assert!(planned.contains(&(20, ErrorKind::InvalidInput, Some("e-mail"))));
+}

@@ -13,6 +13,7 @@ mod catalogs;
 mod conformance;
 #[cfg(feature = "csv")]
 mod csv;
+mod dry_run;
 mod fixture;
 mod keys;
 mod manage_props;
