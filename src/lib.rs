@@ -160,12 +160,13 @@ pub mod rules {}
 
 pub use crate::admin::change::Change;
 pub use crate::admin::listing::UserQuery;
+pub use crate::admin::replica::Follower;
 pub use crate::admin::{Applied, Event};
 pub use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
 pub use crate::engine::resource::{
     OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Subject,
 };
-pub use crate::engine::{Engine, Follower, Reader, Snapshot, UserKey, UserRef};
+pub use crate::engine::{Engine, Reader, Snapshot, UserKey, UserRef};
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, Source, Store};

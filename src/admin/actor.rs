@@ -8,9 +8,9 @@ use crate::engine::decision::DenyReason;
 use crate::engine::index::Index;
 use crate::engine::resource::OnUser;
 use crate::model::access::Access;
-use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+use crate::model::ids::{AccountId, RoleId, UserId};
 use crate::model::permission::{Catalog, Reach};
-use crate::model::role::{Level, Role};
+use crate::model::role::{Level, Role, Scope};
 use crate::model::user::{Grant, User};
 use crate::{Error, ErrorKind};
 
@@ -27,7 +27,7 @@ pub(crate) struct Actor<'a, P: Catalog> {
 
 impl<'a, P: Catalog> Actor<'a, P> {
     pub(crate) fn new(index: &'a Index<P>, id: UserId) -> Result<Self, Error> {
-        let user = match index.users.get(&id) {
+        let user = match index.user(id) {
             Some(u) if u.is_enabled() => u,
             Some(u) => {
                 return Err(Error::refused(
@@ -39,13 +39,12 @@ impl<'a, P: Catalog> Actor<'a, P> {
             None => return Err(Error::not_found("user", id)),
         };
         let withheld = index
-            .accounts
-            .get(&user.account())
+            .account_entry(user.account())
             .map_or(P::empty(), |a| a.withheld());
         let held = user
             .grants()
             .iter()
-            .filter_map(|g| index.roles.get(&g.role))
+            .filter_map(|g| index.role(g.role))
             .fold(P::empty(), |acc, r| acc.union(r.permissions()));
         Ok(Actor {
             user,
@@ -81,7 +80,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
     ) -> impl Iterator<Item = (&'a Grant, &'a Role<P>)> + '_ {
         let withheld = self.withheld;
         self.user.grants().iter().filter_map(move |g| {
-            let role = self.index.roles.get(&g.role)?;
+            let role = self.index.role(g.role)?;
             (!perm.is_empty() && role.permissions().difference(withheld).contains(perm))
                 .then_some((g, role))
         })
@@ -181,7 +180,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
             Ok(_) => return Ok(()),
             Err(reason) => reason,
         };
-        let stored = self.index.users.get(&target.id()) == Some(target);
+        let stored = self.index.user(target.id()) == Some(target);
         let who = target.username();
         let (kind, why) = match reason {
             DenyReason::AboveLevel if stored => (
@@ -205,7 +204,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
                         let alone = target.clone().with_grants([(*g).clone()]);
                         self.index.manages(self.user, perm, &alone).is_err()
                     })
-                    .and_then(|g| self.index.roles.get(&g.role));
+                    .and_then(|g| self.index.role(g.role));
                 let why = match role {
                     Some(r) => format!("role `{}` would reach stores outside yours", r.name()),
                     None => format!("`{who}` would reach stores outside yours"),
@@ -236,7 +235,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
             if old.is_some_and(|o| o.grants().contains(g)) {
                 continue;
             }
-            let role = match self.index.roles.get(&g.role) {
+            let role = match self.index.role(g.role) {
                 Some(r) if r.account() == self.account() => r,
                 _ => return Err(Error::not_found("role", g.role)),
             };
@@ -246,7 +245,7 @@ impl<'a, P: Catalog> Actor<'a, P> {
         }
         // R10: the user as it would be is one the actor manages, by one grant.
         self.manages(new, perm, action)?;
-        let roles = |id: RoleId| self.index.roles.get(&id);
+        let roles = |id: RoleId| self.index.role(id);
         self.no_gain(&[(old, Some(new))], &roles, &roles, action)
     }
 
@@ -262,14 +261,14 @@ impl<'a, P: Catalog> Actor<'a, P> {
         after: &dyn Fn(RoleId) -> Option<&'r Role<P>>,
         action: &dyn fmt::Display,
     ) -> Result<(), Error> {
-        let mine_roles = |id: RoleId| self.index.roles.get(&id);
+        let mine_roles = |id: RoleId| self.index.role(id);
         for info in P::permissions() {
             let p = info.flag();
             let mine = self.boxes(Some(self.user), p, &mine_roles);
             for (old, new) in changed {
                 let was = self.boxes(*old, p, before);
                 for b in self.boxes(*new, p, after) {
-                    let covers = |o: &Cap| b.is_within(o);
+                    let covers = |o: &Scope| b.is_within(o);
                     if b.is_nothing() || was.iter().chain(&mine).any(covers) {
                         continue;
                     }
@@ -277,8 +276,8 @@ impl<'a, P: Catalog> Actor<'a, P> {
                     let all = was
                         .iter()
                         .chain(&mine)
-                        .fold(Cap::nothing(), |acc, o| acc.union(o));
-                    let holds_none = mine.iter().all(Cap::is_nothing);
+                        .fold(Scope::nothing(), |acc, o| acc.union(o));
+                    let holds_none = mine.iter().all(Scope::is_nothing);
                     let (kind, what) = if holds_none {
                         // R8: a permission the actor does not hold at all.
                         (ErrorKind::Escalation, "")
@@ -321,14 +320,13 @@ impl<'a, P: Catalog> Actor<'a, P> {
         user: Option<&User>,
         p: P,
         roles: &dyn Fn(RoleId) -> Option<&'r Role<P>>,
-    ) -> Vec<Cap> {
+    ) -> Vec<Scope> {
         let Some(u) = user.filter(|u| u.is_enabled()) else {
             return Vec::new();
         };
         let owner_only = self
             .index
-            .accounts
-            .get(&u.account())
+            .account_entry(u.account())
             .map_or(P::empty(), |a| a.owner_only());
         if p.intersects(owner_only) && !u.is_owner() {
             return Vec::new();
@@ -341,16 +339,13 @@ impl<'a, P: Catalog> Actor<'a, P> {
                 if !role.permissions().contains(p) {
                     return None;
                 }
-                let c = role.ceiling();
-                Some(Cap {
-                    stores: if wide.contains(p) {
-                        Access::All
-                    } else {
-                        c.stores.intersect(&g.stores)
-                    },
-                    sources: c.sources.intersect(u.sources()),
-                    channels: c.channels.intersect(u.channels()),
-                })
+                let mut scope =
+                    Scope::effective(role.ceiling(), &g.stores, u.sources(), u.channels());
+                // Account-wide permissions are narrowed by no store, the ceiling's included (R13).
+                if wide.contains(p) {
+                    scope.stores = Access::All;
+                }
+                Some(scope)
             })
             .collect()
     }
@@ -383,16 +378,13 @@ impl<'a, P: Catalog> Actor<'a, P> {
         }
         // R11: nobody but the owner takes anything from a role the owner holds (a demotion).
         if let Some(old) = old {
-            let owner_holds = self.index.users.values().any(|u| {
-                u.is_owner()
-                    && u.account() == self.account()
-                    && u.grants().iter().any(|g| g.role == old.id())
-            });
+            let owner_holds = self
+                .index
+                .users_in(self.account())
+                .any(|u| u.is_owner() && u.grants().iter().any(|g| g.role == old.id()));
             let narrower = !old.permissions().difference(new.permissions()).is_empty()
                 || new.level() > old.level()
-                || !old.ceiling().stores.is_within(&new.ceiling().stores)
-                || !old.ceiling().sources.is_within(&new.ceiling().sources)
-                || !old.ceiling().channels.is_within(&new.ceiling().channels);
+                || !old.ceiling().is_within(new.ceiling());
             if owner_holds && narrower && !self.user.is_owner() {
                 return Err(Error::refused(
                     ErrorKind::Owner,
@@ -411,51 +403,15 @@ impl<'a, P: Catalog> Actor<'a, P> {
             .filter(|u| u.grants().iter().any(|g| g.role == new.id()))
             .map(|u| (Some(u), Some(u)))
             .collect();
-        let before = |id: RoleId| self.index.roles.get(&id);
+        let before = |id: RoleId| self.index.role(id);
         let after = |id: RoleId| {
             if id == new.id() {
                 Some(new)
             } else {
-                self.index.roles.get(&id)
+                self.index.role(id)
             }
         };
         self.no_gain(&holders, &before, &after, action)
-    }
-}
-
-/// Where a user can use one permission, per dimension.
-#[derive(Debug)]
-struct Cap {
-    stores: Access<StoreId>,
-    sources: Access<SourceId>,
-    channels: Access<ChannelId>,
-}
-
-impl Cap {
-    pub(crate) fn is_within(&self, other: &Cap) -> bool {
-        self.stores.is_within(&other.stores)
-            && self.sources.is_within(&other.sources)
-            && self.channels.is_within(&other.channels)
-    }
-
-    pub(crate) fn union(&self, other: &Cap) -> Cap {
-        Cap {
-            stores: self.stores.union(&other.stores),
-            sources: self.sources.union(&other.sources),
-            channels: self.channels.union(&other.channels),
-        }
-    }
-
-    pub(crate) fn nothing() -> Self {
-        Cap {
-            stores: Access::None,
-            sources: Access::None,
-            channels: Access::None,
-        }
-    }
-
-    pub(crate) fn is_nothing(&self) -> bool {
-        self.stores.is_nothing() && self.sources.is_nothing() && self.channels.is_nothing()
     }
 }
 

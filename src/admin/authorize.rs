@@ -54,17 +54,17 @@ pub(crate) fn plan<P: Catalog>(
     let a = Actor::new(index, actor)?;
     let admin = P::admin();
     let account = a.account();
-    let user_of = |id: UserId| match index.users.get(&id) {
+    let user_of = |id: UserId| match index.user(id) {
         Some(u) if u.account() == account => Ok(u),
         _ => Err(Error::not_found("user", id)),
     };
     // R20: a user the actor may neither see nor manage with `perm` is not found, so that no
     // message names it or says what it is.
-    let target_of = |id: UserId, perm: P| match index.users.get(&id) {
+    let target_of = |id: UserId, perm: P| match index.user(id) {
         Some(u) if a.sees_or_manages(u, perm) => Ok(u),
         _ => Err(Error::not_found("user", id)),
     };
-    let role_of = |id: RoleId| match index.roles.get(&id) {
+    let role_of = |id: RoleId| match index.role(id) {
         Some(r) if r.account() == account => Ok(r),
         _ => Err(Error::not_found("role", id)),
     };
@@ -77,7 +77,7 @@ pub(crate) fn plan<P: Catalog>(
     match change {
         Change::CreateRole(role) => {
             let action = format!("create role `{}`", role.name());
-            if index.roles.contains_key(&role.id()) {
+            if index.has_role(role.id()) {
                 return Err(Error::id_taken("role id", role.id()));
             }
             a.may_define(role, None, &action)?;
@@ -174,7 +174,7 @@ pub(crate) fn plan<P: Catalog>(
                         .zip(&moved)
                         .map(|(old, new)| (Some(*old), Some(new)))
                         .collect();
-                    let roles = |id: RoleId| index.roles.get(&id);
+                    let roles = |id: RoleId| index.role(id);
                     a.no_gain(&pairs, &roles, &roles, &action)?;
                     mutations.extend(moved.into_iter().map(Mutation::PutUser));
                 }
@@ -216,7 +216,7 @@ pub(crate) fn plan<P: Catalog>(
                 // the user holds: only an actor who holds all of it may. A disabled user's
                 // grants count too: they are the user's the day someone enables it.
                 let holder = user.clone().with_enabled(true);
-                let roles = |id: RoleId| index.roles.get(&id);
+                let roles = |id: RoleId| index.role(id);
                 a.no_gain(&[(None, Some(&holder))], &roles, &roles, &action)?;
             }
             done(vec![Mutation::PutUser(user.clone())])
@@ -240,7 +240,7 @@ pub(crate) fn plan<P: Catalog>(
             let new = old.clone().with_enabled(enable);
             // A disabled user can do nothing: enabling gives back everything its grants hold,
             // which the actor must hold too (R8).
-            let roles = |id: RoleId| index.roles.get(&id);
+            let roles = |id: RoleId| index.role(id);
             a.no_gain(&[(Some(old), Some(&new))], &roles, &roles, &action)?;
             done(vec![Mutation::PutUser(new)])
         }
@@ -279,7 +279,7 @@ pub(crate) fn plan<P: Catalog>(
             );
             // Owner-only permissions move with ownership: the heir must not reach further with
             // them than the owner did (R8).
-            let roles = |id: RoleId| index.roles.get(&id);
+            let roles = |id: RoleId| index.role(id);
             a.no_gain(&[(Some(target), Some(&heir))], &roles, &roles, &action)?;
             Ok(Planned {
                 mutations: vec![Mutation::PutUser(former), Mutation::PutUser(heir)],
@@ -302,7 +302,7 @@ pub(crate) fn plan<P: Catalog>(
                     "only the account owner may change account settings",
                 ));
             }
-            let Some(entry) = index.accounts.get(&account) else {
+            let Some(entry) = index.account_entry(account) else {
                 return Err(Error::not_found("account", account));
             };
             done(vec![Mutation::PutAccount(
@@ -327,7 +327,7 @@ fn create_user<P: Catalog>(
             "the user belongs to another account",
         ));
     }
-    if index.users.contains_key(&user.id()) {
+    if index.has_user(user.id()) {
         return Err(Error::id_taken("user id", user.id()));
     }
     if user.is_owner() {

@@ -8,13 +8,16 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::admin::audit::{AuditRecord, Outcome};
+use crate::admin::writer::{Writer, Written, check_written, written_by};
 use crate::admin::{Applied, Event};
+use crate::engine::Engine;
 use crate::engine::index::Index;
-use crate::engine::writer::{Writer, Written, check_written, written_by};
-use crate::engine::{Engine, MAX_ATTEMPTS};
 use crate::model::permission::Catalog;
 use crate::storage::{Commit, Key, Mutation};
 use crate::{Error, ErrorKind};
+
+/// How many times a write is planned again after other writers went first.
+pub(crate) const MAX_ATTEMPTS: usize = 16;
 
 /// A batch staged on one state: the index it produces, what storage writes, what the host must
 /// act on, and its audit records (none for a bootstrap write).
@@ -62,7 +65,7 @@ impl<P: Catalog> Engine<P> {
         loop {
             attempt += 1;
             let current = self.current.load_full();
-            let staged = w.next_revision(current.revision).and_then(|revision| {
+            let staged = w.next_revision(current.revision()).and_then(|revision| {
                 let staged = write.stage(&current, revision)?;
                 let written: HashSet<Key> = staged.mutations.iter().map(Mutation::key).collect();
                 check_written(&prior, &written)?;
@@ -74,7 +77,7 @@ impl<P: Catalog> Engine<P> {
             };
             if staged.mutations.is_empty() && write.skips_empty() {
                 return Ok(Applied {
-                    revision: current.revision,
+                    revision: current.revision(),
                     events: staged.events,
                 });
             }
@@ -88,7 +91,7 @@ impl<P: Catalog> Engine<P> {
                 w.last = revision;
             }
             let commit = Commit {
-                base: current.revision,
+                base: current.revision(),
                 revision,
                 mutations: &staged.mutations,
                 audit: &staged.records,

@@ -79,7 +79,7 @@ impl<P: Catalog> Snapshot<P> {
     /// The visible users matching `query` (R20), by ascending id.
     pub fn search_users(&self, actor: UserId, query: &UserQuery) -> Vec<&User> {
         let index: &Index<P> = self.index();
-        let Some(a) = index.users.get(&actor) else {
+        let Some(a) = index.user(actor) else {
             return Vec::new();
         };
         let account = a.account();
@@ -106,9 +106,8 @@ impl<P: Catalog> Snapshot<P> {
             return Vec::new();
         };
         index
-            .roles
-            .values()
-            .filter(|r| r.account() == a.account() && mine.sees(r.level()))
+            .account_roles(a.account())
+            .filter(|r| mine.sees(r.level()))
             .collect()
     }
 
@@ -122,13 +121,13 @@ impl<P: Catalog> Snapshot<P> {
             return Vec::new();
         };
         let account = a.account();
-        let Some(entry) = index.accounts.get(&account) else {
+        let Some(entry) = index.account_entry(account) else {
             return Vec::new();
         };
         let directory = P::admin().view_stores;
         let mut reach: Access<crate::StoreId> = Access::None;
         for g in a.user.grants() {
-            let Some(role) = index.roles.get(&g.role) else {
+            let Some(role) = index.role(g.role) else {
                 continue;
             };
             let perms = role.permissions().difference(entry.withheld());
@@ -143,9 +142,8 @@ impl<P: Catalog> Snapshot<P> {
             reach = reach.union(&here);
         }
         index
-            .stores
-            .values()
-            .filter(|s| s.account() == account && reach.contains(s.id()))
+            .account_stores(account)
+            .filter(|s| reach.contains(s.id()))
             .collect()
     }
 
@@ -161,11 +159,8 @@ impl<P: Catalog> Snapshot<P> {
             return Vec::new();
         };
         index
-            .roles
-            .values()
-            .filter(|r| {
-                r.account() == a.account() && mine.sees(r.level()) && a.holds_all(r.permissions())
-            })
+            .account_roles(a.account())
+            .filter(|r| mine.sees(r.level()) && a.holds_all(r.permissions()))
             .collect()
     }
 }

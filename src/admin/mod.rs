@@ -7,6 +7,8 @@ pub(crate) mod change;
 pub(crate) mod commit;
 pub(crate) mod listing;
 pub(crate) mod plan;
+pub(crate) mod replica;
+pub(crate) mod writer;
 
 use std::sync::PoisonError;
 
@@ -172,7 +174,7 @@ impl<P: Catalog> Engine<P> {
     /// `OutcomeUnknown`.
     pub fn dry_run(&self, actor: UserId, changes: &[Change<P>]) -> Result<Applied, Error> {
         let current = self.current.load_full();
-        let revision = current.revision.saturating_add(1);
+        let revision = current.revision().saturating_add(1);
         let staged = plan::stage(
             &current,
             actor,
@@ -212,11 +214,13 @@ impl<P: Catalog> Engine<P> {
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // A form filled on a replica that is ahead of this one: read up to it first.
         if let Some(revision) = based_on
-            && revision > self.current.load().revision
+            && revision > self.current.load().revision()
         {
-            let caught_up = self.catch_up(&mut w).map(|_| self.current.load().revision);
+            let caught_up = self
+                .catch_up(&mut w)
+                .map(|_| self.current.load().revision());
             if caught_up.as_ref().map_or(true, |have| *have < revision) {
-                let have = self.current.load().revision;
+                let have = self.current.load().revision();
                 let err = caught_up
                     .err()
                     .unwrap_or_else(|| Error::behind(have, revision));
@@ -226,7 +230,7 @@ impl<P: Catalog> Engine<P> {
         }
         // What was written after the base: remembered batches now, and whatever other engines
         // store while this write waits for its turn.
-        let prior = match w.since(based_on.unwrap_or_else(|| self.current.load().revision)) {
+        let prior = match w.since(based_on.unwrap_or_else(|| self.current.load().revision())) {
             Ok(prior) => prior,
             Err(err) => {
                 write.refused(&err);
@@ -263,7 +267,7 @@ struct ActorWrite<'a, P: Catalog> {
 impl<P: Catalog> ActorWrite<'_, P> {
     /// The actor's account in `index`, if the actor exists.
     fn account(&self, index: &Index<P>) -> Option<AccountId> {
-        index.users.get(&self.actor).map(|u| u.account())
+        index.user(self.actor).map(|u| u.account())
     }
 }
 

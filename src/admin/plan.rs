@@ -77,7 +77,7 @@ pub(crate) fn stage<P: Catalog>(
     revision: u64,
     options: Options,
 ) -> Result<Staged<'static, P>, Error> {
-    let account = current.users.get(&actor).map(User::account);
+    let account = current.user(actor).map(User::account);
     let mut next = Index::clone(current);
     let mut mutations = Vec::new();
     let mut events = Vec::new();
@@ -96,7 +96,7 @@ pub(crate) fn stage<P: Catalog>(
             Err(err) => {
                 if let Change::CreateUser(u) = change
                     && Some(u.account()) == account
-                    && !next.users.contains_key(&u.id())
+                    && !next.has_user(u.id())
                 {
                     refused_new.push((i, u));
                 }
@@ -110,7 +110,7 @@ pub(crate) fn stage<P: Catalog>(
         for m in &planned.mutations {
             if let Mutation::PutUser(u) = m
                 && u.is_enabled()
-                && !next.users.get(&u.id()).is_some_and(User::is_enabled)
+                && !next.user(u.id()).is_some_and(User::is_enabled)
             {
                 enabling.push((u.account(), i));
             }
@@ -147,7 +147,7 @@ pub(crate) fn stage<P: Catalog>(
     if let Some(err) = report.into_error() {
         return Err(err);
     }
-    next.revision = revision;
+    next.set_revision(revision);
     Ok(Staged {
         next,
         mutations: Cow::Owned(mutations),
@@ -238,7 +238,7 @@ fn check_refused_new<P: Catalog>(report: &mut Report, next: &Index<P>, refused: 
 fn writes_nothing<P: Catalog>(index: &Index<P>, mutations: &[Mutation<P>]) -> bool {
     mutations
         .iter()
-        .all(|m| matches!(m, Mutation::PutUser(u) if index.users.get(&u.id()) == Some(u)))
+        .all(|m| matches!(m, Mutation::PutUser(u) if index.user(u.id()) == Some(u)))
 }
 
 /// The audit records of a refused batch: one per change, each with the refusal.
@@ -292,19 +292,19 @@ fn affected<P: Catalog>(index: &Index<P>, mutations: &[Mutation<P>]) -> Vec<Obje
     out.extend(
         accounts
             .iter()
-            .filter_map(|a| index.accounts.get(a))
+            .filter_map(|a| index.account_entry(*a))
             .map(|a| Object::Account(a.account.clone())),
     );
     out.extend(
         roles
             .iter()
-            .filter_map(|r| index.roles.get(r))
+            .filter_map(|r| index.role(*r))
             .map(|r| Object::Role(r.clone())),
     );
     out.extend(
         users
             .iter()
-            .filter_map(|u| index.users.get(u))
+            .filter_map(|u| index.user(*u))
             .map(|u| Object::User(u.clone())),
     );
     out

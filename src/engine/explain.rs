@@ -80,9 +80,11 @@ pub enum Verdict<P> {
     RoleMissing,
     /// The role lacks these of the asked permissions (withheld ones included, R13).
     PermissionMissing(P),
-    /// The role holds the permission, but the resource is out of this grant's scope:
-    /// [`DenyReason::OutsideScope`] or [`DenyReason::NeedsAll`] names the dimension.
-    OutOfScope(DenyReason),
+    /// The role holds the permission, but this grant denies for the reason given: the
+    /// resource lies outside its scope ([`DenyReason::OutsideScope`], or
+    /// [`DenyReason::NeedsAll`], naming the dimension) or above its level
+    /// ([`DenyReason::AboveLevel`]).
+    Denies(DenyReason),
 }
 
 impl<P: fmt::Debug> fmt::Display for Verdict<P> {
@@ -91,7 +93,7 @@ impl<P: fmt::Debug> fmt::Display for Verdict<P> {
             Verdict::Allows => f.write_str("allows"),
             Verdict::RoleMissing => f.write_str("role does not exist"),
             Verdict::PermissionMissing(p) => write!(f, "role lacks {p:?}"),
-            Verdict::OutOfScope(r) => write!(f, "{r}"),
+            Verdict::Denies(r) => write!(f, "{r}"),
         }
     }
 }

@@ -7,21 +7,17 @@ pub(crate) mod key;
 #[cfg(test)]
 mod quick_tests;
 mod reader;
-mod replica;
 pub(crate) mod resource;
 pub(crate) mod reverse;
 pub(crate) mod users;
-pub(crate) mod writer;
 
 pub use key::{UserKey, UserRef};
 pub use reader::Reader;
-pub use replica::Follower;
 
-use crate::engine::writer::{RECENT_BATCHES, Writer};
+use crate::admin::writer::{RECENT_BATCHES, Writer};
 
 use std::borrow::Cow;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -40,12 +36,6 @@ use crate::model::role::Role;
 use crate::model::user::User;
 use crate::storage::{Mutation, Storage, Volatile};
 
-/// The longest any wait is allowed to be (a day): longer timeouts are cut to it.
-pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(86_400);
-
-/// How many times a write is planned again after other writers went first.
-pub(crate) const MAX_ATTEMPTS: usize = 16;
-
 /// The authorization engine: many accounts, answered from memory.
 ///
 /// `Engine` is `Send + Sync`; share it behind an `Arc`. Checks read an immutable snapshot, so a
@@ -61,7 +51,7 @@ pub struct Engine<P: Catalog> {
     pub(crate) writer: Mutex<Writer>,
     pub(crate) audit: Arc<dyn AuditSink<P>>,
     /// Signalled (under its mutex) after every publish, for [`Engine::at_least`].
-    published: (Mutex<()>, Condvar),
+    pub(crate) published: (Mutex<()>, Condvar),
 }
 
 impl<P: Catalog> Engine<P> {

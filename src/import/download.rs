@@ -22,7 +22,7 @@ impl<P: Catalog> Snapshot<P> {
     pub fn download_users_csv(&self, actor: UserId) -> Result<String, Error> {
         let mut out = csv_row(&HEADER)?;
         let index = self.index();
-        let Some(me) = index.users.get(&actor).filter(|u| u.is_enabled()) else {
+        let Some(me) = index.user(actor).filter(|u| u.is_enabled()) else {
             return Ok(out);
         };
         let editable = self

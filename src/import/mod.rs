@@ -278,7 +278,7 @@ impl<P: Catalog> Write<P> for UploadWrite<'_, P> {
             options,
         )
         .map_err(|err| {
-            let me = current.users.get(&self.actor);
+            let me = current.user(self.actor);
             let mut problems = Problems::default();
             problems.merge_placed(err.problems(), |p| {
                 place(current, me, self.lines, self.changes, p)
@@ -340,8 +340,7 @@ fn place<P: Catalog>(
                 .and_then(|c| lines.get(c))
                 .copied();
             let editable = index
-                .users
-                .get(&other)
+                .user(other)
                 .zip(me)
                 .is_some_and(|(o, me)| authorize::may_edit(index, me, o));
             match (other_line, field) {
@@ -468,7 +467,7 @@ fn plan_upload<P: Catalog>(
     let problems = &mut plan.problems;
     let index = snapshot.index();
     // The caller has let only an enabled user with a user permission through.
-    let Some(me) = index.users.get(&actor) else {
+    let Some(me) = index.user(actor) else {
         problems.push(problem(0, None, "unknown uploading user"));
         return plan;
     };

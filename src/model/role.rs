@@ -103,6 +103,53 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// Nothing on every dimension.
+    pub fn nothing() -> Self {
+        Scope {
+            stores: Access::None,
+            sources: Access::None,
+            channels: Access::None,
+        }
+    }
+
+    /// The effective scope of a grant: the role's ceiling ∩ the grant's stores, and the
+    /// ceiling ∩ the user's sources and channels. A check allows a resource only inside it.
+    pub fn effective(
+        ceiling: &Scope,
+        stores: &Access<StoreId>,
+        sources: &Access<SourceId>,
+        channels: &Access<ChannelId>,
+    ) -> Self {
+        Scope {
+            stores: ceiling.stores.intersect(stores),
+            sources: ceiling.sources.intersect(sources),
+            channels: ceiling.channels.intersect(channels),
+        }
+    }
+
+    /// Whether every dimension lies within `other`'s.
+    pub fn is_within(&self, other: &Scope) -> bool {
+        self.stores.is_within(&other.stores)
+            && self.sources.is_within(&other.sources)
+            && self.channels.is_within(&other.channels)
+    }
+
+    /// Both scopes together, dimension by dimension.
+    pub fn union(&self, other: &Scope) -> Scope {
+        Scope {
+            stores: self.stores.union(&other.stores),
+            sources: self.sources.union(&other.sources),
+            channels: self.channels.union(&other.channels),
+        }
+    }
+
+    /// Whether every dimension covers nothing.
+    pub fn is_nothing(&self) -> bool {
+        self.stores.is_nothing() && self.sources.is_nothing() && self.channels.is_nothing()
+    }
+}
+
 impl Default for Scope {
     fn default() -> Self {
         Scope::all()

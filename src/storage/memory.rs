@@ -189,7 +189,7 @@ impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
-        let deadline = Instant::now() + timeout.min(crate::engine::LONGEST_WAIT);
+        let deadline = Instant::now() + timeout.min(crate::storage::LONGEST_WAIT);
         let mut s = self.lock();
         while s.revision <= after {
             let now = Instant::now();

@@ -50,6 +50,9 @@ use crate::admin::audit::AuditRecord;
 pub(crate) use crate::model::mutation::Mutation;
 pub use crate::model::mutation::{Key, ObjectKind};
 
+/// The longest any wait is allowed to be (a day): longer timeouts are cut to it.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(86_400);
+
 /// What a backend hands back on start.
 #[derive(Clone, Debug)]
 pub struct Loaded<P> {

@@ -962,7 +962,7 @@ where
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
-        let deadline = Instant::now() + timeout.min(crate::engine::LONGEST_WAIT);
+        let deadline = Instant::now() + timeout.min(crate::storage::LONGEST_WAIT);
         let mut n = lock(&self.shared.notified);
         let connects = n.connects;
         while n.revision <= after && n.connects == connects {

@@ -392,7 +392,7 @@ where
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
-        let deadline = Instant::now() + timeout.min(crate::engine::LONGEST_WAIT);
+        let deadline = Instant::now() + timeout.min(crate::storage::LONGEST_WAIT);
         loop {
             if self.watched_head()? > after {
                 return Ok(true);

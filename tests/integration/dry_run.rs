@@ -60,6 +60,9 @@ fn engine() -> Engine<Pos> {
     e
 }
 
+/// A problem's change, kind, field and object.
+type Found<'a> = (Option<usize>, ErrorKind, Option<&'a str>, Option<Key>);
+
 #[test]
 fn a_refused_batch_lists_every_problem_on_the_change_at_fault() {
     let e = engine();
@@ -95,7 +98,7 @@ fn a_refused_batch_lists_every_problem_on_the_change_at_fault() {
     assert_eq!(state(&e), before, "a refused batch changed the engine");
     // The error is the first problem: authorization is judged change by change, first.
     assert_eq!(err.kind(), ErrorKind::Hierarchy, "{err}");
-    let found: Vec<(Option<usize>, ErrorKind, Option<&str>, Option<Key>)> = err
+    let found: Vec<Found> = err
         .problems()
         .iter()
         .map(|p| (p.change(), p.kind(), p.field(), p.key()))

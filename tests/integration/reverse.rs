@@ -135,7 +135,7 @@ fn explain_lists_what_each_grant_said() {
     assert_eq!(x.grants()[0].role_name(), Some("Cashier"));
     assert_eq!(
         x.grants()[1].verdict(),
-        Verdict::OutOfScope(shopguard::DenyReason::OutsideScope(
+        Verdict::Denies(shopguard::DenyReason::OutsideScope(
             shopguard::Dimension::Store
         ))
     );

@@ -227,7 +227,7 @@ impl<P: Catalog> Index<P> {
                     }
                     return Ok(Allowed { grant: i, role });
                 }
-                GrantOutcome::Outside(r) => {
+                GrantOutcome::Denies(r) => {
                     scope_failure.get_or_insert(r);
                 }
                 GrantOutcome::RoleMissing | GrantOutcome::PermissionMissing(_) => {}
@@ -440,7 +440,7 @@ impl<P: Catalog> Index<P> {
                         && (matches!(ceiling.stores, Access::Specific(_))
                             || matches!(g.stores, Access::Specific(_)))),
             },
-            Err(r) => GrantOutcome::Outside(r),
+            Err(r) => GrantOutcome::Denies(r),
         }
     }
 }

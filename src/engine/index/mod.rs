@@ -21,7 +21,7 @@ use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
 use crate::model::mutation::Mutation;
 use crate::model::permission::{Catalog, Reach};
-use crate::model::role::Role;
+use crate::model::role::{Role, Scope};
 pub(crate) use crate::model::text::{folded, same_folded};
 use crate::model::user::{Grant, User};
 
@@ -106,20 +106,21 @@ pub(crate) enum GrantOutcome<P> {
     Allows { role: RoleId, store_proven: bool },
     RoleMissing,
     PermissionMissing(P),
-    Outside(DenyReason),
+    Denies(DenyReason),
 }
 
 /// `Debug` prints the revision and counts: a stray log line must not write every tenant's staff
 /// list (usernames, e-mails) to the logs.
 #[derive(Clone)]
 pub(crate) struct Index<P> {
-    pub(crate) revision: u64,
-    pub(crate) accounts: IdMap<AccountId, AccountEntry<P>>,
-    pub(crate) stores: IdMap<StoreId, Store>,
-    pub(crate) sources: IdMap<SourceId, Source>,
-    pub(crate) channels: IdMap<ChannelId, Channel>,
-    pub(crate) roles: IdMap<RoleId, Role<P>>,
-    pub(crate) users: UserTable<P>,
+    // The read side's own: the write side asks through methods.
+    pub(in crate::engine) revision: u64,
+    pub(in crate::engine) accounts: IdMap<AccountId, AccountEntry<P>>,
+    pub(in crate::engine) stores: IdMap<StoreId, Store>,
+    pub(in crate::engine) sources: IdMap<SourceId, Source>,
+    pub(in crate::engine) channels: IdMap<ChannelId, Channel>,
+    pub(in crate::engine) roles: IdMap<RoleId, Role<P>>,
+    pub(in crate::engine) users: UserTable<P>,
     holders: Holders,
     directory: Directory,
 }
@@ -151,6 +152,56 @@ impl<P: Catalog> Index<P> {
             holders: Holders::default(),
             directory: Directory::default(),
         }
+    }
+
+    /// The revision of the last batch this index holds.
+    pub(crate) fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Names the revision a staged index will be published as.
+    pub(crate) fn set_revision(&mut self, revision: u64) {
+        self.revision = revision;
+    }
+
+    /// The user with this id, in any account.
+    pub(crate) fn user(&self, id: UserId) -> Option<&User> {
+        self.users.get(&id)
+    }
+
+    /// Whether a user has this id, in any account.
+    pub(crate) fn has_user(&self, id: UserId) -> bool {
+        self.users.contains_key(&id)
+    }
+
+    /// The role with this id, in any account.
+    pub(crate) fn role(&self, id: RoleId) -> Option<&Role<P>> {
+        self.roles.get(&id)
+    }
+
+    /// Whether a role has this id, in any account.
+    pub(crate) fn has_role(&self, id: RoleId) -> bool {
+        self.roles.contains_key(&id)
+    }
+
+    /// The account with this id and the masks computed for it.
+    pub(crate) fn account_entry(&self, id: AccountId) -> Option<&AccountEntry<P>> {
+        self.accounts.get(&id)
+    }
+
+    /// The users of one account, in no particular order (one pass, no allocation).
+    pub(crate) fn users_in(&self, account: AccountId) -> impl Iterator<Item = &User> {
+        self.users.values().filter(move |u| u.account() == account)
+    }
+
+    /// The roles of one account.
+    pub(crate) fn account_roles(&self, account: AccountId) -> impl Iterator<Item = &Role<P>> {
+        self.roles.values().filter(move |r| r.account() == account)
+    }
+
+    /// The stores of one account.
+    pub(crate) fn account_stores(&self, account: AccountId) -> impl Iterator<Item = &Store> {
+        self.stores.values().filter(move |s| s.account() == account)
     }
 
     /// The users of one account, by id.

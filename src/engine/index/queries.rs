@@ -32,19 +32,19 @@ impl<P: Catalog> Index<P> {
             {
                 continue;
             }
-            let ceiling = role.ceiling();
+            let scope = Scope::effective(role.ceiling(), &g.stores, u.sources(), u.channels());
             let clause = Clause {
                 stores: if asker.account_wide {
                     Filter::Everything
                 } else {
-                    Filter::from_access(ceiling.stores.intersect(&g.stores))
+                    Filter::from_access(scope.stores)
                 },
                 sources: if no_sources {
                     Filter::Nothing
                 } else {
-                    Filter::from_access(ceiling.sources.intersect(u.sources()))
+                    Filter::from_access(scope.sources)
                 },
-                channels: Filter::from_access(ceiling.channels.intersect(u.channels())),
+                channels: Filter::from_access(scope.channels),
             };
             if !out.clauses.contains(&clause) {
                 out.clauses.push(clause);
@@ -147,9 +147,9 @@ impl<P: Catalog> Index<P> {
                 }
                 GrantOutcome::RoleMissing => Verdict::RoleMissing,
                 GrantOutcome::PermissionMissing(p) => Verdict::PermissionMissing(p),
-                GrantOutcome::Outside(r) => {
+                GrantOutcome::Denies(r) => {
                     scope_failure.get_or_insert(r);
-                    Verdict::OutOfScope(r)
+                    Verdict::Denies(r)
                 }
             };
             grants.push(GrantExplanation {

@@ -8,10 +8,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::admin::writer::Writer;
 use crate::engine::index::{Index, Pending};
-use crate::engine::writer::Writer;
-use crate::engine::{Engine, LONGEST_WAIT, Snapshot};
+use crate::engine::{Engine, Snapshot};
 use crate::model::permission::Catalog;
+use crate::storage::LONGEST_WAIT;
 use crate::storage::{Batch, Mutation};
 
 /// The follower waits for changes in slices this long, looking at its stop flag in between.
@@ -30,7 +31,7 @@ impl<P: Catalog> Engine<P> {
     pub fn sync(&self) -> Result<u64, Error> {
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.catch_up(&mut w)?;
-        Ok(self.current.load().revision)
+        Ok(self.current.load().revision())
     }
 
     /// A snapshot at revision `revision` or later: read your own writes across replicas, as
@@ -130,7 +131,7 @@ impl<P: Catalog> Engine<P> {
     /// Applies every batch stored after the current revision. Called with the writer lock.
     pub(crate) fn catch_up(&self, w: &mut Writer) -> Result<Vec<Batch<P>>, Error> {
         let current = self.current.load_full();
-        let missed = self.storage.changes_since(current.revision)?;
+        let missed = self.storage.changes_since(current.revision())?;
         let Some(end) = missed.last().map(|b| b.revision) else {
             return Ok(missed);
         };
@@ -140,7 +141,7 @@ impl<P: Catalog> Engine<P> {
             next.mutate(&batch.mutations, &mut pending)?;
         }
         next.settle(&pending)?;
-        next.revision = end;
+        next.set_revision(end);
         for batch in &missed {
             w.remember(batch.revision, &batch.mutations);
         }
