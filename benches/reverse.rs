@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .copied()
         .filter(|&u| engine.can(u, perm, &store))
         .collect();
-    let who = engine.who_can(perm, &store);
+    let who = engine.snapshot().who_can(perm, &store);
     if who != filtered {
         return Err(format!(
             "who_can gave {} users, filtering {}",
@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .iter()
         .map(|(u, p, r)| engine.can(*u, *p, r))
         .collect();
-    if engine.can_many(&triples) != single {
+    if engine.snapshot().can_many(&triples) != single {
         return Err("can_many disagrees with can".into());
     }
     let one_user = queries.first().map(|q| q.user).ok_or("no queries")?;
@@ -63,11 +63,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         .iter()
         .map(|r| engine.can(one_user, perm, r))
         .collect();
-    if engine.can_each(one_user, perm, &stores) != each {
+    if engine.snapshot().can_each(one_user, perm, &stores) != each {
         return Err("can_each disagrees with can".into());
     }
     for q in &queries {
-        let scope = engine.scope_for(q.user, q.perm);
+        let scope = engine.snapshot().scope_for(q.user, q.perm);
         if scope.allows_store(q.on.1) != engine.can(q.user, q.perm, &q.on) {
             return Err(format!("scope_for disagrees with can on {q:?}").into());
         }
@@ -90,7 +90,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         b.iter(|| {
             let mut n = 0usize;
             for q in black_box(queries.as_slice()) {
-                n += engine.scope_for(q.user, q.perm).clauses().len();
+                n += engine.snapshot().scope_for(q.user, q.perm).clauses().len();
             }
             n
         });
@@ -98,7 +98,12 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     group.throughput(Throughput::Elements(1));
     group.bench_function("who_can_store", |b| {
-        b.iter(|| engine.who_can(black_box(perm), black_box(&store)).len());
+        b.iter(|| {
+            engine
+                .snapshot()
+                .who_can(black_box(perm), black_box(&store))
+                .len()
+        });
     });
     group.bench_function("filter_all_users_with_can", |b| {
         b.iter(|| {
@@ -122,6 +127,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     group.bench_function("can_each_one_user", |b| {
         b.iter(|| {
             engine
+                .snapshot()
                 .can_each(one_user, perm, black_box(stores.as_slice()))
                 .into_iter()
                 .filter(|x| *x)
@@ -141,6 +147,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     group.bench_function("can_many_triples", |b| {
         b.iter(|| {
             engine
+                .snapshot()
                 .can_many(black_box(triples.as_slice()))
                 .into_iter()
                 .filter(|x| *x)

@@ -91,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut disagreements = 0;
     for (i, (name, who, _, _)) in users.iter().enumerate() {
         let user = UserId::new(100 + i as u64);
-        let scope = engine.scope_for(user, Oms::CS_MANAGE_ORDERS);
+        let scope = engine.snapshot().scope_for(user, Oms::CS_MANAGE_ORDERS);
         let sql = scope.to_sql(&columns, 2)?;
         println!("{name} ({who}):");
         if scope.no_sources() {
@@ -118,7 +118,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let refunders = engine.who_can(Oms::RELEASE_REFUNDS, &OnStore(acme, stores[0]));
+    let refunders = engine
+        .snapshot()
+        .who_can(Oms::RELEASE_REFUNDS, &OnStore(acme, stores[0]));
     let snapshot = engine.snapshot();
     let names: Vec<&str> = refunders
         .iter()

@@ -115,9 +115,9 @@
 //!
 //! ## Reverse queries
 //!
-//! [`Engine::scope_for`] answers "where may this user do P" per dimension, ready for a SQL
-//! `WHERE` ([`ScopeFor::to_sql`](scope::ScopeFor::to_sql)); [`Engine::who_can`] answers "who may do P here" from an index
-//! of grant holders; [`Engine::explain`] lists what every grant said. All agree with `can`.
+//! [`Snapshot::scope_for`] answers "where may this user do P" per dimension, ready for a SQL
+//! `WHERE` ([`ScopeFor::to_sql`](scope::ScopeFor::to_sql)); [`Snapshot::who_can`] answers "who may do P here" from an index
+//! of grant holders; [`Snapshot::explain`] lists what every grant said. All agree with `can`.
 //!
 //! ## Security notes
 //!
@@ -188,12 +188,12 @@ pub mod audit {
 }
 
 /// Why a check said what it said: every grant considered and its verdict
-/// ([`Engine::explain`](crate::Engine::explain)).
+/// ([`Snapshot::explain`](crate::Snapshot::explain)).
 pub mod explain {
     pub use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
 }
 
-/// Where a user may use a permission, per dimension ([`Engine::scope_for`](crate::Engine::scope_for)),
+/// Where a user may use a permission, per dimension ([`Snapshot::scope_for`](crate::Snapshot::scope_for)),
 /// and the SQL `WHERE` clause that says the same ([`ScopeFor::to_sql`]).
 pub mod scope {
     pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};

@@ -145,43 +145,11 @@ impl<P: Catalog> Engine<P> {
         Reader::new(&self.current)
     }
 
-    /// Every grant considered for this check and what each said, for an admin screen. Its
-    /// decision equals [`check`](Self::check)'s.
-    pub fn explain<R: Resource + ?Sized>(
-        &self,
-        user: UserId,
-        permission: P,
-        resource: &R,
-    ) -> Explanation<P> {
-        self.current.load().explain(user, permission, resource)
-    }
-
-    /// Where `user` may use `permission`: per dimension nothing, everything, or a set of ids,
-    /// ready for a SQL `WHERE` ([`ScopeFor::to_sql`]). Agrees with [`can`](Self::can) (R21).
-    pub fn scope_for(&self, user: UserId, permission: P) -> ScopeFor {
-        self.current.load().scope_for(user, permission)
-    }
-
-    /// The users who may use `permission` on `resource`, in ascending id order (R21). For a
-    /// store-scoped resource only the users holding a grant at that store or at all stores are
-    /// examined, never every user.
-    pub fn who_can<R: Resource + ?Sized>(&self, permission: P, resource: &R) -> Vec<UserId> {
-        self.current.load().who_can(permission, resource)
-    }
-
-    /// One user and permission against many resources (a list page of orders): the user is
-    /// looked up once. Equals calling [`can`](Self::can) for each resource.
-    pub fn can_each<R: Resource>(&self, user: UserId, permission: P, resources: &[R]) -> Vec<bool> {
-        can_each(&self.current.load(), user, permission, resources)
-    }
-
-    /// Many checks on one consistent state, their user lookups overlapped. Equals calling
-    /// [`can`](Self::can) for each.
-    pub fn can_many<R: Resource>(&self, checks: &[(UserId, P, R)]) -> Vec<bool> {
-        can_many(&self.current.load(), checks)
-    }
-
-    /// The current snapshot, for many checks or reads against one consistent state.
+    /// The current snapshot, for many checks or reads against one consistent state: every
+    /// query besides [`can`](Self::can) and [`check`](Self::check) — [`Snapshot::explain`],
+    /// [`Snapshot::scope_for`], [`Snapshot::who_can`], [`Snapshot::can_each`],
+    /// [`Snapshot::can_many`], listings and searches — is asked of a snapshot, so that
+    /// several answers agree with one another.
     pub fn snapshot(&self) -> Snapshot<P> {
         Snapshot(self.current.load_full())
     }
@@ -339,7 +307,8 @@ impl<P: Catalog> Snapshot<P> {
         self.0.users.key(user)
     }
 
-    /// See [`Engine::explain`].
+    /// Every grant considered for this check and what each said, for an admin screen. Its
+    /// decision equals [`check`](Self::check)'s.
     pub fn explain<R: Resource + ?Sized>(
         &self,
         user: UserId,
@@ -349,22 +318,26 @@ impl<P: Catalog> Snapshot<P> {
         self.0.explain(user, permission, resource)
     }
 
-    /// See [`Engine::scope_for`].
+    /// Where `user` may use `permission`: per dimension nothing, everything, or a set of ids,
+    /// ready for a SQL `WHERE` ([`ScopeFor::to_sql`]). Agrees with [`can`](Self::can) (R21).
     pub fn scope_for(&self, user: UserId, permission: P) -> ScopeFor {
         self.0.scope_for(user, permission)
     }
 
-    /// See [`Engine::who_can`].
+    /// The users who may use `permission` on `resource`, in ascending id order (R21). For a
+    /// store-scoped resource only the users holding a grant at that store or at all stores are
+    /// examined, never every user.
     pub fn who_can<R: Resource + ?Sized>(&self, permission: P, resource: &R) -> Vec<UserId> {
         self.0.who_can(permission, resource)
     }
 
-    /// See [`Engine::can_each`].
+    /// One user and permission against many resources (a list page of orders): the user is
+    /// looked up once. Equals calling [`can`](Self::can) for each resource.
     pub fn can_each<R: Resource>(&self, user: UserId, permission: P, resources: &[R]) -> Vec<bool> {
         can_each(&self.0, user, permission, resources)
     }
 
-    /// See [`Engine::can_many`].
+    /// Many checks, their user lookups overlapped. Equals calling [`can`](Self::can) for each.
     pub fn can_many<R: Resource>(&self, checks: &[(UserId, P, R)]) -> Vec<bool> {
         can_many(&self.0, checks)
     }

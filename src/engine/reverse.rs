@@ -137,12 +137,12 @@ impl ScopeFor {
     /// ])?;
     ///
     /// let columns = Columns::new().store("o.store_id");
-    /// let mia = engine.scope_for(UserId::new(2), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
+    /// let mia = engine.snapshot().scope_for(UserId::new(2), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
     /// assert_eq!(mia.condition(), "(o.store_id = ANY($2))");
     /// assert_eq!(mia.params(), [vec![11]]);
-    /// let boss = engine.scope_for(UserId::new(1), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
+    /// let boss = engine.snapshot().scope_for(UserId::new(1), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
     /// assert_eq!(boss.condition(), "TRUE");
-    /// let nobody = engine.scope_for(UserId::new(3), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
+    /// let nobody = engine.snapshot().scope_for(UserId::new(3), Pos::VIEW_REPORTS).to_sql(&columns, 2)?;
     /// assert_eq!(nobody.condition(), "FALSE");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -612,18 +612,18 @@ proptest! {
                 for &s in &acct.stores {
                     let r = OnStore(account, StoreId::new(s));
                     let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
-                    prop_assert_eq!(e.who_can(p, &r), want, "who_can at store {}", s);
+                    prop_assert_eq!(e.snapshot().who_can(p, &r), want, "who_can at store {}", s);
                     for &u in &users {
-                        let scope = e.scope_for(UserId::new(u), p);
+                        let scope = e.snapshot().scope_for(UserId::new(u), p);
                         prop_assert_eq!(scope.allows_store(StoreId::new(s)), e.can(UserId::new(u), p, &r), "scope_for({}, {:?}) at store {}: {:?}", u, p, s, scope);
                     }
                 }
                 for &s in &acct.sources {
                     let r = OnSource(account, SourceId::new(s));
                     let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
-                    prop_assert_eq!(e.who_can(p, &r), want);
+                    prop_assert_eq!(e.snapshot().who_can(p, &r), want);
                     for &u in &users {
-                        let scope = e.scope_for(UserId::new(u), p);
+                        let scope = e.snapshot().scope_for(UserId::new(u), p);
                         prop_assert_eq!(scope.allows_source(SourceId::new(s)), e.can(UserId::new(u), p, &r));
                         if e.snapshot().user(UserId::new(u)).is_some_and(|x| x.is_enabled()) {
                             prop_assert_eq!(scope.no_sources(), w.users[&u].sources.is_nothing());
@@ -633,21 +633,21 @@ proptest! {
                 for &c in &acct.channels {
                     let r = OnChannel(account, ChannelId::new(c));
                     let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
-                    prop_assert_eq!(e.who_can(p, &r), want);
+                    prop_assert_eq!(e.snapshot().who_can(p, &r), want);
                     for &u in &users {
-                        let scope = e.scope_for(UserId::new(u), p);
+                        let scope = e.snapshot().scope_for(UserId::new(u), p);
                         prop_assert_eq!(scope.allows_channel(ChannelId::new(c)), e.can(UserId::new(u), p, &r));
                     }
                 }
                 // The account as a whole, and orders pending sourcing (R5): only `Everything`.
                 let r = OnAccount(account);
                 for &u in &users {
-                    let scope = e.scope_for(UserId::new(u), p);
+                    let scope = e.snapshot().scope_for(UserId::new(u), p);
                     let everywhere = scope.clauses().iter().any(|c| c.stores == shopguard::scope::Filter::Everything);
                     prop_assert_eq!(everywhere, e.can(UserId::new(u), p, &r));
                 }
                 let want: Vec<UserId> = users.iter().map(|&u| UserId::new(u)).filter(|&u| e.can(u, p, &r)).collect();
-                prop_assert_eq!(e.who_can(p, &r), want);
+                prop_assert_eq!(e.snapshot().who_can(p, &r), want);
             }
         }
         // explain and the batch forms, on the random queries of the first property.
@@ -657,7 +657,7 @@ proptest! {
             let user = UserId::new(q.user);
             let p = T::from_bits_retain(q.perms);
             let r = Any(*q);
-            let x = e.explain(user, p, &r);
+            let x = e.snapshot().explain(user, p, &r);
             let d = e.check(user, p, &r);
             prop_assert_eq!(x.decision(), d);
             if let Decision::Allow(a) = d {
@@ -665,9 +665,9 @@ proptest! {
                 prop_assert!(x.grants()[..a.grant()].iter().all(|g| g.verdict() != shopguard::explain::Verdict::Allows));
             }
             many.push((user, p, r));
-            prop_assert_eq!(e.can_each(user, p, &[Any(*q), Any(*q)]), vec![d.is_allowed(); 2]);
+            prop_assert_eq!(e.snapshot().can_each(user, p, &[Any(*q), Any(*q)]), vec![d.is_allowed(); 2]);
         }
         let want: Vec<bool> = qs.iter().map(|q| e.can(UserId::new(q.user), T::from_bits_retain(q.perms), &Any(*q))).collect();
-        prop_assert_eq!(e.can_many(&many), want);
+        prop_assert_eq!(e.snapshot().can_many(&many), want);
     }
 }

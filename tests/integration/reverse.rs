@@ -9,7 +9,7 @@ use crate::fixture::*;
 #[test]
 fn r21_scope_for_a_store_manager_is_its_store_and_its_source() {
     let e = engine();
-    let scope = e.scope_for(MANAGER_NORTH, T::SHIP);
+    let scope = e.snapshot().scope_for(MANAGER_NORTH, T::SHIP);
     assert_eq!(scope.clauses().len(), 1);
     assert_eq!(scope.stores(), Filter::Only([NORTH].into()));
     assert_eq!(scope.sources(), Filter::Only([SHOP_SOURCE].into()));
@@ -32,7 +32,7 @@ fn r21_scope_for_without_the_permission_or_user_is_false() {
         (UserId::new(4040), T::SELL),
         (DISABLED, T::SELL),
     ] {
-        let scope = e.scope_for(user, p);
+        let scope = e.snapshot().scope_for(user, p);
         assert!(scope.is_nothing());
         assert_eq!(
             scope
@@ -47,7 +47,7 @@ fn r21_scope_for_without_the_permission_or_user_is_false() {
 #[test]
 fn r4_scope_for_a_user_without_sources_flags_it_and_reaches_no_source_rows() {
     let e = engine();
-    let scope = e.scope_for(NO_SOURCES, T::SHIP);
+    let scope = e.snapshot().scope_for(NO_SOURCES, T::SHIP);
     assert!(scope.no_sources());
     assert_eq!(scope.sources(), Filter::Nothing);
     // Store-only tables are still reached.
@@ -71,7 +71,9 @@ fn r4_scope_for_a_user_without_sources_flags_it_and_reaches_no_source_rows() {
 fn r13_account_wide_permission_scope_is_every_store() {
     let e = engine();
     assert_eq!(
-        e.scope_for(MANAGER_NORTH, T::LIST_STAFF).stores(),
+        e.snapshot()
+            .scope_for(MANAGER_NORTH, T::LIST_STAFF)
+            .stores(),
         Filter::Everything
     );
 }
@@ -80,6 +82,7 @@ fn r13_account_wide_permission_scope_is_every_store() {
 fn to_sql_refuses_column_names_that_are_not_identifiers() {
     let e = engine();
     let err = e
+        .snapshot()
         .scope_for(OWNER, T::SELL)
         .to_sql(&Columns::new().store("store_id; DROP TABLE orders"), 1)
         .unwrap_err();
@@ -91,24 +94,29 @@ fn to_sql_refuses_column_names_that_are_not_identifiers() {
 fn r21_who_can_names_the_users_at_a_store() {
     let e = engine();
     assert_eq!(
-        e.who_can(T::SELL, &OnStore(ACME, NORTH)),
+        e.snapshot().who_can(T::SELL, &OnStore(ACME, NORTH)),
         vec![OWNER, MANAGER_NORTH, CASHIER_NORTH, NO_SOURCES]
     );
     assert_eq!(
-        e.who_can(T::SELL, &OnStore(ACME, SOUTH)),
+        e.snapshot().who_can(T::SELL, &OnStore(ACME, SOUTH)),
         vec![OWNER, CASHIER_SOUTH, NO_SOURCES]
     );
     // R4: the source-less manager is not among those who ship from a source.
     assert_eq!(
-        e.who_can(T::SHIP, &OnSource(ACME, SHOP_SOURCE)),
+        e.snapshot().who_can(T::SHIP, &OnSource(ACME, SHOP_SOURCE)),
         vec![OWNER, MANAGER_NORTH, CASHIER_NORTH, CASHIER_SOUTH]
     );
-    assert_eq!(e.who_can(T::SIGN, &OnAccount(ACME)), vec![OWNER]);
+    assert_eq!(e.snapshot().who_can(T::SIGN, &OnAccount(ACME)), vec![OWNER]);
     assert!(
-        e.who_can(T::SELL, &OnStore(ACME, StoreId::new(404)))
+        e.snapshot()
+            .who_can(T::SELL, &OnStore(ACME, StoreId::new(404)))
             .is_empty()
     );
-    assert!(e.who_can(T::SELL, &OnStore(OTHER, NORTH)).is_empty());
+    assert!(
+        e.snapshot()
+            .who_can(T::SELL, &OnStore(OTHER, NORTH))
+            .is_empty()
+    );
 }
 
 #[test]
@@ -126,7 +134,9 @@ fn explain_lists_what_each_grant_said() {
             )),
     )])
     .unwrap();
-    let x = e.explain(UserId::new(170), T::REFUND, &OnStore(ACME, NORTH));
+    let x = e
+        .snapshot()
+        .explain(UserId::new(170), T::REFUND, &OnStore(ACME, NORTH));
     assert!(!x.decision().is_allowed());
     assert_eq!(
         x.grants()[0].verdict(),
@@ -143,7 +153,9 @@ fn explain_lists_what_each_grant_said() {
         x.to_string(),
         "deny: outside the user's store scope\n  grant 0 (`role#3`): role lacks T(REFUND)\n  grant 1 (`role#2`): outside the user's store scope"
     );
-    let early = e.explain(DISABLED, T::SELL, &OnStore(ACME, NORTH));
+    let early = e
+        .snapshot()
+        .explain(DISABLED, T::SELL, &OnStore(ACME, NORTH));
     assert!(early.grants().is_empty());
 }
 
@@ -156,11 +168,11 @@ fn batch_checks_equal_single_checks() {
         OnStore(ACME, StoreId::new(404)),
     ];
     assert_eq!(
-        e.can_each(CASHIER_NORTH, T::SELL, &orders),
+        e.snapshot().can_each(CASHIER_NORTH, T::SELL, &orders),
         [true, false, false]
     );
     assert_eq!(
-        e.can_each(DISABLED, T::SELL, &orders),
+        e.snapshot().can_each(DISABLED, T::SELL, &orders),
         [false, false, false]
     );
     let checks = [
@@ -169,5 +181,5 @@ fn batch_checks_equal_single_checks() {
         (CASHIER_SOUTH, T::SELL, OnStore(ACME, SOUTH)),
         (CASHIER_NORTH, T::SELL, OnStore(ACME, NORTH)),
     ];
-    assert_eq!(e.can_many(&checks), [true, false, true, true]);
+    assert_eq!(e.snapshot().can_many(&checks), [true, false, true, true]);
 }
