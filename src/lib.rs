@@ -181,21 +181,22 @@ pub use crate::model::user::{Grant, User};
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-/// The audit trail (R19): every attempted change, applied or refused, as [`AuditRecord`]s
-/// sent to an [`AuditSink`] and stored with the batch by durable backends.
 pub mod audit {
+    //! The audit trail (R19): every attempted change, applied or refused, as [`AuditRecord`]s
+    //! sent to an [`AuditSink`] and stored with the batch by durable backends.
     pub use crate::admin::audit::{AuditRecord, AuditSink, MemoryAudit, Object, Outcome};
 }
 
-/// Why a check said what it said: every grant considered and its verdict
-/// ([`Snapshot::explain`](crate::Snapshot::explain)).
 pub mod explain {
+    //! Why a check said what it said: every grant considered and its verdict
+    //! ([`Snapshot::explain`](crate::Snapshot::explain)).
     pub use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
 }
 
-/// Where a user may use a permission, per dimension ([`Snapshot::scope_for`](crate::Snapshot::scope_for)),
-/// and the SQL `WHERE` clause that says the same ([`ScopeFor::to_sql`]).
 pub mod scope {
+    //! Where a user may use a permission, per dimension
+    //! ([`Snapshot::scope_for`](crate::Snapshot::scope_for)), and the SQL `WHERE` clause that
+    //! says the same ([`ScopeFor::to_sql`]).
     pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};
 }
 

@@ -63,7 +63,7 @@ impl<P: Catalog> Engine<P> {
 
     /// Starts a background thread that keeps this engine up to date with what other engines
     /// sharing its storage write: it waits for the storage to report a change
-    /// ([`Storage::wait_for_change`]: PostgreSQL's LISTEN/NOTIFY, a memory store's condition
+    /// ([`Storage::wait_for_change`](crate::storage::Storage::wait_for_change): PostgreSQL's LISTEN/NOTIFY, a memory store's condition
     /// variable) and then [`sync`](Self::sync)s; it also syncs every `poll` whatever the
     /// storage reports, so a missed notification (a dropped connection, say) is made up by the
     /// same catch-up read. Dropping the [`Follower`] stops it: within a tenth of a second while
