@@ -19,22 +19,22 @@
 mod download;
 mod records;
 mod row;
+mod upload;
 
 use std::collections::HashMap;
 
 use crate::admin::Applied;
-use crate::admin::audit::now_unix_ms;
 use crate::admin::authorize;
 use crate::admin::change::Change;
-use crate::admin::commit::{Staged, Write};
-use crate::admin::plan::{self, Options};
-use crate::engine::index::{Index, folded};
+use crate::admin::commit::Write;
+use crate::engine::index::folded;
 use crate::engine::{Engine, Snapshot};
 use crate::model::ids::UserId;
 use crate::model::permission::Catalog;
 use crate::model::user::User;
 use crate::{Error, ErrorKind, Problem};
 use row::{Known, plan_row};
+use upload::UploadWrite;
 
 /// The template's columns, in order.
 pub const HEADER: [&str; 9] = [
@@ -231,130 +231,6 @@ impl<P: Catalog> Engine<P> {
     }
 }
 
-/// An upload as the commit pipeline stages and audits it: its rows' changes, planned by the
-/// engine's planner, their problems placed on their lines.
-struct UploadWrite<'a, P: Catalog> {
-    engine: &'a Engine<P>,
-    actor: UserId,
-    account: Option<crate::AccountId>,
-    at: u64,
-    /// Data rows read.
-    rows: u64,
-    /// The line of each change's row.
-    lines: &'a [u64],
-    changes: &'a [Change<P>],
-}
-
-impl<'a, P: Catalog> UploadWrite<'a, P> {
-    fn new(
-        engine: &'a Engine<P>,
-        snapshot: &Snapshot<P>,
-        actor: UserId,
-        plan: &'a Plan<P>,
-    ) -> Self {
-        UploadWrite {
-            engine,
-            actor,
-            account: snapshot.user(actor).map(User::account),
-            at: now_unix_ms(),
-            rows: plan.rows,
-            lines: &plan.lines,
-            changes: &plan.changes,
-        }
-    }
-}
-
-impl<P: Catalog> Write<P> for UploadWrite<'_, P> {
-    fn stage(&self, current: &Index<P>, revision: u64) -> Result<Staged<'_, P>, Error> {
-        let options = Options {
-            skip_unchanged: true,
-        };
-        plan::stage(
-            current,
-            self.actor,
-            self.changes,
-            self.at,
-            revision,
-            options,
-        )
-        .map_err(|err| {
-            let me = current.user(self.actor);
-            let mut problems = Problems::default();
-            problems.merge_placed(err.problems(), |p| {
-                place(current, me, self.lines, self.changes, p)
-            });
-            problems.omitted = problems.omitted.saturating_add(err.problems_omitted());
-            problems.into_error()
-        })
-    }
-
-    fn refused(&self, err: &Error) {
-        // R19: one record for the upload as a whole, with the report; then one per change the
-        // rows asked for, each with a short reason (the report is not copied into every one).
-        let (engine, at, actor, account) = (self.engine, self.at, self.actor, self.account);
-        let whole = [Change::UploadUsers { rows: self.rows }];
-        engine.audit_refused(at, actor, account, &whole, err);
-        if !self.changes.is_empty() {
-            let short = Error::refused(err.kind(), "apply an upload row", "the upload was refused");
-            engine.audit_refused(at, actor, account, self.changes, &short);
-        }
-    }
-
-    fn retried(&self, err: &Error) {
-        let records = plan::refused_records(self.at, self.actor, self.account, self.changes, err);
-        let _ignored = self.engine.audit.record(&records);
-    }
-
-    fn skips_empty(&self) -> bool {
-        true
-    }
-}
-
-/// A problem the planner found, put on its row's line and its field's column, and worded
-/// for the file: a clash names the other row, or says the name is taken, never by whom.
-fn place<P: Catalog>(
-    index: &Index<P>,
-    me: Option<&User>,
-    lines: &[u64],
-    changes: &[Change<P>],
-    p: &Problem,
-) -> Problem {
-    let user_of = |c: usize| match changes.get(c) {
-        Some(Change::CreateUser(u) | Change::UpdateUser(u)) => Some(u),
-        _ => None,
-    };
-    let line = p.change().and_then(|c| lines.get(c)).copied().unwrap_or(0);
-    let column = column_for(p.field(), p.kind());
-    let reason = match (p.kind(), p.field(), p.clash(), p.seats()) {
-        (ErrorKind::SeatLimit, _, _, Some((enabled, limit))) => {
-            format!("would be enabled user {enabled}: the plan allows {limit}")
-        }
-        (ErrorKind::Duplicate, Some(field @ ("username" | "e-mail")), Some(other), _) => {
-            let value = match (p.change().and_then(user_of), field) {
-                (Some(u), "username") => u.username(),
-                (Some(u), _) => u.email(),
-                (None, _) => "",
-            };
-            let other_line = (0..changes.len())
-                .find(|c| p.change() != Some(*c) && user_of(*c).is_some_and(|u| u.id() == other))
-                .and_then(|c| lines.get(c))
-                .copied();
-            let editable = index
-                .user(other)
-                .zip(me)
-                .is_some_and(|(o, me)| authorize::may_edit(index, me, o));
-            match (other_line, field) {
-                (Some(first), _) => format!("`{value}` appears again: first on line {first}"),
-                (None, "username") if editable => format!("`{value}` already exists: use Update"),
-                (None, "username") => format!("`{value}` is not available"),
-                (None, _) => format!("`{value}` is already in use"),
-            }
-        }
-        _ => p.reason().to_owned(),
-    };
-    p.clone()
-        .placed(line, header(Some(column)).filter(|_| line > 0), cut(reason))
-}
 /// What an upload asks for: a change per row that resolved, and the problems of the rest.
 struct Plan<P> {
     /// One change per row whose cells resolved, unchanged rows included (they are
@@ -586,19 +462,4 @@ fn formula(text: &str) -> bool {
 /// with a quote themselves (so that upload, which removes one quote, gives them back).
 fn needs_quote(text: &str) -> bool {
     formula(text) || text.starts_with('\'')
-}
-
-/// The template column a problem of a row's change is about: the field it names (a typed
-/// fact of the problem, never its message), else by the rule that refused.
-fn column_for(field: Option<&str>, kind: ErrorKind) -> usize {
-    match (field, kind) {
-        (Some("username"), _) => USERNAME,
-        (Some("e-mail"), _) => EMAIL,
-        (Some("timezone"), _) => TIMEZONE,
-        (Some("sources"), _) => SOURCES,
-        (Some("sales channels"), _) => ALL_CHANNELS,
-        (Some("enabled"), _) => ENABLED,
-        (_, ErrorKind::NotPermitted | ErrorKind::Owner) => ACTION,
-        _ => ROLE,
-    }
 }
