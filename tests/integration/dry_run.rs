@@ -95,7 +95,9 @@ fn a_refused_batch_lists_every_problem_on_the_change_at_fault() {
     assert_eq!(state(&e), before, "a refused batch changed the engine");
     // The error is the first problem: authorization is judged change by change, first.
     assert_eq!(err.kind(), ErrorKind::Hierarchy, "{err}");
-    let found: Vec<(Option<usize>, ErrorKind, Option<&str>, Option<Key>)> = err
+    // Each problem as (change, kind, field, key).
+    type Seen<'a> = (Option<usize>, ErrorKind, Option<&'a str>, Option<Key>);
+    let found: Vec<Seen<'_>> = err
         .problems()
         .iter()
         .map(|p| (p.change(), p.kind(), p.field(), p.key()))
