@@ -19,27 +19,10 @@ use shopguard::audit::MemoryAudit;
 use shopguard::{
     Access, Account, AccountId, Catalog, Change, Channel, ChannelId, Engine, Grant, Level,
     Mutation, OnAccount, OnChannel, OnSource, OnStore, Role, RoleId, Source, SourceId, Store,
-    StoreId, User, UserId, permission_catalog,
+    StoreId, User, UserId,
 };
 
-permission_catalog! {
-    /// A catalog whose administration is itself subject to the rules.
-    pub(crate) struct A {
-        SELL = 0, "Register", Scoped, "sell";
-        REFUND = 1, "Register", Scoped, "refund";
-        STAFF_LIST = 2, "Team", AccountWide, "see every member of staff";
-        USERS = 3, "Team", Scoped, "create, amend and delete users";
-        ROLES = 4, "Team", Scoped, "manage roles";
-        SIGN = 5, "Documents", OwnerOnly, "sign documents";
-    }
-    admin {
-        view_users: STAFF_LIST,
-        create_users: USERS,
-        edit_users: USERS,
-        delete_users: USERS,
-        manage_roles: ROLES,
-    }
-}
+use crate::shared::{Order, Staff};
 
 const ACCT: AccountId = AccountId::new(1);
 const STORES: [u64; 3] = [1, 2, 3];
@@ -62,15 +45,15 @@ impl Tape<'_> {
             _ => Access::specific(ids.iter().copied().filter(|_| self.chance(50)).map(f)),
         }
     }
-    fn perms(&mut self) -> A {
-        A::from_bits_truncate(self.pick(64) as u64)
+    fn perms(&mut self) -> Staff {
+        Staff::from_bits_truncate(self.pick(64) as u64)
     }
     fn level(&mut self) -> Level {
         Level::new(1 + self.pick(3) as u8).unwrap()
     }
 }
 
-fn setup(t: &mut Tape<'_>, audit: Arc<MemoryAudit<A>>) -> Engine<A> {
+fn setup(t: &mut Tape<'_>, audit: Arc<MemoryAudit<Staff>>) -> Engine<Staff> {
     let e = Engine::new().with_audit(audit);
     let mut batch = vec![Mutation::PutAccount(
         Account::new(ACCT, "Shop").with_seat_limit(4 + t.pick(4) as u32),
@@ -101,10 +84,10 @@ fn setup(t: &mut Tape<'_>, audit: Arc<MemoryAudit<A>>) -> Engine<A> {
         ACCT,
         "r1",
         Level::TOP,
-        A::all(),
+        Staff::all(),
     )));
     for (id, level) in [(2u64, 2u8), (3, 3)] {
-        let perms = t.perms() | A::USERS | A::ROLES;
+        let perms = t.perms() | Staff::USERS | Staff::ROLES;
         batch.push(Mutation::PutRole(
             Role::new(
                 RoleId::new(id),
@@ -145,7 +128,7 @@ fn setup(t: &mut Tape<'_>, audit: Arc<MemoryAudit<A>>) -> Engine<A> {
     e
 }
 
-fn random_change(t: &mut Tape<'_>, e: &Engine<A>, step: u64) -> (UserId, Change<A>) {
+fn random_change(t: &mut Tape<'_>, e: &Engine<Staff>, step: u64) -> (UserId, Change<Staff>) {
     let s = e.snapshot();
     let users: Vec<User> = s.users(ACCT).cloned().collect();
     let roles: Vec<RoleId> = s.roles(ACCT).map(|r| r.id()).collect();
@@ -241,26 +224,8 @@ fn random_change(t: &mut Tape<'_>, e: &Engine<A>, step: u64) -> (UserId, Change<
     (actor, change)
 }
 
-/// An order at one store, shipped from one source, sold on one channel.
-struct Order(u64, u64, u64);
-
-impl shopguard::Resource for Order {
-    fn account(&self) -> AccountId {
-        ACCT
-    }
-    fn store(&self) -> shopguard::Place<StoreId> {
-        shopguard::Place::At(StoreId::new(self.0))
-    }
-    fn source(&self) -> shopguard::Place<SourceId> {
-        shopguard::Place::At(SourceId::new(self.1))
-    }
-    fn channel(&self) -> shopguard::Place<ChannelId> {
-        shopguard::Place::At(ChannelId::new(self.2))
-    }
-}
-
 /// Everything observable about the account.
-fn state(e: &Engine<A>) -> String {
+fn state(e: &Engine<Staff>) -> String {
     let s = e.snapshot();
     let mut out = format!("revision {}\n", s.revision());
     for r in s.roles(ACCT) {
@@ -273,11 +238,11 @@ fn state(e: &Engine<A>) -> String {
 }
 
 /// Every (user, permission, place) the account's users can do.
-fn capabilities(e: &Engine<A>) -> BTreeSet<(u64, u64, char, u64)> {
+fn capabilities(e: &Engine<Staff>) -> BTreeSet<(u64, u64, char, u64)> {
     let mut out = BTreeSet::new();
     let s = e.snapshot();
     for u in s.users(ACCT) {
-        for info in A::permissions() {
+        for info in Staff::permissions() {
             let p = info.flag();
             let id = u.id();
             let mut add = |kind: char, place: u64, ok: bool| {
@@ -300,7 +265,12 @@ fn capabilities(e: &Engine<A>) -> BTreeSet<(u64, u64, char, u64)> {
             for st in STORES {
                 for so in SOURCES {
                     for ch in CHANNELS {
-                        let order = Order(st, so, ch);
+                        let order = Order::at(
+                            ACCT,
+                            StoreId::new(st),
+                            SourceId::new(so),
+                            ChannelId::new(ch),
+                        );
                         add('x', st * 10_000 + so * 100 + ch, s.can(id, p, &order));
                     }
                 }

@@ -21,6 +21,7 @@ mod properties;
 mod reverse;
 mod rules;
 mod security;
+mod shared;
 mod storage;
 mod write_model;
 mod writes;

@@ -25,27 +25,10 @@ use proptest::test_runner::TestRunner;
 use shopguard::{
     Access, Account, AccountId, Applied, Catalog, Change, Channel, ChannelId, Decision, Engine,
     Error, ErrorKind, Grant, Level, Mutation, OnUser, Role, RoleId, Source, SourceId, Store,
-    StoreId, User, UserId, permission_catalog,
+    StoreId, User, UserId,
 };
 
-permission_catalog! {
-    /// One permission creates, amends and deletes users.
-    pub(crate) struct M {
-        SELL = 0, "Register", Scoped, "sell";
-        REFUND = 1, "Register", Scoped, "refund";
-        STAFF_LIST = 2, "Team", AccountWide, "see every member of staff";
-        USERS = 3, "Team", Scoped, "create, amend and delete users";
-        ROLES = 4, "Team", Scoped, "manage roles";
-        SIGN = 5, "Documents", OwnerOnly, "sign documents";
-    }
-    admin {
-        view_users: STAFF_LIST,
-        create_users: USERS,
-        edit_users: USERS,
-        delete_users: USERS,
-        manage_roles: ROLES,
-    }
-}
+use crate::shared::Staff;
 
 const ACCT: AccountId = AccountId::new(1);
 const STORES: [u64; 3] = [1, 2, 3];
@@ -58,7 +41,7 @@ const OWNER_ROLE: RoleId = RoleId::new(1);
 /// every actor tries to create.
 #[derive(Clone)]
 struct World {
-    roles: Vec<Role<M>>,
+    roles: Vec<Role<Staff>>,
     users: Vec<User>,
     newcomers: Vec<User>,
 }
@@ -108,15 +91,15 @@ fn world() -> impl Strategy<Value = World> {
         prop::collection::vec(spec(1..=2), 1..=3),
     )
         .prop_map(|(roles, staff, newcomers)| {
-            let mut all = vec![Role::new(OWNER_ROLE, ACCT, "r1", Level::TOP, M::all())];
+            let mut all = vec![Role::new(OWNER_ROLE, ACCT, "r1", Level::TOP, Staff::all())];
             for (i, (level, bits, users, ceiling)) in roles.into_iter().enumerate() {
                 let id = 2 + i as u64;
                 // The first random role always manages users; the others often do.
-                let perms = M::from_bits_truncate(bits).difference(M::USERS)
+                let perms = Staff::from_bits_truncate(bits).difference(Staff::USERS)
                     | if users || i == 0 {
-                        M::USERS
+                        Staff::USERS
                     } else {
-                        M::empty()
+                        Staff::empty()
                     };
                 all.push(
                     Role::new(
@@ -166,7 +149,7 @@ fn world() -> impl Strategy<Value = World> {
 }
 
 impl World {
-    fn batch(&self) -> Vec<Mutation<M>> {
+    fn batch(&self) -> Vec<Mutation<Staff>> {
         let mut batch = vec![Mutation::PutAccount(
             Account::new(ACCT, "Shop").with_seat_limit(1_000),
         )];
@@ -188,7 +171,7 @@ impl World {
         batch
     }
 
-    fn role(&self, id: RoleId) -> Option<&Role<M>> {
+    fn role(&self, id: RoleId) -> Option<&Role<Staff>> {
         self.roles.iter().find(|r| r.id() == id)
     }
 }
@@ -227,7 +210,7 @@ impl fmt::Debug for World {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f)?;
         for r in &self.roles {
-            let perms: Vec<&str> = M::permissions()
+            let perms: Vec<&str> = Staff::permissions()
                 .iter()
                 .filter(|i| r.permissions().contains(i.flag()))
                 .map(|i| i.name())
@@ -324,7 +307,7 @@ fn agree(
 fn check_world(w: &World, tally: &Tally) -> Result<(), TestCaseError> {
     let batch = w.batch();
     let fresh = || {
-        let e = Engine::<M>::new();
+        let e = Engine::<Staff>::new();
         e.unchecked_apply(batch.clone()).unwrap();
         e
     };
@@ -336,13 +319,13 @@ fn check_world(w: &World, tally: &Tally) -> Result<(), TestCaseError> {
             .iter()
             .filter(|g| {
                 w.role(g.role)
-                    .is_some_and(|r| r.permissions().contains(M::USERS))
+                    .is_some_and(|r| r.permissions().contains(Staff::USERS))
             })
             .count();
         for target in &w.users {
             let t = target.id();
-            let decision = world.check(a, M::USERS, &OnUser(ACCT, t));
-            let read = world.can(a, M::USERS, &OnUser(ACCT, t));
+            let decision = world.check(a, Staff::USERS, &OnUser(ACCT, t));
+            let read = world.can(a, Staff::USERS, &OnUser(ACCT, t));
             prop_assert_eq!(read, decision.is_allowed());
             bump(&tally.pairs);
             if read {
@@ -376,7 +359,7 @@ fn check_world(w: &World, tally: &Tally) -> Result<(), TestCaseError> {
                 if !actor.is_owner() {
                     bump(&tally.created_by_staff);
                 }
-                let after = e.check(a, M::USERS, &OnUser(ACCT, new.id()));
+                let after = e.check(a, Staff::USERS, &OnUser(ACCT, new.id()));
                 prop_assert!(
                     after.is_allowed(),
                     "u{} created u{}, but check then denies managing it: {:?}",

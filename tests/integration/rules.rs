@@ -1,257 +1,262 @@
-//! One test per rule of the read side (R1–R5, R10, R11, R13), named by behaviour.
+//! The rules of the read side (R1–R5, R10, R11, R13).
+//!
+//! Most of them are tables: rows of "this user asks this permission on this resource, and gets
+//! this decision", a table per rule, checked against the fixture account by [`expect`], which
+//! runs every row and then fails with the list of all rows that did not hold. The tests that
+//! change the account between checks run their rows in a table before and after the change;
+//! the rest (which grant allows, how a denial reads, threads and snapshots) are ordinary tests.
 
 use shopguard::{
-    Account, AccountId, ChannelId, Decision, DenyReason, Dimension, Engine, Mutation, OnAccount,
-    OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, RoleId, SourceId, Store,
-    StoreId, UserId,
+    Account, ChannelId, Decision, DenyReason, Dimension, Engine, Mutation, OnAccount, OnChannel,
+    OnRole, OnSource, OnStore, OnUser, Resource, RoleId, SourceId, Store, StoreId, UserId,
 };
 
 use crate::fixture::*;
+use crate::shared::Order;
 
-struct Order {
-    store: Place<StoreId>,
-    source: Place<SourceId>,
-    channel: Place<ChannelId>,
+/// A resource a row can name and a failure can print.
+trait Described: Resource + std::fmt::Debug {}
+
+impl<R: Resource + std::fmt::Debug> Described for R {}
+
+/// The decision a row expects.
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    /// Allowed, by a grant of this role.
+    Allow(RoleId),
+    /// Denied, for this reason.
+    Deny(DenyReason),
 }
 
-impl Resource for Order {
-    fn account(&self) -> AccountId {
-        ACME
-    }
-    fn store(&self) -> Place<StoreId> {
-        self.store
-    }
-    fn source(&self) -> Place<SourceId> {
-        self.source
-    }
-    fn channel(&self) -> Place<ChannelId> {
-        self.channel
-    }
-}
+use Want::{Allow, Deny};
 
-fn order(store: StoreId, source: Option<SourceId>, channel: ChannelId) -> Order {
-    Order {
-        store: Place::At(store),
-        source: source.map_or(Place::Unplaced, Place::At),
-        channel: Place::At(channel),
-    }
-}
+/// (rule, what the row shows, user, permission, resource, expected decision).
+type Row<'r> = (
+    &'static str,
+    &'static str,
+    UserId,
+    T,
+    &'r dyn Described,
+    Want,
+);
 
+/// Checks every row: `check` must give the expected decision (an allow naming the expected
+/// role), and `can` must agree with it. Fails once, listing every row that did not hold.
 #[track_caller]
-fn allow<R: Resource>(e: &Engine<T>, user: UserId, p: T, r: &R, role: RoleId) {
-    let d = e.check(user, p, r);
-    match d {
-        Decision::Allow(a) => assert_eq!(a.role(), role, "allowed by the wrong grant"),
-        Decision::Deny(reason) => panic!("expected allow by {role}, got deny: {reason}"),
-    }
-    assert!(e.can(user, p, r), "can disagrees with check");
-}
-
-#[track_caller]
-fn deny<R: Resource>(e: &Engine<T>, user: UserId, p: T, r: &R, reason: DenyReason) {
-    assert_eq!(e.check(user, p, r), Decision::Deny(reason));
-    assert!(!e.can(user, p, r), "can disagrees with check");
-}
-
-#[test]
-fn r1_unknown_user_is_denied() {
-    let e = engine();
-    deny(
-        &e,
-        UserId::new(9999),
-        T::SELL,
-        &OnStore(ACME, NORTH),
-        DenyReason::UnknownUser,
+fn expect(e: &Engine<T>, rows: &[Row<'_>]) {
+    let failures: Vec<String> = rows
+        .iter()
+        .filter_map(|&(rule, what, user, p, r, want)| {
+            let got = e.check(user, p, r);
+            let can = e.can(user, p, r);
+            let holds = match want {
+                Allow(role) => matches!(got, Decision::Allow(a) if a.role() == role) && can,
+                Deny(reason) => got == Decision::Deny(reason) && !can,
+            };
+            (!holds).then(|| {
+                format!(
+                    "{rule} {what}: {user:?} asking {p:?} on {r:?}: expected {want:?}, \
+                     got {got:?}, can {can}"
+                )
+            })
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
     );
 }
 
 #[test]
-fn r1_disabled_user_is_denied_even_as_admin() {
-    let e = engine();
-    deny(
-        &e,
-        DISABLED,
-        T::SELL,
-        &OnStore(ACME, NORTH),
-        DenyReason::UserDisabled,
-    );
-}
-
-#[test]
-fn r1_unknown_store_source_channel_role_user_are_denied() {
-    let e = engine();
-    let s = StoreId::new(777);
-    deny(
-        &e,
-        OWNER,
-        T::SELL,
-        &OnStore(ACME, s),
-        DenyReason::UnknownStore(s),
-    );
-    let src = SourceId::new(777);
-    deny(
-        &e,
-        OWNER,
-        T::SHIP,
-        &OnSource(ACME, src),
-        DenyReason::UnknownSource(src),
-    );
-    let c = ChannelId::new(777);
-    deny(
-        &e,
-        OWNER,
-        T::SHIP,
-        &OnChannel(ACME, c),
-        DenyReason::UnknownChannel(c),
-    );
-    let r = RoleId::new(777);
-    deny(
-        &e,
-        OWNER,
-        T::SELL,
-        &OnRole(ACME, r),
-        DenyReason::UnknownRole(r),
-    );
-    let u = UserId::new(777);
-    deny(
-        &e,
-        OWNER,
-        T::SELL,
-        &OnUser(ACME, u),
-        DenyReason::UnknownTargetUser(u),
-    );
-}
-
-#[test]
-fn r1_empty_permission_is_denied() {
-    let e = engine();
-    deny(
-        &e,
-        OWNER,
-        T::empty(),
-        &OnStore(ACME, NORTH),
-        DenyReason::NoPermissionAsked,
-    );
-}
-
-#[test]
-fn r1_unknown_bits_are_never_granted() {
-    let e = engine();
+fn r1_deny_by_default() {
+    let (store, source, channel) = (StoreId::new(777), SourceId::new(777), ChannelId::new(777));
+    let (role, user) = (RoleId::new(777), UserId::new(777));
     let future = T::from_bits_retain(1 << 40);
-    deny(
-        &e,
-        OWNER,
-        future,
-        &OnStore(ACME, NORTH),
-        DenyReason::PermissionMissing,
+    expect(
+        &engine(),
+        &[
+            (
+                "R1",
+                "an unknown user is denied",
+                UserId::new(9999),
+                T::SELL,
+                &OnStore(ACME, NORTH),
+                Deny(DenyReason::UnknownUser),
+            ),
+            (
+                "R1",
+                "a disabled user is denied, even an administrator",
+                DISABLED,
+                T::SELL,
+                &OnStore(ACME, NORTH),
+                Deny(DenyReason::UserDisabled),
+            ),
+            (
+                "R1",
+                "an unknown store is denied",
+                OWNER,
+                T::SELL,
+                &OnStore(ACME, store),
+                Deny(DenyReason::UnknownStore(store)),
+            ),
+            (
+                "R1",
+                "an unknown source is denied",
+                OWNER,
+                T::SHIP,
+                &OnSource(ACME, source),
+                Deny(DenyReason::UnknownSource(source)),
+            ),
+            (
+                "R1",
+                "an unknown channel is denied",
+                OWNER,
+                T::SHIP,
+                &OnChannel(ACME, channel),
+                Deny(DenyReason::UnknownChannel(channel)),
+            ),
+            (
+                "R1",
+                "an unknown role is denied",
+                OWNER,
+                T::SELL,
+                &OnRole(ACME, role),
+                Deny(DenyReason::UnknownRole(role)),
+            ),
+            (
+                "R1",
+                "an unknown target user is denied",
+                OWNER,
+                T::SELL,
+                &OnUser(ACME, user),
+                Deny(DenyReason::UnknownTargetUser(user)),
+            ),
+            (
+                "R1",
+                "asking no permission is denied",
+                OWNER,
+                T::empty(),
+                &OnStore(ACME, NORTH),
+                Deny(DenyReason::NoPermissionAsked),
+            ),
+            (
+                "R1",
+                "bits the catalog does not know are never granted",
+                OWNER,
+                future,
+                &OnStore(ACME, NORTH),
+                Deny(DenyReason::PermissionMissing),
+            ),
+            (
+                "R1",
+                "a resource of another account is denied",
+                OWNER,
+                T::SELL,
+                &OnStore(OTHER, FOREIGN_STORE),
+                Deny(DenyReason::WrongAccount),
+            ),
+            (
+                "R1",
+                "a resource of our account naming another account's store is denied",
+                OWNER,
+                T::SELL,
+                &OnStore(ACME, FOREIGN_STORE),
+                Deny(DenyReason::UnknownStore(FOREIGN_STORE)),
+            ),
+            (
+                "R1",
+                "another account's owner is denied on our store",
+                OTHER_OWNER,
+                T::SELL,
+                &OnStore(ACME, NORTH),
+                Deny(DenyReason::WrongAccount),
+            ),
+            (
+                "R1",
+                "another account's role is unknown as a subject",
+                OWNER,
+                T::SELL,
+                &OnRole(ACME, RoleId::new(50)),
+                Deny(DenyReason::UnknownRole(RoleId::new(50))),
+            ),
+            (
+                "R1",
+                "another account's user is unknown as a subject",
+                OWNER,
+                T::SELL,
+                &OnUser(ACME, OTHER_OWNER),
+                Deny(DenyReason::UnknownTargetUser(OTHER_OWNER)),
+            ),
+        ],
     );
 }
 
 #[test]
-fn r1_check_never_crosses_accounts() {
-    let e = engine();
-    // The resource says it is of another account.
-    deny(
-        &e,
-        OWNER,
-        T::SELL,
-        &OnStore(OTHER, FOREIGN_STORE),
-        DenyReason::WrongAccount,
-    );
-    // The resource claims our account but names another account's store.
-    deny(
-        &e,
-        OWNER,
-        T::SELL,
-        &OnStore(ACME, FOREIGN_STORE),
-        DenyReason::UnknownStore(FOREIGN_STORE),
-    );
-    // Another account's owner on our store.
-    deny(
-        &e,
-        OTHER_OWNER,
-        T::SELL,
-        &OnStore(ACME, NORTH),
-        DenyReason::WrongAccount,
-    );
-    // Another account's role and user as subjects.
-    deny(
-        &e,
-        OWNER,
-        T::SELL,
-        &OnRole(ACME, RoleId::new(50)),
-        DenyReason::UnknownRole(RoleId::new(50)),
-    );
-    deny(
-        &e,
-        OWNER,
-        T::SELL,
-        &OnUser(ACME, OTHER_OWNER),
-        DenyReason::UnknownTargetUser(OTHER_OWNER),
-    );
-}
-
-#[test]
-fn r2_cashier_sells_in_own_store_only() {
-    let e = engine();
-    allow(&e, CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH), CASHIER);
-    deny(
-        &e,
-        CASHIER_NORTH,
-        T::SELL,
-        &OnStore(ACME, SOUTH),
-        DenyReason::OutsideScope(Dimension::Store),
-    );
-}
-
-#[test]
-fn r2_permission_not_held_is_denied() {
-    let e = engine();
-    deny(
-        &e,
-        CASHIER_NORTH,
-        T::REFUND,
-        &OnStore(ACME, NORTH),
-        DenyReason::PermissionMissing,
-    );
-}
-
-#[test]
-fn r2_several_permissions_need_all_of_them() {
-    let e = engine();
-    allow(
-        &e,
-        MANAGER_NORTH,
-        T::SELL | T::REFUND,
-        &OnStore(ACME, NORTH),
-        MANAGER,
-    );
-    deny(
-        &e,
-        CASHIER_NORTH,
-        T::SELL | T::REFUND,
-        &OnStore(ACME, NORTH),
-        DenyReason::PermissionMissing,
-    );
-}
-
-#[test]
-fn r2_role_channel_ceiling_narrows_user_access() {
-    let e = engine();
-    // The cashier has all channels, but the role's ceiling is the web store.
-    allow(
-        &e,
-        CASHIER_NORTH,
-        T::SHIP,
-        &order(NORTH, Some(SHOP_SOURCE), WEB),
-        CASHIER,
-    );
-    deny(
-        &e,
-        CASHIER_NORTH,
-        T::SHIP,
-        &order(NORTH, Some(SHOP_SOURCE), MARKET),
-        DenyReason::OutsideScope(Dimension::Channel),
+fn r2_one_grant_must_hold_every_permission_within_its_scope() {
+    expect(
+        &engine(),
+        &[
+            (
+                "R2",
+                "a cashier sells in its own store",
+                CASHIER_NORTH,
+                T::SELL,
+                &OnStore(ACME, NORTH),
+                Allow(CASHIER),
+            ),
+            (
+                "R2",
+                "a cashier does not sell in another store",
+                CASHIER_NORTH,
+                T::SELL,
+                &OnStore(ACME, SOUTH),
+                Deny(DenyReason::OutsideScope(Dimension::Store)),
+            ),
+            (
+                "R2",
+                "a permission the role does not hold is denied",
+                CASHIER_NORTH,
+                T::REFUND,
+                &OnStore(ACME, NORTH),
+                Deny(DenyReason::PermissionMissing),
+            ),
+            (
+                "R2",
+                "several permissions, all held, are allowed",
+                MANAGER_NORTH,
+                T::SELL | T::REFUND,
+                &OnStore(ACME, NORTH),
+                Allow(MANAGER),
+            ),
+            (
+                "R2",
+                "several permissions, one not held, are denied",
+                CASHIER_NORTH,
+                T::SELL | T::REFUND,
+                &OnStore(ACME, NORTH),
+                Deny(DenyReason::PermissionMissing),
+            ),
+            // The cashier has all channels, but the role's ceiling is the web store.
+            (
+                "R2",
+                "the role's channel ceiling lets the cashier ship web orders",
+                CASHIER_NORTH,
+                T::SHIP,
+                &Order::at(ACME, NORTH, SHOP_SOURCE, WEB),
+                Allow(CASHIER),
+            ),
+            (
+                "R2",
+                "the role's channel ceiling narrows the cashier's channels to the web store",
+                CASHIER_NORTH,
+                T::SHIP,
+                &Order::at(ACME, NORTH, SHOP_SOURCE, MARKET),
+                Deny(DenyReason::OutsideScope(Dimension::Channel)),
+            ),
+        ],
     );
 }
 
@@ -261,159 +266,207 @@ fn r3_all_covers_stores_created_later_and_specific_does_not() {
     let east = StoreId::new(12);
     e.unchecked_apply([Mutation::PutStore(Store::new(east, ACME, "East"))])
         .unwrap();
-    allow(&e, OWNER, T::SELL, &OnStore(ACME, east), ADMIN);
-    deny(
+    expect(
         &e,
-        MANAGER_NORTH,
-        T::SELL,
-        &OnStore(ACME, east),
-        DenyReason::OutsideScope(Dimension::Store),
+        &[
+            (
+                "R3",
+                "all stores cover a store created later",
+                OWNER,
+                T::SELL,
+                &OnStore(ACME, east),
+                Allow(ADMIN),
+            ),
+            (
+                "R3",
+                "specific stores do not cover a store created later",
+                MANAGER_NORTH,
+                T::SELL,
+                &OnStore(ACME, east),
+                Deny(DenyReason::OutsideScope(Dimension::Store)),
+            ),
+        ],
     );
 }
 
 #[test]
-fn r4_user_without_sources_gets_a_distinct_denial() {
-    let e = engine();
-    deny(
-        &e,
-        NO_SOURCES,
-        T::SHIP,
-        &OnSource(ACME, WAREHOUSE),
-        DenyReason::NoSources,
-    );
-    deny(
-        &e,
-        NO_SOURCES,
-        T::SHIP,
-        &order(NORTH, Some(WAREHOUSE), WEB),
-        DenyReason::NoSources,
-    );
-    // Not source-scoped: the same user is fine.
-    allow(&e, NO_SOURCES, T::SELL, &OnStore(ACME, NORTH), MANAGER);
-}
-
-#[test]
-fn r4_specific_sources_limit_orders() {
-    let e = engine();
-    allow(
-        &e,
-        MANAGER_NORTH,
-        T::SHIP,
-        &order(NORTH, Some(SHOP_SOURCE), WEB),
-        MANAGER,
-    );
-    deny(
-        &e,
-        MANAGER_NORTH,
-        T::SHIP,
-        &order(NORTH, Some(WAREHOUSE), WEB),
-        DenyReason::OutsideScope(Dimension::Source),
-    );
-}
-
-#[test]
-fn r5_unsourced_orders_need_all_sources() {
-    let e = engine();
-    deny(
-        &e,
-        MANAGER_NORTH,
-        T::SHIP,
-        &order(NORTH, None, WEB),
-        DenyReason::NeedsAll(Dimension::Source),
-    );
-    allow(
-        &e,
-        CASHIER_NORTH,
-        T::SHIP,
-        &order(NORTH, None, WEB),
-        CASHIER,
+fn r4_sources_limit_what_is_source_scoped() {
+    expect(
+        &engine(),
+        &[
+            (
+                "R4",
+                "a user without sources gets its own denial on a source",
+                NO_SOURCES,
+                T::SHIP,
+                &OnSource(ACME, WAREHOUSE),
+                Deny(DenyReason::NoSources),
+            ),
+            (
+                "R4",
+                "a user without sources gets its own denial on an order",
+                NO_SOURCES,
+                T::SHIP,
+                &Order::at(ACME, NORTH, WAREHOUSE, WEB),
+                Deny(DenyReason::NoSources),
+            ),
+            (
+                "R4",
+                "a user without sources is fine where nothing is source-scoped",
+                NO_SOURCES,
+                T::SELL,
+                &OnStore(ACME, NORTH),
+                Allow(MANAGER),
+            ),
+            (
+                "R4",
+                "specific sources reach orders from those sources",
+                MANAGER_NORTH,
+                T::SHIP,
+                &Order::at(ACME, NORTH, SHOP_SOURCE, WEB),
+                Allow(MANAGER),
+            ),
+            (
+                "R4",
+                "specific sources do not reach orders from other sources",
+                MANAGER_NORTH,
+                T::SHIP,
+                &Order::at(ACME, NORTH, WAREHOUSE, WEB),
+                Deny(DenyReason::OutsideScope(Dimension::Source)),
+            ),
+        ],
     );
 }
 
 #[test]
-fn r5_orders_without_a_channel_need_all_channels() {
-    let e = engine();
-    let no_channel = Order {
-        store: Place::At(NORTH),
-        source: Place::At(SHOP_SOURCE),
-        channel: Place::Unplaced,
-    };
-    // The cashier's role ceiling is one channel, so it does not reach unplaced orders.
-    deny(
-        &e,
-        CASHIER_NORTH,
-        T::SHIP,
-        &no_channel,
-        DenyReason::NeedsAll(Dimension::Channel),
+fn r5_unplaced_resources_need_all_of_their_dimension() {
+    expect(
+        &engine(),
+        &[
+            (
+                "R5",
+                "an unsourced order is out of reach of specific sources",
+                MANAGER_NORTH,
+                T::SHIP,
+                &Order::pending_sourcing(ACME, NORTH, WEB),
+                Deny(DenyReason::NeedsAll(Dimension::Source)),
+            ),
+            (
+                "R5",
+                "an unsourced order is reached with all sources",
+                CASHIER_NORTH,
+                T::SHIP,
+                &Order::pending_sourcing(ACME, NORTH, WEB),
+                Allow(CASHIER),
+            ),
+            // The cashier's role ceiling is one channel, so it does not reach unplaced orders.
+            (
+                "R5",
+                "an order without a channel is out of reach of a channel ceiling",
+                CASHIER_NORTH,
+                T::SHIP,
+                &Order::without_channel(ACME, NORTH, SHOP_SOURCE),
+                Deny(DenyReason::NeedsAll(Dimension::Channel)),
+            ),
+            (
+                "R5",
+                "an order without a channel is reached with all channels",
+                MANAGER_NORTH,
+                T::SHIP,
+                &Order::without_channel(ACME, NORTH, SHOP_SOURCE),
+                Allow(MANAGER),
+            ),
+            (
+                "R5",
+                "the account as a whole is out of reach of specific stores",
+                MANAGER_NORTH,
+                T::SELL,
+                &OnAccount(ACME),
+                Deny(DenyReason::NeedsAll(Dimension::Store)),
+            ),
+            (
+                "R5",
+                "the account as a whole is reached with all stores",
+                OWNER,
+                T::SELL,
+                &OnAccount(ACME),
+                Allow(ADMIN),
+            ),
+        ],
     );
-    allow(&e, MANAGER_NORTH, T::SHIP, &no_channel, MANAGER);
-}
-
-#[test]
-fn account_resource_needs_all_stores_unless_account_wide() {
-    let e = engine();
-    deny(
-        &e,
-        MANAGER_NORTH,
-        T::SELL,
-        &OnAccount(ACME),
-        DenyReason::NeedsAll(Dimension::Store),
-    );
-    allow(&e, OWNER, T::SELL, &OnAccount(ACME), ADMIN);
 }
 
 #[test]
 fn r10_store_manager_reaches_only_users_inside_its_stores() {
-    let e = engine();
-    allow(
-        &e,
-        MANAGER_NORTH,
-        T::SELL,
-        &OnUser(ACME, CASHIER_NORTH),
-        MANAGER,
-    );
-    deny(
-        &e,
-        MANAGER_NORTH,
-        T::SELL,
-        &OnUser(ACME, CASHIER_SOUTH),
-        DenyReason::OutsideScope(Dimension::Store),
-    );
-    // A user with all stores lies outside any store-limited manager.
-    deny(
-        &e,
-        MANAGER_NORTH,
-        T::SELL,
-        &OnUser(ACME, OWNER),
-        DenyReason::OutsideScope(Dimension::Store),
+    expect(
+        &engine(),
+        &[
+            (
+                "R10",
+                "a store manager reaches a user of its store",
+                MANAGER_NORTH,
+                T::SELL,
+                &OnUser(ACME, CASHIER_NORTH),
+                Allow(MANAGER),
+            ),
+            (
+                "R10",
+                "a store manager does not reach a user of another store",
+                MANAGER_NORTH,
+                T::SELL,
+                &OnUser(ACME, CASHIER_SOUTH),
+                Deny(DenyReason::OutsideScope(Dimension::Store)),
+            ),
+            (
+                "R10",
+                "a user with all stores lies outside any store-limited manager",
+                MANAGER_NORTH,
+                T::SELL,
+                &OnUser(ACME, OWNER),
+                Deny(DenyReason::OutsideScope(Dimension::Store)),
+            ),
+        ],
     );
 }
 
 #[test]
 fn r13_account_wide_permission_ignores_store_access() {
-    let e = engine();
-    allow(
-        &e,
-        MANAGER_NORTH,
-        T::LIST_STAFF,
-        &OnStore(ACME, SOUTH),
-        MANAGER,
-    );
-    allow(&e, MANAGER_NORTH, T::LIST_STAFF, &OnAccount(ACME), MANAGER);
-    allow(
-        &e,
-        MANAGER_NORTH,
-        T::LIST_STAFF,
-        &OnUser(ACME, CASHIER_SOUTH),
-        MANAGER,
-    );
-    // Mixed with a scoped permission, the store scope applies again.
-    deny(
-        &e,
-        MANAGER_NORTH,
-        T::LIST_STAFF | T::SELL,
-        &OnStore(ACME, SOUTH),
-        DenyReason::OutsideScope(Dimension::Store),
+    expect(
+        &engine(),
+        &[
+            (
+                "R13",
+                "an account-wide permission reaches a store outside the grant",
+                MANAGER_NORTH,
+                T::LIST_STAFF,
+                &OnStore(ACME, SOUTH),
+                Allow(MANAGER),
+            ),
+            (
+                "R13",
+                "an account-wide permission reaches the account as a whole",
+                MANAGER_NORTH,
+                T::LIST_STAFF,
+                &OnAccount(ACME),
+                Allow(MANAGER),
+            ),
+            (
+                "R13",
+                "an account-wide permission reaches a user outside the grant",
+                MANAGER_NORTH,
+                T::LIST_STAFF,
+                &OnUser(ACME, CASHIER_SOUTH),
+                Allow(MANAGER),
+            ),
+            (
+                "R13",
+                "mixed with a scoped permission, the store scope applies again",
+                MANAGER_NORTH,
+                T::LIST_STAFF | T::SELL,
+                &OnStore(ACME, SOUTH),
+                Deny(DenyReason::OutsideScope(Dimension::Store)),
+            ),
+        ],
     );
 }
 
@@ -421,26 +474,34 @@ fn r13_account_wide_permission_ignores_store_access() {
 fn r13_entity_level_billing_widens_accountant_and_withholds_store_billing() {
     let e = engine();
     // Billed per store: the accountant sees its store's invoices only; the manager its own.
-    allow(
+    expect(
         &e,
-        ACCOUNTANT_NORTH,
-        T::INVOICES,
-        &OnStore(ACME, NORTH),
-        ACCOUNTANT,
-    );
-    deny(
-        &e,
-        ACCOUNTANT_NORTH,
-        T::INVOICES,
-        &OnStore(ACME, SOUTH),
-        DenyReason::OutsideScope(Dimension::Store),
-    );
-    allow(
-        &e,
-        MANAGER_NORTH,
-        T::STORE_INVOICES,
-        &OnStore(ACME, NORTH),
-        MANAGER,
+        &[
+            (
+                "R13",
+                "billed per store, the accountant sees its store's invoices",
+                ACCOUNTANT_NORTH,
+                T::INVOICES,
+                &OnStore(ACME, NORTH),
+                Allow(ACCOUNTANT),
+            ),
+            (
+                "R13",
+                "billed per store, the accountant does not see another store's invoices",
+                ACCOUNTANT_NORTH,
+                T::INVOICES,
+                &OnStore(ACME, SOUTH),
+                Deny(DenyReason::OutsideScope(Dimension::Store)),
+            ),
+            (
+                "R13",
+                "billed per store, the manager sees its store's invoices",
+                MANAGER_NORTH,
+                T::STORE_INVOICES,
+                &OnStore(ACME, NORTH),
+                Allow(MANAGER),
+            ),
+        ],
     );
 
     e.unchecked_apply([Mutation::PutAccount(
@@ -449,47 +510,79 @@ fn r13_entity_level_billing_widens_accountant_and_withholds_store_billing() {
             .with_entity_level_billing(true),
     )])
     .unwrap();
-    allow(
+    expect(
         &e,
-        ACCOUNTANT_NORTH,
-        T::INVOICES,
-        &OnStore(ACME, SOUTH),
-        ACCOUNTANT,
-    );
-    allow(
-        &e,
-        ACCOUNTANT_NORTH,
-        T::INVOICES,
-        &OnAccount(ACME),
-        ACCOUNTANT,
-    );
-    deny(
-        &e,
-        MANAGER_NORTH,
-        T::STORE_INVOICES,
-        &OnStore(ACME, NORTH),
-        DenyReason::PermissionMissing,
+        &[
+            (
+                "R13",
+                "billed per entity, the accountant sees another store's invoices",
+                ACCOUNTANT_NORTH,
+                T::INVOICES,
+                &OnStore(ACME, SOUTH),
+                Allow(ACCOUNTANT),
+            ),
+            (
+                "R13",
+                "billed per entity, the accountant sees the account's invoices",
+                ACCOUNTANT_NORTH,
+                T::INVOICES,
+                &OnAccount(ACME),
+                Allow(ACCOUNTANT),
+            ),
+            (
+                "R13",
+                "billed per entity, store billing is withheld from the manager",
+                MANAGER_NORTH,
+                T::STORE_INVOICES,
+                &OnStore(ACME, NORTH),
+                Deny(DenyReason::PermissionMissing),
+            ),
+        ],
     );
 }
 
 #[test]
 fn r11_owner_only_permission_needs_the_owner() {
     let e = engine();
-    allow(&e, OWNER, T::SIGN, &OnAccount(ACME), ADMIN);
+    expect(
+        &e,
+        &[(
+            "R11",
+            "the owner signs",
+            OWNER,
+            T::SIGN,
+            &OnAccount(ACME),
+            Allow(ADMIN),
+        )],
+    );
     // Another administrator-level user is not the owner.
+    let second = UserId::new(150);
     e.unchecked_apply([Mutation::PutUser(
-        shopguard::User::new(UserId::new(150), ACME, "second-admin", "a2@acme.example")
+        shopguard::User::new(second, ACME, "second-admin", "a2@acme.example")
             .with_grant(shopguard::Grant::new(ADMIN, shopguard::Access::All)),
     )])
     .unwrap();
-    deny(
+    expect(
         &e,
-        UserId::new(150),
-        T::SIGN,
-        &OnAccount(ACME),
-        DenyReason::OwnerOnly,
+        &[
+            (
+                "R11",
+                "another administrator does not sign",
+                second,
+                T::SIGN,
+                &OnAccount(ACME),
+                Deny(DenyReason::OwnerOnly),
+            ),
+            (
+                "R11",
+                "another administrator does what is not owner-only",
+                second,
+                T::SELL,
+                &OnAccount(ACME),
+                Allow(ADMIN),
+            ),
+        ],
     );
-    allow(&e, UserId::new(150), T::SELL, &OnAccount(ACME), ADMIN);
 }
 
 #[test]
