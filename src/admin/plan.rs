@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
+use crate::admin::actor::Actor;
 use crate::admin::audit::{AuditRecord, Object, Outcome};
 use crate::admin::authorize;
 use crate::admin::change::Change;
@@ -24,11 +25,11 @@ use crate::{Error, ErrorKind, Problem};
 
 /// How a batch is planned.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Options {
-    /// A change that, once authorized, would write users exactly as they are is left out of
-    /// the batch (the CSV upload's unchanged rows): authorized like the others, then neither
-    /// stored nor audited.
-    pub(crate) skip_unchanged: bool,
+pub(crate) struct Options<'a> {
+    /// The changes (by position) that are authorized like the others and then left out of
+    /// the batch, neither stored nor audited: the CSV upload's rows that match the user as the
+    /// file was read.
+    pub(crate) unchanged: &'a [bool],
 }
 
 /// The batch's problems so far: the first error (what the refusal says), and every problem.
@@ -75,7 +76,7 @@ pub(crate) fn stage<P: Catalog>(
     changes: &[Change<P>],
     at: u64,
     revision: u64,
-    options: Options,
+    options: Options<'_>,
 ) -> Result<Staged<'static, P>, Error> {
     let account = current.user(actor).map(User::account);
     let mut next = Index::clone(current);
@@ -86,7 +87,7 @@ pub(crate) fn stage<P: Catalog>(
     let mut report = Report::default();
     // Which change last wrote each object, and which changes enabled a user, in order.
     let mut writer_of: HashMap<Key, usize> = HashMap::new();
-    let mut enabling: Vec<(AccountId, usize)> = Vec::new();
+    let mut enabling: Vec<(AccountId, usize, UserId)> = Vec::new();
     let mut mutated = true;
     // New users authorization refused: their own rules are checked at the end all the same.
     let mut refused_new: Vec<(usize, &User)> = Vec::new();
@@ -104,7 +105,7 @@ pub(crate) fn stage<P: Catalog>(
                 continue;
             }
         };
-        if options.skip_unchanged && writes_nothing(&next, &planned.mutations) {
+        if options.unchanged.get(i).copied().unwrap_or(false) {
             continue;
         }
         for m in &planned.mutations {
@@ -112,7 +113,7 @@ pub(crate) fn stage<P: Catalog>(
                 && u.is_enabled()
                 && !next.user(u.id()).is_some_and(User::is_enabled)
             {
-                enabling.push((u.account(), i));
+                enabling.push((u.account(), i, u.id()));
             }
             writer_of.insert(m.key(), i);
         }
@@ -138,11 +139,25 @@ pub(crate) fn stage<P: Catalog>(
     }
     if mutated {
         let (found, omitted) = next.settle_all(&pending).into_parts();
+        // A seat is taken by a user enabled at the end: the last change that enabled it.
+        let mut seen = std::collections::HashSet::new();
+        let mut takes_seat: Vec<(AccountId, usize)> = enabling
+            .iter()
+            .rev()
+            .filter(|(_, _, id)| seen.insert(*id) && next.user(*id).is_some_and(User::is_enabled))
+            .map(|(a, i, _)| (*a, *i))
+            .collect();
+        takes_seat.reverse();
         for (object, err) in found {
-            place(&mut report, object, err, &writer_of, &enabling);
+            place(&mut report, object, err, &writer_of, &takes_seat);
         }
         report.omitted = report.omitted.saturating_add(omitted);
-        check_refused_new(&mut report, &next, &refused_new);
+        // R9, R20: whether a name is taken is said only to an actor who may create users.
+        let may_create =
+            Actor::new(&next, actor).is_ok_and(|a| a.level_for(P::admin().create_users).is_some());
+        if may_create {
+            check_refused_new(&mut report, &next, &refused_new);
+        }
     }
     if let Some(err) = report.into_error() {
         return Err(err);
@@ -231,14 +246,6 @@ fn check_refused_new<P: Catalog>(report: &mut Report, next: &Index<P>, refused: 
             ));
         }
     }
-}
-
-/// Whether applying `mutations` to `index` would leave every object as it is: puts of users
-/// exactly as they are, and nothing else.
-fn writes_nothing<P: Catalog>(index: &Index<P>, mutations: &[Mutation<P>]) -> bool {
-    mutations
-        .iter()
-        .all(|m| matches!(m, Mutation::PutUser(u) if index.user(u.id()) == Some(u)))
 }
 
 /// The audit records of a refused batch: one per change, each with the refusal.

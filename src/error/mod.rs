@@ -115,8 +115,9 @@ struct Inner {
     facts: Facts,
 }
 
-/// The typed facts an error carries besides its message.
-#[derive(Debug, Default)]
+/// The typed facts an error carries besides its message. `Debug` leaves out the other user
+/// of a clash (R20).
+#[derive(Default)]
 struct Facts {
     key: Option<Key>,
     field: Option<&'static str>,
@@ -129,6 +130,19 @@ struct Facts {
     problems: Vec<Problem>,
     /// Problems found beyond the ones listed.
     omitted: usize,
+}
+
+impl fmt::Debug for Facts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Facts")
+            .field("key", &self.key)
+            .field("field", &self.field)
+            .field("account", &self.account)
+            .field("seats", &self.seats)
+            .field("problems", &self.problems)
+            .field("omitted", &self.omitted)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,9 +260,11 @@ impl Error {
     /// Every problem of a refused batch ([`Engine::apply_all`](crate::Engine::apply_all),
     /// [`Engine::dry_run`](crate::Engine::dry_run)) or bulk upload, the first 100 of them: for
     /// a batch, the changes authorization refused in batch order, then what validating the
-    /// state the others produce found; for an upload, in file order. The error itself is the
-    /// first of them. Empty for an error that is not a refusal of a batch (a storage failure,
-    /// a conflict).
+    /// state the others produce found, each on the change at fault where there is one; for an
+    /// upload, in file order. The error itself is the first refusal found, with the message a
+    /// single refusal has (for a seat-limit excess, the batch's total, while each problem
+    /// names the enabled user its change would be). Empty for an error that is not a refusal
+    /// of a batch (a storage failure, a conflict).
     pub fn problems(&self) -> &[Problem] {
         &self.inner.facts.problems
     }

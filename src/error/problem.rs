@@ -12,7 +12,10 @@ use crate::model::mutation::Key;
 /// A batch is planned to the end even after a problem, so that one refusal lists every
 /// problem ([`Error::problems`]): each change refused by an authorization rule, then each
 /// rule the state after the others would break.
-#[derive(Clone, PartialEq, Eq, Debug)]
+///
+/// `Debug` and `==` leave out what the crate keeps to itself (the other user of a clash):
+/// a logged problem never names a user the actor may not see (R20).
+#[derive(Clone)]
 pub struct Problem {
     change: Option<usize>,
     /// Whether the problem is a file's (a bulk upload's), placed by line and column.
@@ -148,6 +151,48 @@ impl Problem {
     /// What is wrong.
     pub fn reason(&self) -> &str {
         &self.reason
+    }
+}
+
+impl PartialEq for Problem {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.change,
+            self.in_file,
+            self.line,
+            self.column,
+            self.kind,
+            self.field,
+            self.key,
+            self.seats,
+            &self.reason,
+        ) == (
+            other.change,
+            other.in_file,
+            other.line,
+            other.column,
+            other.kind,
+            other.field,
+            other.key,
+            other.seats,
+            &other.reason,
+        )
+    }
+}
+
+impl Eq for Problem {}
+
+impl fmt::Debug for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Problem")
+            .field("change", &self.change)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("kind", &self.kind)
+            .field("field", &self.field)
+            .field("key", &self.key)
+            .field("reason", &self.reason)
+            .finish()
     }
 }
 

@@ -5,12 +5,16 @@
 //! storeAssistant21,storeAssistant21@site.com,1,0,0,UTC,Store assistant,"WAREHOUSE, test-store",Create
 //! ```
 //!
-//! An upload is all or nothing: every row is parsed, resolved (roles by name or former name,
-//! R14; sources by external id), validated (R16) and authorized as the uploading actor
-//! (R8–R10, R12) first; if any row is bad, nothing is applied and the error lists every bad row
-//! with its line, column and reason ([`Error::problems`](crate::Error::problems)). Otherwise all
-//! rows are applied as one batch through [`Engine::apply_all`](crate::Engine::apply_all), one
-//! audit record per user.
+//! An upload is all or nothing. Every row is read and resolved here (roles by name or former
+//! name, R14; sources by external id; the user an `Update` row names), and the rows' changes
+//! are planned as one batch by the engine's planner, as
+//! [`Engine::apply_all`](crate::Engine::apply_all) plans one: validated (R12, R16) and
+//! authorized as the uploading actor (R8–R10). If any row is bad, nothing is applied and the
+//! error lists every problem with its line, column and reason, at most one per cell
+//! ([`Error::problems`](crate::Error::problems)). Otherwise the batch is stored as one
+//! revision, with one audit record per changed user; rows that match their user as the file
+//! was read are authorized and left out. The batch is based on the state the file was read
+//! against: a user someone else changed meanwhile is a `Conflict`, never overwritten.
 //!
 //! Cells a spreadsheet would run as a formula (starting with `=`, `+`, `-` or `@`) are refused on
 //! upload, and neutralised on download with a leading `'`, which upload removes again, so a
@@ -177,8 +181,10 @@ impl<P: Catalog> Engine<P> {
         }
         let mut plan = plan_upload(&snapshot, actor, data, limits, new_id);
         if plan.problems.is_empty() {
-            let applied =
-                self.write_based_on(None, &UploadWrite::new(self, &snapshot, actor, &plan))?;
+            // Based on the state the file was read against: a user changed since by anyone
+            // else is a conflict, never overwritten, and an unchanged row stays unchanged.
+            let write = UploadWrite::new(self, &snapshot, actor, &plan);
+            let applied = self.write_based_on(Some(snapshot.revision()), &write)?;
             return Ok(plan.uploaded(applied));
         }
         // The rows that did make a change are planned too, so that one report lists every
@@ -188,6 +194,7 @@ impl<P: Catalog> Engine<P> {
             .err();
         if let Some(err) = staged {
             plan.problems.merge(err.problems());
+            plan.problems.omitted = plan.problems.omitted.saturating_add(err.problems_omitted());
         }
         let err = core::mem::take(&mut plan.problems).into_error();
         UploadWrite::new(self, &snapshot, actor, &plan).refused(&err);
@@ -225,6 +232,8 @@ impl<P: Catalog> Engine<P> {
             Ok(_) => Err(plan.problems.into_error()),
             Err(err) => {
                 plan.problems.merge(err.problems());
+                plan.problems.omitted =
+                    plan.problems.omitted.saturating_add(err.problems_omitted());
                 Err(plan.problems.into_error())
             }
         }
@@ -238,6 +247,9 @@ struct Plan<P> {
     changes: Vec<Change<P>>,
     /// The line of each change's row.
     lines: Vec<u64>,
+    /// Whether each change's row matches its user as the file was read: authorized, then
+    /// left out of the batch.
+    left_out: Vec<bool>,
     created: usize,
     unchanged: usize,
     /// Data rows read.
@@ -251,6 +263,7 @@ impl<P> Default for Plan<P> {
         Plan {
             changes: Vec::new(),
             lines: Vec::new(),
+            left_out: Vec::new(),
             created: 0,
             unchanged: 0,
             rows: 0,
@@ -310,6 +323,10 @@ impl Problems {
         self.listed.extend(problems.iter().map(place));
         // Stable: a row's problems stay in the order they were found.
         self.listed.sort_by_key(Problem::line);
+        // At most one problem per cell: the first found.
+        let mut cells = std::collections::HashSet::new();
+        self.listed
+            .retain(|p| p.column().is_none() || cells.insert((p.line(), p.column())));
         if self.listed.len() > MAX_LISTED {
             let dropped = self.listed.len() - MAX_LISTED;
             self.listed.truncate(MAX_LISTED);
@@ -422,21 +439,23 @@ fn plan_upload<P: Catalog>(
         match plan_row(snapshot, &known, account, line, &cells, &mut named) {
             Err(p) => problems.extend(p),
             Ok(row) => {
-                let change = match row.existing {
+                let (change, unchanged) = match row.existing {
                     None => {
                         let user =
                             row.build(User::new(new_id(), account, cells[USERNAME], cells[EMAIL]));
                         plan.created += 1;
-                        Change::CreateUser(user)
+                        (Change::CreateUser(user), false)
                     }
                     Some(old) => {
                         let new = row.build(old.clone());
-                        plan.unchanged += usize::from(&new == old);
-                        Change::UpdateUser(new)
+                        let same = &new == old;
+                        plan.unchanged += usize::from(same);
+                        (Change::UpdateUser(new), same)
                     }
                 };
                 plan.changes.push(change);
                 plan.lines.push(line);
+                plan.left_out.push(unchanged);
             }
         }
     }

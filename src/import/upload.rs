@@ -28,6 +28,8 @@ pub(super) struct UploadWrite<'a, P: Catalog> {
     rows: u64,
     /// The line of each change's row.
     lines: &'a [u64],
+    /// Whether each change's row is unchanged (left out of the batch).
+    unchanged: &'a [bool],
     changes: &'a [Change<P>],
 }
 
@@ -45,6 +47,7 @@ impl<'a, P: Catalog> UploadWrite<'a, P> {
             at: now_unix_ms(),
             rows: plan.rows,
             lines: &plan.lines,
+            unchanged: &plan.left_out,
             changes: &plan.changes,
         }
     }
@@ -53,7 +56,7 @@ impl<'a, P: Catalog> UploadWrite<'a, P> {
 impl<P: Catalog> Write<P> for UploadWrite<'_, P> {
     fn stage(&self, current: &Index<P>, revision: u64) -> Result<Staged<'_, P>, Error> {
         let options = Options {
-            skip_unchanged: true,
+            unchanged: self.unchanged,
         };
         plan::stage(
             current,
@@ -109,31 +112,37 @@ fn place<P: Catalog>(
         Some(Change::CreateUser(u) | Change::UpdateUser(u)) => Some(u),
         _ => None,
     };
-    let line = p.change().and_then(|c| lines.get(c)).copied().unwrap_or(0);
+    let mut line = p.change().and_then(|c| lines.get(c)).copied().unwrap_or(0);
     let column = column_for(p.field(), p.kind());
     let reason = match (p.kind(), p.field(), p.clash(), p.seats()) {
         (ErrorKind::SeatLimit, _, _, Some((enabled, limit))) => {
             format!("would be enabled user {enabled}: the plan allows {limit}")
         }
         (ErrorKind::Duplicate, Some(field @ ("username" | "e-mail")), Some(other), _) => {
-            let value = match (p.change().and_then(user_of), field) {
-                (Some(u), "username") => u.username(),
-                (Some(u), _) => u.email(),
-                (None, _) => "",
+            let value = |u: &User| match field {
+                "username" => u.username().to_owned(),
+                _ => u.email().to_owned(),
             };
-            let other_line = (0..changes.len())
+            let mine = p.change().and_then(user_of).map(value).unwrap_or_default();
+            let other_row = (0..changes.len())
                 .find(|c| p.change() != Some(*c) && user_of(*c).is_some_and(|u| u.id() == other))
-                .and_then(|c| lines.get(c))
-                .copied();
+                .and_then(|c| Some((*lines.get(c)?, user_of(c).map(value)?)));
             let editable = index
                 .user(other)
                 .zip(me)
                 .is_some_and(|(o, me)| authorize::may_edit(index, me, o));
-            match (other_line, field) {
-                (Some(first), _) => format!("`{value}` appears again: first on line {first}"),
-                (None, "username") if editable => format!("`{value}` already exists: use Update"),
-                (None, "username") => format!("`{value}` is not available"),
-                (None, _) => format!("`{value}` is already in use"),
+            match (other_row, field) {
+                // Two rows of the file: the later one is at fault, naming the earlier.
+                (Some((first, _)), _) if first < line => {
+                    format!("`{mine}` appears again: first on line {first}")
+                }
+                (Some((later, theirs)), _) => {
+                    let first = core::mem::replace(&mut line, later);
+                    format!("`{theirs}` appears again: first on line {first}")
+                }
+                (None, "username") if editable => format!("`{mine}` already exists: use Update"),
+                (None, "username") => format!("`{mine}` is not available"),
+                (None, _) => format!("`{mine}` is already in use"),
             }
         }
         _ => p.reason().to_owned(),

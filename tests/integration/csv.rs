@@ -625,3 +625,91 @@ fn r18_a_large_upload_reports_the_dry_runs_problems_on_their_rows() {
     );
     assert!(planned.contains(&(20, ErrorKind::InvalidInput, Some("e-mail"))));
 }
+
+/// An upload is based on the state its file was read against: a row that matched its user
+/// then is left out even if someone else changed the user meanwhile (the change stays), and
+/// a row that changes a user someone else changed meanwhile is a conflict, never a silent
+/// overwrite.
+#[test]
+fn r18_an_upload_never_undoes_a_change_made_while_it_was_read() {
+    let e = engine(10);
+    let down = e.snapshot().download_users_csv(ROOT).unwrap();
+    let file = format!("{down}newbie,newbie@site.com,1,0,0,UTC,Store assistant,,Create\n");
+    // While the file is read (new ids are asked for then), the owner disables the manager.
+    let mut next = ids();
+    let mut racing = || {
+        e.apply(ROOT, shopguard::Change::DisableUser(MANAGER)).ok();
+        next()
+    };
+    let up = e
+        .upload_users_csv(ROOT, file.as_bytes(), &CsvLimits::default(), &mut racing)
+        .unwrap();
+    assert_eq!((up.created(), up.unchanged()), (1, 2));
+    assert!(!e.snapshot().user(MANAGER).unwrap().is_enabled());
+    // A row that would change the manager, read before another change to it: a conflict.
+    let e = engine(10);
+    let file = e
+        .snapshot()
+        .download_users_csv(ROOT)
+        .unwrap()
+        .replace("mm@site.com", "mm2@site.com");
+    let mut next = ids();
+    let mut racing = || {
+        e.apply(ROOT, shopguard::Change::DisableUser(MANAGER)).ok();
+        next()
+    };
+    let file = format!("{file}newbie,newbie@site.com,1,0,0,UTC,Store assistant,,Create\n");
+    let err = e
+        .upload_users_csv(ROOT, file.as_bytes(), &CsvLimits::default(), &mut racing)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(e.snapshot().user(MANAGER).unwrap().email(), "mm@site.com");
+}
+
+/// At most one problem per cell, a clash between rows on the later row naming the earlier
+/// whatever ids the rows' users get, and every problem counted.
+#[test]
+fn r18_clashes_between_rows_are_one_problem_on_the_later_row() {
+    let e = engine(10);
+    let file = format!(
+        "{HEADER}a,same@site.com,1,0,0,UTC,Store assistant,,Create\n\
+         b,same@site.com,1,0,0,UTC,Store assistant,,Create\n\
+         c,same@site.com,1,0,0,UTC,Store assistant,,Create\n"
+    );
+    let p = problems(&e, ROOT, file.as_bytes(), &CsvLimits::default());
+    assert_eq!(
+        p,
+        [
+            "3 E-mail: `same@site.com` appears again: first on line 2",
+            "4 E-mail: `same@site.com` appears again: first on line 2",
+        ]
+    );
+    // New ids handed out in decreasing order: the same answer.
+    let mut down = 1_000;
+    let mut decreasing = || {
+        down -= 1;
+        UserId::new(down)
+    };
+    let err = e
+        .upload_users_csv(
+            ROOT,
+            file.as_bytes(),
+            &CsvLimits::default(),
+            &mut decreasing,
+        )
+        .unwrap_err();
+    let lines: Vec<u64> = err.problems().iter().map(|p| p.line()).collect();
+    assert_eq!(lines, [3, 4], "{err}");
+    // One bad cell and 150 rows the manager may not make: every problem counted.
+    let mut file = format!("{HEADER}tz,tz@site.com,1,0,0,Mars/Olympus,Store assistant,,Create\n");
+    for n in 0..150 {
+        file.push_str(&format!(
+            "peer{n},peer{n}@site.com,0,0,0,UTC,Store manager,test-store,Create\n"
+        ));
+    }
+    let err = e
+        .upload_users_csv(MANAGER, file.as_bytes(), &CsvLimits::default(), &mut ids())
+        .unwrap_err();
+    assert_eq!(err.problems().len(), 100);
+    assert_eq!(err.problems().len() + err.problems_omitted(), 151, "{err}");
+}

@@ -13,18 +13,24 @@ use crate::fixture::state;
 
 const ACME: AccountId = AccountId::new(1);
 const NORTH: StoreId = StoreId::new(10);
+const SOUTH: StoreId = StoreId::new(11);
 const ADMIN: RoleId = RoleId::new(1);
 const MANAGER: RoleId = RoleId::new(2);
 const CASHIER: RoleId = RoleId::new(3);
 const OWNER: UserId = UserId::new(100);
 const MANAGER_NORTH: UserId = UserId::new(101);
+const CASHIER_NORTH: UserId = UserId::new(102);
+/// A disabled cashier at South, whom the North manager and the cashiers may not see.
+const SAM: UserId = UserId::new(106);
 
-/// A shop with 10 seats: the owner, a manager at North, and four cashiers (6 enabled).
+/// A shop with 10 seats: the owner, a manager at North, four cashiers at North (6 enabled),
+/// and a disabled cashier at South.
 fn engine() -> Engine<Pos> {
     let e = Engine::new();
     let mut batch = vec![
         Mutation::PutAccount(Account::new(ACME, "Acme").with_seat_limit(10)),
         Mutation::PutStore(Store::new(NORTH, ACME, "North")),
+        Mutation::PutStore(Store::new(SOUTH, ACME, "South")),
         Mutation::PutRole(pos::admin(ADMIN, ACME)),
         // A manager who manages the staff and roles below it.
         Mutation::PutRole(Role::new(
@@ -56,8 +62,67 @@ fn engine() -> Engine<Pos> {
             .with_grant(Grant::new(CASHIER, Access::specific([NORTH]))),
         ));
     }
+    batch.push(Mutation::PutUser(
+        User::new(SAM, ACME, "sam", "sam.secret@acme.example")
+            .with_enabled(false)
+            .with_grant(Grant::new(CASHIER, Access::specific([SOUTH]))),
+    ));
     e.unchecked_apply(batch).unwrap();
     e
+}
+
+fn cashier_at_north(id: u64, username: &str, email: &str) -> Change<Pos> {
+    Change::CreateUser(
+        User::new(UserId::new(id), ACME, username, email)
+            .with_grant(Grant::new(CASHIER, Access::specific([NORTH]))),
+    )
+}
+
+/// R9, R20: an actor who may not create users learns nothing from a refused creation about
+/// which usernames and e-mails are taken: the answer is the same for a taken name and a
+/// free one.
+#[test]
+fn r20_whether_a_name_is_taken_is_said_only_to_who_may_create_users() {
+    let e = engine();
+    let answer = |username: &str, email: &str| {
+        let err = e
+            .dry_run(CASHIER_NORTH, &[cashier_at_north(500, username, email)])
+            .unwrap_err();
+        let problems: Vec<String> = err
+            .problems()
+            .iter()
+            .map(|p| format!("{:?} {:?}", p.kind(), p.reason().replace(username, "NAME")))
+            .collect();
+        (err.kind(), problems)
+    };
+    let taken = answer("SAM", "Sam.Secret@acme.example");
+    assert_eq!(taken.0, ErrorKind::NotPermitted);
+    assert_eq!(taken, answer("nobody", "nobody@acme.example"));
+    // Whoever may create users is told, as creating the user would tell it.
+    let err = e
+        .dry_run(
+            MANAGER_NORTH,
+            &[cashier_at_north(500, "u103", "u103@acme.example")],
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Duplicate, "{err}");
+}
+
+/// R20: the user a clash is with is the crate's own fact: neither `Debug` nor `Display` of
+/// the error or its problems names a user the actor may not see.
+#[test]
+fn r20_a_clash_with_a_hidden_user_never_names_it() {
+    let e = engine();
+    let err = e
+        .dry_run(
+            MANAGER_NORTH,
+            &[cashier_at_north(500, "sam", "new@acme.example")],
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Duplicate, "{err}");
+    let shown = format!("{err} {err:?} {:?}", err.problems());
+    assert!(!shown.contains("106"), "{shown}");
+    assert!(!shown.contains("sam.secret"), "{shown}");
 }
 
 /// A problem's change, kind, field and object.
@@ -184,6 +249,14 @@ fn r12_a_seat_limit_excess_is_put_on_the_last_changes_that_enable_a_user() {
         .map(|p| (p.change(), p.field()))
         .collect();
     assert_eq!(found, [(Some(5), Some("enabled"))], "{err}");
+    // A change that enables a user who ends the batch disabled takes no seat, and is not
+    // blamed: here the excess is on the change that enabled the user still enabled last.
+    let mut later_disabled = batch.clone();
+    later_disabled.insert(5, cashier(306, true));
+    later_disabled.push(Change::DisableUser(UserId::new(305)));
+    let err = e.dry_run(OWNER, &later_disabled).unwrap_err();
+    let found: Vec<Option<usize>> = err.problems().iter().map(|p| p.change()).collect();
+    assert_eq!(found, [Some(5)], "{err}");
     // Leaving the last one disabled fits.
     let mut fits = batch.clone();
     fits[5] = cashier(305, false);
