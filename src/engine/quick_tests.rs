@@ -240,5 +240,22 @@ proptest! {
         let churned = quick.apply(&churn(&second));
         prop_assert!(churned.is_ok(), "{:?}", churned);
         compare(&quick, &keys)?;
+
+        // A batch of users only (no removal) refreshes the changed users' entries and runs in
+        // place, on a table whose record chunks the previous version still shares.
+        let before = quick.clone();
+        let records: Vec<User> = before.users.values().cloned().collect();
+        let keys: Vec<UserKey> = users().into_iter().filter_map(|u| quick.users.key(u)).collect();
+        let puts: Vec<Mutation<Q>> = churn(&tape)
+            .into_iter()
+            .filter(|m| matches!(m, Mutation::PutUser(_)))
+            .collect();
+        let put = quick.apply(&puts);
+        prop_assert!(put.is_ok(), "{:?}", put);
+        compare(&quick, &keys)?;
+        // The earlier version is untouched by the later write: its records, and its answers.
+        let kept: Vec<User> = before.users.values().cloned().collect();
+        prop_assert_eq!(kept, records);
+        compare(&before, &keys)?;
     }
 }

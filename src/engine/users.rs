@@ -1,6 +1,7 @@
 //! The user table of the index.
 
 use core::hash::BuildHasher;
+use std::sync::Arc;
 
 use hashbrown::hash_table::HashTable;
 
@@ -17,9 +18,16 @@ use crate::model::user::User;
 /// stores of users with one specific grant are copied, in position order, into one flat list. A
 /// store check by the quick path reads the 24-byte entry and, when the permission is held, that
 /// user's run of the list; never the record. A lookup by id compares ids in the denser entries.
+///
+/// The records are kept in chunks of [`CHUNK`] shared between versions of the index: cloning
+/// the table for a write copies a pointer per chunk, and the write copies only the chunks it
+/// changes. After a batch that changed users only, [`UserTable::refresh`] recomputes the
+/// entries of the changed positions alone.
 #[derive(Clone, Debug)]
 pub(crate) struct UserTable<P> {
-    records: Vec<User>,
+    records: Vec<Arc<Vec<User>>>,
+    /// How many records there are.
+    len: usize,
     /// One entry per record, at the same position.
     hot: Vec<Hot<P>>,
     /// The `AtStores` users' stores, ascending within each user's run; a run starts at its
@@ -30,7 +38,17 @@ pub(crate) struct UserTable<P> {
     /// Whether every `hot` entry and `stores` describe the index as it is now. Cleared by
     /// any change, set by [`UserTable::refresh`] once a batch is complete.
     ready: bool,
+    /// Positions whose record was replaced or added since the last refresh.
+    dirty: Vec<u32>,
+    /// A record moved since the last refresh (a removal fills its place with the last
+    /// record): the runs are out of order, and the next refresh recomputes every entry.
+    moved: bool,
 }
+
+/// Records per chunk: a write that changes one user copies this many records.
+const CHUNK_BITS: u32 = 9;
+const CHUNK: usize = 1 << CHUNK_BITS;
+const IN_CHUNK: usize = CHUNK - 1;
 
 /// What the quick check path knows of one user: 24 bytes with a 64-bit catalog.
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +124,14 @@ impl<P: Catalog> Hot<P> {
     }
 }
 
+/// The record at `position` of a chunked record table.
+#[inline]
+fn record(records: &[Arc<Vec<User>>], position: usize) -> Option<&User> {
+    records
+        .get(position >> CHUNK_BITS)?
+        .get(position & IN_CHUNK)
+}
+
 fn hash(id: UserId) -> u64 {
     IdHash.hash_one(id)
 }
@@ -119,10 +145,13 @@ impl<P> Default for UserTable<P> {
     fn default() -> Self {
         UserTable {
             records: Vec::new(),
+            len: 0,
             hot: Vec::new(),
             stores: Vec::new(),
             index: HashTable::new(),
             ready: true,
+            dirty: Vec::new(),
+            moved: false,
         }
     }
 }
@@ -161,7 +190,36 @@ impl<P: Catalog> UserTable<P> {
     /// The record at a position.
     #[inline]
     pub(crate) fn at(&self, position: usize) -> Option<&User> {
-        self.records.get(position)
+        record(&self.records, position)
+    }
+
+    /// The record at a position, its chunk copied first if another version shares it.
+    fn at_mut(&mut self, position: usize) -> Option<&mut User> {
+        let chunk = self.records.get_mut(position >> CHUNK_BITS)?;
+        Arc::make_mut(chunk).get_mut(position & IN_CHUNK)
+    }
+
+    /// Appends a record at position `len`.
+    fn push(&mut self, user: User) {
+        if self.records.last().is_none_or(|c| c.len() >= CHUNK) {
+            self.records
+                .push(Arc::new(Vec::with_capacity(CHUNK.min(self.len + 1))));
+        }
+        if let Some(last) = self.records.last_mut() {
+            Arc::make_mut(last).push(user);
+            self.len += 1;
+        }
+    }
+
+    /// Removes the last record.
+    fn pop(&mut self) -> Option<User> {
+        let last = self.records.last_mut()?;
+        let user = Arc::make_mut(last).pop();
+        if last.is_empty() {
+            self.records.pop();
+        }
+        self.len = self.len.saturating_sub(usize::from(user.is_some()));
+        user
     }
 
     /// The quick-path entry at a position, if the entries are current.
@@ -177,7 +235,7 @@ impl<P: Catalog> UserTable<P> {
     /// The user named by id or key.
     #[inline]
     pub(crate) fn find<U: Sealed>(&self, user: U) -> Option<&User> {
-        self.position(user).and_then(|p| self.records.get(p))
+        self.position(user).and_then(|p| self.at(p))
     }
 
     #[inline]
@@ -199,7 +257,7 @@ impl<P: Catalog> UserTable<P> {
     /// Room for `additional` more users, so that a bulk load grows each vector once instead of
     /// doubling (and copying) it many times. `settle` shrinks what was not used.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.records.reserve(additional);
+        self.records.reserve(additional / CHUNK + 1);
         self.hot.reserve(additional);
         self.index.reserve(additional, rehash(&self.hot));
     }
@@ -211,7 +269,7 @@ impl<P: Catalog> UserTable<P> {
 
     /// How many users there are.
     pub(crate) fn len(&self) -> usize {
-        self.records.len()
+        self.len
     }
 
     /// Inserts or replaces; returns the replaced record.
@@ -224,21 +282,30 @@ impl<P: Catalog> UserTable<P> {
         let id = user.id();
         self.ready = false;
         if let Some(p) = self.position(id)
-            && let (Some(record), Some(hot)) = (self.records.get_mut(p), self.hot.get_mut(p))
+            && let Some(hot) = self.hot.get_mut(p)
         {
-            *hot = Hot::slow(id, 0);
-            return Ok(Some(core::mem::replace(record, user)));
+            // The entry keeps its run's start until the refresh replaces the run.
+            *hot = Hot::slow(id, hot.from);
+            if let Some(record) = self.at_mut(p) {
+                let old = core::mem::replace(record, user);
+                // INVARIANT: positions fit in u32 (below).
+                self.dirty.push(u32::try_from(p).unwrap_or(u32::MAX));
+                return Ok(Some(old));
+            }
         }
-        let position = u32::try_from(self.records.len())
+        let position = u32::try_from(self.len)
             .ok()
             .filter(|&p| p < u32::MAX)
             .ok_or_else(|| {
                 Error::invalid("user", id, "an engine holds at most 4,294,967,295 users")
             })?;
-        self.records.push(user);
-        self.hot.push(Hot::slow(id, 0));
+        self.push(user);
+        // An empty run at the end, where the refresh puts the new user's.
+        let end = u32::try_from(self.stores.len()).unwrap_or(u32::MAX);
+        self.hot.push(Hot::slow(id, end));
         self.index
             .insert_unique(hash(id), position, rehash(&self.hot));
+        self.dirty.push(position);
         Ok(None)
     }
 
@@ -250,10 +317,16 @@ impl<P: Catalog> UserTable<P> {
             .ok()?;
         entry.remove();
         self.ready = false;
-        let removed = self.records.swap_remove(position);
+        self.moved = true;
+        let last = self.pop()?;
+        let removed = if position == self.len {
+            last
+        } else {
+            core::mem::replace(self.at_mut(position)?, last)
+        };
         self.hot.swap_remove(position);
         // The last user moved into the freed position: point its index entry there.
-        let moved_from = self.records.len();
+        let moved_from = self.len;
         if let Some(moved) = self.hot.get(position).map(|h| h.id)
             && let Some(slot) = self
                 .index
@@ -267,40 +340,117 @@ impl<P: Catalog> UserTable<P> {
 
     /// Every user, in no particular order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &User> {
-        self.records.iter()
+        self.records.iter().flat_map(|chunk| chunk.iter())
     }
 
-    /// Recomputes every quick-path entry with `of` (mask, account position, quick), and the
-    /// store runs, once a batch is complete.
-    pub(crate) fn refresh(&mut self, of: impl Fn(&User) -> (P, u32, Quick)) {
-        self.stores.clear();
-        for (record, hot) in self.records.iter().zip(self.hot.iter_mut()) {
-            let (mask, account, quick) = of(record);
-            let from = u32::try_from(self.stores.len()).unwrap_or(u32::MAX);
-            let mut entry = Hot::new(record.id(), mask, account, quick, from);
-            if entry.quick() == Quick::AtStores {
-                let run = record.grants().first().and_then(|g| match &g.stores {
-                    Access::None => Some(&[][..]),
-                    Access::Specific(set) => Some(set.as_slice()),
-                    Access::All => None,
-                });
-                // Runs are found by u32 offsets: a run that would end past them is left to
-                // the full check.
-                match run {
-                    Some(ids) if self.stores.len() + ids.len() <= u32::MAX as usize => {
-                        self.stores.extend_from_slice(ids);
-                    }
-                    _ => entry = Hot::slow(record.id(), from),
+    /// Brings the quick-path entries (mask, account position, quick, from `of`) and the store
+    /// runs up to date once a batch is complete. `everything`: what `of` reads (roles,
+    /// accounts) may have changed, so every entry is recomputed; otherwise only the entries
+    /// of records replaced or added since the last refresh are, unless a record moved.
+    pub(crate) fn refresh(&mut self, of: impl Fn(&User) -> (P, u32, Quick), everything: bool) {
+        self.dirty.sort_unstable();
+        self.dirty.dedup();
+        // Each changed run shifts the runs after it: past a few changes, one pass is cheaper.
+        let few = self.dirty.len() <= 64.max(self.len / 64);
+        if !everything && !self.moved && few {
+            self.refresh_changed(&of);
+        } else {
+            self.refresh_all(&of);
+        }
+        self.dirty.clear();
+        self.moved = false;
+        self.ready = true;
+    }
+
+    /// The entry of a user, with its run if it is `AtStores` (`None`: no run fits or is
+    /// needed), starting at `from`.
+    fn entry<'u>(
+        record: &'u User,
+        (mask, account, quick): (P, u32, Quick),
+        from: u32,
+        room: usize,
+    ) -> (Hot<P>, &'u [StoreId]) {
+        let entry = Hot::new(record.id(), mask, account, quick, from);
+        if entry.quick() != Quick::AtStores {
+            return (entry, &[]);
+        }
+        let run = record.grants().first().and_then(|g| match &g.stores {
+            Access::None => Some(&[][..]),
+            Access::Specific(set) => Some(set.as_slice()),
+            Access::All => None,
+        });
+        // Runs are found by u32 offsets: a run that would end past them is left to the full
+        // check.
+        match run {
+            Some(ids) if ids.len() <= room => (entry, ids),
+            _ => (Hot::slow(record.id(), from), &[]),
+        }
+    }
+
+    /// Recomputes the entries and runs of the dirty positions, in place.
+    fn refresh_changed(&mut self, of: &impl Fn(&User) -> (P, u32, Quick)) {
+        let UserTable {
+            records,
+            hot,
+            stores,
+            dirty,
+            ..
+        } = self;
+        for &p in dirty.iter() {
+            let p = p as usize;
+            let (Some(record), Some(old)) = (record(records, p), hot.get(p).copied()) else {
+                continue;
+            };
+            let from = old.from as usize;
+            let end = hot
+                .get(p.wrapping_add(1))
+                .map_or(stores.len(), |next| next.from as usize);
+            let kept = stores.len().saturating_sub(end.saturating_sub(from));
+            let room = (u32::MAX as usize).saturating_sub(kept);
+            let (entry, run) = Self::entry(record, of(record), old.from, room);
+            if let Some(old_run) = stores.get(from..end)
+                && old_run != run
+            {
+                stores.splice(from..end, run.iter().copied());
+                // The runs after this one moved by the difference.
+                let (grown, shrunk) = (run.len(), end - from);
+                for later in hot.iter_mut().skip(p + 1) {
+                    let at = later.from as usize + grown - shrunk;
+                    later.from = u32::try_from(at).unwrap_or(u32::MAX);
                 }
             }
-            *hot = entry;
+            if let Some(slot) = hot.get_mut(p) {
+                *slot = entry;
+            }
         }
-        self.stores.shrink_to_fit();
-        self.ready = true;
+    }
+
+    /// Recomputes every entry, and the runs in position order.
+    fn refresh_all(&mut self, of: &impl Fn(&User) -> (P, u32, Quick)) {
+        let UserTable {
+            records,
+            hot,
+            stores,
+            ..
+        } = self;
+        stores.clear();
+        for (record, slot) in records.iter().flat_map(|c| c.iter()).zip(hot.iter_mut()) {
+            let from = u32::try_from(stores.len()).unwrap_or(u32::MAX);
+            let room = (u32::MAX as usize).saturating_sub(stores.len());
+            let (entry, run) = Self::entry(record, of(record), from, room);
+            stores.extend_from_slice(run);
+            *slot = entry;
+        }
+        stores.shrink_to_fit();
     }
 
     pub(crate) fn shrink_to_fit(&mut self) {
         self.records.shrink_to_fit();
+        for chunk in &mut self.records {
+            if let Some(chunk) = Arc::get_mut(chunk) {
+                chunk.shrink_to_fit();
+            }
+        }
         self.hot.shrink_to_fit();
         self.index.shrink_to_fit(rehash(&self.hot));
     }
@@ -378,7 +528,7 @@ mod tests {
                     }
                 }
             }
-            table.refresh(|u| (Pos::SELL, u32::try_from(u.id().get()).unwrap(), Quick::AtStores));
+            table.refresh(|u| (Pos::SELL, u32::try_from(u.id().get()).unwrap(), Quick::AtStores), false);
             for (position, u) in table.values().enumerate() {
                 let hot = table.hot(position).unwrap();
                 prop_assert_eq!(hot.id, u.id());
@@ -394,7 +544,7 @@ mod tests {
                 let id = u.id().get();
                 let account = if id % 5 == 0 { MAX_ACCOUNT + 1 } else { 7 };
                 (Pos::SELL, account, if id % 2 == 0 { Quick::Everywhere } else { Quick::AtStores })
-            });
+            }, true);
             let mut total = 0;
             for (position, u) in table.values().enumerate() {
                 let hot = table.hot(position).unwrap();

@@ -189,20 +189,23 @@ impl<P: Catalog> Index<P> {
         }
         if found.is_empty() {
             self.shrink();
-            self.refresh_quick();
+            // Roles and accounts are what the entries read besides the users themselves.
+            self.refresh_quick(pending.structural);
         }
         found
     }
 
-    /// Recomputes every user's quick-path entry from the accounts and roles as they are now.
-    pub(super) fn refresh_quick(&mut self) {
+    /// Brings the users' quick-path entries up to date with the accounts and roles as they
+    /// are now: all of them if roles or accounts changed (`everything`), else the changed
+    /// users' alone.
+    pub(super) fn refresh_quick(&mut self, everything: bool) {
         let Index {
             users,
             accounts,
             roles,
             ..
         } = self;
-        users.refresh(|u| quick_of(accounts, roles, u));
+        users.refresh(|u| quick_of(accounts, roles, u), everything);
     }
 
     /// Releases spare capacity after a bulk load.
