@@ -1,16 +1,21 @@
 //! What the index keeps beside the records: who holds which role where (R21), and each
 //! account's roles and sources by name.
 
+use std::sync::Arc;
+
 use super::*;
 
 /// Who holds which role where: the answer to "who may do P at store S" (R21) without looking
 /// at any user, kept up to date on every write. Only enabled users are listed.
 #[derive(Clone, Debug, Default)]
+///
+/// Each store's and account's groups are shared between versions of the index: a write copies
+/// the groups of the stores and accounts its users are placed at, not every group.
 pub(super) struct Holders {
     /// Per store, the users holding each role there by a grant naming the store.
-    pub(super) by_store: HashMap<StoreId, RoleGroups, IdHash>,
+    pub(super) by_store: HashMap<StoreId, Arc<RoleGroups>, IdHash>,
     /// Per account, the users holding each role at all stores.
-    pub(super) everywhere: HashMap<AccountId, RoleGroups, IdHash>,
+    pub(super) everywhere: HashMap<AccountId, Arc<RoleGroups>, IdHash>,
 }
 
 /// Each account's roles and sources by name: lookups whose cost depends on the account and the
@@ -91,19 +96,20 @@ impl Holders {
         }
         let (everywhere, at) = placements(u);
         for role in everywhere {
-            group(self.everywhere.entry(u.account()).or_default(), role).push(u.id());
+            let groups = Arc::make_mut(self.everywhere.entry(u.account()).or_default());
+            group(groups, role).push(u.id());
         }
         for (store, role) in at {
-            group(self.by_store.entry(store).or_default(), role).push(u.id());
+            group(Arc::make_mut(self.by_store.entry(store).or_default()), role).push(u.id());
         }
     }
 
     pub(super) fn remove(&mut self, u: &User) {
         let (everywhere, at) = placements(u);
         let id = u.id();
-        let drop_from = |groups: Option<&mut RoleGroups>, role: RoleId| {
+        let drop_from = |groups: Option<&mut Arc<RoleGroups>>, role: RoleId| {
             if let Some(groups) = groups {
-                group(groups, role).retain(|&x| x != id);
+                group(Arc::make_mut(groups), role).retain(|&x| x != id);
             }
         };
         for role in everywhere {
@@ -115,10 +121,12 @@ impl Holders {
     }
 
     pub(super) fn shrink(&mut self) {
+        // Groups another version shares were shrunk when they were last written.
         for groups in self
             .by_store
             .values_mut()
             .chain(self.everywhere.values_mut())
+            .filter_map(Arc::get_mut)
         {
             groups.retain(|(_, users)| !users.is_empty());
             for (_, users) in groups.iter_mut() {

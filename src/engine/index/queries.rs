@@ -64,12 +64,12 @@ impl<P: Catalog> Index<P> {
         let mut out: Vec<UserId> = match store {
             Place::At(s) if !wide => {
                 let none: &[(RoleId, Vec<UserId>)] = &[];
-                let at = self.holders.by_store.get(&s).map_or(none, Vec::as_slice);
+                let at = self.holders.by_store.get(&s).map_or(none, |g| g.as_slice());
                 let everywhere = self
                     .holders
                     .everywhere
                     .get(&account)
-                    .map_or(none, Vec::as_slice);
+                    .map_or(none, |g| g.as_slice());
                 let groups = at.iter().chain(everywhere);
                 let store_only = matches!(resource.source(), Place::Unscoped)
                     && matches!(resource.channel(), Place::Unscoped)
