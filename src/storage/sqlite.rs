@@ -73,7 +73,7 @@ const POLL: Duration = Duration::from_millis(1);
 ///
 /// let path = std::env::temp_dir().join(format!("shopguard-doc-{}.db", std::process::id()));
 /// # let _ = std::fs::remove_file(&path);
-/// let engine = Engine::<Pos, _>::open(SqliteStorage::open(&path)?)?;
+/// let engine = Engine::<Pos>::open(SqliteStorage::open(&path)?)?;
 /// engine.unchecked_apply([
 ///     Mutation::PutAccount(Account::new(AccountId::new(1), "Corner Shop")),
 ///     Mutation::PutRole(pos::cashier(RoleId::new(3), AccountId::new(1))),
@@ -81,7 +81,7 @@ const POLL: Duration = Duration::from_millis(1);
 /// drop(engine);
 ///
 /// // A restart: everything is back.
-/// let engine = Engine::<Pos, _>::open(SqliteStorage::open(&path)?)?;
+/// let engine = Engine::<Pos>::open(SqliteStorage::open(&path)?)?;
 /// assert_eq!(engine.revision(), 1);
 /// assert!(engine.snapshot().role(RoleId::new(3)).is_some());
 /// # drop(engine);

@@ -73,7 +73,7 @@ static HANDLES: AtomicU64 = AtomicU64::new(0);
 /// use shopguard::Engine;
 ///
 /// let url = "host=127.0.0.1 port=5432 user=postgres dbname=shop";
-/// let engine = Arc::new(Engine::<Pos, _>::open(PgStorage::connect(url, "shopguard")?)?);
+/// let engine = Arc::new(Engine::<Pos>::open(PgStorage::connect(url, "shopguard")?)?);
 /// // Learn of every change the other replicas make.
 /// let _follower = engine.follow(Duration::from_secs(1));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

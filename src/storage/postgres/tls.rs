@@ -37,7 +37,7 @@ impl Connector {
 /// let ca = std::fs::read("/etc/shop/db-ca.pem")?;
 /// let tls = PgTls::with_root_certificate(&ca)?;
 /// let url = "host=db.shop.internal user=shop dbname=shop";
-/// let engine = Engine::<Pos, _>::open(PgStorage::connect_tls(url, "shopguard", &tls)?)?;
+/// let engine = Engine::<Pos>::open(PgStorage::connect_tls(url, "shopguard", &tls)?)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[cfg(feature = "postgres-tls")]
