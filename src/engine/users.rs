@@ -364,12 +364,12 @@ impl<P: Catalog> UserTable<P> {
 
     /// The entry of a user, with its run if it is `AtStores` (`None`: no run fits or is
     /// needed), starting at `from`.
-    fn entry<'u>(
-        record: &'u User,
+    fn entry(
+        record: &User,
         (mask, account, quick): (P, u32, Quick),
         from: u32,
         room: usize,
-    ) -> (Hot<P>, &'u [StoreId]) {
+    ) -> (Hot<P>, &[StoreId]) {
         let entry = Hot::new(record.id(), mask, account, quick, from);
         if entry.quick() != Quick::AtStores {
             return (entry, &[]);
