@@ -358,6 +358,8 @@ impl<P: Catalog> UserTable<P> {
             self.refresh_all(&of);
         }
         self.dirty.clear();
+        // A bulk load marked every position: keep no memory for it.
+        self.dirty.shrink_to(64);
         self.moved = false;
         self.ready = true;
     }
