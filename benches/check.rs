@@ -1,56 +1,52 @@
-//! The check path against a floor: 100,000 users, 1,000 stores, 20 roles, 64 permissions.
+//! The check path against floors, at 100,000 and 1,000,000 users: 1,000 stores, 20 roles, 64
+//! permissions (`benches/workload/mod.rs`), one criterion group per size (`check_100000`,
+//! `check_1000000`), every row of a group measured in the same run.
 //!
-//! The floor answers the same question from plain vectors indexed by dense user number: a
-//! permission mask and a sorted store list per user. `can`, `check` and `snapshot_can` ask the
-//! engine, by sparse user id. All four run over the same pre-generated queries, about half of
-//! them allowed, and must agree on every one before anything is timed.
+//! The floors answer the same question as the engine from plain data:
+//!
+//! - `floor_compact`: [`CompactFloor::can`] by dense user number, a 16-byte record per user and
+//!   one shared list of store runs; it proves what the engine's keyed `Reader::can` proves for
+//!   these queries (see [`CompactFloor`] for the list). The keyed rows are compared with it.
+//! - `floor_compact_by_id`: the same behind a hash map from the sparse user id to the dense
+//!   number, hashed as the engine hashes ids. The by-id rows are compared with it.
+//! - `floor_vec_per_user` (and `_by_id`): the former floor, each user's stores in a heap `Vec`
+//!   of its own, kept for comparison with earlier results. It checks less than the engine (no
+//!   account, no store existence for all-stores users) and still costs more than the compact
+//!   floor.
+//!
+//! Every row runs over the same pre-generated queries, about half of them allowed, and every
+//! floor and engine form must agree on every one before anything is timed.
+//!
+//! `CHECK_USERS` picks the world sizes: a comma-separated list, `100000,1000000` by default.
 
-use std::collections::HashMap;
 use std::error::Error;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput};
+use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use shopguard::{Engine, Snapshot, UserKey};
 
 #[path = "workload/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "`World::generate` (the default size) is for the other benches"
+)]
 mod workload;
 
-use workload::{EngineQuery, Floor, FloorQuery, Perm64, World};
+use workload::{CompactFloor, EngineQuery, Floor, FloorQuery, Perm64, World};
 
 /// Queries per measured iteration.
 const QUERIES: usize = 4096;
 /// The seed of the query stream.
 const QUERY_SEED: u64 = 0x0c4e_c4ed_0000_0001;
-
-/// The floor's id map: sparse user id to dense number, with the engine's kind of hash.
-type ById = HashMap<u64, usize, BuildHasherDefault<Mix>>;
-
-/// splitmix64's finaliser, as the engine hashes ids.
-#[derive(Default)]
-struct Mix(u64);
-
-impl Hasher for Mix {
-    fn finish(&self) -> u64 {
-        let mut z = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
-    }
-}
+/// World sizes measured unless `CHECK_USERS` says otherwise.
+const SIZES: [usize; 2] = [100_000, 1_000_000];
 
 struct Setup {
+    users: usize,
+    compact: CompactFloor,
+    /// The per-user-`Vec` floor.
     floor: Floor,
-    by_id: ById,
     engine: Engine<Perm64>,
     snapshot: Snapshot<Perm64>,
     floor_queries: Vec<FloorQuery>,
@@ -59,12 +55,23 @@ struct Setup {
     keys: Vec<UserKey>,
 }
 
-fn setup() -> Result<Setup, Box<dyn Error>> {
-    let world = World::generate();
+fn timed<T>(what: &str, users: usize, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let v = f();
+    eprintln!("setup {users} users: {what} in {:.2?}", t.elapsed());
+    v
+}
+
+fn setup(users: usize) -> Result<Setup, Box<dyn Error>> {
+    let start = Instant::now();
+    let world = timed("world", users, || World::generate_users(users));
     let engine = Engine::<Perm64>::new();
     // One batch: a batch is validated in O(n), so loading user by user would be quadratic.
-    engine.unchecked_apply(world.mutations())?;
-    let floor = world.floor();
+    timed("engine load", users, || {
+        engine.unchecked_apply(world.mutations())
+    })?;
+    let compact = timed("compact floor", users, || world.compact_floor());
+    let floor = timed("per-user-Vec floor", users, || world.floor());
     let queries = world.queries(QUERIES, QUERY_SEED);
     drop(world);
     let snapshot = engine.snapshot();
@@ -75,48 +82,52 @@ fn setup() -> Result<Setup, Box<dyn Error>> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut reader = engine.reader();
 
-    // An honest comparison: the floor and the engine give the same answer to every query.
+    // An honest comparison: every floor and every engine form give the same answer to every
+    // query.
     let mut allowed = 0usize;
     for (i, (f, e)) in queries.floor.iter().zip(&queries.engine).enumerate() {
-        let by_floor = floor.can(f.user, f.perm, f.store);
-        let by_engine = engine.can(e.user, e.perm, &e.on);
-        let by_check = engine.check(e.user, e.perm, &e.on);
-        let by_snapshot = snapshot.can(e.user, e.perm, &e.on);
+        let want = compact.can(f.user, f.perm, f.account, f.store);
+        let id = e.user.get();
         let key = *keys.get(i).ok_or("a query has no key")?;
-        let by_key = [
+        let (perm, account, store) = (e.perm.bits(), e.on.0.get(), e.on.1.get());
+        let floors = [
+            compact.can_by_id(id, perm, account, store),
+            floor.can(f.user, f.perm, f.store),
+            compact.dense(id).is_some_and(|u| floor.can(u, perm, store)),
+        ];
+        let engines = [
+            engine.can(e.user, e.perm, &e.on),
+            engine.check(e.user, e.perm, &e.on).is_allowed(),
             engine.can(key, e.perm, &e.on),
+            engine.check(key, e.perm, &e.on).is_allowed(),
+            snapshot.can(e.user, e.perm, &e.on),
             snapshot.can(key, e.perm, &e.on),
             reader.can(key, e.perm, &e.on),
             reader.can(e.user, e.perm, &e.on),
             reader.check(key, e.perm, &e.on).is_allowed(),
         ];
-        if by_floor != by_engine
-            || by_engine != by_check.is_allowed()
-            || by_engine != by_snapshot
-            || by_key.iter().any(|&k| k != by_floor)
-        {
+        if floors.iter().chain(&engines).any(|&x| x != want) {
             return Err(format!(
-                "query {i} disagrees: floor {by_floor}, can {by_engine}, check {by_check}, \
-                 snapshot {by_snapshot}, by key / reader {by_key:?} ({f:?} / {e:?})"
+                "query {i} disagrees: compact floor {want}, other floors {floors:?}, \
+                 engine forms {engines:?} ({f:?} / {e:?})"
             )
             .into());
         }
-        allowed += usize::from(by_floor);
+        allowed += usize::from(want);
     }
     let fraction = allowed as f64 / queries.floor.len() as f64;
     eprintln!(
-        "workload: {} users, {} queries, allowed fraction {fraction:.3} ({allowed} allowed)",
-        workload::USERS,
+        "workload: {users} users, {} queries, allowed fraction {fraction:.3} ({allowed} \
+         allowed); setup {:.2?}",
         queries.floor.len(),
+        start.elapsed()
     );
     if !(0.4..=0.6).contains(&fraction) {
         return Err(format!("allowed fraction {fraction:.3} is outside 0.40..=0.60").into());
     }
-    let by_id: ById = (0..workload::USERS)
-        .map(|u| (workload::user_id(u).get(), u))
-        .collect();
     Ok(Setup {
-        by_id,
+        users,
+        compact,
         floor,
         engine,
         snapshot,
@@ -126,113 +137,150 @@ fn setup() -> Result<Setup, Box<dyn Error>> {
     })
 }
 
+/// One row: `pass` answers every query once and returns how many were allowed.
+fn row(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut pass: impl FnMut() -> usize) {
+    group.bench_function(name, |b| b.iter(&mut pass));
+}
+
 fn bench_check(c: &mut Criterion, s: &Setup) {
-    let mut group = c.benchmark_group("check");
+    let mut group = c.benchmark_group(format!("check_{}", s.users));
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(QUERIES as u64));
+    let fq = s.floor_queries.as_slice();
+    let eq = s.engine_queries.as_slice();
 
-    group.bench_function("floor", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for q in black_box(s.floor_queries.as_slice()) {
-                n += usize::from(s.floor.can(q.user, q.perm, q.store));
-            }
-            n
-        });
+    // The floors.
+    row(&mut group, "floor_compact", || {
+        let mut n = 0usize;
+        for q in black_box(fq) {
+            n += usize::from(s.compact.can(q.user, q.perm, q.account, q.store));
+        }
+        n
     });
-    // The floor again, but finding the user by its sparse id first, as any engine must.
-    group.bench_function("floor_by_id", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for (f, e) in black_box(s.floor_queries.as_slice())
-                .iter()
-                .zip(&s.engine_queries)
-            {
-                let allowed = s
-                    .by_id
-                    .get(&e.user.get())
-                    .is_some_and(|&u| s.floor.can(u, f.perm, f.store));
-                n += usize::from(allowed);
-            }
-            n
-        });
+    // Finding the user by its sparse id first, as the engine's by-id forms must.
+    row(&mut group, "floor_compact_by_id", || {
+        let mut n = 0usize;
+        for q in black_box(eq) {
+            n += usize::from(s.compact.can_by_id(
+                q.user.get(),
+                q.perm.bits(),
+                q.on.0.get(),
+                q.on.1.get(),
+            ));
+        }
+        n
     });
-    group.bench_function("can", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for q in black_box(s.engine_queries.as_slice()) {
-                n += usize::from(s.engine.can(q.user, q.perm, &q.on));
-            }
-            n
-        });
+    row(&mut group, "floor_vec_per_user", || {
+        let mut n = 0usize;
+        for q in black_box(fq) {
+            n += usize::from(s.floor.can(q.user, q.perm, q.store));
+        }
+        n
     });
-    group.bench_function("check", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for q in black_box(s.engine_queries.as_slice()) {
-                n += usize::from(s.engine.check(q.user, q.perm, &q.on).is_allowed());
-            }
-            n
-        });
+    row(&mut group, "floor_vec_per_user_by_id", || {
+        let mut n = 0usize;
+        for q in black_box(eq) {
+            let allowed = s
+                .compact
+                .dense(q.user.get())
+                .is_some_and(|u| s.floor.can(u, q.perm.bits(), q.on.1.get()));
+            n += usize::from(allowed);
+        }
+        n
     });
-    group.bench_function("snapshot_can", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for q in black_box(s.engine_queries.as_slice()) {
-                n += usize::from(s.snapshot.can(q.user, q.perm, &q.on));
-            }
-            n
-        });
+
+    // By key: against `floor_compact`.
+    let mut reader = s.engine.reader();
+    row(&mut group, "reader_can_key", || {
+        let mut n = 0usize;
+        for (q, &k) in black_box(eq).iter().zip(&s.keys) {
+            n += usize::from(reader.can(k, q.perm, &q.on));
+        }
+        n
     });
-    group.bench_function("snapshot_can_key", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for (q, &k) in black_box(s.engine_queries.as_slice()).iter().zip(&s.keys) {
-                n += usize::from(s.snapshot.can(k, q.perm, &q.on));
-            }
-            n
-        });
+    row(&mut group, "snapshot_can_key", || {
+        let mut n = 0usize;
+        for (q, &k) in black_box(eq).iter().zip(&s.keys) {
+            n += usize::from(s.snapshot.can(k, q.perm, &q.on));
+        }
+        n
     });
-    group.bench_function("reader_can", |b| {
-        let mut reader = s.engine.reader();
-        b.iter(|| {
-            let mut n = 0usize;
-            for q in black_box(s.engine_queries.as_slice()) {
-                n += usize::from(reader.can(q.user, q.perm, &q.on));
-            }
-            n
-        });
+    row(&mut group, "engine_can_key", || {
+        let mut n = 0usize;
+        for (q, &k) in black_box(eq).iter().zip(&s.keys) {
+            n += usize::from(s.engine.can(k, q.perm, &q.on));
+        }
+        n
     });
-    group.bench_function("reader_can_key", |b| {
-        let mut reader = s.engine.reader();
-        b.iter(|| {
-            let mut n = 0usize;
-            for (q, &k) in black_box(s.engine_queries.as_slice()).iter().zip(&s.keys) {
-                n += usize::from(reader.can(k, q.perm, &q.on));
-            }
-            n
-        });
+    let mut reader = s.engine.reader();
+    row(&mut group, "reader_check_key", || {
+        let mut n = 0usize;
+        for (q, &k) in black_box(eq).iter().zip(&s.keys) {
+            n += usize::from(reader.check(k, q.perm, &q.on).is_allowed());
+        }
+        n
     });
-    group.bench_function("reader_check_key", |b| {
-        let mut reader = s.engine.reader();
-        b.iter(|| {
-            let mut n = 0usize;
-            for (q, &k) in black_box(s.engine_queries.as_slice()).iter().zip(&s.keys) {
-                n += usize::from(reader.check(k, q.perm, &q.on).is_allowed());
-            }
-            n
-        });
+    row(&mut group, "engine_check_key", || {
+        let mut n = 0usize;
+        for (q, &k) in black_box(eq).iter().zip(&s.keys) {
+            n += usize::from(s.engine.check(k, q.perm, &q.on).is_allowed());
+        }
+        n
+    });
+
+    // By id: against `floor_compact_by_id`.
+    row(&mut group, "engine_can_id", || {
+        let mut n = 0usize;
+        for q in black_box(eq) {
+            n += usize::from(s.engine.can(q.user, q.perm, &q.on));
+        }
+        n
+    });
+    row(&mut group, "snapshot_can_id", || {
+        let mut n = 0usize;
+        for q in black_box(eq) {
+            n += usize::from(s.snapshot.can(q.user, q.perm, &q.on));
+        }
+        n
+    });
+    let mut reader = s.engine.reader();
+    row(&mut group, "reader_can_id", || {
+        let mut n = 0usize;
+        for q in black_box(eq) {
+            n += usize::from(reader.can(q.user, q.perm, &q.on));
+        }
+        n
+    });
+    row(&mut group, "engine_check_id", || {
+        let mut n = 0usize;
+        for q in black_box(eq) {
+            n += usize::from(s.engine.check(q.user, q.perm, &q.on).is_allowed());
+        }
+        n
     });
     group.finish();
 }
 
+fn sizes() -> Result<Vec<usize>, Box<dyn Error>> {
+    match std::env::var("CHECK_USERS") {
+        Ok(v) => Ok(v
+            .split(',')
+            .map(|n| n.trim().replace('_', "").parse())
+            .collect::<Result<_, _>>()?),
+        Err(_) => Ok(SIZES.to_vec()),
+    }
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
-    let s = setup()?;
     let mut c = Criterion::default().configure_from_args();
-    bench_check(&mut c, &s);
+    for users in sizes()? {
+        // One world at a time: the smaller one's memory is freed before the larger is built.
+        let s = setup(users)?;
+        bench_check(&mut c, &s);
+    }
     c.final_summary();
     Ok(())
 }

@@ -1,11 +1,15 @@
 //! The shared, deterministic workload of `benches/check.rs` and `examples/memory.rs`.
 //!
-//! One account, [`USERS`] users, [`STORES`] stores and [`ROLES`] roles over a 64-permission
-//! catalog. Each role holds a random subset of about half the permissions; each user holds
-//! exactly one grant at one to five specific stores, or (one in ten) at every store. User 0 is the
-//! account owner, holding role 0 (the only level-1 role) at every store.
+//! One account, [`USERS`] users (or any number, [`World::generate_users`]), [`STORES`] stores
+//! and [`ROLES`] roles over a 64-permission catalog. Each role holds a random subset of about
+//! half the permissions; each user holds exactly one grant at one to five specific stores, or
+//! (one in ten) at every store. User 0 is the account owner, holding role 0 (the only level-1
+//! role) at every store.
 //!
 //! Everything comes from one seeded splitmix64 generator, so every run builds the same world.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use shopguard::{
     Access, Account, AccountId, Grant, Level, Mutation, OnStore, Role, RoleId, Store, StoreId,
@@ -168,15 +172,21 @@ pub(crate) fn role_id(r: usize) -> RoleId {
 }
 
 impl World {
-    /// Generates the world from [`WORLD_SEED`].
+    /// Generates the world of [`USERS`] users from [`WORLD_SEED`].
     pub(crate) fn generate() -> Self {
+        Self::generate_users(USERS)
+    }
+
+    /// Generates a world of `users` users from [`WORLD_SEED`]. The first `n` users of a larger
+    /// world are those of the world of `n` users (users are drawn one after another).
+    pub(crate) fn generate_users(users: usize) -> Self {
         let mut rng = SplitMix64::new(WORLD_SEED);
         // About half of the 64 permissions each: every bit is a fair coin.
         let role_bits: Vec<u64> = (0..ROLES).map(|_| rng.next_u64()).collect();
-        let mut user_role = Vec::with_capacity(USERS);
-        let mut user_all = Vec::with_capacity(USERS);
-        let mut user_stores = Vec::with_capacity(USERS);
-        for u in 0..USERS {
+        let mut user_role = Vec::with_capacity(users);
+        let mut user_all = Vec::with_capacity(users);
+        let mut user_stores = Vec::with_capacity(users);
+        for u in 0..users {
             if u == 0 {
                 // The owner: role 0 (level 1) at every store.
                 user_role.push(0);
@@ -265,7 +275,42 @@ impl World {
         batch
     }
 
-    /// The floor's tables.
+    /// The compact floor's tables: a 16-byte record per user, one shared list of store runs,
+    /// the account's stores, and the id map for [`CompactFloor::can_by_id`].
+    pub(crate) fn compact_floor(&self) -> CompactFloor {
+        let mut records = Vec::with_capacity(self.user_role.len());
+        let mut runs = Vec::new();
+        for (u, (&all, stores)) in self.user_all.iter().zip(&self.user_stores).enumerate() {
+            // Runs are found by u32 offsets: far more than any world here needs (a wrapped
+            // offset would make the floor disagree with the engine, which the benches check).
+            let start = u32::try_from(runs.len()).unwrap_or(u32::MAX);
+            let len = if all {
+                ALL_STORES
+            } else {
+                runs.extend_from_slice(stores);
+                u32::try_from(stores.len()).unwrap_or(0)
+            };
+            records.push(FloorRecord {
+                // Every user of the workload is enabled; a disabled one would get an empty mask
+                // here, as the engine's quick entry has (and so be denied everything).
+                mask: self.user_bits(u),
+                start,
+                len,
+            });
+        }
+        let ids = (0..self.user_role.len())
+            .map(|u| (user_id(u).get(), u32::try_from(u).unwrap_or(u32::MAX)))
+            .collect();
+        CompactFloor {
+            account: ACCOUNT.get(),
+            records,
+            runs,
+            account_stores: (0..STORES).map(store_key).collect(),
+            ids,
+        }
+    }
+
+    /// The per-user-`Vec` floor's tables.
     pub(crate) fn floor(&self) -> Floor {
         Floor {
             bits: (0..self.user_role.len())
@@ -303,6 +348,7 @@ impl World {
             floor.push(FloorQuery {
                 user: u,
                 perm,
+                account: ACCOUNT.get(),
                 store,
             });
             engine.push(EngineQuery {
@@ -323,7 +369,10 @@ fn nth_set_bit(mut bits: u64, n: usize) -> u32 {
     bits.trailing_zeros()
 }
 
-/// The floor: the same decision from plain vectors indexed by dense user number.
+/// The per-user-`Vec` floor: the same decision from plain vectors indexed by dense user number,
+/// each user's stores in a heap block of their own. It does not compare the query's account and
+/// does not check that a store exists for an all-stores user (every query of the workload is in
+/// the account and names one of its stores); [`CompactFloor`] does both, as the engine must.
 #[derive(Debug, Clone)]
 pub(crate) struct Floor {
     /// Permission bits of each user's role.
@@ -350,13 +399,140 @@ impl Floor {
     }
 }
 
-/// One query for the floor: dense user number, permission bits, store key.
+/// [`FloorRecord::len`] of a user at every store of the account.
+pub(crate) const ALL_STORES: u32 = u32::MAX;
+
+/// One user of the [`CompactFloor`]: 16 bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FloorRecord {
+    /// The permissions the user holds at the stores of the record: the role's bits (the
+    /// workload's catalog has no account-wide, owner-only or withheld permission, so nothing
+    /// is taken out). A disabled user would have an empty mask.
+    pub(crate) mask: u64,
+    /// Where the user's run starts in [`CompactFloor::runs`].
+    pub(crate) start: u32,
+    /// The run's length, or [`ALL_STORES`].
+    pub(crate) len: u32,
+}
+
+const _: () = assert!(size_of::<FloorRecord>() == 16);
+
+/// The compact floor: the plainest layout that answers the engine's quick-path question, for
+/// one account.
+///
+/// What [`CompactFloor::can`] proves, and so what a `true` means (the same things the engine's
+/// keyed `Reader::can` proves for a store check on this workload, see
+/// `src/engine/index/check.rs`, `Index::quick`):
+///
+/// 1. the user exists (its dense number is in range);
+/// 2. some permission is asked (the engine denies an empty one);
+/// 3. the user holds every asked permission (its mask; a disabled user's mask is empty, where
+///    the engine reads a `Disabled` marker instead);
+/// 4. the query's account is the user's account (the floor holds one account, so this is a
+///    comparison with it; the engine reads the account's id from its small accounts table);
+/// 5. the store is in the user's run, which proves it exists in the account (runs name only
+///    the account's stores, as the engine's do by validation), or, for a user at every store,
+///    the store exists in the account (a hash-set lookup with the engine's kind of hasher,
+///    where the engine looks the store up in its store table and compares its account).
+///
+/// What it does not do, which the engine does: verify that a key's position still holds the
+/// named user (a dense number is trusted; a `UserKey` is only a hint), check that its index
+/// is current (the `ready` flag), load the current snapshot (the reader's one atomic read),
+/// or route users it cannot decide (several grants, a store ceiling, account-wide or
+/// owner-only permissions) to a full check: on this workload every user is decided by the
+/// quick path, so the engine tests for those cases without ever taking them.
+#[derive(Debug, Clone)]
+pub(crate) struct CompactFloor {
+    /// The one account's raw key.
+    pub(crate) account: u64,
+    /// One record per user, by dense number.
+    pub(crate) records: Vec<FloorRecord>,
+    /// Every specific-stores user's stores, ascending within each user's run, runs in user
+    /// order.
+    pub(crate) runs: Vec<u64>,
+    /// The account's stores, for users at every store.
+    pub(crate) account_stores: HashSet<u64, IdBuild>,
+    /// Sparse user id to dense number, for [`CompactFloor::can_by_id`].
+    pub(crate) ids: HashMap<u64, u32, IdBuild>,
+}
+
+impl CompactFloor {
+    /// Whether user number `user` holds `perm` at store `store` of account `account`.
+    #[inline]
+    pub(crate) fn can(&self, user: usize, perm: u64, account: u64, store: u64) -> bool {
+        let Some(r) = self.records.get(user) else {
+            return false;
+        };
+        if perm == 0 || r.mask & perm != perm || account != self.account {
+            return false;
+        }
+        if r.len == ALL_STORES {
+            return self.account_stores.contains(&store);
+        }
+        let start = r.start as usize;
+        let run = self.runs.get(start..start + r.len as usize).unwrap_or(&[]);
+        // As the engine searches runs: linearly up to eight stores, else by bisection.
+        if run.len() <= 8 {
+            run.contains(&store)
+        } else {
+            run.binary_search(&store).is_ok()
+        }
+    }
+
+    /// The dense number of the user with sparse id `id`.
+    #[inline]
+    pub(crate) fn dense(&self, id: u64) -> Option<usize> {
+        self.ids.get(&id).map(|&u| u as usize)
+    }
+
+    /// [`CompactFloor::can`] for the user with sparse id `id`: one lookup in a hash map with
+    /// the engine's hasher, then the same check.
+    #[inline]
+    pub(crate) fn can_by_id(&self, id: u64, perm: u64, account: u64, store: u64) -> bool {
+        self.dense(id)
+            .is_some_and(|u| self.can(u, perm, account, store))
+    }
+}
+
+/// Builds [`Mix`] hashers: the floors' id hashing.
+pub(crate) type IdBuild = BuildHasherDefault<Mix>;
+
+/// The splitmix64 finaliser, exactly as the engine hashes ids (`IdHasher` in
+/// `src/model/ids.rs`, which the crate does not export).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Mix(u64);
+
+impl Hasher for Mix {
+    #[inline]
+    fn finish(&self) -> u64 {
+        let mut z = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+/// One query for the floors: dense user number, permission bits, account and store keys.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FloorQuery {
     /// Dense user number.
     pub(crate) user: usize,
     /// One permission bit.
     pub(crate) perm: u64,
+    /// The account's raw key.
+    pub(crate) account: u64,
     /// The store's raw key.
     pub(crate) store: u64,
 }

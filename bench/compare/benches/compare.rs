@@ -5,12 +5,19 @@
 //! Environment:
 //! - `COMPARE_USERS=n` keeps only the first `n` users of the 100,000-user world (queries are drawn
 //!   from those users only); default 100,000.
-//! - `COMPARE_ONLY=floor|shopguard|casbin|cedar|none` loads only that engine, answers a few
-//!   queries, prints the process's peak RSS (`VmHWM`) and exits without timing anything.
+//! - `COMPARE_ONLY=floor|floor_compact|shopguard|casbin|cedar|none` loads only that engine,
+//!   answers a few queries, prints the process's peak RSS (`VmHWM`) and exits without timing
+//!   anything.
 //! - `COMPARE_SKIP=casbin,cedar` leaves those peers out of a timing run.
 //!
 //! Every engine must agree with the floor on every one of [`AGREE`] queries (and on the answer
 //! after each update) before anything is timed; a disagreement is an error.
+//!
+//! Two floors: `floor_compact` ([`CompactFloor`]: a 16-byte record per user, one shared list of
+//! store runs, the account and store existence checked as the engine checks them), the one the
+//! keyed row is compared with; and `floor_vec_per_user`, the former floor (each user's stores in
+//! a heap `Vec` of its own; no account or store-existence check), called `floor` in earlier
+//! results.
 
 use std::collections::{HashMap, HashSet};
 use std::error::Error;
@@ -34,7 +41,7 @@ use shopguard::{Access, Grant, Mutation, OnStore, StoreId, User};
 )]
 mod workload;
 
-use workload::{Floor, Perm64, World};
+use workload::{CompactFloor, Floor, Perm64, World};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -151,6 +158,10 @@ fn load_shopguard(w: &World) -> Res<shopguard::Engine<Perm64>> {
     let engine = shopguard::Engine::<Perm64>::new();
     engine.unchecked_apply(w.mutations())?;
     Ok(engine)
+}
+
+fn cf_can(f: &CompactFloor, q: &Q) -> bool {
+    f.can(q.user, 1 << q.perm_bit, q.sg.on.0.get(), q.store)
 }
 
 fn sg_can(e: &shopguard::Engine<Perm64>, q: &Q) -> bool {
@@ -533,6 +544,10 @@ fn memory_only(which: &str, users: usize) -> Res<()> {
                 .filter(|q| fl.can(q.user, 1 << q.perm_bit, q.store))
                 .count();
         }
+        "floor_compact" => {
+            let fl = w.compact_floor();
+            allowed = qs.iter().filter(|q| cf_can(&fl, q)).count();
+        }
         "shopguard" => {
             let e = load_shopguard(&w)?;
             allowed = qs.iter().filter(|q| sg_can(&e, q)).count();
@@ -581,6 +596,7 @@ fn main() -> Res<()> {
     eprintln!("world: {users} users; casbin padding {}", casbin_pad());
 
     let floor = timed("floor", || Ok(w.floor()))?;
+    let compact = timed("compact floor", || Ok(w.compact_floor()))?;
     let sg = timed("shopguard", || load_shopguard(&w))?;
     let rt = runtime()?;
     let mut cb = if with_casbin {
@@ -596,6 +612,9 @@ fn main() -> Res<()> {
 
     // Agreement with the floor, before anything is timed.
     let agree_qs = queries(&w, AGREE, AGREE_SEED, &names)?;
+    agree("compact floor", &agree_qs, &floor, |q| {
+        Ok(cf_can(&compact, q))
+    })?;
     agree("shopguard", &agree_qs, &floor, |q| Ok(sg_can(&sg, q)))?;
     {
         // The key and reader path must agree as well.
@@ -627,8 +646,12 @@ fn main() -> Res<()> {
         percentiles(&p_qs, |q| Ok(black_box(q).user == usize::MAX))?,
     );
     report(
-        "floor",
+        "floor (Vec per user)",
         percentiles(&p_qs, |q| Ok(floor.can(q.user, 1 << q.perm_bit, q.store)))?,
+    );
+    report(
+        "floor (compact)",
+        percentiles(&p_qs, |q| Ok(cf_can(&compact, q)))?,
     );
     report("shopguard", percentiles(&p_qs, |q| Ok(sg_can(&sg, q)))?);
     {
@@ -722,7 +745,15 @@ fn main() -> Res<()> {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     let mask = BENCH_QUERIES - 1;
-    group.bench_function("floor", |b| {
+    group.bench_function("floor_compact", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            let q = &qs[i & mask];
+            i = i.wrapping_add(1);
+            cf_can(&compact, q)
+        });
+    });
+    group.bench_function("floor_vec_per_user", |b| {
         let mut i = 0usize;
         b.iter(|| {
             let q = &qs[i & mask];
