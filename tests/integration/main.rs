@@ -20,6 +20,8 @@ mod conformance;
 mod csv;
 mod dry_run;
 mod fixture;
+mod fuzz_harness;
+mod fuzz_replay;
 mod keys;
 mod manage_props;
 mod properties;

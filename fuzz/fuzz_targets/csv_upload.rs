@@ -1,0 +1,11 @@
+//! Fuzz target `csv_upload`: the bytes go to `fuzz_harness::csv_upload`, which the stable test
+//! `tests/integration/fuzz_replay.rs` also runs on every file of `fuzz/corpus/csv_upload/`.
+#![no_main]
+
+#[allow(dead_code, reason = "each target calls one of the harness's functions")]
+#[path = "../../tests/integration/fuzz_harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _tally = harness::csv_upload(data);
+});
