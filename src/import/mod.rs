@@ -193,8 +193,7 @@ impl<P: Catalog> Engine<P> {
             .stage(snapshot.index(), snapshot.revision())
             .err();
         if let Some(err) = staged {
-            plan.problems.merge(err.problems());
-            plan.problems.omitted = plan.problems.omitted.saturating_add(err.problems_omitted());
+            plan.problems.absorb(&err);
         }
         let err = core::mem::take(&mut plan.problems).into_error();
         UploadWrite::new(self, &snapshot, actor, &plan).refused(&err);
@@ -231,9 +230,7 @@ impl<P: Catalog> Engine<P> {
             }
             Ok(_) => Err(plan.problems.into_error()),
             Err(err) => {
-                plan.problems.merge(err.problems());
-                plan.problems.omitted =
-                    plan.problems.omitted.saturating_add(err.problems_omitted());
+                plan.problems.absorb(&err);
                 Err(plan.problems.into_error())
             }
         }
@@ -311,10 +308,11 @@ impl Problems {
         self.listed.len().saturating_add(self.omitted)
     }
 
-    /// Adds problems already placed on their lines, keeping the first [`MAX_LISTED`] of all
-    /// in file order.
-    fn merge(&mut self, placed: &[Problem]) {
-        self.merge_placed(placed, Problem::clone);
+    /// Adds the problems of a refused upload's batch, already placed on their lines, and its
+    /// count of omitted ones, keeping the first [`MAX_LISTED`] of all in file order.
+    fn absorb(&mut self, err: &Error) {
+        self.merge_placed(err.problems(), Problem::clone);
+        self.omitted = self.omitted.saturating_add(err.problems_omitted());
     }
 
     /// Adds `problems`, each placed by `place`, keeping the first [`MAX_LISTED`] of all in
