@@ -1,5 +1,6 @@
 //! The read side: [`Engine`], [`Snapshot`], decisions and resources.
 
+mod contacts;
 pub(crate) mod decision;
 pub(crate) mod explain;
 pub(crate) mod index;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use hashbrown::hash_table::HashTable;
 
 use crate::Error;
+use crate::engine::contacts::{AccountCounts, Counts, NameHash, NameTable};
 use crate::engine::key::{Sealed, UserKey};
 use crate::model::access::Access;
-use crate::model::ids::{IdHash, StoreId, UserId};
+use crate::model::ids::{AccountId, IdHash, StoreId, UserId};
 use crate::model::permission::Catalog;
 use crate::model::user::User;
 
@@ -43,6 +44,55 @@ pub(crate) struct UserTable<P> {
     /// A record moved since the last refresh (a removal fills its place with the last
     /// record): the runs are out of order, and the next refresh recomputes every entry.
     moved: bool,
+    /// Positions by account and username, and by account and e-mail; each account's counts.
+    /// Validating a few changed users reads these, never the account's other users.
+    contacts: Contacts,
+}
+
+/// The per-account indexes of the table (see [`crate::engine::contacts`]).
+#[derive(Clone, Debug, Default)]
+struct Contacts {
+    hash: NameHash,
+    usernames: NameTable,
+    emails: NameTable,
+    counts: AccountCounts,
+}
+
+impl Contacts {
+    /// Files the record `u` at `position`; `records` already holds it there.
+    fn file(&mut self, records: &[Arc<Vec<User>>], u: &User, position: u32) {
+        let Contacts {
+            hash,
+            usernames,
+            emails,
+            counts,
+        } = self;
+        let of_username = |&p: &u32| {
+            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.username()))
+        };
+        usernames.insert(hash.of(u.account(), u.username()), position, of_username);
+        let of_email =
+            |&p: &u32| record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.email()));
+        emails.insert(hash.of(u.account(), u.email()), position, of_email);
+        counts.add(u);
+    }
+
+    /// Takes the record `u` at `position` out of the indexes.
+    fn unfile(&mut self, u: &User, position: u32) {
+        self.usernames
+            .remove(self.hash.of(u.account(), u.username()), position);
+        self.emails
+            .remove(self.hash.of(u.account(), u.email()), position);
+        self.counts.remove(u);
+    }
+
+    /// The record `u` moved from `from` to `to`.
+    fn repoint(&mut self, u: &User, from: u32, to: u32) {
+        self.usernames
+            .repoint(self.hash.of(u.account(), u.username()), from, to);
+        self.emails
+            .repoint(self.hash.of(u.account(), u.email()), from, to);
+    }
 }
 
 /// Records per chunk: a write that changes one user copies this many records.
@@ -152,6 +202,7 @@ impl<P> Default for UserTable<P> {
             ready: true,
             dirty: Vec::new(),
             moved: false,
+            contacts: Contacts::default(),
         }
     }
 }
@@ -260,6 +311,21 @@ impl<P: Catalog> UserTable<P> {
         self.records.reserve(additional / CHUNK + 1);
         self.hot.reserve(additional);
         self.index.reserve(additional, rehash(&self.hot));
+        let UserTable {
+            records, contacts, ..
+        } = self;
+        let Contacts {
+            hash,
+            usernames,
+            emails,
+            ..
+        } = contacts;
+        usernames.reserve(additional, |&p| {
+            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.username()))
+        });
+        emails.reserve(additional, |&p| {
+            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.email()))
+        });
     }
 
     /// Turns the quick path off until the next [`UserTable::refresh`].
@@ -286,10 +352,15 @@ impl<P: Catalog> UserTable<P> {
         {
             // The entry keeps its run's start until the refresh replaces the run.
             *hot = Hot::slow(id, hot.from);
-            if let Some(record) = self.at_mut(p) {
-                let old = core::mem::replace(record, user);
-                // INVARIANT: positions fit in u32 (below).
-                self.dirty.push(u32::try_from(p).unwrap_or(u32::MAX));
+            // INVARIANT: positions fit in u32 (below).
+            let at = u32::try_from(p).unwrap_or(u32::MAX);
+            if let Some(slot) = self.at_mut(p) {
+                let old = core::mem::replace(slot, user);
+                self.dirty.push(at);
+                self.contacts.unfile(&old, at);
+                if let Some(new) = record(&self.records, p) {
+                    self.contacts.file(&self.records, new, at);
+                }
                 return Ok(Some(old));
             }
         }
@@ -306,10 +377,15 @@ impl<P: Catalog> UserTable<P> {
         self.index
             .insert_unique(hash(id), position, rehash(&self.hot));
         self.dirty.push(position);
+        if let Some(new) = record(&self.records, position as usize) {
+            self.contacts.file(&self.records, new, position);
+        }
         Ok(None)
     }
 
-    pub(crate) fn remove(&mut self, id: &UserId) -> Option<User> {
+    /// Removes a user, and says at which position it was: the last record moved there,
+    /// unless it was the last.
+    pub(crate) fn remove_at(&mut self, id: &UserId) -> Option<(User, usize)> {
         let position = self.position(*id)?;
         let entry = self
             .index
@@ -318,10 +394,17 @@ impl<P: Catalog> UserTable<P> {
         entry.remove();
         self.ready = false;
         self.moved = true;
+        // INVARIANT: positions fit in u32 (`insert` refuses more users).
+        let at = u32::try_from(position).unwrap_or(u32::MAX);
+        if let Some(gone) = record(&self.records, position) {
+            self.contacts.unfile(gone, at);
+        }
         let last = self.pop()?;
         let removed = if position == self.len {
             last
         } else {
+            let last_at = u32::try_from(self.len).unwrap_or(u32::MAX);
+            self.contacts.repoint(&last, last_at, at);
             core::mem::replace(self.at_mut(position)?, last)
         };
         self.hot.swap_remove(position);
@@ -335,7 +418,13 @@ impl<P: Catalog> UserTable<P> {
             // INVARIANT: positions fit in u32 (`insert` refuses more users).
             *slot = u32::try_from(position).unwrap_or(u32::MAX);
         }
-        Some(removed)
+        Some((removed, position))
+    }
+
+    /// The id of the user at a position (current whether or not the entries are).
+    #[inline]
+    pub(crate) fn id_at(&self, position: u32) -> Option<UserId> {
+        self.hot.get(position as usize).map(|h| h.id)
     }
 
     /// Every user, in no particular order.
@@ -455,6 +544,49 @@ impl<P: Catalog> UserTable<P> {
         }
         self.hot.shrink_to_fit();
         self.index.shrink_to_fit(rehash(&self.hot));
+        let UserTable {
+            records, contacts, ..
+        } = self;
+        let Contacts {
+            hash,
+            usernames,
+            emails,
+            counts,
+        } = contacts;
+        usernames.shrink_to_fit(|&p| {
+            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.username()))
+        });
+        emails.shrink_to_fit(|&p| {
+            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.email()))
+        });
+        counts.shrink_to_fit();
+    }
+
+    /// The counts of an account's users (`None`: it has none).
+    pub(crate) fn counts(&self, account: AccountId) -> Option<&Counts> {
+        self.contacts.counts.of(account)
+    }
+
+    /// The positions of the users of `account` whose username is `username` by
+    /// [`same_folded`](crate::model::text::same_folded).
+    pub(crate) fn named(&self, account: AccountId, username: &str) -> impl Iterator<Item = u32> {
+        let h = self.contacts.hash.of(account, username);
+        self.contacts.usernames.candidates(h).filter(move |&p| {
+            self.at(p as usize).is_some_and(|u| {
+                u.account() == account && crate::model::text::same_folded(u.username(), username)
+            })
+        })
+    }
+
+    /// The positions of the users of `account` whose e-mail is `email` by
+    /// [`same_folded`](crate::model::text::same_folded).
+    pub(crate) fn with_email(&self, account: AccountId, email: &str) -> impl Iterator<Item = u32> {
+        let h = self.contacts.hash.of(account, email);
+        self.contacts.emails.candidates(h).filter(move |&p| {
+            self.at(p as usize).is_some_and(|u| {
+                u.account() == account && crate::model::text::same_folded(u.email(), email)
+            })
+        })
     }
 }
 
@@ -509,7 +641,7 @@ mod tests {
             for (id, op) in ops {
                 table.ready = true;
                 if op == 0 {
-                    let removed = table.remove(&UserId::new(id)).map(|u| u.username().to_owned());
+                    let removed = table.remove_at(&UserId::new(id)).map(|(u, _)| u.username().to_owned());
                     let want = model.remove(&id).map(|v| format!("u{id}v{v}"));
                     // Only a change turns the quick path off.
                     prop_assert_eq!(table.ready, want.is_none());
@@ -566,6 +698,70 @@ mod tests {
                 total += want.len();
             }
             prop_assert_eq!(table.stores.len(), total);
+        }
+
+        /// The per-account indexes against a scan of the table: for every account and every
+        /// name of a small pool (case variants and non-ASCII folding included), the positions
+        /// found are exactly the users a scan finds equal by `same_folded`; the counts are the
+        /// scan's counts. Names are shared between users on purpose, as inside a batch.
+        #[test]
+        fn the_name_indexes_agree_with_a_scan(
+            ops in prop::collection::vec((0u64..30, 0usize..3, 0usize..6, 0usize..6, 0u8..4), 1..150),
+        ) {
+            const NAMES: [&str; 6] = ["till", "TILL", "Ärger", "ärger", "x@example.com", "X@Example.com"];
+            let mut table = UserTable::<Pos>::default();
+            for (id, account, name, email, flags) in ops {
+                let id = UserId::new(id);
+                if flags == 3 && name == 0 {
+                    table.remove_at(&id);
+                    continue;
+                }
+                // An id keeps its account (the index refuses moves before the table sees them).
+                let account = AccountId::new(1 + (id.get() + account as u64) % 2);
+                let account = table.get(&id).map_or(account, User::account);
+                let mut u = User::new(id, account, NAMES[name], NAMES[email]);
+                if flags & 1 == 1 {
+                    u = u.with_enabled(false);
+                }
+                if flags & 2 == 2 {
+                    u = u.with_owner(true);
+                }
+                table.insert(u).unwrap();
+                for account in [AccountId::new(1), AccountId::new(2)] {
+                    for probe in NAMES {
+                        let mut got: Vec<u32> = table.named(account, probe).collect();
+                        got.sort_unstable();
+                        let mut want: Vec<u32> = (0..table.len() as u32)
+                            .filter(|&p| {
+                                let u = table.at(p as usize).unwrap();
+                                u.account() == account && crate::model::text::same_folded(u.username(), probe)
+                            })
+                            .collect();
+                        prop_assert_eq!(&got, &want);
+                        got = table.with_email(account, probe).collect();
+                        got.sort_unstable();
+                        want = (0..table.len() as u32)
+                            .filter(|&p| {
+                                let u = table.at(p as usize).unwrap();
+                                u.account() == account && crate::model::text::same_folded(u.email(), probe)
+                            })
+                            .collect();
+                        prop_assert_eq!(&got, &want);
+                    }
+                    let mine: Vec<&User> = table.values().filter(|u| u.account() == account).collect();
+                    let counts = table.counts(account);
+                    prop_assert_eq!(counts.map_or(0, |c| c.users as usize), mine.len());
+                    prop_assert_eq!(
+                        counts.map_or(0, |c| c.enabled as usize),
+                        mine.iter().filter(|u| u.is_enabled()).count()
+                    );
+                    let mut owners: Vec<UserId> = counts.map_or(Vec::new(), |c| c.owners.to_vec());
+                    owners.sort_unstable();
+                    let mut want: Vec<UserId> = mine.iter().filter(|u| u.is_owner()).map(|u| u.id()).collect();
+                    want.sort_unstable();
+                    prop_assert_eq!(owners, want);
+                }
+            }
         }
     }
 }

@@ -603,6 +603,18 @@ proptest! {
     ) {
         let w = build(&world);
         let e = load(&w);
+        // Removing a user moves the last record into its place, and putting it back adds it
+        // at the end: the reverse indexes must follow the records. A third of the users who
+        // are not owners are removed, and every other one of them is put back.
+        let gone: Vec<shopguard::User> = w
+            .users
+            .keys()
+            .filter(|&&id| id % 3 == world[0] as u64 % 3)
+            .filter_map(|&id| e.snapshot().user(UserId::new(id)).cloned())
+            .filter(|u| !u.is_owner())
+            .collect();
+        e.unchecked_apply(gone.iter().map(|u| Mutation::RemoveUser(u.id()))).unwrap();
+        e.unchecked_apply(gone.iter().step_by(2).cloned().map(Mutation::PutUser)).unwrap();
         let perms: Vec<u64> = (0..7).map(|b| 1u64 << b).chain(perm_sets).collect();
         for (&a, acct) in &w.accounts {
             let account = AccountId::new(a);

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use super::*;
 
 /// Who holds which role where: the answer to "who may do P at store S" (R21) without looking
-/// at any user, kept up to date on every write. Only enabled users are listed.
-#[derive(Clone, Debug, Default)]
+/// at any user, kept up to date on every write. Only enabled users are listed, by their
+/// position in the user table (4 bytes each, where an id takes 8): a removal that moves a
+/// record repoints it ([`Holders::repoint`]).
 ///
 /// Each store's and account's groups are shared between versions of the index: a write copies
 /// the groups of the stores and accounts its users are placed at, not every group.
+#[derive(Clone, Debug, Default)]
 pub(super) struct Holders {
     /// Per store, the users holding each role there by a grant naming the store.
     pub(super) by_store: HashMap<StoreId, Arc<RoleGroups>, IdHash>,
@@ -19,9 +21,8 @@ pub(super) struct Holders {
 }
 
 /// Each account's roles and sources by name: lookups whose cost depends on the account and the
-/// name, never on other accounts' data (an upload resolves a name per cell). Users are not
-/// listed per account here: at 8 bytes or more a user, that would take the engine past its
-/// memory target; the per-account index of the user table is a later change.
+/// name, never on other accounts' data (an upload resolves a name per cell). Users by name
+/// are the user table's own index (`engine::contacts`), by position.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Directory {
     pub(super) accounts: HashMap<AccountId, Names, IdHash>,
@@ -86,37 +87,59 @@ impl Directory {
     }
 }
 
-/// Users grouped by role: a few roles per store, so a short list.
-pub(super) type RoleGroups = Vec<(RoleId, Vec<UserId>)>;
+/// Users grouped by role, by position in the user table: a few roles per store, so a short
+/// list.
+pub(super) type RoleGroups = Vec<(RoleId, Vec<u32>)>;
 
 impl Holders {
-    pub(super) fn add(&mut self, u: &User) {
+    /// Lists the user `u` at `position`.
+    pub(super) fn add(&mut self, u: &User, position: u32) {
         if !u.is_enabled() {
             return;
         }
         let (everywhere, at) = placements(u);
         for role in everywhere {
             let groups = Arc::make_mut(self.everywhere.entry(u.account()).or_default());
-            group(groups, role).push(u.id());
+            group(groups, role).push(position);
         }
         for (store, role) in at {
-            group(Arc::make_mut(self.by_store.entry(store).or_default()), role).push(u.id());
+            group(Arc::make_mut(self.by_store.entry(store).or_default()), role).push(position);
         }
     }
 
-    pub(super) fn remove(&mut self, u: &User) {
+    /// Unlists the user `u` at `position`.
+    pub(super) fn remove(&mut self, u: &User, position: u32) {
+        self.replace(u, position, None);
+    }
+
+    /// The user `u` moved from position `from` to `to`.
+    pub(super) fn repoint(&mut self, u: &User, from: u32, to: u32) {
+        self.replace(u, from, Some(to));
+    }
+
+    /// Replaces `from` by `to` (or drops it) in the groups the user `u` is listed in.
+    fn replace(&mut self, u: &User, from: u32, to: Option<u32>) {
+        if !u.is_enabled() {
+            return;
+        }
         let (everywhere, at) = placements(u);
-        let id = u.id();
-        let drop_from = |groups: Option<&mut Arc<RoleGroups>>, role: RoleId| {
+        let edit = |groups: Option<&mut Arc<RoleGroups>>, role: RoleId| {
             if let Some(groups) = groups {
-                group(Arc::make_mut(groups), role).retain(|&x| x != id);
+                let positions = group(Arc::make_mut(groups), role);
+                match to {
+                    Some(to) => positions
+                        .iter_mut()
+                        .filter(|p| **p == from)
+                        .for_each(|p| *p = to),
+                    None => positions.retain(|&p| p != from),
+                }
             }
         };
         for role in everywhere {
-            drop_from(self.everywhere.get_mut(&u.account()), role);
+            edit(self.everywhere.get_mut(&u.account()), role);
         }
         for (store, role) in at {
-            drop_from(self.by_store.get_mut(&store), role);
+            edit(self.by_store.get_mut(&store), role);
         }
     }
 
@@ -142,7 +165,7 @@ impl Holders {
     clippy::indexing_slicing,
     reason = "the position was just found or pushed, so it is in bounds"
 )]
-pub(super) fn group(groups: &mut RoleGroups, role: RoleId) -> &mut Vec<UserId> {
+pub(super) fn group(groups: &mut RoleGroups, role: RoleId) -> &mut Vec<u32> {
     let i = match groups.iter().position(|(r, _)| *r == role) {
         Some(i) => i,
         None => {

@@ -2,6 +2,7 @@
 //! on a resource, and every grant's verdict on a check.
 
 use super::*;
+use crate::engine::key::UserKey;
 
 impl<P: Catalog> Index<P> {
     /// Where `user` may use `permission` (R21): one clause per grant holding it.
@@ -63,7 +64,7 @@ impl<P: Catalog> Index<P> {
         let store = resource.store();
         let mut out: Vec<UserId> = match store {
             Place::At(s) if !wide => {
-                let none: &[(RoleId, Vec<UserId>)] = &[];
+                let none: &[(RoleId, Vec<u32>)] = &[];
                 let at = self.holders.by_store.get(&s).map_or(none, |g| g.as_slice());
                 let everywhere = self
                     .holders
@@ -90,11 +91,14 @@ impl<P: Catalog> Index<P> {
                             })
                         })
                         .flat_map(|(_, users)| users.iter().copied())
+                        .filter_map(|p| self.users.id_at(p))
                         .collect()
                 } else {
                     groups
                         .flat_map(|(_, users)| users.iter().copied())
+                        .filter_map(|p| Some(UserKey::new(self.users.id_at(p)?, p)))
                         .filter(|&u| self.allows(u, permission, resource))
+                        .map(|u| u.id())
                         .collect()
                 }
             }

@@ -166,46 +166,44 @@ impl<P: Catalog> Index<P> {
             return;
         };
         let none = Removed::default();
-        let mut owners = Vec::new();
-        let mut enabled = 0usize;
-        let mut any_user = false;
         let fresh: Vec<&User> = changed.iter().filter_map(|id| self.users.get(id)).collect();
         for u in fresh.iter().copied() {
             self.check_user(account, u, &none, out);
         }
-        for u in self.users.values().filter(|u| u.account() == account) {
-            any_user = true;
-            for c in fresh.iter().copied().filter(|c| c.id() != u.id()) {
+        // Clashes through the name indexes, reported in the order a pass over the table would
+        // find them: by the other user's position, then the changed user, username first.
+        let mut clashes: Vec<(u32, usize, bool, &User, &User)> = Vec::new();
+        for (i, c) in fresh.iter().copied().enumerate() {
+            let by_name = self.users.named(account, c.username()).map(|p| (p, false));
+            let by_email = self.users.with_email(account, c.email()).map(|p| (p, true));
+            for (p, email) in by_name.chain(by_email) {
+                let Some(u) = self.users.at(p as usize).filter(|u| u.id() != c.id()) else {
+                    continue;
+                };
                 // A clash between two changed users is found twice: named once, on the later.
                 if changed.contains(&u.id()) && c.id() < u.id() {
                     continue;
                 }
-                if same_folded(c.username(), u.username()) {
-                    out.push(Error::user_clash(
-                        "username",
-                        c.username(),
-                        account,
-                        c.id(),
-                        u.id(),
-                    ));
-                }
-                if same_folded(c.email(), u.email()) {
-                    out.push(Error::user_clash(
-                        "e-mail",
-                        c.email(),
-                        account,
-                        c.id(),
-                        u.id(),
-                    ));
-                }
-            }
-            if u.is_enabled() {
-                enabled += 1;
-            }
-            if u.is_owner() {
-                owners.push(u);
+                clashes.push((p, i, email, c, u));
             }
         }
+        clashes.sort_unstable_by_key(|&(p, i, email, _, _)| (p, i, email));
+        for (_, _, email, c, u) in clashes {
+            let (field, value) = if email {
+                ("e-mail", c.email())
+            } else {
+                ("username", c.username())
+            };
+            out.push(Error::user_clash(field, value, account, c.id(), u.id()));
+        }
+        let counts = self.users.counts(account);
+        let owners: Vec<&User> = counts
+            .into_iter()
+            .flat_map(|c| c.owners.iter())
+            .filter_map(|id| self.users.get(id))
+            .collect();
+        let enabled = counts.map_or(0, |c| c.enabled as usize);
+        let any_user = counts.is_some_and(|c| c.users > 0);
         self.check_account(entry, any_user, enabled, &owners, out);
     }
 

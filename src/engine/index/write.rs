@@ -144,19 +144,29 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    let u = x.clone();
-                    if let Some(old) = self.users.get(&u.id()) {
-                        self.holders.remove(old);
+                    if let Some(p) = self.users.position(x.id())
+                        && let Some(old) = self.users.at(p)
+                    {
+                        self.holders.remove(old, position_u32(p));
                     }
-                    self.holders.add(&u);
-                    self.users.insert(u)?;
+                    self.users.insert(x.clone())?;
+                    if let Some(p) = self.users.position(x.id())
+                        && let Some(new) = self.users.at(p)
+                    {
+                        self.holders.add(new, position_u32(p));
+                    }
                 }
                 Mutation::RemoveUser(id) => {
-                    let x = self
+                    let (x, p) = self
                         .users
-                        .remove(id)
+                        .remove_at(id)
                         .ok_or_else(|| Error::not_found("user", id))?;
-                    self.holders.remove(&x);
+                    self.holders.remove(&x, position_u32(p));
+                    // The last record moved into the freed position, if it was not the last.
+                    if let Some(moved) = self.users.at(p) {
+                        let from = position_u32(self.users.len());
+                        self.holders.repoint(moved, from, position_u32(p));
+                    }
                     touched.insert(x.account());
                 }
             }
@@ -275,6 +285,12 @@ pub(super) fn quick_of<P: Catalog>(
         Quick::AtStores
     };
     (mask, account, quick)
+}
+
+/// A user table position as stored in the holders' groups.
+fn position_u32(position: usize) -> u32 {
+    // INVARIANT: positions fit in u32 (`UserTable::insert` refuses more users).
+    u32::try_from(position).unwrap_or(u32::MAX)
 }
 
 pub(super) fn keep_account<I: core::fmt::Display>(
