@@ -4,14 +4,14 @@
 //! and owner rules (R11, R12) read the counts instead of every user of the account.
 
 use core::hash::{BuildHasher, Hasher};
-use std::collections::HashMap;
 use std::hash::RandomState;
 use std::sync::Arc;
 
 use hashbrown::hash_table::HashTable;
 use smallvec::SmallVec;
 
-use crate::model::ids::{AccountId, IdHash, UserId};
+use crate::engine::parted::Parted;
+use crate::model::ids::{AccountId, UserId};
 use crate::model::user::User;
 
 /// Parts each name table is split into: a write copies the parts its users' names hash to,
@@ -135,7 +135,7 @@ pub(crate) struct Counts {
 
 /// Every account's [`Counts`].
 #[derive(Clone, Debug, Default)]
-pub(crate) struct AccountCounts(HashMap<AccountId, Counts, IdHash>);
+pub(crate) struct AccountCounts(Parted<AccountId, Counts>);
 
 impl AccountCounts {
     /// The counts of `account` (all zero if it has no users).
@@ -144,7 +144,9 @@ impl AccountCounts {
     }
 
     pub(crate) fn add(&mut self, u: &User) {
-        let c = self.0.entry(u.account()).or_default();
+        let Some(c) = self.0.entry(u.account()) else {
+            return;
+        };
         c.users = c.users.saturating_add(1);
         if u.is_enabled() {
             c.enabled = c.enabled.saturating_add(1);
@@ -174,6 +176,6 @@ impl AccountCounts {
     }
 
     pub(crate) fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
+        self.0.retain_unshared(|c| c.users > 0);
     }
 }

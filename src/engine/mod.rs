@@ -5,6 +5,7 @@ pub(crate) mod decision;
 pub(crate) mod explain;
 pub(crate) mod index;
 pub(crate) mod key;
+mod parted;
 #[cfg(test)]
 mod quick_tests;
 mod reader;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::engine::parted::Parted;
 
 /// Who holds which role where: the answer to "who may do P at store S" (R21) without looking
 /// at any user, kept up to date on every write. Only enabled users are listed, by their
@@ -15,9 +16,9 @@ use super::*;
 #[derive(Clone, Debug, Default)]
 pub(super) struct Holders {
     /// Per store, the users holding each role there by a grant naming the store.
-    pub(super) by_store: HashMap<StoreId, Arc<RoleGroups>, IdHash>,
+    pub(super) by_store: Parted<StoreId, Arc<RoleGroups>>,
     /// Per account, the users holding each role at all stores.
-    pub(super) everywhere: HashMap<AccountId, Arc<RoleGroups>, IdHash>,
+    pub(super) everywhere: Parted<AccountId, Arc<RoleGroups>>,
 }
 
 /// Each account's roles and sources by name: lookups whose cost depends on the account and the
@@ -25,7 +26,7 @@ pub(super) struct Holders {
 /// are the user table's own index (`engine::contacts`), by position.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Directory {
-    pub(super) accounts: HashMap<AccountId, Names, IdHash>,
+    pub(super) accounts: Parted<AccountId, Names>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -37,12 +38,10 @@ pub(super) struct Names {
 }
 
 impl Directory {
-    pub(super) fn names(&mut self, account: AccountId) -> &mut Names {
-        self.accounts.entry(account).or_default()
-    }
-
     pub(super) fn add_role<P: Catalog>(&mut self, r: &Role<P>) {
-        let names = self.names(r.account());
+        let Some(names) = self.accounts.entry(r.account()) else {
+            return;
+        };
         for n in core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str)) {
             let ids = names.roles.entry(folded(n)).or_default();
             if !ids.contains(&r.id()) {
@@ -52,7 +51,9 @@ impl Directory {
     }
 
     pub(super) fn remove_role<P: Catalog>(&mut self, r: &Role<P>) {
-        let names = self.names(r.account());
+        let Some(names) = self.accounts.get_mut(&r.account()) else {
+            return;
+        };
         for n in core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str)) {
             let key = folded(n);
             if let Some(ids) = names.roles.get_mut(&key) {
@@ -65,8 +66,10 @@ impl Directory {
     }
 
     pub(super) fn add_source(&mut self, s: &Source) {
-        let ids = self
-            .names(s.account())
+        let Some(names) = self.accounts.entry(s.account()) else {
+            return;
+        };
+        let ids = names
             .sources
             .entry(s.external_id().to_ascii_lowercase())
             .or_default();
@@ -76,7 +79,9 @@ impl Directory {
     }
 
     pub(super) fn remove_source(&mut self, s: &Source) {
-        let names = self.names(s.account());
+        let Some(names) = self.accounts.get_mut(&s.account()) else {
+            return;
+        };
         let key = s.external_id().to_ascii_lowercase();
         if let Some(ids) = names.sources.get_mut(&key) {
             ids.retain(|id| *id != s.id());
@@ -99,11 +104,14 @@ impl Holders {
         }
         let (everywhere, at) = placements(u);
         for role in everywhere {
-            let groups = Arc::make_mut(self.everywhere.entry(u.account()).or_default());
-            group(groups, role).push(position);
+            if let Some(groups) = self.everywhere.entry(u.account()) {
+                group(Arc::make_mut(groups), role).push(position);
+            }
         }
         for (store, role) in at {
-            group(Arc::make_mut(self.by_store.entry(store).or_default()), role).push(position);
+            if let Some(groups) = self.by_store.entry(store) {
+                group(Arc::make_mut(groups), role).push(position);
+            }
         }
     }
 
@@ -147,8 +155,8 @@ impl Holders {
         // Groups another version shares were shrunk when they were last written.
         for groups in self
             .by_store
-            .values_mut()
-            .chain(self.everywhere.values_mut())
+            .unshared_values_mut()
+            .chain(self.everywhere.unshared_values_mut())
             .filter_map(Arc::get_mut)
         {
             groups.retain(|(_, users)| !users.is_empty());

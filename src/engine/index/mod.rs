@@ -6,6 +6,7 @@
 //! account-wide, owner-only and withheld permissions) is computed here, never on `can`.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::Error;
 use smallvec::SmallVec;
@@ -113,13 +114,14 @@ pub(crate) enum GrantOutcome<P> {
 /// list (usernames, e-mails) to the logs.
 #[derive(Clone)]
 pub(crate) struct Index<P> {
-    // The read side's own: the write side asks through methods.
+    // The read side's own: the write side asks through methods. Accounts, stores, sources,
+    // channels and roles are shared between versions until a write changes one of them.
     pub(in crate::engine) revision: u64,
-    pub(in crate::engine) accounts: IdMap<AccountId, AccountEntry<P>>,
-    pub(in crate::engine) stores: IdMap<StoreId, Store>,
-    pub(in crate::engine) sources: IdMap<SourceId, Source>,
-    pub(in crate::engine) channels: IdMap<ChannelId, Channel>,
-    pub(in crate::engine) roles: IdMap<RoleId, Role<P>>,
+    pub(in crate::engine) accounts: Arc<IdMap<AccountId, AccountEntry<P>>>,
+    pub(in crate::engine) stores: Arc<IdMap<StoreId, Store>>,
+    pub(in crate::engine) sources: Arc<IdMap<SourceId, Source>>,
+    pub(in crate::engine) channels: Arc<IdMap<ChannelId, Channel>>,
+    pub(in crate::engine) roles: Arc<IdMap<RoleId, Role<P>>>,
     pub(in crate::engine) users: UserTable<P>,
     holders: Holders,
     directory: Directory,
@@ -143,11 +145,11 @@ impl<P: Catalog> Index<P> {
     pub(crate) fn empty() -> Self {
         Index {
             revision: 0,
-            accounts: IdMap::default(),
-            stores: IdMap::default(),
-            sources: IdMap::default(),
-            channels: IdMap::default(),
-            roles: IdMap::default(),
+            accounts: Arc::default(),
+            stores: Arc::default(),
+            sources: Arc::default(),
+            channels: Arc::default(),
+            roles: Arc::default(),
             users: UserTable::default(),
             holders: Holders::default(),
             directory: Directory::default(),

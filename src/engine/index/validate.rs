@@ -5,26 +5,94 @@
 use super::*;
 use crate::error::Findings;
 
+/// One account's objects, gathered for [`Index::validate`]: users by id, the rest in the
+/// index's order.
+#[derive(Debug)]
+pub(super) struct Members<'a, P> {
+    users: Vec<&'a User>,
+    roles: Vec<&'a Role<P>>,
+    stores: Vec<&'a Store>,
+    sources: Vec<&'a Source>,
+    channels: Vec<&'a Channel>,
+}
+
+impl<P> Default for Members<'_, P> {
+    fn default() -> Self {
+        Members {
+            users: Vec::new(),
+            roles: Vec::new(),
+            stores: Vec::new(),
+            sources: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
+}
+
 impl<P: Catalog> Index<P> {
+    /// The objects of each of `accounts`, gathered in one pass over each table: validating
+    /// many accounts costs one pass, not one per account.
+    pub(super) fn members<'a>(
+        &'a self,
+        accounts: impl IntoIterator<Item = AccountId>,
+    ) -> HashMap<AccountId, Members<'a, P>, IdHash> {
+        let mut out: HashMap<AccountId, Members<'a, P>, IdHash> = accounts
+            .into_iter()
+            .map(|a| (a, Members::default()))
+            .collect();
+        if out.is_empty() {
+            return out;
+        }
+        for u in self.users.values() {
+            if let Some(m) = out.get_mut(&u.account()) {
+                m.users.push(u);
+            }
+        }
+        for r in self.roles.values() {
+            if let Some(m) = out.get_mut(&r.account()) {
+                m.roles.push(r);
+            }
+        }
+        for x in self.stores.values() {
+            if let Some(m) = out.get_mut(&x.account()) {
+                m.stores.push(x);
+            }
+        }
+        for x in self.sources.values() {
+            if let Some(m) = out.get_mut(&x.account()) {
+                m.sources.push(x);
+            }
+        }
+        for x in self.channels.values() {
+            if let Some(m) = out.get_mut(&x.account()) {
+                m.channels.push(x);
+            }
+        }
+        for m in out.values_mut() {
+            m.users.sort_unstable_by_key(|u| u.id());
+        }
+        out
+    }
+
     /// Checks every invariant of one account's final state, adding each broken rule to `out`:
     /// at most one problem per object and field. A clash between two users names the one
     /// `changed` holds (the later one if both are), never an unchanged user alone.
     pub(super) fn validate(
         &self,
         account: AccountId,
+        m: &Members<'_, P>,
         removed: &Removed,
         changed: &BTreeSet<UserId>,
         out: &mut Findings,
     ) {
         let Some(entry) = self.accounts.get(&account) else {
             // A removed account must be empty.
-            let left = self.account_users(account).map(|u| u.username().to_owned());
+            let left = m.users.iter().map(|u| u.username().to_owned());
             let names = name_list(left);
             if !names.is_empty()
-                || self.roles.values().any(|r| r.account() == account)
-                || self.stores.values().any(|s| s.account() == account)
-                || self.sources.values().any(|s| s.account() == account)
-                || self.channels.values().any(|s| s.account() == account)
+                || !m.roles.is_empty()
+                || !m.stores.is_empty()
+                || !m.sources.is_empty()
+                || !m.channels.is_empty()
             {
                 out.push_for(
                     account,
@@ -47,16 +115,16 @@ impl<P: Catalog> Index<P> {
         };
 
         // Store and channel names: what a person reads and a download writes (R18).
-        for x in self.stores.values().filter(|x| x.account() == account) {
+        for x in &m.stores {
             out.check_for(x.id(), validate_name("store name", x.name()));
         }
-        for x in self.channels.values().filter(|x| x.account() == account) {
+        for x in &m.channels {
             out.check_for(x.id(), validate_name("sales channel name", x.name()));
         }
 
         // Sources: external ids unique per account (they are how imports name sources).
         let mut external = HashSet::new();
-        for s in self.sources.values().filter(|s| s.account() == account) {
+        for s in &m.sources {
             out.check_for(s.id(), validate_external_id(s.external_id()));
             if !external.insert(s.external_id().to_ascii_lowercase()) {
                 out.push_for(
@@ -68,7 +136,7 @@ impl<P: Catalog> Index<P> {
 
         // Roles: references inside the account; names (and former names) unambiguous (R14).
         let mut role_names = HashMap::new();
-        for r in self.roles.values().filter(|r| r.account() == account) {
+        for r in &m.roles {
             let names =
                 || core::iter::once(r.name()).chain(r.former_names().iter().map(String::as_str));
             if let Some(bad) = names().find_map(|name| validate_name("role name", name).err()) {
@@ -108,7 +176,7 @@ impl<P: Catalog> Index<P> {
         let mut enabled = 0usize;
         let mut any_user = false;
         // By id, so that which of two clashing users an error names does not depend on hashing.
-        for u in self.account_users(account) {
+        for u in m.users.iter().copied() {
             any_user = true;
             self.check_user(account, u, removed, out);
             let fields = [

@@ -1,6 +1,8 @@
 //! Applying record-level mutations to a cloned index, and settling (validating) what they
 //! touched: the index's side of a write.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::error::Findings;
 
@@ -47,10 +49,12 @@ impl<P: Catalog> Index<P> {
             match m {
                 Mutation::PutAccount(a) => {
                     touched.insert(a.id());
-                    self.accounts.insert(a.id(), AccountEntry::new(a.clone()));
+                    Arc::make_mut(&mut self.accounts).insert(a.id(), AccountEntry::new(a.clone()));
                 }
                 Mutation::RemoveAccount(id) => {
-                    if self.accounts.shift_remove(id).is_none() {
+                    if !self.accounts.contains_key(id)
+                        || Arc::make_mut(&mut self.accounts).shift_remove(id).is_none()
+                    {
                         return Err(Error::not_found("account", id));
                     }
                     touched.insert(*id);
@@ -64,11 +68,13 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    self.stores.insert(x.id(), x.clone());
+                    Arc::make_mut(&mut self.stores).insert(x.id(), x.clone());
                 }
                 Mutation::RemoveStore(id) => {
-                    let x = self
-                        .stores
+                    if !self.stores.contains_key(id) {
+                        return Err(Error::not_found("store", id));
+                    }
+                    let x = Arc::make_mut(&mut self.stores)
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("store", id))?;
                     touched.insert(x.account());
@@ -82,14 +88,16 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    if let Some(old) = self.sources.insert(x.id(), x.clone()) {
+                    if let Some(old) = Arc::make_mut(&mut self.sources).insert(x.id(), x.clone()) {
                         self.directory.remove_source(&old);
                     }
                     self.directory.add_source(x);
                 }
                 Mutation::RemoveSource(id) => {
-                    let x = self
-                        .sources
+                    if !self.sources.contains_key(id) {
+                        return Err(Error::not_found("source", id));
+                    }
+                    let x = Arc::make_mut(&mut self.sources)
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("source", id))?;
                     touched.insert(x.account());
@@ -104,11 +112,13 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    self.channels.insert(x.id(), x.clone());
+                    Arc::make_mut(&mut self.channels).insert(x.id(), x.clone());
                 }
                 Mutation::RemoveChannel(id) => {
-                    let x = self
-                        .channels
+                    if !self.channels.contains_key(id) {
+                        return Err(Error::not_found("sales channel", id));
+                    }
+                    let x = Arc::make_mut(&mut self.channels)
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("sales channel", id))?;
                     touched.insert(x.account());
@@ -122,14 +132,16 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    if let Some(old) = self.roles.insert(x.id(), x.clone()) {
+                    if let Some(old) = Arc::make_mut(&mut self.roles).insert(x.id(), x.clone()) {
                         self.directory.remove_role(&old);
                     }
                     self.directory.add_role(x);
                 }
                 Mutation::RemoveRole(id) => {
-                    let x = self
-                        .roles
+                    if !self.roles.contains_key(id) {
+                        return Err(Error::not_found("role", id));
+                    }
+                    let x = Arc::make_mut(&mut self.roles)
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("role", id))?;
                     touched.insert(x.account());
@@ -188,15 +200,20 @@ impl<P: Catalog> Index<P> {
     /// readers only if none was.
     pub(crate) fn settle_all(&mut self, pending: &Pending) -> Findings {
         let mut found = Findings::default();
+        let none = BTreeSet::new();
+        let changed = |account: &AccountId| pending.changed_users.get(account).unwrap_or(&none);
+        let whole =
+            |account: &AccountId| pending.structural || changed(account).len() > INCREMENTAL;
+        let members = self.members(pending.touched.iter().copied().filter(whole));
         for account in &pending.touched {
-            let none = BTreeSet::new();
-            let users = pending.changed_users.get(account).unwrap_or(&none);
-            if pending.structural || users.len() > INCREMENTAL {
-                self.validate(*account, &pending.removed, users, &mut found);
-            } else {
-                self.validate_users(*account, users, &mut found);
+            match members.get(account) {
+                Some(m) => {
+                    self.validate(*account, m, &pending.removed, changed(account), &mut found)
+                }
+                None => self.validate_users(*account, changed(account), &mut found),
             }
         }
+        drop(members);
         if found.is_empty() {
             self.shrink();
             // Roles and accounts are what the entries read besides the users themselves.
@@ -221,11 +238,21 @@ impl<P: Catalog> Index<P> {
     /// Releases spare capacity after a bulk load.
     pub(crate) fn shrink(&mut self) {
         self.users.shrink_to_fit();
-        self.roles.shrink_to_fit();
-        self.stores.shrink_to_fit();
-        self.sources.shrink_to_fit();
-        self.channels.shrink_to_fit();
-        self.accounts.shrink_to_fit();
+        if let Some(m) = Arc::get_mut(&mut self.roles) {
+            m.shrink_to_fit();
+        }
+        if let Some(m) = Arc::get_mut(&mut self.stores) {
+            m.shrink_to_fit();
+        }
+        if let Some(m) = Arc::get_mut(&mut self.sources) {
+            m.shrink_to_fit();
+        }
+        if let Some(m) = Arc::get_mut(&mut self.channels) {
+            m.shrink_to_fit();
+        }
+        if let Some(m) = Arc::get_mut(&mut self.accounts) {
+            m.shrink_to_fit();
+        }
         self.holders.shrink();
     }
 }
