@@ -13,37 +13,34 @@ use crate::model::ids::{AccountId, IdHash, StoreId, UserId};
 use crate::model::permission::Catalog;
 use crate::model::user::User;
 
-/// Users in a dense vector, found by id through a hash table of positions.
+/// Users in chunks of [`CHUNK`] records, found by id through a hash table of positions.
 ///
-/// Beside each record, a small [`Hot`] entry holds the id and what a store check needs, and the
-/// stores of users with one specific grant are copied, in position order, into one flat list. A
-/// store check by the quick path reads the 24-byte entry and, when the permission is held, that
-/// user's run of the list; never the record. A lookup by id compares ids in the denser entries.
+/// Beside each chunk of records, a chunk of small [`Hot`] entries holds each user's id and what
+/// a store check needs, with the stores of the chunk's users that have one specific grant,
+/// copied in position order into one list. A store check by the quick path reads the 24-byte
+/// entry and, when the permission is held, that user's run of the list; never the record. A
+/// lookup by id compares ids in the denser entries.
 ///
-/// The records are kept in chunks of [`CHUNK`] shared between versions of the index: cloning
-/// the table for a write copies a pointer per chunk, and the write copies only the chunks it
-/// changes. After a batch that changed users only, [`UserTable::refresh`] recomputes the
-/// entries of the changed positions alone.
+/// Everything is shared between versions of the index: the record chunks, the entry chunks,
+/// the id table's parts and the per-account indexes. Cloning the table for a write copies a
+/// pointer per chunk and part; the write copies the chunks and parts it changes, and
+/// [`UserTable::refresh`] rebuilds the entries of the chunks whose records changed (of every
+/// chunk if roles or accounts changed). A write of one user costs O([`CHUNK`]), whatever the
+/// table holds.
 #[derive(Clone, Debug)]
 pub(crate) struct UserTable<P> {
     records: Vec<Arc<Vec<User>>>,
     /// How many records there are.
     len: usize,
-    /// One entry per record, at the same position.
-    hot: Vec<Hot<P>>,
-    /// The `AtStores` users' stores, ascending within each user's run; a run starts at its
-    /// entry's `from` and ends at the next entry's (or at the end).
-    stores: Vec<StoreId>,
-    /// Positions in `records`, hashed by the id of the user there.
-    index: HashTable<u32>,
-    /// Whether every `hot` entry and `stores` describe the index as it is now. Cleared by
-    /// any change, set by [`UserTable::refresh`] once a batch is complete.
+    /// One per record chunk, at the same number.
+    hot: Vec<Arc<HotChunk<P>>>,
+    /// Positions in `records`, hashed by the id of the user there, in shared parts.
+    index: Vec<Arc<HashTable<u32>>>,
+    /// Whether every entry and run describe the index as it is now. Cleared by any change,
+    /// set by [`UserTable::refresh`] once a batch is complete.
     ready: bool,
-    /// Positions whose record was replaced or added since the last refresh.
+    /// Chunks whose records were replaced, added or moved since the last refresh.
     dirty: Vec<u32>,
-    /// A record moved since the last refresh (a removal fills its place with the last
-    /// record): the runs are out of order, and the next refresh recomputes every entry.
-    moved: bool,
     /// Positions by account and username, and by account and e-mail; each account's counts.
     /// Validating a few changed users reads these, never the account's other users.
     contacts: Contacts,
@@ -95,10 +92,14 @@ impl Contacts {
     }
 }
 
-/// Records per chunk: a write that changes one user copies this many records.
+/// Records per chunk: a write that changes one user copies this many records and entries.
 const CHUNK_BITS: u32 = 9;
 const CHUNK: usize = 1 << CHUNK_BITS;
 const IN_CHUNK: usize = CHUNK - 1;
+
+/// Parts of the id table: a write that adds or removes a user copies one.
+const ID_PART_BITS: u32 = 6;
+const ID_PARTS: usize = 1 << ID_PART_BITS;
 
 /// What the quick check path knows of one user: 24 bytes with a 64-bit catalog.
 #[derive(Clone, Copy, Debug)]
@@ -174,6 +175,25 @@ impl<P: Catalog> Hot<P> {
     }
 }
 
+/// The entries of one chunk of records, and the runs of stores they point into.
+#[derive(Clone, Debug)]
+struct HotChunk<P> {
+    /// One per record of the chunk; past the records, placeholders no position reaches.
+    entries: [Hot<P>; CHUNK],
+    /// The `AtStores` users' stores, ascending within each user's run; a run starts at its
+    /// entry's `from` and ends at the next entry's (or at the end).
+    stores: Vec<StoreId>,
+}
+
+impl<P: Catalog> HotChunk<P> {
+    fn empty() -> Self {
+        HotChunk {
+            entries: [Hot::slow(UserId::new(0), 0); CHUNK],
+            stores: Vec::new(),
+        }
+    }
+}
+
 /// The record at `position` of a chunked record table.
 #[inline]
 fn record(records: &[Arc<Vec<User>>], position: usize) -> Option<&User> {
@@ -182,13 +202,36 @@ fn record(records: &[Arc<Vec<User>>], position: usize) -> Option<&User> {
         .get(position & IN_CHUNK)
 }
 
+/// The entry at `position` of a chunked entry table, whether or not it is current: its id
+/// always is.
+#[inline]
+fn entry<P>(hot: &[Arc<HotChunk<P>>], position: usize) -> Option<&Hot<P>> {
+    hot.get(position >> CHUNK_BITS)?
+        .entries
+        .get(position & IN_CHUNK)
+}
+
+#[inline]
 fn hash(id: UserId) -> u64 {
     IdHash.hash_one(id)
 }
 
-/// The hash of the user at a position, for the index to rehash itself.
-fn rehash<P>(hot: &[Hot<P>]) -> impl Fn(&u32) -> u64 + '_ {
-    |&i| hot.get(i as usize).map_or(0, |h| hash(h.id))
+/// The id table's part of a hash: middle bits, which the part's own table does not use for
+/// buckets (low bits) or tags (top bits).
+#[inline]
+fn id_part(hash: u64) -> usize {
+    (hash >> 32) as usize & (ID_PARTS - 1)
+}
+
+/// The hash of the user at a position, for the id table to rehash itself.
+fn rehash<P>(hot: &[Arc<HotChunk<P>>]) -> impl Fn(&u32) -> u64 + '_ {
+    |&i| entry(hot, i as usize).map_or(0, |h| hash(h.id))
+}
+
+/// A position as the tables store it.
+fn at_u32(position: usize) -> u32 {
+    // INVARIANT: positions fit in u32 (`UserTable::insert` refuses more users).
+    u32::try_from(position).unwrap_or(u32::MAX)
 }
 
 impl<P> Default for UserTable<P> {
@@ -197,11 +240,9 @@ impl<P> Default for UserTable<P> {
             records: Vec::new(),
             len: 0,
             hot: Vec::new(),
-            stores: Vec::new(),
-            index: HashTable::new(),
+            index: (0..ID_PARTS).map(|_| Arc::default()).collect(),
             ready: true,
             dirty: Vec::new(),
-            moved: false,
             contacts: Contacts::default(),
         }
     }
@@ -214,14 +255,17 @@ impl<P: Catalog> UserTable<P> {
     pub(crate) fn position<U: Sealed>(&self, user: U) -> Option<usize> {
         let id = user.id();
         if let Some(slot) = user.slot()
-            && self.hot.get(slot as usize).is_some_and(|h| h.id == id)
+            && (slot as usize) < self.len
+            && entry(&self.hot, slot as usize).is_some_and(|h| h.id == id)
         {
             return Some(slot as usize);
         }
+        let h = hash(id);
         let hot = &self.hot;
         self.index
-            .find(hash(id), |&i| {
-                hot.get(i as usize).is_some_and(|h| h.id == id)
+            .get(id_part(h))?
+            .find(h, |&i| {
+                (i as usize) < self.len && entry(hot, i as usize).is_some_and(|e| e.id == id)
             })
             .map(|&i| i as usize)
     }
@@ -231,11 +275,15 @@ impl<P: Catalog> UserTable<P> {
     /// [`UserTable::hot`]).
     #[inline]
     pub(crate) fn stores_of(&self, position: usize, hot: &Hot<P>) -> &[StoreId] {
-        let end = self
-            .hot
-            .get(position.wrapping_add(1))
-            .map_or(self.stores.len(), |next| next.from as usize);
-        self.stores.get(hot.from as usize..end).unwrap_or(&[])
+        let Some(chunk) = self.hot.get(position >> CHUNK_BITS) else {
+            return &[];
+        };
+        let next = (position & IN_CHUNK) + 1;
+        let end = match chunk.entries.get(next) {
+            Some(e) if position + 1 < self.len => e.from as usize,
+            _ => chunk.stores.len(),
+        };
+        chunk.stores.get(hot.from as usize..end).unwrap_or(&[])
     }
 
     /// The record at a position.
@@ -244,40 +292,22 @@ impl<P: Catalog> UserTable<P> {
         record(&self.records, position)
     }
 
-    /// The record at a position, its chunk copied first if another version shares it.
-    fn at_mut(&mut self, position: usize) -> Option<&mut User> {
-        let chunk = self.records.get_mut(position >> CHUNK_BITS)?;
-        Arc::make_mut(chunk).get_mut(position & IN_CHUNK)
-    }
-
-    /// Appends a record at position `len`.
-    fn push(&mut self, user: User) {
-        if self.records.last().is_none_or(|c| c.len() >= CHUNK) {
-            self.records
-                .push(Arc::new(Vec::with_capacity(CHUNK.min(self.len + 1))));
-        }
-        if let Some(last) = self.records.last_mut() {
-            Arc::make_mut(last).push(user);
-            self.len += 1;
-        }
-    }
-
-    /// Removes the last record.
-    fn pop(&mut self) -> Option<User> {
-        let last = self.records.last_mut()?;
-        let user = Arc::make_mut(last).pop();
-        if last.is_empty() {
-            self.records.pop();
-        }
-        self.len = self.len.saturating_sub(usize::from(user.is_some()));
-        user
-    }
-
     /// The quick-path entry at a position, if the entries are current.
     #[inline]
     pub(crate) fn hot(&self, position: usize) -> Option<&Hot<P>> {
-        if self.ready {
-            self.hot.get(position)
+        if self.ready && position < self.len {
+            entry(&self.hot, position)
+        } else {
+            None
+        }
+    }
+
+    /// The id of the user at a position (current whether or not the entries are).
+    #[inline]
+    pub(crate) fn id_at(&self, position: u32) -> Option<UserId> {
+        let p = position as usize;
+        if p < self.len {
+            entry(&self.hot, p).map(|h| h.id)
         } else {
             None
         }
@@ -305,15 +335,22 @@ impl<P: Catalog> UserTable<P> {
         self.position(*id).is_some()
     }
 
-    /// Room for `additional` more users, so that a bulk load grows each vector once instead of
+    /// Room for `additional` more users, so that a bulk load grows each table once instead of
     /// doubling (and copying) it many times. `settle` shrinks what was not used.
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.records.reserve(additional / CHUNK + 1);
-        self.hot.reserve(additional);
-        self.index.reserve(additional, rehash(&self.hot));
+        self.hot.reserve(additional / CHUNK + 1);
         let UserTable {
-            records, contacts, ..
+            hot,
+            index,
+            records,
+            contacts,
+            ..
         } = self;
+        let each = additional / ID_PARTS + 1;
+        for part in index.iter_mut() {
+            Arc::make_mut(part).reserve(each, rehash(hot));
+        }
         let Contacts {
             hash,
             usernames,
@@ -338,6 +375,23 @@ impl<P: Catalog> UserTable<P> {
         self.len
     }
 
+    /// The entry at a position, its chunk copied first if another version shares it.
+    fn entry_mut(&mut self, position: usize) -> Option<&mut Hot<P>> {
+        let chunk = self.hot.get_mut(position >> CHUNK_BITS)?;
+        Arc::make_mut(chunk).entries.get_mut(position & IN_CHUNK)
+    }
+
+    /// The record at a position, its chunk copied first if another version shares it.
+    fn at_mut(&mut self, position: usize) -> Option<&mut User> {
+        let chunk = self.records.get_mut(position >> CHUNK_BITS)?;
+        Arc::make_mut(chunk).get_mut(position & IN_CHUNK)
+    }
+
+    /// Marks the chunk of a position for the next refresh.
+    fn touch(&mut self, position: usize) {
+        self.dirty.push(at_u32(position >> CHUNK_BITS));
+    }
+
     /// Inserts or replaces; returns the replaced record.
     ///
     /// # Errors
@@ -347,22 +401,18 @@ impl<P: Catalog> UserTable<P> {
     pub(crate) fn insert(&mut self, user: User) -> Result<Option<User>, Error> {
         let id = user.id();
         self.ready = false;
-        if let Some(p) = self.position(id)
-            && let Some(hot) = self.hot.get_mut(p)
-        {
-            // The entry keeps its run's start until the refresh replaces the run.
-            *hot = Hot::slow(id, hot.from);
-            // INVARIANT: positions fit in u32 (below).
-            let at = u32::try_from(p).unwrap_or(u32::MAX);
-            if let Some(slot) = self.at_mut(p) {
-                let old = core::mem::replace(slot, user);
-                self.dirty.push(at);
-                self.contacts.unfile(&old, at);
-                if let Some(new) = record(&self.records, p) {
-                    self.contacts.file(&self.records, new, at);
-                }
-                return Ok(Some(old));
+        if let Some(p) = self.position(id) {
+            let at = at_u32(p);
+            let Some(slot) = self.at_mut(p) else {
+                return Err(Error::not_found("user", id));
+            };
+            let old = core::mem::replace(slot, user);
+            self.touch(p);
+            self.contacts.unfile(&old, at);
+            if let Some(new) = record(&self.records, p) {
+                self.contacts.file(&self.records, new, at);
             }
+            return Ok(Some(old));
         }
         let position = u32::try_from(self.len)
             .ok()
@@ -370,14 +420,26 @@ impl<P: Catalog> UserTable<P> {
             .ok_or_else(|| {
                 Error::invalid("user", id, "an engine holds at most 4,294,967,295 users")
             })?;
-        self.push(user);
-        // An empty run at the end, where the refresh puts the new user's.
-        let end = u32::try_from(self.stores.len()).unwrap_or(u32::MAX);
-        self.hot.push(Hot::slow(id, end));
-        self.index
-            .insert_unique(hash(id), position, rehash(&self.hot));
-        self.dirty.push(position);
-        if let Some(new) = record(&self.records, position as usize) {
+        let p = self.len;
+        if p & IN_CHUNK == 0 {
+            self.records
+                .push(Arc::new(Vec::with_capacity(CHUNK.min(p + 1))));
+            self.hot.push(Arc::new(HotChunk::empty()));
+        }
+        if let Some(last) = self.records.last_mut() {
+            Arc::make_mut(last).push(user);
+        }
+        self.len += 1;
+        if let Some(e) = self.entry_mut(p) {
+            *e = Hot::slow(id, 0);
+        }
+        let h = hash(id);
+        let UserTable { hot, index, .. } = self;
+        if let Some(part) = index.get_mut(id_part(h)) {
+            Arc::make_mut(part).insert_unique(h, position, rehash(hot));
+        }
+        self.touch(p);
+        if let Some(new) = record(&self.records, p) {
             self.contacts.file(&self.records, new, position);
         }
         Ok(None)
@@ -387,70 +449,105 @@ impl<P: Catalog> UserTable<P> {
     /// unless it was the last.
     pub(crate) fn remove_at(&mut self, id: &UserId) -> Option<(User, usize)> {
         let position = self.position(*id)?;
-        let entry = self
-            .index
-            .find_entry(hash(*id), |&i| i as usize == position)
-            .ok()?;
-        entry.remove();
+        let h = hash(*id);
+        let part = self.index.get_mut(id_part(h))?;
+        if let Ok(found) = Arc::make_mut(part).find_entry(h, |&i| i as usize == position) {
+            found.remove();
+        }
         self.ready = false;
-        self.moved = true;
-        // INVARIANT: positions fit in u32 (`insert` refuses more users).
-        let at = u32::try_from(position).unwrap_or(u32::MAX);
+        let at = at_u32(position);
         if let Some(gone) = record(&self.records, position) {
             self.contacts.unfile(gone, at);
         }
-        let last = self.pop()?;
-        let removed = if position == self.len {
+        // Take the last record (and entry id) off the end.
+        let last_at = self.len - 1;
+        let last = {
+            let chunk = self.records.last_mut()?;
+            let user = Arc::make_mut(chunk).pop()?;
+            if chunk.is_empty() {
+                self.records.pop();
+                self.hot.pop();
+            }
+            user
+        };
+        self.len = last_at;
+        self.touch(position);
+        let removed = if position == last_at {
             last
         } else {
-            let last_at = u32::try_from(self.len).unwrap_or(u32::MAX);
-            self.contacts.repoint(&last, last_at, at);
-            core::mem::replace(self.at_mut(position)?, last)
+            // The last user moves into the freed position: its entry's id, its id-table
+            // entry and its name entries follow it.
+            let moved = last.id();
+            self.contacts.repoint(&last, at_u32(last_at), at);
+            let removed = core::mem::replace(self.at_mut(position)?, last);
+            if let Some(e) = self.entry_mut(position) {
+                *e = Hot::slow(moved, 0);
+            }
+            let h = hash(moved);
+            if let Some(part) = self.index.get_mut(id_part(h))
+                && let Some(slot) = Arc::make_mut(part).find_mut(h, |&i| i as usize == last_at)
+            {
+                *slot = at;
+            }
+            removed
         };
-        self.hot.swap_remove(position);
-        // The last user moved into the freed position: point its index entry there.
-        let moved_from = self.len;
-        if let Some(moved) = self.hot.get(position).map(|h| h.id)
-            && let Some(slot) = self
-                .index
-                .find_mut(hash(moved), |&i| i as usize == moved_from)
-        {
-            // INVARIANT: positions fit in u32 (`insert` refuses more users).
-            *slot = u32::try_from(position).unwrap_or(u32::MAX);
+        if last_at & IN_CHUNK != 0 {
+            // The last chunk lost a record but remains.
+            self.touch(last_at);
         }
         Some((removed, position))
     }
 
-    /// The id of the user at a position (current whether or not the entries are).
-    #[inline]
-    pub(crate) fn id_at(&self, position: u32) -> Option<UserId> {
-        self.hot.get(position as usize).map(|h| h.id)
-    }
-
-    /// Every user, in no particular order.
+    /// Every user, in position order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &User> {
         self.records.iter().flat_map(|chunk| chunk.iter())
     }
 
     /// Brings the quick-path entries (mask, account position, quick, from `of`) and the store
     /// runs up to date once a batch is complete. `everything`: what `of` reads (roles,
-    /// accounts) may have changed, so every entry is recomputed; otherwise only the entries
-    /// of records replaced or added since the last refresh are, unless a record moved.
+    /// accounts) may have changed, so every chunk is rebuilt; otherwise only the chunks whose
+    /// records changed since the last refresh are.
     pub(crate) fn refresh(&mut self, of: impl Fn(&User) -> (P, u32, Quick), everything: bool) {
         self.dirty.sort_unstable();
         self.dirty.dedup();
-        // Each changed run shifts the runs after it: past a few changes, one pass is cheaper.
-        let few = self.dirty.len() <= 64.max(self.len / 64);
-        if !everything && !self.moved && few {
-            self.refresh_changed(&of);
+        let UserTable {
+            records,
+            hot,
+            dirty,
+            ..
+        } = self;
+        let rebuild = |c: usize, hot: &mut Vec<Arc<HotChunk<P>>>| {
+            if let (Some(users), Some(chunk)) = (records.get(c), hot.get_mut(c)) {
+                Self::rebuild(users, Arc::make_mut(chunk), &of);
+            }
+        };
+        if everything {
+            for c in 0..records.len() {
+                rebuild(c, hot);
+            }
         } else {
-            self.refresh_all(&of);
+            for &c in dirty.iter() {
+                rebuild(c as usize, hot);
+            }
         }
         self.dirty.clear();
-        // A bulk load marked every position: keep no memory for it.
+        // A bulk load marked every chunk: keep no memory for it.
         self.dirty.shrink_to(64);
-        self.moved = false;
         self.ready = true;
+    }
+
+    /// Recomputes a chunk's entries and runs from its records.
+    fn rebuild(users: &[User], chunk: &mut HotChunk<P>, of: &impl Fn(&User) -> (P, u32, Quick)) {
+        let HotChunk { entries, stores } = chunk;
+        stores.clear();
+        for (record, slot) in users.iter().zip(entries.iter_mut()) {
+            let from = u32::try_from(stores.len()).unwrap_or(u32::MAX);
+            let room = (u32::MAX as usize).saturating_sub(stores.len());
+            let (entry, run) = Self::entry(record, of(record), from, room);
+            stores.extend_from_slice(run);
+            *slot = entry;
+        }
+        stores.shrink_to_fit();
     }
 
     /// The entry of a user, with its run if it is `AtStores` (`None`: no run fits or is
@@ -478,75 +575,24 @@ impl<P: Catalog> UserTable<P> {
         }
     }
 
-    /// Recomputes the entries and runs of the dirty positions, in place.
-    fn refresh_changed(&mut self, of: &impl Fn(&User) -> (P, u32, Quick)) {
-        let UserTable {
-            records,
-            hot,
-            stores,
-            dirty,
-            ..
-        } = self;
-        for &p in dirty.iter() {
-            let p = p as usize;
-            let (Some(record), Some(old)) = (record(records, p), hot.get(p).copied()) else {
-                continue;
-            };
-            let from = old.from as usize;
-            let end = hot
-                .get(p.wrapping_add(1))
-                .map_or(stores.len(), |next| next.from as usize);
-            let kept = stores.len().saturating_sub(end.saturating_sub(from));
-            let room = (u32::MAX as usize).saturating_sub(kept);
-            let (entry, run) = Self::entry(record, of(record), old.from, room);
-            if let Some(old_run) = stores.get(from..end)
-                && old_run != run
-            {
-                stores.splice(from..end, run.iter().copied());
-                // The runs after this one moved by the difference.
-                let (grown, shrunk) = (run.len(), end - from);
-                for later in hot.iter_mut().skip(p + 1) {
-                    let at = later.from as usize + grown - shrunk;
-                    later.from = u32::try_from(at).unwrap_or(u32::MAX);
-                }
-            }
-            if let Some(slot) = hot.get_mut(p) {
-                *slot = entry;
-            }
-        }
-    }
-
-    /// Recomputes every entry, and the runs in position order.
-    fn refresh_all(&mut self, of: &impl Fn(&User) -> (P, u32, Quick)) {
-        let UserTable {
-            records,
-            hot,
-            stores,
-            ..
-        } = self;
-        stores.clear();
-        for (record, slot) in records.iter().flat_map(|c| c.iter()).zip(hot.iter_mut()) {
-            let from = u32::try_from(stores.len()).unwrap_or(u32::MAX);
-            let room = (u32::MAX as usize).saturating_sub(stores.len());
-            let (entry, run) = Self::entry(record, of(record), from, room);
-            stores.extend_from_slice(run);
-            *slot = entry;
-        }
-        stores.shrink_to_fit();
-    }
-
     pub(crate) fn shrink_to_fit(&mut self) {
         self.records.shrink_to_fit();
+        self.hot.shrink_to_fit();
         for chunk in &mut self.records {
             if let Some(chunk) = Arc::get_mut(chunk) {
                 chunk.shrink_to_fit();
             }
         }
-        self.hot.shrink_to_fit();
-        self.index.shrink_to_fit(rehash(&self.hot));
         let UserTable {
-            records, contacts, ..
+            records,
+            hot,
+            index,
+            contacts,
+            ..
         } = self;
+        for part in index.iter_mut().filter_map(Arc::get_mut) {
+            part.shrink_to_fit(rehash(hot));
+        }
         let Contacts {
             hash,
             usernames,
@@ -697,7 +743,7 @@ mod tests {
                 prop_assert_eq!(table.stores_of(position, hot), want.as_slice());
                 total += want.len();
             }
-            prop_assert_eq!(table.stores.len(), total);
+            prop_assert_eq!(table.hot.iter().map(|c| c.stores.len()).sum::<usize>(), total);
         }
 
         /// The per-account indexes against a scan of the table: for every account and every
@@ -761,6 +807,52 @@ mod tests {
                     want.sort_unstable();
                     prop_assert_eq!(owners, want);
                 }
+            }
+        }
+
+        /// Across chunks: batches of inserts, replacements and removals over more users than
+        /// a chunk holds, each followed by a refresh (the first of everything, the others of
+        /// the changed chunks only). After each, every id finds its record, and every entry and
+        /// run describes its record as a full rebuild would.
+        #[test]
+        fn chunks_follow_their_records(
+            first in prop::collection::vec((0u64..1400, 1u8..4), 600..900),
+            later in prop::collection::vec(
+                prop::collection::vec((0u64..1400, 0u8..4), 1..6),
+                1..12,
+            ),
+        ) {
+            let batches = core::iter::once(first).chain(later);
+            let of = |u: &User| {
+                let id = u.id().get();
+                let quick = if id % 3 == 0 { Quick::Everywhere } else { Quick::AtStores };
+                (Pos::SELL, 7, quick)
+            };
+            let mut table = UserTable::<Pos>::default();
+            let mut model: BTreeMap<u64, u8> = BTreeMap::new();
+            for (round, batch) in batches.enumerate() {
+                table.invalidate();
+                for (id, op) in batch {
+                    if op == 0 {
+                        let gone = table.remove_at(&UserId::new(id)).map(|(u, _)| u.id().get());
+                        prop_assert_eq!(gone, model.remove(&id).map(|_| id));
+                    } else {
+                        table.insert(user(id, op)).unwrap();
+                        model.insert(id, op);
+                    }
+                }
+                table.refresh(of, round == 0);
+                prop_assert_eq!(table.len(), model.len());
+                for (&id, &version) in &model {
+                    let p = table.position(UserId::new(id)).unwrap();
+                    let u = table.at(p).unwrap();
+                    prop_assert_eq!(u.id().get(), id);
+                    let hot = table.hot(p).unwrap();
+                    prop_assert_eq!(hot.id, u.id());
+                    let want = if id % 3 == 0 { Vec::new() } else { stores(id, version) };
+                    prop_assert_eq!(table.stores_of(p, hot), want.as_slice());
+                }
+                prop_assert!(table.position(UserId::new(5000)).is_none());
             }
         }
     }
