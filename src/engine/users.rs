@@ -175,14 +175,16 @@ impl<P: Catalog> Hot<P> {
     }
 }
 
-/// The entries of one chunk of records, and the runs of stores they point into.
+/// The entries of one chunk of records, and the runs of stores they point into. The list's
+/// header comes first, so that it shares a cache line with the chunk's start.
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct HotChunk<P> {
-    /// One per record of the chunk; past the records, placeholders no position reaches.
-    entries: [Hot<P>; CHUNK],
     /// The `AtStores` users' stores, ascending within each user's run; a run starts at its
     /// entry's `from` and ends at the next entry's (or at the end).
     stores: Vec<StoreId>,
+    /// One per record of the chunk; past the records, placeholders no position reaches.
+    entries: [Hot<P>; CHUNK],
 }
 
 impl<P: Catalog> HotChunk<P> {
@@ -204,7 +206,7 @@ fn record(records: &[Arc<Vec<User>>], position: usize) -> Option<&User> {
 
 /// The entry at `position` of a chunked entry table, whether or not it is current: its id
 /// always is.
-#[inline]
+#[inline(always)]
 fn entry<P>(hot: &[Arc<HotChunk<P>>], position: usize) -> Option<&Hot<P>> {
     hot.get(position >> CHUNK_BITS)?
         .entries
@@ -273,15 +275,20 @@ impl<P: Catalog> UserTable<P> {
     /// The stores of the entry `hot` at `position`, ascending: its run, which is empty unless
     /// the entry is `AtStores`. Meaningful only while the entries are current (see
     /// [`UserTable::hot`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn stores_of(&self, position: usize, hot: &Hot<P>) -> &[StoreId] {
         let Some(chunk) = self.hot.get(position >> CHUNK_BITS) else {
             return &[];
         };
-        let next = (position & IN_CHUNK) + 1;
-        let end = match chunk.entries.get(next) {
-            Some(e) if position + 1 < self.len => e.from as usize,
-            _ => chunk.stores.len(),
+        // The run ends where the next entry's starts, or at the end of the chunk's list for
+        // the last record.
+        let end = if position + 1 < self.len && (position + 1) & IN_CHUNK != 0 {
+            chunk
+                .entries
+                .get((position + 1) & IN_CHUNK)
+                .map_or(0, |next| next.from as usize)
+        } else {
+            chunk.stores.len()
         };
         chunk.stores.get(hot.from as usize..end).unwrap_or(&[])
     }
@@ -293,7 +300,7 @@ impl<P: Catalog> UserTable<P> {
     }
 
     /// The quick-path entry at a position, if the entries are current.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hot(&self, position: usize) -> Option<&Hot<P>> {
         if self.ready && position < self.len {
             entry(&self.hot, position)
