@@ -832,7 +832,7 @@ mod tests {
             let batches = core::iter::once(first).chain(later);
             let of = |u: &User| {
                 let id = u.id().get();
-                let quick = if id % 3 == 0 { Quick::Everywhere } else { Quick::AtStores };
+                let quick = if id.is_multiple_of(3) { Quick::Everywhere } else { Quick::AtStores };
                 (Pos::SELL, 7, quick)
             };
             let mut table = UserTable::<Pos>::default();
@@ -856,7 +856,7 @@ mod tests {
                     prop_assert_eq!(u.id().get(), id);
                     let hot = table.hot(p).unwrap();
                     prop_assert_eq!(hot.id, u.id());
-                    let want = if id % 3 == 0 { Vec::new() } else { stores(id, version) };
+                    let want = if id.is_multiple_of(3) { Vec::new() } else { stores(id, version) };
                     prop_assert_eq!(table.stores_of(p, hot), want.as_slice());
                 }
                 prop_assert!(table.position(UserId::new(5000)).is_none());
