@@ -116,7 +116,8 @@
 //! ## Reverse queries
 //!
 //! [`Snapshot::scope_for`] answers "where may this user do P" per dimension, ready for a SQL
-//! `WHERE` ([`ScopeFor::to_sql`](scope::ScopeFor::to_sql)); [`Snapshot::who_can`] answers "who may do P here" from an index
+//! `WHERE` in PostgreSQL, SQLite or MySQL, the user's account always part of it
+//! ([`ScopeFor::to_sql`](scope::ScopeFor::to_sql)); [`Snapshot::who_can`] answers "who may do P here" from an index
 //! of grant holders; [`Snapshot::explain`] lists what every grant said. All agree with `can`.
 //!
 //! ## Security notes
@@ -196,8 +197,9 @@ pub mod explain {
 pub mod scope {
     //! Where a user may use a permission, per dimension
     //! ([`Snapshot::scope_for`](crate::Snapshot::scope_for)), and the SQL `WHERE` clause that
-    //! says the same ([`ScopeFor::to_sql`]).
-    pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};
+    //! says the same in a [`Dialect`] ([`ScopeFor::to_sql`]).
+    pub use crate::engine::reverse::{Clause, Filter, ScopeFor};
+    pub use crate::engine::sql::{Columns, Dialect, SqlFilter, SqlParam};
 }
 
 #[doc(hidden)]

@@ -9,6 +9,7 @@ mod quick_tests;
 mod reader;
 pub(crate) mod resource;
 pub(crate) mod reverse;
+pub(crate) mod sql;
 pub(crate) mod users;
 
 pub use key::{UserKey, UserRef};

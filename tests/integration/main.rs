@@ -29,6 +29,7 @@ mod reverse;
 mod rules;
 mod security;
 mod shared;
+mod sql_filter;
 mod storage;
 mod write_model;
 mod writes;
