@@ -70,9 +70,10 @@ impl<P: Catalog> Engine<P> {
     ///
     /// # Errors
     ///
-    /// The rule that refused, by [`ErrorKind`](crate::ErrorKind): `NotPermitted`, `Hierarchy`,
-    /// `Escalation`, `OutsideScope`, `Owner`, `SeatLimit`, `InUse`, `InvalidInput`,
-    /// `Duplicate`, `NotFound`; `Storage` / `Audit` if a backend failed; `Conflict` if
+    /// The rule that refused, by [`ErrorKind`](crate::ErrorKind): `InvalidActor` if the actor
+    /// is unknown or disabled; `NotPermitted`, `Hierarchy`, `Escalation`, `OutsideScope`,
+    /// `Owner`, `SeatLimit`, `InUse`, `InvalidInput`, `Duplicate`, `NotFound` (a target that
+    /// does not exist or the actor may not see); `Storage` / `Audit` if a backend failed; `Conflict` if
     /// another engine sharing the storage changed one of the same objects meanwhile (see
     /// below); `OutcomeUnknown` if the storage could not say whether it stored the change.
     ///

@@ -67,7 +67,7 @@ impl Problem {
             line,
             column,
             kind,
-            field: None,
+            field: column,
             key: None,
             seats: None,
             clash: None,
@@ -89,6 +89,8 @@ impl Problem {
         self.in_file = true;
         self.line = line;
         self.column = column;
+        // A file's field is its column, as the uploader knows it.
+        self.field = column;
         self.reason = reason.into();
         self
     }
@@ -137,8 +139,9 @@ impl Problem {
         self.column
     }
 
-    /// The field at fault, as [`Error::field`] names it (`"username"`, `"e-mail"`, `"stores"`,
-    /// `"enabled"`, …), where one is.
+    /// The field at fault, where one is: for a change, as [`Error::field`] names it
+    /// (`"username"`, `"e-mail"`, `"stores"`, `"enabled"`, …); for a file's problem, the
+    /// template's column name (`"E-mail"`), as [`column`](Self::column) says.
     pub fn field(&self) -> Option<&'static str> {
         self.field
     }
