@@ -44,8 +44,8 @@ pub enum Event {
     },
 }
 
-/// A batch that was applied.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// A batch that was applied. Serializes as `{"revision": 7, "events": [...]}`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Applied {
     pub(crate) revision: u64,
     pub(crate) events: Vec<Event>,

@@ -1,12 +1,15 @@
 //! Reverse queries (R21): where may a user do something, and who may do it here.
 
+use serde::Serialize;
 use smallvec::SmallVec;
 
 use crate::model::access::{Access, IdSet};
 use crate::model::ids::{AccountId, ChannelId, SourceId, StoreId};
 
-/// Which ids of one dimension a user reaches.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// Which ids of one dimension a user reaches. Serializes as `"nothing"`, `"everything"` or
+/// `{"only": [10, 11]}`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Filter<T> {
     /// None at all.
     Nothing,
@@ -38,7 +41,7 @@ impl<T: Ord + Copy> Filter<T> {
 
 /// One way a user reaches rows: a grant's effective scope on each dimension. A row is reached
 /// by the clause if it passes the filter of every dimension the row has.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Clause {
     /// Stores.
     pub stores: Filter<StoreId>,
@@ -54,7 +57,10 @@ pub struct Clause {
 /// A row is allowed iff **some** clause reaches it. Most users hold one grant, so one clause.
 /// For a row of one dimension (a store, a source, a channel) this agrees with
 /// [`Engine::can`](crate::Engine::can) on every id.
-#[derive(Clone, PartialEq, Eq, Debug)]
+///
+/// It serializes as `{"account": 1, "clauses": [{"stores": {"only": [10]}, "sources":
+/// "everything", "channels": "everything"}], "no_sources": false}`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct ScopeFor {
     /// The user's account; `None` for an unknown user.
     pub(crate) account: Option<AccountId>,

@@ -666,6 +666,37 @@ impl fmt::Display for Error {
     }
 }
 
+/// The form a host sends a client: `{"kind": "seat_limit", "message": "…", "problems": [...],
+/// "problems_omitted": 0}`, the kind by its [code](ErrorKind::code), the problems in
+/// [`Problem`]'s form. The message and problems name only what the actor may see (R20); a
+/// storage or audit error's cause ([`source`](std::error::Error::source)) is left out.
+///
+/// ```
+/// use shopguard::catalog::pos::{self, Pos};
+/// use shopguard::{Account, AccountId, Change, Engine, Mutation, UserId};
+///
+/// let engine = Engine::<Pos>::new();
+/// engine.unchecked_apply([Mutation::PutAccount(Account::new(AccountId::new(1), "Shop"))])?;
+/// let err = engine.apply(UserId::new(9), Change::DisableUser(UserId::new(2))).unwrap_err();
+/// let body = serde_json::to_value(&err)?;
+/// assert_eq!(body["kind"], "invalid_actor");
+/// assert_eq!(body["message"], "cannot act: no user has id `9`");
+/// assert_eq!(body["problems"][0]["change"], 0);
+/// assert_eq!(body["problems_omitted"], 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Error", 4)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("message", &self.to_string())?;
+        st.serialize_field("problems", self.problems())?;
+        st.serialize_field("problems_omitted", &self.problems_omitted())?;
+        st.end()
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         std::error::Error::source(&self.inner.detail)

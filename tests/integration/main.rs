@@ -28,6 +28,7 @@ mod properties;
 mod reverse;
 mod rules;
 mod security;
+mod serde_forms;
 mod shared;
 mod sql_filter;
 mod storage;
