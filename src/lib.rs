@@ -140,6 +140,8 @@
 //!   server (the `postgres` client).
 //! - `postgres-tls`: `PgStorage::connect_tls` and `storage::PgTls`, TLS with the platform's
 //!   library (`postgres-native-tls`; OpenSSL on Linux).
+//! - `tokio`: `AsyncEngine`, `async` writes that run on tokio's blocking pool, for hosts on a
+//!   tokio runtime (the axum integration, `shopguard-axum`, uses it).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -161,6 +163,8 @@ pub mod rules {}
 
 pub use crate::admin::change::Change;
 pub use crate::admin::listing::UserQuery;
+#[cfg(feature = "tokio")]
+pub use crate::admin::nonblocking::AsyncEngine;
 pub use crate::admin::replica::Follower;
 pub use crate::admin::{Applied, Event};
 pub use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};

@@ -6,6 +6,8 @@ pub(crate) mod authorize;
 pub(crate) mod change;
 pub(crate) mod commit;
 pub(crate) mod listing;
+#[cfg(feature = "tokio")]
+pub(crate) mod nonblocking;
 pub(crate) mod plan;
 pub(crate) mod replica;
 pub(crate) mod writer;

@@ -24,6 +24,8 @@ mod fuzz_harness;
 mod fuzz_replay;
 mod keys;
 mod manage_props;
+#[cfg(feature = "tokio")]
+mod nonblocking;
 mod properties;
 mod reverse;
 mod rules;
