@@ -30,7 +30,13 @@ impl Guarded for App {
         &self.engine
     }
     fn actor_id(&self, parts: &Parts) -> Option<UserId> {
-        let id = parts.headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
+        let id = parts
+            .headers
+            .get("x-user-id")?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()?;
         Some(UserId::new(id))
     }
 }
@@ -100,8 +106,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_grant(Grant::new(RoleId::new(1), Access::All)),
         ),
         Mutation::PutUser(
-            User::new(UserId::new(3), shop, "ana", "ana@shop.example")
-                .with_grant(Grant::new(RoleId::new(3), Access::specific([StoreId::new(10)]))),
+            User::new(UserId::new(3), shop, "ana", "ana@shop.example").with_grant(Grant::new(
+                RoleId::new(3),
+                Access::specific([StoreId::new(10)]),
+            )),
         ),
     ])?;
     let app = Router::new()
