@@ -18,9 +18,11 @@ use crate::model::ids::{ChannelId, SourceId, StoreId};
 #[non_exhaustive]
 pub enum Dialect {
     /// PostgreSQL (the `postgres` and `tokio-postgres` crates, sqlx): numbered `$n`
-    /// placeholders, each list bound as one `int8[]` array ([`SqlParam::Ids`]).
+    /// placeholders, each list bound as one `int8[]` array ([`SqlParam::Ids`]). The casts let
+    /// `integer` and `bigint` columns compare alike.
     Postgres,
-    /// SQLite (`rusqlite`, sqlx): numbered `?n` placeholders, one per id.
+    /// SQLite (`rusqlite`, sqlx): numbered `?n` placeholders, one per id. A statement takes at
+    /// most 32,766 parameters (SQLite's default limit).
     Sqlite,
     /// MySQL and MariaDB (the `mysql` crate, sqlx): positional `?` placeholders, one per id, in
     /// the order of [`SqlFilter::params`]. Lists longer than the server's placeholder limit
