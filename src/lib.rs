@@ -171,7 +171,7 @@ pub use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
 pub use crate::engine::resource::{
     OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Subject,
 };
-pub use crate::engine::{Engine, Reader, Snapshot, UserKey, UserRef};
+pub use crate::engine::{Engine, Reader, SharedReader, Snapshot, UserKey, UserRef};
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, Source, Store};

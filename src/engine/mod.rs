@@ -13,7 +13,7 @@ pub(crate) mod sql;
 pub(crate) mod users;
 
 pub use key::{UserKey, UserRef};
-pub use reader::Reader;
+pub use reader::{Reader, SharedReader};
 
 use crate::admin::writer::{RECENT_BATCHES, Writer};
 
