@@ -4,7 +4,7 @@
 //! Run with `cargo run --example list_filter`. Exits non-zero if a filter disagrees with `can`.
 
 use shopguard::catalog::oms::{self, Oms};
-use shopguard::scope::Columns;
+use shopguard::scope::{Columns, Dialect};
 use shopguard::{
     Access, Account, AccountId, Channel, ChannelId, Engine, Grant, Mutation, OnSource, OnStore,
     RoleId, Source, SourceId, Store, StoreId, User, UserId,
@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     engine.unchecked_apply(batch)?;
 
-    let columns = Columns::new()
+    let columns = Columns::new("o.account_id")
         .store("o.store_id")
         .source("o.source_id")
         .channel("o.channel_id");
@@ -92,17 +92,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, (name, who, _, _)) in users.iter().enumerate() {
         let user = UserId::new(100 + i as u64);
         let scope = engine.snapshot().scope_for(user, Oms::CS_MANAGE_ORDERS);
-        let sql = scope.to_sql(&columns, 2)?;
+        let sql = scope.to_sql(Dialect::Postgres, &columns, 1)?;
         println!("{name} ({who}):");
         if scope.no_sources() {
             println!("  no sources assigned: show the error page, not an empty list");
         }
-        println!(
-            "  SELECT * FROM orders o WHERE o.account_id = $1 AND {}",
-            sql.condition()
-        );
+        println!("  SELECT * FROM orders o WHERE {}", sql.condition());
         for (n, p) in sql.params().iter().enumerate() {
-            println!("    ${} = {p:?}", n + 2);
+            println!("    ${} = {p:?}", n + 1);
         }
         // The filter and `can` must agree on every store and source.
         for &s in &stores {

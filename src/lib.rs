@@ -116,7 +116,8 @@
 //! ## Reverse queries
 //!
 //! [`Snapshot::scope_for`] answers "where may this user do P" per dimension, ready for a SQL
-//! `WHERE` ([`ScopeFor::to_sql`](scope::ScopeFor::to_sql)); [`Snapshot::who_can`] answers "who may do P here" from an index
+//! `WHERE` in PostgreSQL, SQLite or MySQL, the user's account always part of it
+//! ([`ScopeFor::to_sql`](scope::ScopeFor::to_sql)); [`Snapshot::who_can`] answers "who may do P here" from an index
 //! of grant holders; [`Snapshot::explain`] lists what every grant said. All agree with `can`.
 //!
 //! ## Security notes
@@ -139,6 +140,8 @@
 //!   server (the `postgres` client).
 //! - `postgres-tls`: `PgStorage::connect_tls` and `storage::PgTls`, TLS with the platform's
 //!   library (`postgres-native-tls`; OpenSSL on Linux).
+//! - `tokio`: `AsyncEngine`, `async` writes that run on tokio's blocking pool, for hosts on a
+//!   tokio runtime (the axum integration, `shopguard-axum`, uses it).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -160,19 +163,23 @@ pub mod rules {}
 
 pub use crate::admin::change::Change;
 pub use crate::admin::listing::UserQuery;
+#[cfg(feature = "tokio")]
+pub use crate::admin::nonblocking::AsyncEngine;
 pub use crate::admin::replica::Follower;
 pub use crate::admin::{Applied, Event};
 pub use crate::engine::decision::{Allowed, Decision, DenyReason, Dimension};
 pub use crate::engine::resource::{
     OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Subject,
 };
-pub use crate::engine::{Engine, Reader, Snapshot, UserKey, UserRef};
+pub use crate::engine::{Engine, Reader, SharedReader, Snapshot, UserKey, UserRef};
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, Source, Store};
 pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 pub use crate::model::mutation::Mutation;
-pub use crate::model::permission::{AdminPermissions, Catalog, PermissionInfo, Reach};
+pub use crate::model::permission::{
+    AdminPermissions, Catalog, PermissionInfo, Reach, permission_names,
+};
 pub use crate::model::role::{Level, Role, Scope};
 pub use crate::model::user::{Grant, User};
 
@@ -196,8 +203,9 @@ pub mod explain {
 pub mod scope {
     //! Where a user may use a permission, per dimension
     //! ([`Snapshot::scope_for`](crate::Snapshot::scope_for)), and the SQL `WHERE` clause that
-    //! says the same ([`ScopeFor::to_sql`]).
-    pub use crate::engine::reverse::{Clause, Columns, Filter, ScopeFor, SqlFilter};
+    //! says the same in a [`Dialect`] ([`ScopeFor::to_sql`]).
+    pub use crate::engine::reverse::{Clause, Filter, ScopeFor};
+    pub use crate::engine::sql::{Columns, Dialect, SqlFilter, SqlParam};
 }
 
 #[doc(hidden)]

@@ -29,14 +29,8 @@ impl<'a, P: Catalog> Actor<'a, P> {
     pub(crate) fn new(index: &'a Index<P>, id: UserId) -> Result<Self, Error> {
         let user = match index.user(id) {
             Some(u) if u.is_enabled() => u,
-            Some(u) => {
-                return Err(Error::refused(
-                    ErrorKind::NotPermitted,
-                    "act",
-                    format!("user `{}` is disabled", u.username()),
-                ));
-            }
-            None => return Err(Error::not_found("user", id)),
+            Some(u) => return Err(Error::disabled_actor(u.username())),
+            None => return Err(Error::unknown_actor(id)),
         };
         let withheld = index
             .account_entry(user.account())

@@ -6,6 +6,8 @@ pub(crate) mod authorize;
 pub(crate) mod change;
 pub(crate) mod commit;
 pub(crate) mod listing;
+#[cfg(feature = "tokio")]
+pub(crate) mod nonblocking;
 pub(crate) mod plan;
 pub(crate) mod replica;
 pub(crate) mod writer;
@@ -44,8 +46,8 @@ pub enum Event {
     },
 }
 
-/// A batch that was applied.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// A batch that was applied. Serializes as `{"revision": 7, "events": [...]}`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Applied {
     pub(crate) revision: u64,
     pub(crate) events: Vec<Event>,
@@ -70,9 +72,10 @@ impl<P: Catalog> Engine<P> {
     ///
     /// # Errors
     ///
-    /// The rule that refused, by [`ErrorKind`](crate::ErrorKind): `NotPermitted`, `Hierarchy`,
-    /// `Escalation`, `OutsideScope`, `Owner`, `SeatLimit`, `InUse`, `InvalidInput`,
-    /// `Duplicate`, `NotFound`; `Storage` / `Audit` if a backend failed; `Conflict` if
+    /// The rule that refused, by [`ErrorKind`](crate::ErrorKind): `InvalidActor` if the actor
+    /// is unknown or disabled; `NotPermitted`, `Hierarchy`, `Escalation`, `OutsideScope`,
+    /// `Owner`, `SeatLimit`, `InUse`, `InvalidInput`, `Duplicate`, `NotFound` (a target that
+    /// does not exist or the actor may not see); `Storage` / `Audit` if a backend failed; `Conflict` if
     /// another engine sharing the storage changed one of the same objects meanwhile (see
     /// below); `OutcomeUnknown` if the storage could not say whether it stored the change.
     ///

@@ -2,10 +2,13 @@
 
 use core::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::ids::{ChannelId, RoleId, SourceId, StoreId, UserId};
 
-/// A scope dimension.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// A scope dimension. Its serde form is `"store"`, `"source"` or `"channel"`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Dimension {
     /// Stores.
     Store,
@@ -26,7 +29,23 @@ impl fmt::Display for Dimension {
 }
 
 /// The outcome of a check: allow or deny, and why. Never an error: anything unexpected denies.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+///
+/// It serializes (for a host's JSON) as `{"decision": "allow", "grant": 0, "role": 3}` or
+/// `{"decision": "deny", "reason": "outside_scope", "detail": "store"}` (the reason's form,
+/// see [`DenyReason`]). It does not deserialize: an `Allow` comes only from the engine.
+///
+/// ```
+/// use shopguard::{Decision, DenyReason, Dimension};
+///
+/// let denied = Decision::Deny(DenyReason::OutsideScope(Dimension::Store));
+/// assert_eq!(
+///     serde_json::to_string(&denied)?,
+///     r#"{"decision":"deny","reason":"outside_scope","detail":"store"}"#,
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
     /// Allowed by the grant named.
     Allow(Allowed),
@@ -59,8 +78,8 @@ impl fmt::Display for Decision {
     }
 }
 
-/// Which grant allowed a check.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// Which grant allowed a check. Serializes as `{"grant": 0, "role": 3}`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct Allowed {
     pub(crate) grant: usize,
     pub(crate) role: RoleId,
@@ -92,7 +111,21 @@ impl fmt::Display for Allowed {
 }
 
 /// Why a check was denied.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+///
+/// Its serde form names the reason in `snake_case`, with the id or dimension it carries as
+/// `detail`: `{"reason": "no_sources"}`, `{"reason": "unknown_store", "detail": 10}`,
+/// `{"reason": "needs_all", "detail": "source"}`.
+///
+/// ```
+/// use shopguard::{DenyReason, StoreId};
+///
+/// let json = serde_json::to_string(&DenyReason::UnknownStore(StoreId::new(10)))?;
+/// assert_eq!(json, r#"{"reason":"unknown_store","detail":10}"#);
+/// assert_eq!(serde_json::from_str::<DenyReason>(&json)?, DenyReason::UnknownStore(StoreId::new(10)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DenyReason {
     /// The user does not exist (R1).

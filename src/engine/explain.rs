@@ -2,14 +2,23 @@
 
 use core::fmt;
 
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+
 use crate::engine::decision::{Decision, DenyReason};
 use crate::model::ids::RoleId;
+use crate::model::permission::Catalog;
 
 /// Why a check came out as it did, for an admin screen ("why can't Maria refund here?").
 ///
 /// Its [`decision`](Self::decision) always equals [`Engine::check`](crate::Engine::check) for the
 /// same question.
-#[derive(Clone, PartialEq, Eq, Debug)]
+///
+/// It serializes as `{"decision": …, "grants": [{"grant": 0, "role": 3, "role_name":
+/// "Cashier", "verdict": …}]}`, the decision as [`Decision`]'s form and each verdict as
+/// [`Verdict`]'s, permissions by their catalog names.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(bound(serialize = "P: Catalog"))]
 pub struct Explanation<P> {
     pub(crate) decision: Decision,
     pub(crate) grants: Vec<GrantExplanation<P>>,
@@ -40,7 +49,8 @@ impl<P: fmt::Debug> fmt::Display for Explanation<P> {
 }
 
 /// What one grant said.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[serde(bound(serialize = "P: Catalog"))]
 pub struct GrantExplanation<P> {
     pub(crate) grant: usize,
     pub(crate) role: RoleId,
@@ -71,6 +81,10 @@ impl<P: Copy> GrantExplanation<P> {
 }
 
 /// What one grant said about a check.
+///
+/// It serializes as `{"verdict": "allows"}`, `{"verdict": "role_missing"}`,
+/// `{"verdict": "permission_missing", "permissions": ["REFUND"]}` (catalog names) or
+/// `{"verdict": "denies", "denial": {"reason": "outside_scope", "detail": "store"}}`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum Verdict<P> {
@@ -95,5 +109,41 @@ impl<P: fmt::Debug> fmt::Display for Verdict<P> {
             Verdict::PermissionMissing(p) => write!(f, "role lacks {p:?}"),
             Verdict::Denies(r) => write!(f, "{r}"),
         }
+    }
+}
+
+impl<P: Catalog> Serialize for Verdict<P> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Verdict::Allows => tag_only(s, "allows"),
+            Verdict::RoleMissing => tag_only(s, "role_missing"),
+            Verdict::PermissionMissing(p) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("verdict", "permission_missing")?;
+                m.serialize_entry("permissions", &Names(*p))?;
+                m.end()
+            }
+            Verdict::Denies(r) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("verdict", "denies")?;
+                m.serialize_entry("denial", r)?;
+                m.end()
+            }
+        }
+    }
+}
+
+fn tag_only<S: Serializer>(s: S, verdict: &'static str) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_struct("Verdict", 1)?;
+    m.serialize_field("verdict", verdict)?;
+    m.end()
+}
+
+/// Permissions serialized by their catalog names.
+struct Names<P>(P);
+
+impl<P: Catalog> Serialize for Names<P> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::model::permission::permission_names::serialize(&self.0, s)
     }
 }

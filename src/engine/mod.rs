@@ -11,10 +11,11 @@ mod quick_tests;
 mod reader;
 pub(crate) mod resource;
 pub(crate) mod reverse;
+pub(crate) mod sql;
 pub(crate) mod users;
 
 pub use key::{UserKey, UserRef};
-pub use reader::Reader;
+pub use reader::{Reader, SharedReader};
 
 use crate::admin::writer::{RECENT_BATCHES, Writer};
 

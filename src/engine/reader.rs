@@ -9,7 +9,7 @@ use crate::engine::decision::Decision;
 use crate::engine::index::Index;
 use crate::engine::key::{UserKey, UserRef};
 use crate::engine::resource::Resource;
-use crate::engine::{Snapshot, decide};
+use crate::engine::{Engine, Snapshot, decide};
 use crate::model::ids::UserId;
 use crate::model::permission::Catalog;
 
@@ -104,5 +104,90 @@ impl<'e, P: Catalog> Reader<'e, P> {
 impl<P> fmt::Debug for Reader<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reader").finish_non_exhaustive()
+    }
+}
+
+/// A [`Reader`] that owns its engine's `Arc`: for an engine kept in an `Arc` (a web service's
+/// router state), a reader that is `'static` and `Send`, so a worker thread or a task can keep
+/// one. Its answers are those of the engine's current state, as [`Reader`]'s are.
+///
+/// ```
+/// use std::sync::Arc;
+/// use shopguard::catalog::pos::{self, Pos};
+/// use shopguard::{Access, Account, AccountId, Engine, Grant, Mutation, OnStore, RoleId};
+/// use shopguard::{SharedReader, Store, StoreId, User, UserId};
+///
+/// let (shop, outlet) = (AccountId::new(1), StoreId::new(10));
+/// let engine = Arc::new(Engine::<Pos>::new());
+/// engine.unchecked_apply([
+///     Mutation::PutAccount(Account::new(shop, "Corner Shop")),
+///     Mutation::PutStore(Store::new(outlet, shop, "High Street")),
+///     Mutation::PutRole(pos::admin(RoleId::new(1), shop)),
+///     Mutation::PutUser(User::new(UserId::new(1), shop, "owner", "owner@example.com")
+///         .with_owner(true).with_grant(Grant::new(RoleId::new(1), Access::All))),
+/// ])?;
+/// let mut reader = SharedReader::new(Arc::clone(&engine));
+/// let worker = std::thread::spawn(move || reader.can(UserId::new(1), Pos::SELL, &OnStore(shop, outlet)));
+/// assert!(worker.join().map_err(|_| "the worker panicked")?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SharedReader<P: Catalog> {
+    cache: Cache<Current<P>, Arc<Index<P>>>,
+}
+
+/// The engine's current index, reached through the engine's `Arc`.
+struct Current<P: Catalog>(Arc<Engine<P>>);
+
+impl<P: Catalog> core::ops::Deref for Current<P> {
+    type Target = ArcSwap<Index<P>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0.current
+    }
+}
+
+impl<P: Catalog> SharedReader<P> {
+    /// A reader of `engine`.
+    pub fn new(engine: Arc<Engine<P>>) -> Self {
+        SharedReader {
+            cache: Cache::new(Current(engine)),
+        }
+    }
+
+    /// See [`Engine::can`].
+    #[inline]
+    pub fn can<U: UserRef, R: Resource + ?Sized>(
+        &mut self,
+        user: U,
+        permission: P,
+        resource: &R,
+    ) -> bool {
+        self.cache.load().allows(user, permission, resource)
+    }
+
+    /// See [`Engine::check`].
+    #[inline]
+    pub fn check<U: UserRef, R: Resource + ?Sized>(
+        &mut self,
+        user: U,
+        permission: P,
+        resource: &R,
+    ) -> Decision {
+        decide(self.cache.load(), user, permission, resource)
+    }
+
+    /// See [`Engine::user_key`].
+    pub fn user_key(&mut self, user: UserId) -> Option<UserKey> {
+        self.cache.load().users.key(user)
+    }
+
+    /// The engine's current snapshot.
+    pub fn snapshot(&mut self) -> Snapshot<P> {
+        Snapshot(Arc::clone(self.cache.load()))
+    }
+}
+
+impl<P: Catalog> fmt::Debug for SharedReader<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedReader").finish_non_exhaustive()
     }
 }

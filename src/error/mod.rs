@@ -14,10 +14,27 @@ pub use problem::Problem;
 
 /// What kind of rule refused an operation. Branch on this; read details from [`Error`]'s
 /// accessors and its message.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+///
+/// Each kind has two stable names: [`code`](Self::code) (`"outside_scope"`), its serde form,
+/// for JSON bodies, logs and metrics; and [`as_str`](Self::as_str) (`"OutsideScope"`), the
+/// form the audit stores and `Display` prints.
+///
+/// ```
+/// use shopguard::ErrorKind;
+///
+/// assert_eq!(ErrorKind::SeatLimit.code(), "seat_limit");
+/// assert_eq!(ErrorKind::SeatLimit.to_string(), "SeatLimit");
+/// assert_eq!(serde_json::to_string(&ErrorKind::SeatLimit)?, r#""seat_limit""#);
+/// assert_eq!(serde_json::from_str::<ErrorKind>(r#""invalid_actor""#)?, ErrorKind::InvalidActor);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Something referred to does not exist (an account, role, store, user…).
+    /// Something a change or request refers to does not exist (an account, role, store, the
+    /// target user…), or is one the actor may not see (R20). Never the actor itself: that is
+    /// [`InvalidActor`](Self::InvalidActor).
     NotFound,
     /// Something refers to an object of another account.
     WrongAccount,
@@ -56,6 +73,9 @@ pub enum ErrorKind {
     /// committing, and the server could not be asked afterwards). The engine still shows the
     /// state before it; [`Engine::sync`](crate::Engine::sync) reads the batch if it was stored.
     OutcomeUnknown,
+    /// The actor may not act at all: no user has its id, or the user is disabled (R1). A host
+    /// answers as for a failed login (HTTP 401 or 403), never as for an unknown target.
+    InvalidActor,
 }
 
 impl ErrorKind {
@@ -80,6 +100,31 @@ impl ErrorKind {
             ErrorKind::Conflict => "Conflict",
             ErrorKind::Behind => "Behind",
             ErrorKind::OutcomeUnknown => "OutcomeUnknown",
+            ErrorKind::InvalidActor => "InvalidActor",
+        }
+    }
+
+    /// The kind's code: a stable `snake_case` string (`"outside_scope"`), the kind's serde
+    /// form, never changed once released. For JSON bodies, logs and metrics.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::WrongAccount => "wrong_account",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Duplicate => "duplicate",
+            ErrorKind::InUse => "in_use",
+            ErrorKind::SeatLimit => "seat_limit",
+            ErrorKind::Owner => "owner",
+            ErrorKind::Storage => "storage",
+            ErrorKind::NotPermitted => "not_permitted",
+            ErrorKind::Hierarchy => "hierarchy",
+            ErrorKind::Escalation => "escalation",
+            ErrorKind::OutsideScope => "outside_scope",
+            ErrorKind::Audit => "audit",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Behind => "behind",
+            ErrorKind::OutcomeUnknown => "outcome_unknown",
+            ErrorKind::InvalidActor => "invalid_actor",
         }
     }
 }
@@ -244,12 +289,15 @@ impl Error {
     /// The field that was wrong, for [`ErrorKind::InvalidInput`] and [`ErrorKind::Duplicate`];
     /// for an [`ErrorKind::Escalation`] or [`ErrorKind::OutsideScope`] refusal, the dimension at
     /// fault (`"stores"`, `"sources"`, `"sales channels"`) where one is; for an
-    /// [`ErrorKind::SeatLimit`] problem of one change, `"enabled"`.
+    /// [`ErrorKind::SeatLimit`] problem of one change, `"enabled"`. For a refused bulk upload,
+    /// the first problem's: the template's column name (`"E-mail"`), as
+    /// [`Problem::column`] says.
     pub fn field(&self) -> Option<&'static str> {
         if let Some(field) = self.inner.facts.field {
             return Some(field);
         }
         match &self.inner.detail {
+            Detail::Upload => self.inner.facts.problems.first().and_then(Problem::field),
             Detail::Invalid { field, .. }
             | Detail::Duplicate { field, .. }
             | Detail::IdTaken { field, .. } => Some(field),
@@ -292,10 +340,32 @@ impl Error {
         not(feature = "csv"),
         expect(dead_code, reason = "only the CSV upload refuses with problems")
     )]
-    /// A refused upload, `InvalidInput` as a whole; each problem names its own rule
-    /// ([`Problem::kind`]).
+    /// A refused upload, of its first problem's kind (`InvalidInput` if none is listed); each
+    /// problem names its own rule ([`Problem::kind`]).
     pub(crate) fn upload(problems: Vec<Problem>, omitted: usize) -> Self {
-        Self::new(ErrorKind::InvalidInput, Detail::Upload).with_problems(problems, omitted)
+        let kind = problems
+            .first()
+            .map_or(ErrorKind::InvalidInput, Problem::kind);
+        Self::new(kind, Detail::Upload).with_problems(problems, omitted)
+    }
+
+    /// R1: no user has the actor's id.
+    pub(crate) fn unknown_actor(id: UserId) -> Self {
+        Self::refused(
+            ErrorKind::InvalidActor,
+            "act",
+            format!("no user has id `{}`", id.get()),
+        )
+        .about(id)
+    }
+
+    /// R1: the actor is disabled.
+    pub(crate) fn disabled_actor(username: &str) -> Self {
+        Self::refused(
+            ErrorKind::InvalidActor,
+            "act",
+            format!("user `{username}` is disabled"),
+        )
     }
 
     /// Wraps a storage backend's error; it travels as [`std::error::Error::source`].
@@ -596,6 +666,37 @@ impl fmt::Display for Error {
     }
 }
 
+/// The form a host sends a client: `{"kind": "seat_limit", "message": "…", "problems": [...],
+/// "problems_omitted": 0}`, the kind by its [code](ErrorKind::code), the problems in
+/// [`Problem`]'s form. The message and problems name only what the actor may see (R20); a
+/// storage or audit error's cause ([`source`](std::error::Error::source)) is left out.
+///
+/// ```
+/// use shopguard::catalog::pos::{self, Pos};
+/// use shopguard::{Account, AccountId, Change, Engine, Mutation, UserId};
+///
+/// let engine = Engine::<Pos>::new();
+/// engine.unchecked_apply([Mutation::PutAccount(Account::new(AccountId::new(1), "Shop"))])?;
+/// let err = engine.apply(UserId::new(9), Change::DisableUser(UserId::new(2))).unwrap_err();
+/// let body = serde_json::to_value(&err)?;
+/// assert_eq!(body["kind"], "invalid_actor");
+/// assert_eq!(body["message"], "cannot act: no user has id `9`");
+/// assert_eq!(body["problems"][0]["change"], 0);
+/// assert_eq!(body["problems_omitted"], 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Error", 4)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("message", &self.to_string())?;
+        st.serialize_field("problems", self.problems())?;
+        st.serialize_field("problems_omitted", &self.problems_omitted())?;
+        st.end()
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         std::error::Error::source(&self.inner.detail)
@@ -625,7 +726,27 @@ mod tests {
             ErrorKind::Conflict,
             ErrorKind::Behind,
             ErrorKind::OutcomeUnknown,
+            ErrorKind::InvalidActor,
         ] {
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.code())
+            );
+            assert_eq!(
+                serde_json::from_str::<ErrorKind>(&format!("\"{}\"", kind.code())).unwrap(),
+                kind
+            );
+            // snake_case of the variant's name.
+            let snake: String = kind
+                .as_str()
+                .chars()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    let sep = (i > 0 && c.is_ascii_uppercase()).then_some('_');
+                    sep.into_iter().chain([c.to_ascii_lowercase()])
+                })
+                .collect();
+            assert_eq!(kind.code(), snake);
             // The stored form was `Debug` before it had a name of its own: keep them equal.
             assert_eq!(kind.as_str(), format!("{kind:?}"));
             assert_eq!(kind.to_string(), kind.as_str());

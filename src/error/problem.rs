@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
 use super::{Error, ErrorKind};
 use crate::model::ids::UserId;
 use crate::model::mutation::Key;
@@ -13,8 +15,12 @@ use crate::model::mutation::Key;
 /// problem ([`Error::problems`]): each change refused by an authorization rule, then each
 /// rule the state after the others would break.
 ///
-/// `Debug` and `==` leave out what the crate keeps to itself (the other user of a clash):
-/// a logged problem never names a user the actor may not see (R20).
+/// `Debug`, `==` and the serde form leave out what the crate keeps to itself (the other user
+/// of a clash): a logged problem never names a user the actor may not see (R20).
+///
+/// It serializes as `{"kind": "duplicate", "reason": …, "change": null, "line": 3,
+/// "column": "E-mail", "field": "E-mail", "key": null}`: the kind by its
+/// [code](ErrorKind::code), `line` and `column` `null` for a problem that is not a file's.
 #[derive(Clone)]
 pub struct Problem {
     change: Option<usize>,
@@ -67,7 +73,7 @@ impl Problem {
             line,
             column,
             kind,
-            field: None,
+            field: column,
             key: None,
             seats: None,
             clash: None,
@@ -89,6 +95,8 @@ impl Problem {
         self.in_file = true;
         self.line = line;
         self.column = column;
+        // A file's field is its column, as the uploader knows it.
+        self.field = column;
         self.reason = reason.into();
         self
     }
@@ -137,8 +145,9 @@ impl Problem {
         self.column
     }
 
-    /// The field at fault, as [`Error::field`] names it (`"username"`, `"e-mail"`, `"stores"`,
-    /// `"enabled"`, …), where one is.
+    /// The field at fault, where one is: for a change, as [`Error::field`] names it
+    /// (`"username"`, `"e-mail"`, `"stores"`, `"enabled"`, …); for a file's problem, the
+    /// template's column name (`"E-mail"`), as [`column`](Self::column) says.
     pub fn field(&self) -> Option<&'static str> {
         self.field
     }
@@ -205,5 +214,19 @@ impl fmt::Display for Problem {
             (true, line, Some(col), _) => write!(f, "line {line}, column `{col}`: {}", self.reason),
             (true, line, None, _) => write!(f, "line {line}: {}", self.reason),
         }
+    }
+}
+
+impl Serialize for Problem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Problem", 7)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("reason", &self.reason)?;
+        st.serialize_field("change", &self.change)?;
+        st.serialize_field("line", &self.in_file.then_some(self.line))?;
+        st.serialize_field("column", &self.column)?;
+        st.serialize_field("field", &self.field)?;
+        st.serialize_field("key", &self.key)?;
+        st.end()
     }
 }

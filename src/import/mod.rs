@@ -162,10 +162,12 @@ impl<P: Catalog> Engine<P> {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] with every problem in
-    /// [`Error::problems`](crate::Error::problems), each with its own kind, line and column
-    /// (nothing applied); or an error of [`Engine::apply_all`] that is not the batch's
-    /// (storage, conflict).
+    /// Nothing applied, and every problem in [`Error::problems`](crate::Error::problems), each
+    /// with its own kind, line and column; the error has the first problem's kind
+    /// ([`ErrorKind::SeatLimit`], [`ErrorKind::NotPermitted`], [`ErrorKind::InvalidInput`]…)
+    /// and field (its column). [`ErrorKind::InvalidActor`] if the uploader is unknown or
+    /// disabled, [`ErrorKind::NotPermitted`] if it may not create or edit users; or an error
+    /// of [`Engine::apply_all`] that is not the batch's (storage, conflict).
     pub fn upload_users_csv(
         &self,
         actor: UserId,

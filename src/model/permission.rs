@@ -60,6 +60,37 @@ impl<P: Copy> PermissionInfo<P> {
         self.name
     }
 
+    /// The name an admin screen shows: the flag's name in words (`Manage users`).
+    /// [`Catalog::parse`] takes it as well as the flag's name.
+    ///
+    /// ```
+    /// use shopguard::Catalog;
+    /// use shopguard::catalog::pos::Pos;
+    ///
+    /// let info = Pos::info(Pos::VIEW_REPORTS).ok_or("no such flag")?;
+    /// assert_eq!(info.display_name(), "View reports");
+    /// assert_eq!(Pos::parse("view reports")?, Pos::VIEW_REPORTS);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn display_name(&self) -> String {
+        let words = self.name.replace('_', " ").to_lowercase();
+        let mut chars = words.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => words,
+        }
+    }
+
+    /// Whether `text` names this flag: its name or its display name, ignoring ASCII case.
+    fn is_named(&self, text: &str) -> bool {
+        let (name, text) = (self.name.as_bytes(), text.as_bytes());
+        name.len() == text.len()
+            && name
+                .iter()
+                .zip(text)
+                .all(|(&n, &t)| n.eq_ignore_ascii_case(&t) || (n == b'_' && t == b' '))
+    }
+
     /// The area (tab, section) the permission belongs to.
     pub fn area(&self) -> &'static str {
         self.area
@@ -152,15 +183,154 @@ pub trait Catalog:
         Self::from_bits(bits).ok_or_else(|| crate::Error::unknown_permission_bits(bits))
     }
 
-    /// Parses `A | B` text of flag names, refusing unknown names and raw hex bits.
+    /// Parses `A | B` text of permission names: each the flag's name (`VIEW_REPORTS`) or its
+    /// [display name](PermissionInfo::display_name) (`View reports`), ignoring ASCII case.
+    /// Strict: an unknown or empty name, raw hex bits, or a name that fits two flags (a
+    /// catalog whose names differ only by case) are refused. Blank text is no permission.
+    ///
+    /// ```
+    /// use shopguard::Catalog;
+    /// use shopguard::catalog::pos::Pos;
+    ///
+    /// assert_eq!(Pos::parse("SELL | view reports")?, Pos::SELL | Pos::VIEW_REPORTS);
+    /// assert_eq!(Pos::parse("Open register")?, Pos::OPEN_REGISTER);
+    /// assert!(Pos::parse("SELL | 0x8").is_err());
+    /// assert!(Pos::parse("view  reports").is_err());
+    /// assert!(Pos::parse("SELL |").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the text that did not
     /// parse.
     fn parse(text: &str) -> Result<Self, crate::Error> {
-        bitflags::parser::from_str_strict::<Self>(text)
-            .map_err(|e| crate::Error::invalid_permission_text(text, &e.to_string()))
+        let refuse = |reason: String| crate::Error::invalid_permission_text(text, &reason);
+        if text.trim().is_empty() {
+            return Ok(Self::empty());
+        }
+        let mut out = Self::empty();
+        for part in text.split('|').map(str::trim) {
+            if part.is_empty() {
+                return Err(refuse("a permission name is empty".to_owned()));
+            }
+            let mut named = Self::permissions().iter().filter(|p| p.is_named(part));
+            match (named.next(), named.next()) {
+                (Some(info), None) => out = out.union(info.flag),
+                (Some(_), Some(_)) => {
+                    return Err(refuse(format!("`{part}` names more than one permission")));
+                }
+                (None, _) => return Err(refuse(format!("`{part}` names no permission"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The names of the flags in `self`, in bit order (`["SELL", "VIEW_REPORTS"]`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if `self` has a bit the
+    /// catalog does not define (made with `from_bits_retain`): it has no name.
+    fn names(self) -> Result<Vec<&'static str>, crate::Error> {
+        Self::from_stored_bits(self.bits())?;
+        Ok(Self::permissions()
+            .iter()
+            .filter(|p| self.contains(p.flag))
+            .map(|p| p.name)
+            .collect())
+    }
+}
+
+/// Serde for permissions by their catalog names: a list of names
+/// (`["SELL", "VIEW_REPORTS"]`), for a host's own JSON with `#[serde(with =
+/// "shopguard::permission_names")]`. Reading also takes the stored bit mask (`9`) and `A | B`
+/// text; unknown names and bits are refused either way.
+///
+/// A catalog's own serde form (in stored records) stays the bit mask; it reads names too.
+///
+/// ```
+/// use shopguard::catalog::pos::Pos;
+///
+/// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+/// struct Grant {
+///     #[serde(with = "shopguard::permission_names")]
+///     permissions: Pos,
+/// }
+///
+/// let json = serde_json::to_string(&Grant { permissions: Pos::SELL | Pos::VIEW_REPORTS })?;
+/// assert_eq!(json, r#"{"permissions":["SELL","VIEW_REPORTS"]}"#);
+/// let old: Grant = serde_json::from_str(r#"{"permissions":9}"#)?;
+/// assert_eq!(old.permissions, Pos::SELL | Pos::VIEW_REPORTS);
+/// assert!(serde_json::from_str::<Grant>(r#"{"permissions":["SELL","FLY"]}"#).is_err());
+/// assert!(serde_json::from_str::<Grant>(r#"{"permissions":256}"#).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod permission_names {
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+    use serde::ser::{Error as _, Serializer};
+
+    use super::Catalog;
+
+    /// Writes the permissions as a list of their names.
+    ///
+    /// # Errors
+    ///
+    /// The serializer's, or an error if `permissions` has a bit the catalog does not define.
+    pub fn serialize<P: Catalog, S: Serializer>(permissions: &P, s: S) -> Result<S::Ok, S::Error> {
+        let names = permissions.names().map_err(S::Error::custom)?;
+        s.collect_seq(names)
+    }
+
+    /// Reads a list of names, `A | B` text, or a bit mask.
+    ///
+    /// # Errors
+    ///
+    /// The deserializer's, or an error naming an unknown name or bit.
+    pub fn deserialize<'de, P: Catalog, D: Deserializer<'de>>(d: D) -> Result<P, D::Error> {
+        if d.is_human_readable() {
+            d.deserialize_any(Permissions(core::marker::PhantomData))
+        } else {
+            d.deserialize_u64(Permissions(core::marker::PhantomData))
+        }
+    }
+
+    struct Permissions<P>(core::marker::PhantomData<P>);
+
+    impl<'de, P: Catalog> Visitor<'de> for Permissions<P> {
+        type Value = P;
+
+        fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("permission names, `A | B` text, or a permission bit mask")
+        }
+
+        fn visit_u64<E: de::Error>(self, bits: u64) -> Result<P, E> {
+            P::from_stored_bits(bits).map_err(E::custom)
+        }
+
+        fn visit_i64<E: de::Error>(self, bits: i64) -> Result<P, E> {
+            let bits = u64::try_from(bits).map_err(|_| E::custom("negative permission mask"))?;
+            self.visit_u64(bits)
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<P, E> {
+            P::parse(text).map_err(E::custom)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<P, A::Error> {
+            let mut out = P::empty();
+            while let Some(name) = seq.next_element::<String>()? {
+                if name.contains('|') {
+                    return Err(de::Error::custom(format!("`{name}` is not one name")));
+                }
+                let one = P::parse(&name).map_err(de::Error::custom)?;
+                if one.is_empty() {
+                    return Err(de::Error::custom("a permission name is empty"));
+                }
+                out = out.union(one);
+            }
+            Ok(out)
+        }
     }
 }
 
@@ -253,13 +423,13 @@ macro_rules! permission_catalog {
             }
         }
 
+        // The stored form stays the bit mask, which every release reads; names are read too, so
+        // a later release may store them while this one still reads its records.
         impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
             fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> ::core::result::Result<Self, D::Error> {
-                let bits = <u64 as $crate::__private::serde::Deserialize>::deserialize(deserializer)?;
-                <$name as $crate::Catalog>::from_stored_bits(bits)
-                    .map_err(<D::Error as $crate::__private::serde::de::Error>::custom)
+                $crate::permission_names::deserialize(deserializer)
             }
         }
     };

@@ -78,7 +78,11 @@ fn problems(e: &Engine<Oms>, actor: UserId, csv: &[u8], limits: &CsvLimits) -> V
     let err = e
         .upload_users_csv(actor, csv, limits, &mut ids())
         .expect_err("the upload should be refused");
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    // The error is its first problem's: kind, and field as the template's column.
+    let first = &err.problems()[0];
+    assert_eq!(err.kind(), first.kind(), "{err}");
+    assert_eq!(err.field(), first.column(), "{err}");
+    assert_eq!(first.field(), first.column());
     assert_eq!(state(e), before, "a refused upload changed the engine");
     err.problems()
         .iter()
@@ -257,6 +261,58 @@ fn r12_an_upload_past_the_seat_limit_is_refused_on_the_row_that_passes_it() {
     );
     let p = problems(&e, ROOT, file.as_bytes(), &CsvLimits::default());
     assert_eq!(p, ["4 Enabled: would be enabled user 4: the plan allows 3"]);
+    // A handler can tell the plan's limit from a malformed file.
+    let err = upload(&e, ROOT, &file).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::SeatLimit, Some("Enabled"))
+    );
+}
+
+#[test]
+fn r18_a_refused_upload_has_its_first_problems_kind_and_column() {
+    let e = engine(10);
+    let cases = [
+        (
+            "a,same@site.com,1,0,0,UTC,Store assistant,,Create
+             b,same@site.com,1,0,0,UTC,Store assistant,,Create
+",
+            ErrorKind::Duplicate,
+            Some("E-mail"),
+        ),
+        (
+            "a,a@site.com,1,0,0,Mars/Base,Store assistant,,Create
+",
+            ErrorKind::InvalidInput,
+            Some("Timezone"),
+        ),
+        (
+            "a,a@site.com,1,0,0,UTC,No such role,,Create
+",
+            ErrorKind::NotFound,
+            Some("Role"),
+        ),
+        (
+            "a,a@site.com,1,0,0,UTC,Store assistant,,Create,extra
+",
+            ErrorKind::InvalidInput,
+            None,
+        ),
+    ];
+    for (rows, kind, column) in cases {
+        let err = upload(&e, ROOT, &format!("{HEADER}{rows}")).unwrap_err();
+        assert_eq!((err.kind(), err.field()), (kind, column), "{err}");
+    }
+    // As the uploading store manager: the first problem is an authorization rule's.
+    let file = format!(
+        "{HEADER}peer,peer@site.com,1,0,0,UTC,Store manager,,Create
+"
+    );
+    let err = upload(&e, MANAGER, &file).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::Hierarchy, Some("Role"))
+    );
 }
 
 #[test]

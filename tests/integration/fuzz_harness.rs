@@ -397,9 +397,18 @@ fn permission_names_in<P: Catalog>(text: &str) -> Tally {
                 Ok(again) => assert_eq!(again, p, "{text:?} -> {names:?} did not round-trip"),
                 Err(err) => panic!("{text:?} parsed, its names {names:?} did not: {err}"),
             }
-            // Every name of the text is a known flag name, compared exactly.
+            // Every name of the text is a known flag's name or display name, ignoring ASCII
+            // case, and one flag's only.
             for part in text.split('|').map(str::trim).filter(|s| !s.is_empty()) {
-                let info = P::permissions().iter().find(|i| i.name() == part);
+                let fits = |i: &&shopguard::PermissionInfo<P>| {
+                    i.name().eq_ignore_ascii_case(part)
+                        || i.display_name().eq_ignore_ascii_case(part)
+                };
+                assert!(
+                    P::permissions().iter().filter(fits).count() <= 1,
+                    "{text:?}"
+                );
+                let info = P::permissions().iter().find(fits);
                 assert!(
                     info.is_some(),
                     "{text:?}: `{part}` parsed but names no flag"

@@ -254,3 +254,39 @@ fn every_edit_shows_in_the_next_check() {
         Decision::Deny(DenyReason::PermissionMissing)
     );
 }
+
+/// A `SharedReader` owns its engine's `Arc`: it moves to another thread, keeps its snapshot
+/// there, and sees every write, answering as the engine does.
+#[test]
+fn a_shared_reader_on_another_thread_answers_as_the_engine_across_writes() {
+    use shopguard::SharedReader;
+
+    let e = Arc::new(crate::fixture::engine());
+    let mut reader = SharedReader::new(Arc::clone(&e));
+    let agree = |reader: &mut SharedReader<T>, e: &shopguard::Engine<T>| {
+        for u in [OWNER, MANAGER_NORTH, CASHIER_NORTH, CASHIER_SOUTH, DISABLED] {
+            for p in [T::SELL, T::REFUND, T::SHIP] {
+                for s in [NORTH, SOUTH] {
+                    let r = OnStore(ACME, s);
+                    assert_eq!(reader.check(u, p, &r), e.check(u, p, &r), "{u} {p:?} {s}");
+                    assert_eq!(reader.can(u, p, &r), e.can(u, p, &r));
+                }
+            }
+        }
+        assert_eq!(reader.snapshot().revision(), e.revision());
+    };
+    agree(&mut reader, &e);
+    assert!(reader.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
+    e.unchecked_apply([shopguard::Mutation::RemoveUser(CASHIER_NORTH)])
+        .unwrap();
+    let engine = Arc::clone(&e);
+    let worker = std::thread::spawn(move || {
+        agree(&mut reader, &engine);
+        assert!(!reader.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
+        reader
+    });
+    let mut reader = worker.join().unwrap();
+    e.unchecked_apply([shopguard::Mutation::RemoveUser(CASHIER_SOUTH)])
+        .unwrap();
+    agree(&mut reader, &e);
+}

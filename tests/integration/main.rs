@@ -24,11 +24,15 @@ mod fuzz_harness;
 mod fuzz_replay;
 mod keys;
 mod manage_props;
+#[cfg(feature = "tokio")]
+mod nonblocking;
 mod properties;
 mod reverse;
 mod rules;
 mod security;
+mod serde_forms;
 mod shared;
+mod sql_filter;
 mod storage;
 mod write_model;
 mod writes;

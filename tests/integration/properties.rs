@@ -29,7 +29,7 @@ const MISSING: u64 = 999;
 // The reference model.
 
 #[derive(Clone, Debug, PartialEq)]
-enum RAccess {
+pub(crate) enum RAccess {
     None,
     All,
     Some(BTreeSet<u64>),
@@ -91,8 +91,8 @@ struct RRole {
 }
 
 #[derive(Clone, Debug)]
-struct RUser {
-    account: u64,
+pub(crate) struct RUser {
+    pub(crate) account: u64,
     enabled: bool,
     owner: bool,
     grants: Vec<(u64, RAccess)>,
@@ -101,18 +101,18 @@ struct RUser {
 }
 
 #[derive(Clone, Debug, Default)]
-struct RAccount {
+pub(crate) struct RAccount {
     entity_billing: bool,
-    stores: BTreeSet<u64>,
-    sources: BTreeSet<u64>,
-    channels: BTreeSet<u64>,
+    pub(crate) stores: BTreeSet<u64>,
+    pub(crate) sources: BTreeSet<u64>,
+    pub(crate) channels: BTreeSet<u64>,
 }
 
 #[derive(Clone, Debug, Default)]
-struct World {
-    accounts: BTreeMap<u64, RAccount>,
+pub(crate) struct World {
+    pub(crate) accounts: BTreeMap<u64, RAccount>,
     roles: BTreeMap<u64, RRole>,
-    users: BTreeMap<u64, RUser>,
+    pub(crate) users: BTreeMap<u64, RUser>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -278,7 +278,7 @@ impl Tape<'_> {
     }
 }
 
-fn build(tape: &[u32]) -> World {
+pub(crate) fn build(tape: &[u32]) -> World {
     let mut t = Tape(tape.iter());
     let mut w = World::default();
     for a in [1u64, 2] {
@@ -359,7 +359,7 @@ fn build(tape: &[u32]) -> World {
     w
 }
 
-fn load(w: &World) -> Engine<T> {
+pub(crate) fn load(w: &World) -> Engine<T> {
     let mut batch = Vec::new();
     for (&a, acct) in &w.accounts {
         let account = AccountId::new(a);

@@ -1,7 +1,7 @@
 //! Reverse queries on the fixture account (R21), and the SQL rendering.
 
 use shopguard::explain::Verdict;
-use shopguard::scope::{Columns, Filter};
+use shopguard::scope::{Columns, Dialect, Filter, SqlParam};
 use shopguard::{ErrorKind, OnAccount, OnSource, OnStore, StoreId, UserId};
 
 use crate::fixture::*;
@@ -14,14 +14,37 @@ fn r21_scope_for_a_store_manager_is_its_store_and_its_source() {
     assert_eq!(scope.stores(), Filter::Only([NORTH].into()));
     assert_eq!(scope.sources(), Filter::Only([SHOP_SOURCE].into()));
     assert_eq!(scope.channels(), Filter::Everything);
-    let sql = scope
-        .to_sql(&Columns::new().store("store_id").source("source_id"), 1)
-        .unwrap();
+    let columns = Columns::new("account_id")
+        .store("store_id")
+        .source("source_id");
+    let sql = scope.to_sql(Dialect::Postgres, &columns, 1).unwrap();
     assert_eq!(
         sql.condition(),
-        "(store_id = ANY($1) AND source_id = ANY($2))"
+        "(account_id = $1::int8 AND (store_id = ANY($2::int8[]) AND source_id = ANY($3::int8[])))"
     );
-    assert_eq!(sql.params(), [vec![10], vec![21]]);
+    assert_eq!(
+        sql.params(),
+        [
+            SqlParam::Id(ACME.get()),
+            SqlParam::Ids(vec![10]),
+            SqlParam::Ids(vec![21])
+        ]
+    );
+    assert_eq!(sql.next_param(), 4);
+    let sql = scope.to_sql(Dialect::Sqlite, &columns, 3).unwrap();
+    assert_eq!(
+        sql.condition(),
+        "(account_id = ?3 AND (store_id IN (?4) AND source_id IN (?5)))"
+    );
+    let sql = scope.to_sql(Dialect::MySql, &columns, 3).unwrap();
+    assert_eq!(
+        sql.condition(),
+        "(account_id = ? AND (store_id IN (?) AND source_id IN (?)))"
+    );
+    assert_eq!(
+        sql.params(),
+        [SqlParam::Id(ACME.get()), SqlParam::Id(10), SqlParam::Id(21)]
+    );
 }
 
 #[test]
@@ -36,7 +59,7 @@ fn r21_scope_for_without_the_permission_or_user_is_false() {
         assert!(scope.is_nothing());
         assert_eq!(
             scope
-                .to_sql(&Columns::new().store("s"), 1)
+                .to_sql(Dialect::Sqlite, &Columns::new("a").store("s"), 1)
                 .unwrap()
                 .condition(),
             "FALSE"
@@ -50,21 +73,17 @@ fn r4_scope_for_a_user_without_sources_flags_it_and_reaches_no_source_rows() {
     let scope = e.snapshot().scope_for(NO_SOURCES, T::SHIP);
     assert!(scope.no_sources());
     assert_eq!(scope.sources(), Filter::Nothing);
-    // Store-only tables are still reached.
-    assert_eq!(
-        scope
-            .to_sql(&Columns::new().store("store_id"), 1)
-            .unwrap()
-            .condition(),
-        "TRUE"
-    );
-    assert_eq!(
-        scope
-            .to_sql(&Columns::new().store("store_id").source("source_id"), 1)
-            .unwrap()
-            .condition(),
-        "FALSE"
-    );
+    // Store-only tables are still reached, in the user's account only.
+    let stores = Columns::new("account_id").store("store_id");
+    let sql = scope.to_sql(Dialect::Postgres, &stores, 1).unwrap();
+    assert_eq!(sql.condition(), "(account_id = $1::int8)");
+    assert_eq!(sql.params(), [SqlParam::Id(ACME.get())]);
+    let sql = scope
+        .to_sql(Dialect::Postgres, &stores.source("source_id"), 1)
+        .unwrap();
+    assert_eq!(sql.condition(), "FALSE");
+    assert!(sql.params().is_empty());
+    assert_eq!(sql.next_param(), 1);
 }
 
 #[test]
@@ -81,13 +100,23 @@ fn r13_account_wide_permission_scope_is_every_store() {
 #[test]
 fn to_sql_refuses_column_names_that_are_not_identifiers() {
     let e = engine();
-    let err = e
-        .snapshot()
-        .scope_for(OWNER, T::SELL)
-        .to_sql(&Columns::new().store("store_id; DROP TABLE orders"), 1)
+    let scope = e.snapshot().scope_for(OWNER, T::SELL);
+    for columns in [
+        Columns::new("account_id").store("store_id; DROP TABLE orders"),
+        Columns::new("account_id OR 1=1").store("store_id"),
+        Columns::new(""),
+        Columns::new("a..b"),
+    ] {
+        for dialect in [Dialect::Postgres, Dialect::Sqlite, Dialect::MySql] {
+            let err = scope.to_sql(dialect, &columns, 1).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert_eq!(err.field(), Some("column"));
+        }
+    }
+    let err = scope
+        .to_sql(Dialect::Sqlite, &Columns::new("account_id"), 0)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert_eq!(err.field(), Some("column"));
 }
 
 #[test]

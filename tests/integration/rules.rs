@@ -7,8 +7,9 @@
 //! the rest (which grant allows, how a denial reads, threads and snapshots) are ordinary tests.
 
 use shopguard::{
-    Account, ChannelId, Decision, DenyReason, Dimension, Engine, Mutation, OnAccount, OnChannel,
-    OnRole, OnSource, OnStore, OnUser, Resource, RoleId, SourceId, Store, StoreId, UserId,
+    Account, ChannelId, Decision, DenyReason, Dimension, Engine, ErrorKind, Mutation, OnAccount,
+    OnChannel, OnRole, OnSource, OnStore, OnUser, Resource, RoleId, SourceId, Store, StoreId,
+    UserId,
 };
 
 use crate::fixture::*;
@@ -653,4 +654,39 @@ fn readers_keep_their_snapshot_while_a_writer_publishes() {
     assert!(before.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
     assert!(!e.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
     assert_eq!(e.snapshot().revision(), before.revision() + 1);
+}
+
+/// R1: an actor that may not act at all (unknown, disabled) is `InvalidActor` on every write
+/// path, never the `NotFound` a missing or unseen target gets, so a host can answer 401 / 403
+/// for the one and 404 for the other.
+#[test]
+fn r1_an_unknown_or_disabled_actor_is_invalid_actor_and_never_not_found() {
+    let e = engine();
+    let before = state(&e);
+    let ghost = UserId::new(4040);
+    let change = || shopguard::Change::DisableUser(CASHIER_NORTH);
+    for actor in [ghost, DISABLED] {
+        let err = e.apply(actor, change()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidActor, "{err}");
+        let err = e.apply_all(actor, vec![change()]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidActor, "{err}");
+        let err = e.dry_run(actor, &[change()]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidActor, "{err}");
+        let err = e
+            .apply_based_on(actor, e.revision(), vec![change()])
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidActor, "{err}");
+    }
+    assert_eq!(
+        e.apply(ghost, change()).unwrap_err().to_string(),
+        "cannot act: no user has id `4040`"
+    );
+    // The targets: a missing user and another account's user are `NotFound`.
+    for target in [ghost, OTHER_OWNER] {
+        let err = e
+            .apply(OWNER, shopguard::Change::DisableUser(target))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    }
+    assert_eq!(state(&e), before);
 }

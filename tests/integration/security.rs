@@ -236,7 +236,7 @@ mod upload {
         let (e, _) = shop();
         let file = format!("{HEADER}new,new@shop.example,1,0,0,UTC,Cashier,,Create\n");
         let err = upload(&e, DISABLED_ADMIN, &file).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::NotPermitted, "{err}");
+        assert_eq!(err.kind(), ErrorKind::InvalidActor, "{err}");
         assert!(e.snapshot().users(ACCT).all(|u| u.username() != "new"));
     }
 

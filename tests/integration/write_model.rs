@@ -302,8 +302,8 @@ impl<'w> Actor<'w> {
     /// R1: an unknown user acts as no one (nothing found); a disabled one may do nothing.
     fn new(w: &'w World, id: u64) -> Result<Self, Refusal> {
         match w.users.get(&id) {
-            None => no(ErrorKind::NotFound, "R1 unknown actor"),
-            Some(me) if !me.enabled => no(ErrorKind::NotPermitted, "R1 disabled actor"),
+            None => no(ErrorKind::InvalidActor, "R1 unknown actor"),
+            Some(me) if !me.enabled => no(ErrorKind::InvalidActor, "R1 disabled actor"),
             Some(me) => Ok(Actor { w, id, me }),
         }
     }

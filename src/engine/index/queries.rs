@@ -7,18 +7,19 @@ use crate::engine::key::UserKey;
 impl<P: Catalog> Index<P> {
     /// Where `user` may use `permission` (R21): one clause per grant holding it.
     pub(crate) fn scope_for(&self, user: UserId, permission: P) -> ScopeFor {
-        let no_sources = self
-            .users
-            .get(&user)
-            .is_some_and(|u| u.is_enabled() && u.sources().is_nothing());
+        let found = self.users.get(&user);
+        let account = found.map(User::account);
+        let no_sources = found.is_some_and(|u| u.is_enabled() && u.sources().is_nothing());
         let Ok(asker) = self.prepare(user, permission) else {
             return ScopeFor {
+                account,
                 clauses: SmallVec::new(),
                 no_sources,
             };
         };
         let u = asker.user;
         let mut out = ScopeFor {
+            account,
             clauses: SmallVec::new(),
             no_sources,
         };
