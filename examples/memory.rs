@@ -2,7 +2,8 @@
 //! `benches/check.rs`). The target is at most 256 bytes per user; exits non-zero above it.
 //!
 //! ```text
-//! cargo run --release --example memory
+//! cargo run --release --example memory            # 100,000 users
+//! cargo run --release --example memory 1000000    # any number of users
 //! ```
 //!
 //! A counting global allocator (`stats_alloc`) sums the bytes the engine holds once loaded:
@@ -30,7 +31,11 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const TARGET: f64 = 256.0;
 
 fn main() -> Result<ExitCode, Box<dyn Error>> {
-    let world = World::generate();
+    let users: usize = match std::env::args().nth(1) {
+        Some(n) => n.parse()?,
+        None => USERS,
+    };
+    let world = World::generate_users(users);
     let rss_before = resident_bytes();
     let region = Region::new(GLOBAL);
     // The batch is built inside the region and consumed by the load, so what is still
@@ -43,9 +48,9 @@ fn main() -> Result<ExitCode, Box<dyn Error>> {
     // A reallocation adds its growth to `bytes_allocated` or its shrink to
     // `bytes_deallocated`, so the difference is what is still held.
     let held = stats.bytes_allocated as i128 - stats.bytes_deallocated as i128;
-    let per_user = held as f64 / USERS as f64;
+    let per_user = held as f64 / users as f64;
     println!(
-        "engine loaded: {USERS} users, revision {}",
+        "engine loaded: {users} users, revision {}",
         engine.revision()
     );
     println!(
@@ -57,7 +62,7 @@ fn main() -> Result<ExitCode, Box<dyn Error>> {
         println!(
             "resident set growth for comparison: {:.1} bytes per user (includes the allocator's \
              headers and freed memory it keeps)",
-            (b as f64 - a as f64) / USERS as f64
+            (b as f64 - a as f64) / users as f64
         );
     }
     drop(world);

@@ -15,8 +15,8 @@ use crate::model::ids::{AccountId, UserId};
 use crate::model::user::User;
 
 /// Parts each name table is split into: a write copies the parts its users' names hash to,
-/// not the whole table.
-const PART_BITS: u32 = 6;
+/// not the whole table (about 4,000 positions each at 1,000,000 users).
+const PART_BITS: u32 = 8;
 const PARTS: usize = 1 << PART_BITS;
 
 /// How texts are hashed for the [`NameTable`]s: keyed per engine ([`RandomState`]), so a

@@ -12,6 +12,7 @@ mod reader;
 pub(crate) mod resource;
 pub(crate) mod reverse;
 pub(crate) mod sql;
+mod tree;
 pub(crate) mod users;
 
 pub use key::{UserKey, UserRef};

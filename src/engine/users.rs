@@ -8,6 +8,7 @@ use hashbrown::hash_table::HashTable;
 use crate::Error;
 use crate::engine::contacts::{AccountCounts, Counts, NameHash, NameTable};
 use crate::engine::key::{Sealed, UserKey};
+use crate::engine::tree::Tree;
 use crate::model::access::Access;
 use crate::model::ids::{AccountId, IdHash, StoreId, UserId};
 use crate::model::permission::Catalog;
@@ -29,7 +30,8 @@ use crate::model::user::User;
 /// table holds.
 #[derive(Clone, Debug)]
 pub(crate) struct UserTable<P> {
-    records: Vec<Arc<Vec<User>>>,
+    /// The records, in chunks of [`CHUNK`] in shared groups.
+    records: Tree<Vec<User>>,
     /// How many records there are.
     len: usize,
     /// One per record chunk, at the same number.
@@ -57,7 +59,7 @@ struct Contacts {
 
 impl Contacts {
     /// Files the record `u` at `position`; `records` already holds it there.
-    fn file(&mut self, records: &[Arc<Vec<User>>], u: &User, position: u32) {
+    fn file(&mut self, records: &Tree<Vec<User>>, u: &User, position: u32) {
         let Contacts {
             hash,
             usernames,
@@ -97,8 +99,9 @@ const CHUNK_BITS: u32 = 9;
 const CHUNK: usize = 1 << CHUNK_BITS;
 const IN_CHUNK: usize = CHUNK - 1;
 
-/// Parts of the id table: a write that adds or removes a user copies one.
-const ID_PART_BITS: u32 = 6;
+/// Parts of the id table: a write that adds or removes a user copies one (about 4,000
+/// positions at 1,000,000 users).
+const ID_PART_BITS: u32 = 8;
 const ID_PARTS: usize = 1 << ID_PART_BITS;
 
 /// What the quick check path knows of one user: 24 bytes with a 64-bit catalog.
@@ -196,9 +199,19 @@ impl<P: Catalog> HotChunk<P> {
     }
 }
 
+/// Whether two records of a user are filed alike in the per-account indexes: same account,
+/// username, e-mail, and the flags the counts count.
+fn same_contact(a: &User, b: &User) -> bool {
+    a.account() == b.account()
+        && a.username() == b.username()
+        && a.email() == b.email()
+        && a.is_enabled() == b.is_enabled()
+        && a.is_owner() == b.is_owner()
+}
+
 /// The record at `position` of a chunked record table.
 #[inline]
-fn record(records: &[Arc<Vec<User>>], position: usize) -> Option<&User> {
+fn record(records: &Tree<Vec<User>>, position: usize) -> Option<&User> {
     records
         .get(position >> CHUNK_BITS)?
         .get(position & IN_CHUNK)
@@ -239,7 +252,7 @@ fn at_u32(position: usize) -> u32 {
 impl<P> Default for UserTable<P> {
     fn default() -> Self {
         UserTable {
-            records: Vec::new(),
+            records: Tree::default(),
             len: 0,
             hot: Vec::new(),
             index: (0..ID_PARTS).map(|_| Arc::default()).collect(),
@@ -390,8 +403,9 @@ impl<P: Catalog> UserTable<P> {
 
     /// The record at a position, its chunk copied first if another version shares it.
     fn at_mut(&mut self, position: usize) -> Option<&mut User> {
-        let chunk = self.records.get_mut(position >> CHUNK_BITS)?;
-        Arc::make_mut(chunk).get_mut(position & IN_CHUNK)
+        self.records
+            .get_mut(position >> CHUNK_BITS)?
+            .get_mut(position & IN_CHUNK)
     }
 
     /// Marks the chunk of a position for the next refresh.
@@ -415,8 +429,12 @@ impl<P: Catalog> UserTable<P> {
             };
             let old = core::mem::replace(slot, user);
             self.touch(p);
-            self.contacts.unfile(&old, at);
-            if let Some(new) = record(&self.records, p) {
+            // Most updates keep the names and flags: then the indexes (and the parts another
+            // version shares) are left alone.
+            if let Some(new) = record(&self.records, p)
+                && !same_contact(&old, new)
+            {
+                self.contacts.unfile(&old, at);
                 self.contacts.file(&self.records, new, at);
             }
             return Ok(Some(old));
@@ -429,12 +447,11 @@ impl<P: Catalog> UserTable<P> {
             })?;
         let p = self.len;
         if p & IN_CHUNK == 0 {
-            self.records
-                .push(Arc::new(Vec::with_capacity(CHUNK.min(p + 1))));
+            self.records.push(Vec::with_capacity(CHUNK.min(p + 1)));
             self.hot.push(Arc::new(HotChunk::empty()));
         }
         if let Some(last) = self.records.last_mut() {
-            Arc::make_mut(last).push(user);
+            last.push(user);
         }
         self.len += 1;
         if let Some(e) = self.entry_mut(p) {
@@ -470,7 +487,7 @@ impl<P: Catalog> UserTable<P> {
         let last_at = self.len - 1;
         let last = {
             let chunk = self.records.last_mut()?;
-            let user = Arc::make_mut(chunk).pop()?;
+            let user = chunk.pop()?;
             if chunk.is_empty() {
                 self.records.pop();
                 self.hot.pop();
@@ -583,12 +600,9 @@ impl<P: Catalog> UserTable<P> {
     }
 
     pub(crate) fn shrink_to_fit(&mut self) {
-        self.records.shrink_to_fit();
         self.hot.shrink_to_fit();
-        for chunk in &mut self.records {
-            if let Some(chunk) = Arc::get_mut(chunk) {
-                chunk.shrink_to_fit();
-            }
+        for chunk in self.records.unshared_mut() {
+            chunk.shrink_to_fit();
         }
         let UserTable {
             records,

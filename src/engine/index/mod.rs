@@ -2,7 +2,11 @@
 //!
 //! A write clones the index, applies a batch to the clone, validates the accounts it touched, and
 //! publishes the clone. Readers keep whatever snapshot they loaded, so they never wait on a
-//! writer. Everything a check needs that can be computed at write time (the per-account masks of
+//! writer. The clone is shallow: every table is shared between versions in chunks or parts
+//! (user records and their quick-path entries per chunk of 512, the id and name tables, the
+//! grant holders and the per-account counts in parts), and the maps of accounts, stores,
+//! sources, channels and roles whole; a write copies what it changes, so one user's change
+//! costs about the same among a thousand users or a million. Everything a check needs that can be computed at write time (the per-account masks of
 //! account-wide, owner-only and withheld permissions) is computed here, never on `can`.
 
 use std::collections::{BTreeSet, HashMap, HashSet};

@@ -156,13 +156,21 @@ impl<P: Catalog> Index<P> {
                         x.account(),
                     )?;
                     touched.insert(x.account());
-                    if let Some(p) = self.users.position(x.id())
+                    // The holders list enabled users by grant: an update that keeps both
+                    // leaves them (and the groups another version shares) alone.
+                    let old = self.users.get(&x.id());
+                    let placed_alike = old.is_some_and(|o| {
+                        o.is_enabled() == x.is_enabled() && o.grants() == x.grants()
+                    });
+                    if !placed_alike
+                        && let Some(p) = self.users.position(x.id())
                         && let Some(old) = self.users.at(p)
                     {
                         self.holders.remove(old, position_u32(p));
                     }
                     self.users.insert(x.clone())?;
-                    if let Some(p) = self.users.position(x.id())
+                    if !placed_alike
+                        && let Some(p) = self.users.position(x.id())
                         && let Some(new) = self.users.at(p)
                     {
                         self.holders.add(new, position_u32(p));
@@ -215,7 +223,12 @@ impl<P: Catalog> Index<P> {
         }
         drop(members);
         if found.is_empty() {
-            self.shrink();
+            // Spare capacity is what a bulk load leaves; a small batch leaves little, and
+            // looking costs a pass over every chunk.
+            let changed: usize = pending.changed_users.values().map(BTreeSet::len).sum();
+            if pending.structural || changed > INCREMENTAL {
+                self.shrink();
+            }
             // Roles and accounts are what the entries read besides the users themselves.
             self.refresh_quick(pending.structural);
         }
