@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::admin::change::Change;
-use crate::model::account::Account;
+use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, UserId};
 use crate::model::role::Role;
 use crate::model::user::User;
@@ -23,6 +23,12 @@ pub enum Object<P> {
     Role(Role<P>),
     /// A user.
     User(User),
+    /// A store.
+    Store(Store),
+    /// A source.
+    Source(Source),
+    /// A sales channel.
+    Channel(Channel),
 }
 
 /// How an attempted change ended.

@@ -6,11 +6,14 @@
 use crate::admin::Event;
 use crate::admin::actor::Actor;
 use crate::admin::change::Change;
+use crate::engine::decision::Dimension;
 use crate::engine::index::{Index, name_list, same_folded};
-use crate::engine::resource::OnUser;
-use crate::model::ids::{RoleId, UserId};
-use crate::model::mutation::Mutation;
+use crate::engine::resource::{OnAccount, OnChannel, OnSource, OnStore, OnUser, Place, Resource};
+use crate::model::access::Access;
+use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+use crate::model::mutation::{Key, Mutation};
 use crate::model::permission::Catalog;
+use crate::model::role::Role;
 use crate::model::user::{Grant, User};
 use crate::{Error, ErrorKind};
 
@@ -289,6 +292,139 @@ pub(crate) fn plan<P: Catalog>(
                 }],
             })
         }
+        Change::CreateStore(store) => {
+            let action = format!("create store `{}`", store.name());
+            in_account(store.account(), account, &action, "store")?;
+            if index.store(store.id()).is_some() {
+                return Err(Error::id_taken("store id", store.id()));
+            }
+            a.may_manage_at(
+                admin.manage_stores,
+                "manage stores",
+                &OnAccount(account),
+                &action,
+            )?;
+            done(vec![Mutation::PutStore(store.clone())])
+        }
+        Change::UpdateStore(store) => {
+            let old = match index.store(store.id()) {
+                Some(s) if s.account() == account && a.store_reach().contains(s.id()) => s,
+                _ => return Err(Error::not_found("store", store.id())),
+            };
+            let action = format!("update store `{}`", old.name());
+            in_account(store.account(), account, &action, "store")?;
+            let at = OnStore(account, old.id());
+            a.may_manage_at(admin.manage_stores, "manage stores", &at, &action)?;
+            done(vec![Mutation::PutStore(store.clone())])
+        }
+        Change::DeleteStore(id) => {
+            let old = match index.store(*id) {
+                Some(s) if s.account() == account && a.store_reach().contains(s.id()) => s,
+                _ => return Err(Error::not_found("store", *id)),
+            };
+            let action = format!("delete store `{}`", old.name());
+            let at = OnStore(account, old.id());
+            a.may_manage_at(admin.manage_stores, "manage stores", &at, &action)?;
+            let names =
+                |acc: &Access<StoreId>| matches!(acc, Access::Specific(set) if set.contains(*id));
+            unused(
+                &a,
+                index,
+                ("store", Key::from(*id), old.name()),
+                |r| names(&r.ceiling().stores),
+                |u| u.grants().iter().any(|g| names(&g.stores)),
+            )?;
+            done(vec![Mutation::RemoveStore(*id)])
+        }
+        Change::CreateSource(source) => {
+            let action = format!("create source `{}`", source.external_id());
+            in_account(source.account(), account, &action, "source")?;
+            if index.source(source.id()).is_some() {
+                return Err(Error::id_taken("source id", source.id()));
+            }
+            let whole = Whole(account, Dimension::Source);
+            a.may_manage_at(admin.manage_sources, "manage sources", &whole, &action)?;
+            done(vec![Mutation::PutSource(source.clone())])
+        }
+        Change::UpdateSource(source) => {
+            let old = match index.source(source.id()) {
+                Some(s) if s.account() == account && a.source_reach().contains(s.id()) => s,
+                _ => return Err(Error::not_found("source", source.id())),
+            };
+            let action = format!("update source `{}`", old.external_id());
+            in_account(source.account(), account, &action, "source")?;
+            let at = OnSource(account, old.id());
+            a.may_manage_at(admin.manage_sources, "manage sources", &at, &action)?;
+            done(vec![Mutation::PutSource(source.clone())])
+        }
+        Change::DeleteSource(id) => {
+            let old = match index.source(*id) {
+                Some(s) if s.account() == account && a.source_reach().contains(s.id()) => s,
+                _ => return Err(Error::not_found("source", *id)),
+            };
+            let action = format!("delete source `{}`", old.external_id());
+            let at = OnSource(account, old.id());
+            a.may_manage_at(admin.manage_sources, "manage sources", &at, &action)?;
+            let names =
+                |acc: &Access<SourceId>| matches!(acc, Access::Specific(set) if set.contains(*id));
+            unused(
+                &a,
+                index,
+                ("source", Key::from(*id), old.external_id()),
+                |r| names(&r.ceiling().sources),
+                |u| names(u.sources()),
+            )?;
+            done(vec![Mutation::RemoveSource(*id)])
+        }
+        Change::CreateChannel(channel) => {
+            let action = format!("create sales channel `{}`", channel.name());
+            in_account(channel.account(), account, &action, "sales channel")?;
+            if index.channel(channel.id()).is_some() {
+                return Err(Error::id_taken("sales channel id", channel.id()));
+            }
+            let whole = Whole(account, Dimension::Channel);
+            a.may_manage_at(
+                admin.manage_channels,
+                "manage sales channels",
+                &whole,
+                &action,
+            )?;
+            done(vec![Mutation::PutChannel(channel.clone())])
+        }
+        Change::UpdateChannel(channel) => {
+            let old = match index.channel(channel.id()) {
+                Some(c) if c.account() == account && a.channel_reach().contains(c.id()) => c,
+                _ => return Err(Error::not_found("sales channel", channel.id())),
+            };
+            let action = format!("update sales channel `{}`", old.name());
+            in_account(channel.account(), account, &action, "sales channel")?;
+            let at = OnChannel(account, old.id());
+            a.may_manage_at(admin.manage_channels, "manage sales channels", &at, &action)?;
+            done(vec![Mutation::PutChannel(channel.clone())])
+        }
+        Change::DeleteChannel(id) => {
+            let old = match index.channel(*id) {
+                Some(c) if c.account() == account && a.channel_reach().contains(c.id()) => c,
+                _ => return Err(Error::not_found("sales channel", *id)),
+            };
+            let action = format!("delete sales channel `{}`", old.name());
+            let at = OnChannel(account, old.id());
+            a.may_manage_at(admin.manage_channels, "manage sales channels", &at, &action)?;
+            let names =
+                |acc: &Access<ChannelId>| matches!(acc, Access::Specific(set) if set.contains(*id));
+            unused(
+                &a,
+                index,
+                ("sales channel", Key::from(*id), old.name()),
+                |r| names(&r.ceiling().channels),
+                |u| names(u.channels()),
+            )?;
+            done(vec![Mutation::RemoveChannel(*id)])
+        }
+        Change::SetSeatLimit {
+            limit,
+            disable_excess,
+        } => set_seat_limit(&a, index, *limit, *disable_excess),
         Change::UploadUsers { .. } => Err(Error::refused(
             ErrorKind::InvalidInput,
             "upload users",
@@ -353,4 +489,163 @@ fn create_user<P: Catalog>(
         mutations: vec![Mutation::PutUser(user)],
         events: vec![event],
     })
+}
+
+/// R12: the plan's seat limit, owner only. Past the enabled users, refused by validation
+/// unless `disable_excess`: then the newest users (highest ids) are disabled, never the owner.
+fn set_seat_limit<P: Catalog>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    limit: Option<u32>,
+    disable_excess: bool,
+) -> Result<Planned<P>, Error> {
+    if !a.user.is_owner() {
+        return Err(Error::refused(
+            ErrorKind::NotPermitted,
+            "set the seat limit",
+            "only the account owner may change the plan",
+        ));
+    }
+    let account = a.account();
+    let Some(entry) = index.account_entry(account) else {
+        return Err(Error::not_found("account", account));
+    };
+    let plan = match limit {
+        Some(n) => entry.account.clone().with_seat_limit(n),
+        None => entry.account.clone().without_seat_limit(),
+    };
+    let mut mutations = vec![Mutation::PutAccount(plan)];
+    let mut events = Vec::new();
+    if let (Some(n), true) = (limit, disable_excess) {
+        let enabled: Vec<&User> = index
+            .account_users(account)
+            .filter(|u| u.is_enabled())
+            .collect();
+        let excess = enabled.len().saturating_sub(n as usize);
+        // Newest first: ids are the host's keys, in the order users were created. If only the
+        // owner is left, validation refuses the limit (the owner is never disabled, R11).
+        let disabled: Vec<&User> = enabled
+            .iter()
+            .rev()
+            .filter(|u| !u.is_owner())
+            .take(excess)
+            .copied()
+            .collect();
+        if !disabled.is_empty() {
+            events.push(Event::DisabledBySeatLimit {
+                users: disabled.iter().map(|u| u.id()).collect(),
+            });
+            mutations.extend(
+                disabled
+                    .into_iter()
+                    .map(|u| Mutation::PutUser(u.clone().with_enabled(false))),
+            );
+        }
+    }
+    Ok(Planned { mutations, events })
+}
+
+/// A new object of `account`: one of another account is refused, naming neither.
+fn in_account(of: AccountId, account: AccountId, action: &str, what: &str) -> Result<(), Error> {
+    if of == account {
+        Ok(())
+    } else {
+        Err(Error::refused(
+            ErrorKind::WrongAccount,
+            action,
+            format!("the {what} belongs to another account"),
+        ))
+    }
+}
+
+/// A whole dimension of an account, as creating a source or channel is checked: only access
+/// to all of it reaches it (R2, R3).
+struct Whole(AccountId, Dimension);
+
+impl Resource for Whole {
+    fn account(&self) -> AccountId {
+        self.0
+    }
+    fn store(&self) -> Place<StoreId> {
+        self.place(Dimension::Store)
+    }
+    fn source(&self) -> Place<SourceId> {
+        self.place(Dimension::Source)
+    }
+    fn channel(&self) -> Place<ChannelId> {
+        self.place(Dimension::Channel)
+    }
+}
+
+impl Whole {
+    fn place<T>(&self, d: Dimension) -> Place<T> {
+        if self.1 == d {
+            Place::Unplaced
+        } else {
+            Place::Unscoped
+        }
+    }
+}
+
+/// Refuses to delete a store, source or channel that roles or users still name (`object`:
+/// what, key, name). The refusal names the roles the actor sees (R6) and the users it may see
+/// or manage, and counts the others (R20).
+fn unused<P: Catalog>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    object: (&'static str, Key, &str),
+    role_names: impl Fn(&Role<P>) -> bool,
+    user_names: impl Fn(&User) -> bool,
+) -> Result<(), Error> {
+    let (what, key, name) = object;
+    let account = a.account();
+    let mut roles: Vec<&Role<P>> = index
+        .account_roles(account)
+        .filter(|r| role_names(r))
+        .collect();
+    roles.sort_unstable_by_key(|r| r.id());
+    let users: Vec<&User> = index
+        .account_users(account)
+        .filter(|u| user_names(u))
+        .collect();
+    if roles.is_empty() && users.is_empty() {
+        return Ok(());
+    }
+    let admin = P::admin();
+    let level = a.level_for(admin.manage_roles);
+    let (shown_roles, hidden_roles): (Vec<&Role<P>>, Vec<&Role<P>>) = roles
+        .into_iter()
+        .partition(|r| level.is_some_and(|l| l.sees(r.level())));
+    let (shown_users, hidden_users): (Vec<&User>, Vec<&User>) = users
+        .into_iter()
+        .partition(|u| a.sees_or_manages(u, admin.edit_users));
+    let mut parts = Vec::new();
+    let mut named = |noun: &str, names: Vec<String>| match names.len() {
+        0 => {}
+        1 => parts.push(format!("{noun} {}", name_list(names.into_iter()))),
+        _ => parts.push(format!("{noun}s {}", name_list(names.into_iter()))),
+    };
+    named(
+        "role",
+        shown_roles.iter().map(|r| r.name().to_owned()).collect(),
+    );
+    named(
+        "user",
+        shown_users
+            .iter()
+            .map(|u| u.username().to_owned())
+            .collect(),
+    );
+    let mut counted = |noun: &str, n: usize| match n {
+        0 => {}
+        1 => parts.push(format!("1 {noun}")),
+        n => parts.push(format!("{n} {noun}s")),
+    };
+    counted("other role", hidden_roles.len());
+    counted("other user", hidden_users.len());
+    let by = match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.concat(),
+    };
+    Err(Error::still_used(what, key, name, by))
 }

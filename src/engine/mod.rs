@@ -404,6 +404,22 @@ impl<P: Catalog> Snapshot<P> {
         self.0.sources.get(&id)
     }
 
+    /// The sources of one account, by ascending id. For what a user may see, see
+    /// [`visible_sources`](Self::visible_sources).
+    pub fn sources(&self, account: AccountId) -> impl Iterator<Item = &Source> {
+        let mut out: Vec<&Source> = self.0.account_sources(account).collect();
+        out.sort_unstable_by_key(|s| s.id());
+        out.into_iter()
+    }
+
+    /// The sales channels of one account, by ascending id. For what a user may see, see
+    /// [`visible_channels`](Self::visible_channels).
+    pub fn channels(&self, account: AccountId) -> impl Iterator<Item = &Channel> {
+        let mut out: Vec<&Channel> = self.0.account_channels(account).collect();
+        out.sort_unstable_by_key(|c| c.id());
+        out.into_iter()
+    }
+
     /// The source of `account` with this external id (ASCII case ignored).
     pub fn source_named(&self, account: AccountId, external_id: &str) -> Option<&Source> {
         self.0.source_named(account, external_id)

@@ -39,6 +39,13 @@ impl Account {
         self
     }
 
+    /// Removes the cap on enabled users.
+    #[must_use]
+    pub fn without_seat_limit(mut self) -> Self {
+        self.seat_limit = None;
+        self
+    }
+
     /// Bills and settles the account as one entity rather than per store (R13).
     #[must_use]
     pub fn with_entity_level_billing(mut self, on: bool) -> Self {

@@ -24,6 +24,7 @@ mod fuzz_harness;
 mod fuzz_replay;
 mod keys;
 mod manage_props;
+mod places;
 mod properties;
 mod reverse;
 mod rules;

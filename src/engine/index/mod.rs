@@ -204,6 +204,35 @@ impl<P: Catalog> Index<P> {
         self.stores.values().filter(move |s| s.account() == account)
     }
 
+    /// The store with this id, in any account.
+    pub(crate) fn store(&self, id: StoreId) -> Option<&Store> {
+        self.stores.get(&id)
+    }
+
+    /// The source with this id, in any account.
+    pub(crate) fn source(&self, id: SourceId) -> Option<&Source> {
+        self.sources.get(&id)
+    }
+
+    /// The sales channel with this id, in any account.
+    pub(crate) fn channel(&self, id: ChannelId) -> Option<&Channel> {
+        self.channels.get(&id)
+    }
+
+    /// The sources of one account.
+    pub(crate) fn account_sources(&self, account: AccountId) -> impl Iterator<Item = &Source> {
+        self.sources
+            .values()
+            .filter(move |s| s.account() == account)
+    }
+
+    /// The sales channels of one account.
+    pub(crate) fn account_channels(&self, account: AccountId) -> impl Iterator<Item = &Channel> {
+        self.channels
+            .values()
+            .filter(move |c| c.account() == account)
+    }
+
     /// The users of one account, by id.
     pub(crate) fn account_users(&self, account: AccountId) -> impl Iterator<Item = &User> {
         // One pass over the user table, then the account's users sorted by id: listings show
