@@ -184,7 +184,9 @@ struct ReadmeDoctests;
 pub mod audit {
     //! The audit trail (R19): every attempted change, applied or refused, as [`AuditRecord`]s
     //! sent to an [`AuditSink`] and stored with the batch by durable backends.
-    pub use crate::admin::audit::{AuditRecord, AuditSink, MemoryAudit, Object, Outcome};
+    pub use crate::admin::audit::{
+        AuditActor, AuditRecord, AuditSink, MemoryAudit, Object, Outcome,
+    };
 }
 
 pub mod explain {

@@ -425,6 +425,11 @@ pub(crate) fn plan<P: Catalog>(
             limit,
             disable_excess,
         } => set_seat_limit(&a, index, *limit, *disable_excess),
+        Change::Unchecked { .. } => Err(Error::refused(
+            ErrorKind::InvalidInput,
+            "apply an unchecked write",
+            "it is written with `unchecked_apply_as`, not applied as a change",
+        )),
         Change::UploadUsers { .. } => Err(Error::refused(
             ErrorKind::InvalidInput,
             "upload users",

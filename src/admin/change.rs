@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::account::{Channel, Source, Store};
 use crate::model::ids::{ChannelId, RoleId, SourceId, StoreId, UserId};
+use crate::model::mutation::Mutation;
 use crate::model::role::Role;
 use crate::model::user::User;
 
@@ -108,6 +109,14 @@ pub enum Change<P> {
         /// Disable the newest users past the limit instead of refusing.
         disable_excess: bool,
     },
+    /// A batch written by [`Engine::unchecked_apply_as`](crate::Engine::unchecked_apply_as),
+    /// as the audit records it (R19), under the system that wrote it. It changes nothing by
+    /// itself: [`Engine::apply`](crate::Engine::apply) refuses it with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
+    Unchecked {
+        /// The batch, as written.
+        mutations: Vec<Mutation<P>>,
+    },
     /// A bulk user upload as a whole (R18), as the audit records one that was refused (R19).
     /// It changes nothing by itself: [`Engine::apply`](crate::Engine::apply) refuses it with
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput); uploads are made with
@@ -145,6 +154,7 @@ impl<P> Change<P> {
             Change::UpdateChannel(_) => "update sales channel",
             Change::DeleteChannel(_) => "delete sales channel",
             Change::SetSeatLimit { .. } => "set seat limit",
+            Change::Unchecked { .. } => "unchecked write",
         }
     }
 }

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::admin::actor::Actor;
-use crate::admin::audit::{AuditRecord, Object, Outcome};
+use crate::admin::audit::{AuditActor, AuditRecord, Object, Outcome};
 use crate::admin::authorize;
 use crate::admin::change::Change;
 use crate::admin::commit::Staged;
@@ -127,7 +127,7 @@ pub(crate) fn stage<P: Catalog>(
         let after = affected(&next, &planned.mutations);
         records.push(AuditRecord {
             at_unix_ms: at,
-            actor,
+            actor: AuditActor::User(actor),
             account,
             change: change.clone(),
             before,
@@ -260,7 +260,7 @@ pub(crate) fn refused_records<P: Clone>(
         .iter()
         .map(|c| AuditRecord {
             at_unix_ms: at,
-            actor,
+            actor: AuditActor::User(actor),
             account,
             change: c.clone(),
             before: Vec::new(),

@@ -343,7 +343,7 @@ pub(crate) fn refused_change_leaves_nothing<B: Backend>(name: &str) {
     // The attempt is in the stored audit trail, as refused (R19).
     let audit = handle.audit_records().unwrap();
     let last = audit.last().unwrap();
-    assert_eq!(last.actor, ANA);
+    assert_eq!(last.actor.user(), Some(ANA));
     assert!(!last.outcome.is_applied());
 }
 
@@ -371,7 +371,9 @@ pub(crate) fn fault_mid_batch<B: Backend>(name: &str) {
     );
     assert_eq!(state(&open_engine(&b).snapshot()), memory);
     let audit = handle.audit_records().unwrap();
-    assert!(audit.iter().all(|r| !r.outcome.is_applied()));
+    // The bootstrap aside (R19: recorded under its system name), nothing is recorded applied.
+    assert_eq!(audit[0].actor.system(), Some("unchecked_apply"));
+    assert!(audit[1..].iter().all(|r| !r.outcome.is_applied()));
     // The engine recovers (reconnecting where there is a connection) and the batch goes in.
     let applied = e.apply_all(OWNER, batch()).unwrap();
     assert!(applied.revision() > before.revision);
@@ -835,8 +837,11 @@ pub(crate) fn outlets_and_plan<B: Backend>(name: &str) {
     assert!(seen.store(harbour).is_some() && seen.store(SOUTH).is_none());
     drop(follower);
     assert_eq!(state(&open_engine(&b).snapshot()), state(&e.snapshot()));
-    // The storage's own audit holds every attempt, decoded back with its objects.
+    // The storage's own audit holds every attempt, decoded back with its objects; the
+    // bootstrap first, under its system name (R19).
     let stored = e.storage().audit_records().unwrap();
+    assert_eq!(stored[0].actor.system(), Some("unchecked_apply"));
+    assert_eq!(stored[0].account, Some(SHOP));
     let applied_change = |c: &Change<Pos>| {
         stored
             .iter()

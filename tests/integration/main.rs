@@ -31,5 +31,6 @@ mod rules;
 mod security;
 mod shared;
 mod storage;
+mod unchecked;
 mod write_model;
 mod writes;

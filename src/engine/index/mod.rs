@@ -33,7 +33,7 @@ mod write;
 
 use directory::{Directory, Holders};
 use validate::INCREMENTAL;
-pub(crate) use validate::name_list;
+pub(crate) use validate::{name_list, validate_name};
 pub(crate) use validate::{validate_email, validate_username};
 pub(crate) use write::Pending;
 use write::Removed;
@@ -231,6 +231,35 @@ impl<P: Catalog> Index<P> {
         self.channels
             .values()
             .filter(move |c| c.account() == account)
+    }
+
+    /// The one account a batch writes (an object's own account, or the account a removed
+    /// object belongs to here), if it writes exactly one.
+    pub(crate) fn account_written(&self, batch: &[Mutation<P>]) -> Option<AccountId> {
+        let mut found = None;
+        for m in batch {
+            let account = match m {
+                Mutation::PutAccount(a) => Some(a.id()),
+                Mutation::RemoveAccount(id) => Some(*id),
+                Mutation::PutStore(x) => Some(x.account()),
+                Mutation::RemoveStore(id) => self.store(*id).map(Store::account),
+                Mutation::PutSource(x) => Some(x.account()),
+                Mutation::RemoveSource(id) => self.source(*id).map(Source::account),
+                Mutation::PutChannel(x) => Some(x.account()),
+                Mutation::RemoveChannel(id) => self.channel(*id).map(Channel::account),
+                Mutation::PutRole(x) => Some(x.account()),
+                Mutation::RemoveRole(id) => self.role(*id).map(Role::account),
+                Mutation::PutUser(x) => Some(x.account()),
+                Mutation::RemoveUser(id) => self.user(*id).map(User::account),
+            };
+            match (found, account) {
+                (_, None) => return None,
+                (None, a) => found = a,
+                (Some(f), Some(a)) if f != a => return None,
+                _ => {}
+            }
+        }
+        found
     }
 
     /// The users of one account, by id.
