@@ -83,7 +83,9 @@
 //! outside every holding grant's scope ([`DenyReason::OutsideScope`]) or, for a role or a user
 //! holding roles, above the grant's level ([`DenyReason::AboveLevel`], R6); a resource that is
 //! [`Place::Unplaced`] on a dimension (an order pending sourcing, R5; the account as a whole)
-//! needs `All` there ([`DenyReason::NeedsAll`]).
+//! needs `All` there ([`DenyReason::NeedsAll`]). An order pending sourcing that names a sales
+//! channel needs all sales channels too, unless its account says otherwise
+//! ([`PendingSourcing`]).
 //!
 //! Account-wide permissions ([`Reach::AccountWide`], and [`Reach::EntityBilling`] when the
 //! account bills at entity level) are not narrowed by store access (R13). They are still
@@ -169,7 +171,7 @@ pub use crate::engine::resource::{
 pub use crate::engine::{Engine, Reader, Snapshot, UserKey, UserRef};
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
-pub use crate::model::account::{Account, Channel, Source, Store};
+pub use crate::model::account::{Account, Channel, PendingSourcing, Source, Store};
 pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 pub use crate::model::mutation::Mutation;
 pub use crate::model::permission::{AdminPermissions, Catalog, PermissionInfo, Reach};
