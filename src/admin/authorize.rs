@@ -294,6 +294,8 @@ pub(crate) fn plan<P: Catalog>(
         }
         Change::CreateStore(store) => {
             let action = format!("create store `{}`", store.name());
+            // The permission first: whether an id is taken is no one else's business (R20).
+            a.require(admin.manage_stores, &action, "manage stores")?;
             in_account(store.account(), account, &action, "store")?;
             if index.store(store.id()).is_some() {
                 return Err(Error::id_taken("store id", store.id()));
@@ -338,6 +340,7 @@ pub(crate) fn plan<P: Catalog>(
         }
         Change::CreateSource(source) => {
             let action = format!("create source `{}`", source.external_id());
+            a.require(admin.manage_sources, &action, "manage sources")?;
             in_account(source.account(), account, &action, "source")?;
             if index.source(source.id()).is_some() {
                 return Err(Error::id_taken("source id", source.id()));
@@ -378,6 +381,7 @@ pub(crate) fn plan<P: Catalog>(
         }
         Change::CreateChannel(channel) => {
             let action = format!("create sales channel `{}`", channel.name());
+            a.require(admin.manage_channels, &action, "manage sales channels")?;
             in_account(channel.account(), account, &action, "sales channel")?;
             if index.channel(channel.id()).is_some() {
                 return Err(Error::id_taken("sales channel id", channel.id()));

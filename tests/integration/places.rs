@@ -136,13 +136,20 @@ fn a_cashier_cannot_open_rename_or_close_an_outlet() {
         ErrorKind::NotPermitted,
     );
     refused(&e, ANA, Change::DeleteStore(NORTH), ErrorKind::NotPermitted);
+    // R20: whether a store id is taken is not told to who may not open stores.
+    refused(
+        &e,
+        ANA,
+        Change::CreateStore(Store::new(NORTH, SHOP, "Taken")),
+        ErrorKind::NotPermitted,
+    );
     // Each refusal is audited (R19).
     let refusals = audit
         .records()
         .iter()
         .filter(|r| !r.outcome.is_applied())
         .count();
-    assert_eq!(refusals, 3);
+    assert_eq!(refusals, 4);
 }
 
 #[test]
