@@ -101,8 +101,10 @@
 //! account owner (R11). Then it validates
 //! the state the change produces (seat limit R12, roles in use R15, usernames, e-mails and
 //! timezones R16), records the attempt with an [`AuditSink`](audit::AuditSink) (R19), stores and publishes it.
-//! A refused change leaves memory and storage as they were. [`Engine::unchecked_apply`] skips
-//! authorization, for bootstrap and migrations, and keeps every invariant.
+//! A refused change leaves memory and storage as they were. [`Engine::unchecked_apply_as`]
+//! skips authorization, for bootstrap and migrations, keeps every invariant, and is audited
+//! under the system the host names. Stores, sources and sales channels, and the plan's seat
+//! limit, are changes like users and roles ([`Change`]).
 //!
 //! ## Storage and replicas
 //!
