@@ -8,8 +8,9 @@ use crate::admin::actor::Actor;
 use crate::admin::change::Change;
 use crate::engine::decision::Dimension;
 use crate::engine::index::{Index, name_list, same_folded};
-use crate::engine::resource::{OnAccount, OnChannel, OnSource, OnStore, OnUser, Place, Resource};
+use crate::engine::resource::{OnChannel, OnSource, OnStore, OnUser, Place, Resource};
 use crate::model::access::Access;
+use crate::model::account::{Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 use crate::model::mutation::{Key, Mutation};
 use crate::model::permission::Catalog;
@@ -292,139 +293,15 @@ pub(crate) fn plan<P: Catalog>(
                 }],
             })
         }
-        Change::CreateStore(store) => {
-            let action = format!("create store `{}`", store.name());
-            // The permission first: whether an id is taken is no one else's business (R20).
-            a.require(admin.manage_stores, &action, "manage stores")?;
-            in_account(store.account(), account, &action, "store")?;
-            if index.store(store.id()).is_some() {
-                return Err(Error::id_taken("store id", store.id()));
-            }
-            a.may_manage_at(
-                admin.manage_stores,
-                "manage stores",
-                &OnAccount(account),
-                &action,
-            )?;
-            done(vec![Mutation::PutStore(store.clone())])
-        }
-        Change::UpdateStore(store) => {
-            let old = match index.store(store.id()) {
-                Some(s) if s.account() == account && a.store_reach().contains(s.id()) => s,
-                _ => return Err(Error::not_found("store", store.id())),
-            };
-            let action = format!("update store `{}`", old.name());
-            in_account(store.account(), account, &action, "store")?;
-            let at = OnStore(account, old.id());
-            a.may_manage_at(admin.manage_stores, "manage stores", &at, &action)?;
-            done(vec![Mutation::PutStore(store.clone())])
-        }
-        Change::DeleteStore(id) => {
-            let old = match index.store(*id) {
-                Some(s) if s.account() == account && a.store_reach().contains(s.id()) => s,
-                _ => return Err(Error::not_found("store", *id)),
-            };
-            let action = format!("delete store `{}`", old.name());
-            let at = OnStore(account, old.id());
-            a.may_manage_at(admin.manage_stores, "manage stores", &at, &action)?;
-            let names =
-                |acc: &Access<StoreId>| matches!(acc, Access::Specific(set) if set.contains(*id));
-            unused(
-                &a,
-                index,
-                ("store", Key::from(*id), old.name()),
-                |r| names(&r.ceiling().stores),
-                |u| u.grants().iter().any(|g| names(&g.stores)),
-            )?;
-            done(vec![Mutation::RemoveStore(*id)])
-        }
-        Change::CreateSource(source) => {
-            let action = format!("create source `{}`", source.external_id());
-            a.require(admin.manage_sources, &action, "manage sources")?;
-            in_account(source.account(), account, &action, "source")?;
-            if index.source(source.id()).is_some() {
-                return Err(Error::id_taken("source id", source.id()));
-            }
-            let whole = Whole(account, Dimension::Source);
-            a.may_manage_at(admin.manage_sources, "manage sources", &whole, &action)?;
-            done(vec![Mutation::PutSource(source.clone())])
-        }
-        Change::UpdateSource(source) => {
-            let old = match index.source(source.id()) {
-                Some(s) if s.account() == account && a.source_reach().contains(s.id()) => s,
-                _ => return Err(Error::not_found("source", source.id())),
-            };
-            let action = format!("update source `{}`", old.external_id());
-            in_account(source.account(), account, &action, "source")?;
-            let at = OnSource(account, old.id());
-            a.may_manage_at(admin.manage_sources, "manage sources", &at, &action)?;
-            done(vec![Mutation::PutSource(source.clone())])
-        }
-        Change::DeleteSource(id) => {
-            let old = match index.source(*id) {
-                Some(s) if s.account() == account && a.source_reach().contains(s.id()) => s,
-                _ => return Err(Error::not_found("source", *id)),
-            };
-            let action = format!("delete source `{}`", old.external_id());
-            let at = OnSource(account, old.id());
-            a.may_manage_at(admin.manage_sources, "manage sources", &at, &action)?;
-            let names =
-                |acc: &Access<SourceId>| matches!(acc, Access::Specific(set) if set.contains(*id));
-            unused(
-                &a,
-                index,
-                ("source", Key::from(*id), old.external_id()),
-                |r| names(&r.ceiling().sources),
-                |u| names(u.sources()),
-            )?;
-            done(vec![Mutation::RemoveSource(*id)])
-        }
-        Change::CreateChannel(channel) => {
-            let action = format!("create sales channel `{}`", channel.name());
-            a.require(admin.manage_channels, &action, "manage sales channels")?;
-            in_account(channel.account(), account, &action, "sales channel")?;
-            if index.channel(channel.id()).is_some() {
-                return Err(Error::id_taken("sales channel id", channel.id()));
-            }
-            let whole = Whole(account, Dimension::Channel);
-            a.may_manage_at(
-                admin.manage_channels,
-                "manage sales channels",
-                &whole,
-                &action,
-            )?;
-            done(vec![Mutation::PutChannel(channel.clone())])
-        }
-        Change::UpdateChannel(channel) => {
-            let old = match index.channel(channel.id()) {
-                Some(c) if c.account() == account && a.channel_reach().contains(c.id()) => c,
-                _ => return Err(Error::not_found("sales channel", channel.id())),
-            };
-            let action = format!("update sales channel `{}`", old.name());
-            in_account(channel.account(), account, &action, "sales channel")?;
-            let at = OnChannel(account, old.id());
-            a.may_manage_at(admin.manage_channels, "manage sales channels", &at, &action)?;
-            done(vec![Mutation::PutChannel(channel.clone())])
-        }
-        Change::DeleteChannel(id) => {
-            let old = match index.channel(*id) {
-                Some(c) if c.account() == account && a.channel_reach().contains(c.id()) => c,
-                _ => return Err(Error::not_found("sales channel", *id)),
-            };
-            let action = format!("delete sales channel `{}`", old.name());
-            let at = OnChannel(account, old.id());
-            a.may_manage_at(admin.manage_channels, "manage sales channels", &at, &action)?;
-            let names =
-                |acc: &Access<ChannelId>| matches!(acc, Access::Specific(set) if set.contains(*id));
-            unused(
-                &a,
-                index,
-                ("sales channel", Key::from(*id), old.name()),
-                |r| names(&r.ceiling().channels),
-                |u| names(u.channels()),
-            )?;
-            done(vec![Mutation::RemoveChannel(*id)])
-        }
+        Change::CreateStore(x) => create(&a, index, x),
+        Change::UpdateStore(x) => update(&a, index, x),
+        Change::DeleteStore(id) => delete::<P, Store>(&a, index, *id),
+        Change::CreateSource(x) => create(&a, index, x),
+        Change::UpdateSource(x) => update(&a, index, x),
+        Change::DeleteSource(id) => delete::<P, Source>(&a, index, *id),
+        Change::CreateChannel(x) => create(&a, index, x),
+        Change::UpdateChannel(x) => update(&a, index, x),
+        Change::DeleteChannel(id) => delete::<P, Channel>(&a, index, *id),
         Change::SetSeatLimit {
             limit,
             disable_excess,
@@ -554,71 +431,261 @@ fn set_seat_limit<P: Catalog>(
     Ok(Planned { mutations, events })
 }
 
-/// A new object of `account`: one of another account is refused, naming neither.
-fn in_account(of: AccountId, account: AccountId, action: &str, what: &str) -> Result<(), Error> {
-    if of == account {
-        Ok(())
-    } else {
-        Err(Error::refused(
-            ErrorKind::WrongAccount,
-            action,
-            format!("the {what} belongs to another account"),
-        ))
-    }
+/// What the changes of a store, source or sales channel share (issue 17): one definition of
+/// who may create, edit and delete each, whatever the dimension.
+trait ScopeObject: Clone + Sized + 'static {
+    type Id: Copy + Ord + core::fmt::Display + Into<Key>;
+    /// What it is called in messages.
+    const WHAT: &'static str;
+    /// Its id, as a refusal names it.
+    const ID_FIELD: &'static str;
+    /// The dimension it lies on.
+    const DIMENSION: Dimension;
+    /// The built-in resource a check of it is about.
+    type At: Resource;
+    fn at(account: AccountId, id: Self::Id) -> Self::At;
+    fn id(&self) -> Self::Id;
+    fn account(&self) -> AccountId;
+    /// Its name in messages: a store's or channel's name, a source's external id.
+    fn label(&self) -> &str;
+    /// The catalog's permission that manages it, and its wording.
+    fn permission<P: Catalog>() -> (P, &'static str);
+    fn find<P: Catalog>(index: &Index<P>, id: Self::Id) -> Option<&Self>;
+    /// What the actor sees of its dimension (R20).
+    fn reach<P: Catalog>(a: &Actor<'_, P>) -> Access<Self::Id>;
+    fn put<P>(self) -> Mutation<P>;
+    fn remove<P>(id: Self::Id) -> Mutation<P>;
+    /// A role's ceiling on its dimension.
+    fn ceiling<P: Catalog>(role: &Role<P>) -> &Access<Self::Id>;
+    /// Whether a user's access on its dimension names `id`.
+    fn named_by(user: &User, id: Self::Id) -> bool;
 }
 
-/// A whole dimension of an account, as creating a source or channel is checked: only access
-/// to all of it reaches it (R2, R3).
-struct Whole(AccountId, Dimension);
-
-impl Resource for Whole {
+impl ScopeObject for Store {
+    type Id = StoreId;
+    const WHAT: &'static str = "store";
+    const ID_FIELD: &'static str = "store id";
+    const DIMENSION: Dimension = Dimension::Store;
+    type At = OnStore;
+    fn at(account: AccountId, id: StoreId) -> OnStore {
+        OnStore(account, id)
+    }
+    fn id(&self) -> StoreId {
+        self.id()
+    }
     fn account(&self) -> AccountId {
-        self.0
+        self.account()
     }
-    fn store(&self) -> Place<StoreId> {
-        self.place(Dimension::Store)
+    fn label(&self) -> &str {
+        self.name()
     }
-    fn source(&self) -> Place<SourceId> {
-        self.place(Dimension::Source)
+    fn permission<P: Catalog>() -> (P, &'static str) {
+        (P::admin().manage_stores, "manage stores")
     }
-    fn channel(&self) -> Place<ChannelId> {
-        self.place(Dimension::Channel)
+    fn find<P: Catalog>(index: &Index<P>, id: StoreId) -> Option<&Self> {
+        index.store(id)
+    }
+    fn reach<P: Catalog>(a: &Actor<'_, P>) -> Access<StoreId> {
+        a.store_reach()
+    }
+    fn put<P>(self) -> Mutation<P> {
+        Mutation::PutStore(self)
+    }
+    fn remove<P>(id: StoreId) -> Mutation<P> {
+        Mutation::RemoveStore(id)
+    }
+    fn ceiling<P: Catalog>(role: &Role<P>) -> &Access<StoreId> {
+        &role.ceiling().stores
+    }
+    fn named_by(user: &User, id: StoreId) -> bool {
+        user.grants().iter().any(|g| names(&g.stores, id))
     }
 }
 
-impl Whole {
-    fn place<T>(&self, d: Dimension) -> Place<T> {
-        if self.1 == d {
-            Place::Unplaced
-        } else {
-            Place::Unscoped
-        }
+impl ScopeObject for Source {
+    type Id = SourceId;
+    const WHAT: &'static str = "source";
+    const ID_FIELD: &'static str = "source id";
+    const DIMENSION: Dimension = Dimension::Source;
+    type At = OnSource;
+    fn at(account: AccountId, id: SourceId) -> OnSource {
+        OnSource(account, id)
+    }
+    fn id(&self) -> SourceId {
+        self.id()
+    }
+    fn account(&self) -> AccountId {
+        self.account()
+    }
+    fn label(&self) -> &str {
+        self.external_id()
+    }
+    fn permission<P: Catalog>() -> (P, &'static str) {
+        (P::admin().manage_sources, "manage sources")
+    }
+    fn find<P: Catalog>(index: &Index<P>, id: SourceId) -> Option<&Self> {
+        index.source(id)
+    }
+    fn reach<P: Catalog>(a: &Actor<'_, P>) -> Access<SourceId> {
+        a.source_reach()
+    }
+    fn put<P>(self) -> Mutation<P> {
+        Mutation::PutSource(self)
+    }
+    fn remove<P>(id: SourceId) -> Mutation<P> {
+        Mutation::RemoveSource(id)
+    }
+    fn ceiling<P: Catalog>(role: &Role<P>) -> &Access<SourceId> {
+        &role.ceiling().sources
+    }
+    fn named_by(user: &User, id: SourceId) -> bool {
+        names(user.sources(), id)
     }
 }
 
-/// Refuses to delete a store, source or channel that roles or users still name (`object`:
-/// what, key, name). The refusal names the roles the actor sees (R6) and the users it may see
-/// or manage, and counts the others (R20).
-fn unused<P: Catalog>(
+impl ScopeObject for Channel {
+    type Id = ChannelId;
+    const WHAT: &'static str = "sales channel";
+    const ID_FIELD: &'static str = "sales channel id";
+    const DIMENSION: Dimension = Dimension::Channel;
+    type At = OnChannel;
+    fn at(account: AccountId, id: ChannelId) -> OnChannel {
+        OnChannel(account, id)
+    }
+    fn id(&self) -> ChannelId {
+        self.id()
+    }
+    fn account(&self) -> AccountId {
+        self.account()
+    }
+    fn label(&self) -> &str {
+        self.name()
+    }
+    fn permission<P: Catalog>() -> (P, &'static str) {
+        (P::admin().manage_channels, "manage sales channels")
+    }
+    fn find<P: Catalog>(index: &Index<P>, id: ChannelId) -> Option<&Self> {
+        index.channel(id)
+    }
+    fn reach<P: Catalog>(a: &Actor<'_, P>) -> Access<ChannelId> {
+        a.channel_reach()
+    }
+    fn put<P>(self) -> Mutation<P> {
+        Mutation::PutChannel(self)
+    }
+    fn remove<P>(id: ChannelId) -> Mutation<P> {
+        Mutation::RemoveChannel(id)
+    }
+    fn ceiling<P: Catalog>(role: &Role<P>) -> &Access<ChannelId> {
+        &role.ceiling().channels
+    }
+    fn named_by(user: &User, id: ChannelId) -> bool {
+        names(user.channels(), id)
+    }
+}
+
+/// Whether `access` names `id` explicitly (a specific set holding it).
+fn names<T: Ord + Copy>(access: &Access<T>, id: T) -> bool {
+    matches!(access, Access::Specific(set) if set.contains(id))
+}
+
+/// Creates a store, source or channel: the permission first (whether an id is taken is told
+/// only to who may create, R20), then an object of the actor's account with a free id, then
+/// the permission at the whole dimension (a new object lies outside every specific set, R3).
+fn create<P: Catalog, T: ScopeObject>(
     a: &Actor<'_, P>,
     index: &Index<P>,
-    object: (&'static str, Key, &str),
-    role_names: impl Fn(&Role<P>) -> bool,
-    user_names: impl Fn(&User) -> bool,
+    new: &T,
+) -> Result<Planned<P>, Error> {
+    let action = format!("create {} `{}`", T::WHAT, new.label());
+    let (perm, what) = T::permission::<P>();
+    a.require(perm, &action, what)?;
+    in_account(a, new, &action)?;
+    if T::find(index, new.id()).is_some() {
+        return Err(Error::id_taken(T::ID_FIELD, new.id()));
+    }
+    let whole = Whole(a.account(), T::DIMENSION);
+    a.may_manage_at(perm, what, &whole, &action)?;
+    Ok(Planned {
+        mutations: vec![new.clone().put()],
+        events: Vec::new(),
+    })
+}
+
+/// A new state of an object belongs to the actor's account; one of another account is refused,
+/// naming neither.
+fn in_account<P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    new: &T,
+    action: &str,
 ) -> Result<(), Error> {
-    let (what, key, name) = object;
+    if new.account() == a.account() {
+        return Ok(());
+    }
+    Err(Error::refused(
+        ErrorKind::WrongAccount,
+        action,
+        format!("the {} belongs to another account", T::WHAT),
+    ))
+}
+
+/// An object of the actor's account that it may see (R20); any other is not found.
+fn existing<'i, P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    index: &'i Index<P>,
+    id: T::Id,
+) -> Result<&'i T, Error> {
+    match T::find(index, id) {
+        Some(x) if x.account() == a.account() && T::reach(a).contains(id) => Ok(x),
+        _ => Err(Error::not_found(T::WHAT, id)),
+    }
+}
+
+/// Edits a store, source or channel the actor sees and manages at (R2: a store-limited actor
+/// only its own), within its account.
+fn update<P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    new: &T,
+) -> Result<Planned<P>, Error> {
+    let old: &T = existing(a, index, new.id())?;
+    let action = format!("update {} `{}`", T::WHAT, old.label());
+    in_account(a, new, &action)?;
+    let (perm, what) = T::permission::<P>();
+    a.may_manage_at(perm, what, &T::at(a.account(), old.id()), &action)?;
+    Ok(Planned {
+        mutations: vec![new.clone().put()],
+        events: Vec::new(),
+    })
+}
+
+/// Deletes a store, source or channel the actor sees and manages at, if no role's ceiling and
+/// no user's access names it. The refusal names the roles the actor sees (R6) and the users it
+/// may see or manage, and counts the others (R20).
+fn delete<P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    id: T::Id,
+) -> Result<Planned<P>, Error> {
+    let old: &T = existing(a, index, id)?;
+    let action = format!("delete {} `{}`", T::WHAT, old.label());
+    let (perm, what) = T::permission::<P>();
+    a.may_manage_at(perm, what, &T::at(a.account(), id), &action)?;
     let account = a.account();
     let mut roles: Vec<&Role<P>> = index
         .account_roles(account)
-        .filter(|r| role_names(r))
+        .filter(|r| names(T::ceiling(r), id))
         .collect();
     roles.sort_unstable_by_key(|r| r.id());
     let users: Vec<&User> = index
         .account_users(account)
-        .filter(|u| user_names(u))
+        .filter(|u| T::named_by(u, id))
         .collect();
     if roles.is_empty() && users.is_empty() {
-        return Ok(());
+        return Ok(Planned {
+            mutations: vec![T::remove(id)],
+            events: Vec::new(),
+        });
     }
     let admin = P::admin();
     let level = a.level_for(admin.manage_roles);
@@ -656,5 +723,34 @@ fn unused<P: Catalog>(
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => parts.concat(),
     };
-    Err(Error::still_used(what, key, name, by))
+    Err(Error::still_used(T::WHAT, id, old.label(), by))
+}
+
+/// A whole dimension of an account, as creating a store, source or channel is checked: only
+/// access to all of it reaches it (R2, R3).
+struct Whole(AccountId, Dimension);
+
+impl Resource for Whole {
+    fn account(&self) -> AccountId {
+        self.0
+    }
+    fn store(&self) -> Place<StoreId> {
+        self.place(Dimension::Store)
+    }
+    fn source(&self) -> Place<SourceId> {
+        self.place(Dimension::Source)
+    }
+    fn channel(&self) -> Place<ChannelId> {
+        self.place(Dimension::Channel)
+    }
+}
+
+impl Whole {
+    fn place<T>(&self, d: Dimension) -> Place<T> {
+        if self.1 == d {
+            Place::Unplaced
+        } else {
+            Place::Unscoped
+        }
+    }
 }
