@@ -113,14 +113,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Mutation::PutAccount(Account::new(TOKO, "Toko Maju")),
         Mutation::PutStore(Store::new(JAKARTA, TOKO, "Jakarta")),
         Mutation::PutChannel(Channel::new(SHOPEE, TOKO, "Shopee")),
-        Mutation::PutChannel(Channel::new(TOKOPEDIA, TOKO, "Tokopedia")),
         Mutation::PutRole(omnichannel::administrator(ADMINISTRATOR, TOKO)),
         Mutation::PutRole(omnichannel::order_fulfilment(ORDER_FULFILMENT, TOKO)),
         Mutation::PutRole(omnichannel::catalogue_editor(CATALOGUE_EDITOR, TOKO)),
         Mutation::PutUser(member(OWNER, "owner", ADMINISTRATOR).with_owner(true)),
     ])?;
     println!(
-        "bootstrap (revision {revision}): store Jakarta, channels Shopee and Tokopedia, groups \
+        "bootstrap (revision {revision}): store Jakarta, channel Shopee, groups \
          Administrator / Order fulfilment / Catalogue editor, the owner in Administrator"
     );
     let jakarta = OnStore(TOKO, JAKARTA);
@@ -319,6 +318,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "wati sees no groups (they need Users Create, Edit and Delete)",
         groups.is_empty(),
         format!("{} groups", groups.len()),
+    );
+
+    seed.section("Channel - Add, Edit, Delete");
+    let tokopedia = Channel::new(TOKOPEDIA, TOKO, "Tokopedia");
+    seed.refuses(
+        &engine,
+        "wati adds the Tokopedia channel (no Channel Add)",
+        WATI,
+        Change::CreateChannel(tokopedia.clone()),
+        ErrorKind::NotPermitted,
+    );
+    seed.applies(
+        &engine,
+        "the owner adds the Tokopedia channel",
+        OWNER,
+        Change::CreateChannel(tokopedia),
+    );
+    seed.allow(
+        &engine,
+        "wati (all channels) views Tokopedia at once",
+        WATI,
+        Omnichannel::CHANNEL_VIEW,
+        &OnChannel(TOKO, TOKOPEDIA),
+    );
+    seed.applies(
+        &engine,
+        "the owner renames it (Channel Edit)",
+        OWNER,
+        Change::UpdateChannel(Channel::new(TOKOPEDIA, TOKO, "Tokopedia Mall")),
+    );
+    let snapshot = engine.snapshot();
+    let channels = names(snapshot.visible_channels(WATI).iter().map(|c| c.name()));
+    seed.expect(
+        "wati's channel list",
+        channels == ["Shopee", "Tokopedia Mall"],
+        format!("{channels:?}"),
     );
 
     seed.section("A group that may invite");

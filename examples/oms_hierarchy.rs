@@ -4,7 +4,8 @@
 //! below, level 2 only level 3, level 3 no roles at all. A role ticks its stores and sales
 //! channels (None / All / Specific), which cap its users; a user has sources (None / All /
 //! Specific). A user with no sources gets a distinct denial on source-filtered pages, and an
-//! order pending sourcing needs all sources. A new user can be copied from an existing one, and
+//! order pending sourcing needs all sources and all sales channels. Sources are created with
+//! the Manage sources permission. A new user can be copied from an existing one, and
 //! the user list is searchable.
 //!
 //! Run with `cargo run --example oms_hierarchy`. Exits non-zero if any outcome differs from the
@@ -402,12 +403,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Oms::ISPU_DASHBOARD,
         &OnStore(ACME, LISBON),
     );
-    engine.unchecked_apply([Mutation::PutSource(Source::new(
-        PORTO_SRC,
-        ACME,
-        "porto-store",
-    ))])?;
-    seed.note("the host creates a source, porto-store");
+    let porto_store = Source::new(PORTO_SRC, ACME, "porto-store");
+    seed.refuses(
+        &engine,
+        "luis creates a source (Manage sources is not his)",
+        LUIS,
+        Change::CreateSource(porto_store.clone()),
+        ErrorKind::NotPermitted,
+    );
+    seed.applies(
+        &engine,
+        "root creates a source, porto-store (Stock Management > Manage sources)",
+        ROOT,
+        Change::CreateSource(porto_store),
+    );
     let porto = order(MADRID, Some(PORTO_SRC), WEB);
     seed.allow(
         &engine,
@@ -425,10 +434,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         DenyReason::OutsideScope(Dimension::Source),
     );
 
-    seed.section("Orders not yet sourced need all sources");
+    seed.section("Orders not yet sourced need all sales channels and all sources");
     seed.note(
-        "the seed asks for \"all sales channels/sources\"; an order's channel is known before \
-         it is sourced, so only its source is unplaced here",
+        "the seed's rule, the default; an account may narrow it to all sources \
+         (PendingSourcing::AllSources)",
     );
     let pending = order(MADRID, None, WEB);
     seed.allow(
@@ -452,6 +461,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Oms::CS_MANAGE_ORDERS,
         &pending,
         DenyReason::NeedsAll(Dimension::Source),
+    );
+    seed.deny(
+        &engine,
+        "carl (all sources, but his role ticks the Web store only) does not either, though \
+         the order is on the Web store",
+        CARL,
+        Oms::CS_MANAGE_ORDERS,
+        &pending,
+        DenyReason::NeedsAll(Dimension::Channel),
     );
     seed.deny(
         &engine,

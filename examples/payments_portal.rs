@@ -24,6 +24,7 @@ const MERCHANT: AccountId = AccountId::new(7);
 const NORTH: StoreId = StoreId::new(1);
 const SOUTH: StoreId = StoreId::new(2);
 const HARBOUR: StoreId = StoreId::new(3);
+const QUAY: StoreId = StoreId::new(4);
 const ADMINISTRATOR: RoleId = RoleId::new(1);
 const ACCOUNTANT: RoleId = RoleId::new(2);
 const MANAGER: RoleId = RoleId::new(3);
@@ -204,6 +205,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Payments::SIGN_DOCUMENTS,
         &whole,
         DenyReason::OwnerOnly,
+    );
+
+    seed.section("Business settings: stores");
+    let quay = Store::new(QUAY, MERCHANT, "Quay");
+    seed.refuses(
+        &engine,
+        "mia (MANAGER) adds a store",
+        MIA,
+        Change::CreateStore(quay.clone()),
+        ErrorKind::NotPermitted,
+    );
+    seed.applies(
+        &engine,
+        "adam adds a store, Quay",
+        ADAM,
+        Change::CreateStore(quay),
+    );
+    seed.allow(
+        &engine,
+        "adam (all stores by default) views Quay's transactions at once",
+        ADAM,
+        Payments::VIEW_TRANSACTIONS,
+        &OnStore(MERCHANT, QUAY),
+    );
+    seed.refuses(
+        &engine,
+        "adam closes North: its team still works there",
+        ADAM,
+        Change::DeleteStore(NORTH),
+        ErrorKind::InUse,
+    );
+    seed.applies(
+        &engine,
+        "adam closes Quay again",
+        ADAM,
+        Change::DeleteStore(QUAY),
     );
 
     seed.section("Your role limits the roles you may invite");

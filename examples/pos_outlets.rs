@@ -4,8 +4,9 @@
 //! closes the register at its outlet but cannot add or remove users; the manager does all a
 //! cashier does plus its own outlet's reports; the admin has every outlet, and there may be
 //! several admins. Users are created enabled; a disabled user can do nothing. The pricing plan
-//! caps *active* users, while disabled staff accounts are unlimited. Assigning a user to an
-//! outlet changes what it may do.
+//! caps *active* users, while disabled staff accounts are unlimited, and only the owner changes
+//! the plan. Assigning a user to an outlet changes what it may do; admins open and close
+//! outlets (outlet settings), and an outlet with staff assigned cannot be closed.
 //!
 //! Run with `cargo run --example pos_outlets`. Exits non-zero if any outcome differs from the
 //! seed page.
@@ -14,8 +15,8 @@ mod support;
 
 use shopguard::catalog::pos::{self, Pos};
 use shopguard::{
-    Access, Account, AccountId, Change, DenyReason, Dimension, Engine, ErrorKind, Grant, Level,
-    Mutation, OnStore, Role, RoleId, Store, StoreId, User, UserId,
+    Access, Account, AccountId, Change, DenyReason, Dimension, Engine, ErrorKind, Event, Grant,
+    Level, Mutation, OnStore, Role, RoleId, Store, StoreId, User, UserId,
 };
 use support::{Seed, names};
 
@@ -197,8 +198,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         outlets == ["North", "South"],
         format!("{outlets:?}"),
     );
-    engine.unchecked_apply([Mutation::PutStore(Store::new(EAST, SHOP, "East"))])?;
-    seed.note("the host opens a third outlet, East");
+
+    seed.section("Outlet & Register: open an outlet (outlet settings)");
+    let east = Store::new(EAST, SHOP, "East");
+    seed.refuses(
+        &engine,
+        "cara opens an outlet (a management function)",
+        CARA,
+        Change::CreateStore(east.clone()),
+        ErrorKind::NotPermitted,
+    );
+    seed.refuses(
+        &engine,
+        "mark opens an outlet (not a manager's function either)",
+        MARK,
+        Change::CreateStore(east.clone()),
+        ErrorKind::NotPermitted,
+    );
+    seed.applies(
+        &engine,
+        "adam opens a third outlet, East",
+        ADAM,
+        Change::CreateStore(east),
+    );
     seed.allow(
         &engine,
         "adam opens East's reports: an admin's outlets include new ones",
@@ -373,6 +395,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Pos::VIEW_REPORTS,
         &north,
         DenyReason::OutsideScope(Dimension::Store),
+    );
+
+    seed.section("Outlet & Register: close an outlet");
+    seed.refuses(
+        &engine,
+        "adam closes North: staff are still assigned there",
+        ADAM,
+        Change::DeleteStore(NORTH),
+        ErrorKind::InUse,
+    );
+    seed.applies(
+        &engine,
+        "adam closes East, where nobody is assigned",
+        ADAM,
+        Change::DeleteStore(EAST),
+    );
+
+    seed.section("The pricing plan is the owner's");
+    seed.note("users keep no invitation date: the newest are those with the highest ids");
+    let plan = |limit, disable_excess| Change::SetSeatLimit {
+        limit: Some(limit),
+        disable_excess,
+    };
+    seed.refuses(
+        &engine,
+        "adam, an admin but not the owner, changes the plan",
+        ADAM,
+        plan(10, false),
+        ErrorKind::NotPermitted,
+    );
+    seed.refuses(
+        &engine,
+        "olivia moves to a plan of 3 active users, with 4 active",
+        OLIVIA,
+        plan(3, false),
+        ErrorKind::SeatLimit,
+    );
+    let applied = seed.applies(
+        &engine,
+        "olivia moves to it, disabling the newest active users past it",
+        OLIVIA,
+        plan(3, true),
+    );
+    let disabled = applied.map(|a| a.events().to_vec()).unwrap_or_default();
+    seed.expect(
+        "dave, the newest active user, is disabled; never the owner",
+        disabled == [Event::DisabledBySeatLimit { users: vec![DAVE] }],
+        format!("{disabled:?}"),
+    );
+    seed.deny(
+        &engine,
+        "dave, disabled by the plan, sells at South",
+        DAVE,
+        Pos::SELL,
+        &south,
+        DenyReason::UserDisabled,
     );
 
     seed.finish()

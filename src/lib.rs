@@ -83,7 +83,9 @@
 //! outside every holding grant's scope ([`DenyReason::OutsideScope`]) or, for a role or a user
 //! holding roles, above the grant's level ([`DenyReason::AboveLevel`], R6); a resource that is
 //! [`Place::Unplaced`] on a dimension (an order pending sourcing, R5; the account as a whole)
-//! needs `All` there ([`DenyReason::NeedsAll`]).
+//! needs `All` there ([`DenyReason::NeedsAll`]). An order pending sourcing that names a sales
+//! channel needs all sales channels too, unless its account says otherwise
+//! ([`PendingSourcing`]).
 //!
 //! Account-wide permissions ([`Reach::AccountWide`], and [`Reach::EntityBilling`] when the
 //! account bills at entity level) are not narrowed by store access (R13). They are still
@@ -99,8 +101,10 @@
 //! account owner (R11). Then it validates
 //! the state the change produces (seat limit R12, roles in use R15, usernames, e-mails and
 //! timezones R16), records the attempt with an [`AuditSink`](audit::AuditSink) (R19), stores and publishes it.
-//! A refused change leaves memory and storage as they were. [`Engine::unchecked_apply`] skips
-//! authorization, for bootstrap and migrations, and keeps every invariant.
+//! A refused change leaves memory and storage as they were. [`Engine::unchecked_apply_as`]
+//! skips authorization, for bootstrap and migrations, keeps every invariant, and is audited
+//! under the system the host names. Stores, sources and sales channels, and the plan's seat
+//! limit, are changes like users and roles ([`Change`]).
 //!
 //! ## Storage and replicas
 //!
@@ -174,7 +178,7 @@ pub use crate::engine::resource::{
 pub use crate::engine::{Engine, Reader, SharedReader, Snapshot, UserKey, UserRef};
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
-pub use crate::model::account::{Account, Channel, Source, Store};
+pub use crate::model::account::{Account, Channel, PendingSourcing, Source, Store};
 pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 pub use crate::model::mutation::Mutation;
 pub use crate::model::permission::{
@@ -191,7 +195,9 @@ struct ReadmeDoctests;
 pub mod audit {
     //! The audit trail (R19): every attempted change, applied or refused, as [`AuditRecord`]s
     //! sent to an [`AuditSink`] and stored with the batch by durable backends.
-    pub use crate::admin::audit::{AuditRecord, AuditSink, MemoryAudit, Object, Outcome};
+    pub use crate::admin::audit::{
+        AuditActor, AuditRecord, AuditSink, MemoryAudit, Object, Outcome,
+    };
 }
 
 pub mod explain {

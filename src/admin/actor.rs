@@ -6,9 +6,9 @@ use core::fmt;
 
 use crate::engine::decision::DenyReason;
 use crate::engine::index::Index;
-use crate::engine::resource::OnUser;
+use crate::engine::resource::{OnUser, Resource};
 use crate::model::access::Access;
-use crate::model::ids::{AccountId, RoleId, UserId};
+use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 use crate::model::permission::{Catalog, Reach};
 use crate::model::role::{Level, Role, Scope};
 use crate::model::user::{Grant, User};
@@ -65,6 +65,80 @@ impl<'a, P: Catalog> Actor<'a, P> {
                 )
                 .is_ok()
                 || self.index.manages(self.user, perm, target).is_ok())
+    }
+
+    /// The stores the actor may see (R20): those its grants reach after their roles'
+    /// ceilings, or every store if a role of its holds the catalog's store directory
+    /// permission ([`AdminPermissions::view_stores`](crate::AdminPermissions::view_stores)).
+    /// Listings and the write side's "is this store one the actor knows of" both ask here.
+    pub(crate) fn store_reach(&self) -> Access<StoreId> {
+        let directory = P::admin().view_stores;
+        self.reach(|role, g| {
+            let held = role.permissions().difference(self.withheld);
+            if !directory.is_empty() && held.contains(directory) {
+                Access::All
+            } else {
+                role.ceiling().stores.intersect(&g.stores)
+            }
+        })
+    }
+
+    /// The sources the actor may see (R20): its source access after each role's ceiling.
+    pub(crate) fn source_reach(&self) -> Access<SourceId> {
+        self.reach(|role, _| role.ceiling().sources.intersect(self.user.sources()))
+    }
+
+    /// The sales channels the actor may see (R20): its channel access after each role's
+    /// ceiling.
+    pub(crate) fn channel_reach(&self) -> Access<ChannelId> {
+        self.reach(|role, _| role.ceiling().channels.intersect(self.user.channels()))
+    }
+
+    /// The union over the actor's grants whose role holds anything of what `one` says.
+    fn reach<T: Ord + Copy>(&self, one: impl Fn(&Role<P>, &Grant) -> Access<T>) -> Access<T> {
+        let mut reach = Access::None;
+        for g in self.user.grants() {
+            let Some(role) = self.index.role(g.role) else {
+                continue;
+            };
+            if role.permissions().difference(self.withheld).is_empty() {
+                continue;
+            }
+            reach = reach.union(&one(role, g));
+        }
+        reach
+    }
+
+    /// The actor may use `perm` on `resource` (a store, source or channel, or a whole
+    /// dimension to create one in), by the read side's own check (R2, R3): an actor limited to
+    /// some stores manages only those.
+    pub(crate) fn may_manage_at<R: Resource>(
+        &self,
+        perm: P,
+        what: &str,
+        resource: &R,
+        action: &dyn fmt::Display,
+    ) -> Result<(), Error> {
+        self.require(perm, action, what)?;
+        let reason = match self.index.evaluate(self.user.id(), perm, resource) {
+            Ok(_) => return Ok(()),
+            Err(reason) => reason,
+        };
+        let (kind, why) = match reason {
+            DenyReason::NeedsAll(d) => (
+                ErrorKind::OutsideScope,
+                format!("it needs the permission to {what} at every {d}"),
+            ),
+            DenyReason::OutsideScope(d) => {
+                (ErrorKind::OutsideScope, format!("the {d} is outside yours"))
+            }
+            DenyReason::NoSources => (ErrorKind::OutsideScope, "you have no sources".to_owned()),
+            _ => (
+                ErrorKind::NotPermitted,
+                format!("you lack the permission to {what}"),
+            ),
+        };
+        Err(Error::refused(kind, action, why))
     }
 
     /// The grants whose role holds `perm`, with their roles.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::admin::change::Change;
-use crate::model::account::Account;
+use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, UserId};
 use crate::model::role::Role;
 use crate::model::user::User;
@@ -23,6 +23,12 @@ pub enum Object<P> {
     Role(Role<P>),
     /// A user.
     User(User),
+    /// A store.
+    Store(Store),
+    /// A source.
+    Source(Source),
+    /// A sales channel.
+    Channel(Channel),
 }
 
 /// How an attempted change ended.
@@ -64,6 +70,46 @@ impl Outcome {
     }
 }
 
+/// Who attempted a change: a user of the engine, or a system the host named for a write that
+/// skips authorization ([`Engine::unchecked_apply_as`](crate::Engine::unchecked_apply_as):
+/// a bootstrap, a migration, a support tool).
+///
+/// Stored as the user's id (a number) or the system's name (a string), so records stored
+/// before systems were recorded read back unchanged.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum AuditActor {
+    /// A user, authorized as such.
+    User(UserId),
+    /// A system, named by the host; nothing was authorized.
+    System(String),
+}
+
+impl AuditActor {
+    /// The user, if a user acted.
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            AuditActor::User(id) => Some(*id),
+            AuditActor::System(_) => None,
+        }
+    }
+
+    /// The system's name, if a system acted.
+    pub fn system(&self) -> Option<&str> {
+        match self {
+            AuditActor::User(_) => None,
+            AuditActor::System(name) => Some(name),
+        }
+    }
+}
+
+impl From<UserId> for AuditActor {
+    fn from(id: UserId) -> Self {
+        AuditActor::User(id)
+    }
+}
+
 /// The record of one attempted change: enough for PCI DSS 10.2 (user, type of event, date and
 /// time, success or failure, origin, affected data).
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
@@ -72,15 +118,18 @@ impl Outcome {
 pub struct AuditRecord<P> {
     /// Milliseconds since the Unix epoch, from the system clock.
     pub at_unix_ms: u64,
-    /// Who attempted the change.
-    pub actor: UserId,
-    /// The actor's account, if the actor exists.
+    /// Who attempted the change: a user, or the system that wrote an unchecked batch.
+    pub actor: AuditActor,
+    /// The actor's account, if the actor exists; for an unchecked batch, the one account its
+    /// mutations write, if they write one.
     pub account: Option<AccountId>,
-    /// The change as asked.
+    /// The change as asked; for an unchecked batch, [`Change::Unchecked`] with the batch.
     pub change: Change<P>,
-    /// The objects it touched, before (empty for a refused change that never got that far).
+    /// The objects it touched, before (empty for a refused change that never got that far,
+    /// and for objects that did not exist).
     pub before: Vec<Object<P>>,
-    /// The same objects after (absent ones were removed).
+    /// The same objects after (absent ones were removed). Empty for an unchecked batch, whose
+    /// change holds what was written: a bulk load is not kept twice.
     pub after: Vec<Object<P>>,
     /// Applied or refused, and why.
     pub outcome: Outcome,

@@ -6,11 +6,15 @@
 use crate::admin::Event;
 use crate::admin::actor::Actor;
 use crate::admin::change::Change;
+use crate::engine::decision::Dimension;
 use crate::engine::index::{Index, name_list, same_folded};
-use crate::engine::resource::OnUser;
-use crate::model::ids::{RoleId, UserId};
-use crate::model::mutation::Mutation;
+use crate::engine::resource::{OnChannel, OnSource, OnStore, OnUser, Place, Resource};
+use crate::model::access::Access;
+use crate::model::account::{Channel, Source, Store};
+use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+use crate::model::mutation::{Key, Mutation};
 use crate::model::permission::Catalog;
+use crate::model::role::Role;
 use crate::model::user::{Grant, User};
 use crate::{Error, ErrorKind};
 
@@ -289,6 +293,24 @@ pub(crate) fn plan<P: Catalog>(
                 }],
             })
         }
+        Change::CreateStore(x) => create(&a, index, x),
+        Change::UpdateStore(x) => update(&a, index, x),
+        Change::DeleteStore(id) => delete::<P, Store>(&a, index, *id),
+        Change::CreateSource(x) => create(&a, index, x),
+        Change::UpdateSource(x) => update(&a, index, x),
+        Change::DeleteSource(id) => delete::<P, Source>(&a, index, *id),
+        Change::CreateChannel(x) => create(&a, index, x),
+        Change::UpdateChannel(x) => update(&a, index, x),
+        Change::DeleteChannel(id) => delete::<P, Channel>(&a, index, *id),
+        Change::SetSeatLimit {
+            limit,
+            disable_excess,
+        } => set_seat_limit(&a, index, *limit, *disable_excess),
+        Change::Unchecked { .. } => Err(Error::refused(
+            ErrorKind::InvalidInput,
+            "apply an unchecked write",
+            "it is written with `unchecked_apply_as`, not applied as a change",
+        )),
         Change::UploadUsers { .. } => Err(Error::refused(
             ErrorKind::InvalidInput,
             "upload users",
@@ -353,4 +375,382 @@ fn create_user<P: Catalog>(
         mutations: vec![Mutation::PutUser(user)],
         events: vec![event],
     })
+}
+
+/// R12: the plan's seat limit, owner only. Past the enabled users, refused by validation
+/// unless `disable_excess`: then the newest users (highest ids) are disabled, never the owner.
+fn set_seat_limit<P: Catalog>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    limit: Option<u32>,
+    disable_excess: bool,
+) -> Result<Planned<P>, Error> {
+    if !a.user.is_owner() {
+        return Err(Error::refused(
+            ErrorKind::NotPermitted,
+            "set the seat limit",
+            "only the account owner may change the plan",
+        ));
+    }
+    let account = a.account();
+    let Some(entry) = index.account_entry(account) else {
+        return Err(Error::not_found("account", account));
+    };
+    let plan = match limit {
+        Some(n) => entry.account.clone().with_seat_limit(n),
+        None => entry.account.clone().without_seat_limit(),
+    };
+    let mut mutations = vec![Mutation::PutAccount(plan)];
+    let mut events = Vec::new();
+    if let (Some(n), true) = (limit, disable_excess) {
+        let enabled: Vec<&User> = index
+            .account_users(account)
+            .filter(|u| u.is_enabled())
+            .collect();
+        let excess = enabled.len().saturating_sub(n as usize);
+        // Newest first: ids are the host's keys, in the order users were created. If only the
+        // owner is left, validation refuses the limit (the owner is never disabled, R11).
+        let disabled: Vec<&User> = enabled
+            .iter()
+            .rev()
+            .filter(|u| !u.is_owner())
+            .take(excess)
+            .copied()
+            .collect();
+        if !disabled.is_empty() {
+            events.push(Event::DisabledBySeatLimit {
+                users: disabled.iter().map(|u| u.id()).collect(),
+            });
+            mutations.extend(
+                disabled
+                    .into_iter()
+                    .map(|u| Mutation::PutUser(u.clone().with_enabled(false))),
+            );
+        }
+    }
+    Ok(Planned { mutations, events })
+}
+
+/// What the changes of a store, source or sales channel share (issue 17): one definition of
+/// who may create, edit and delete each, whatever the dimension.
+trait ScopeObject: Clone + Sized + 'static {
+    type Id: Copy + Ord + core::fmt::Display + Into<Key>;
+    /// What it is called in messages.
+    const WHAT: &'static str;
+    /// Its id, as a refusal names it.
+    const ID_FIELD: &'static str;
+    /// The dimension it lies on.
+    const DIMENSION: Dimension;
+    /// The built-in resource a check of it is about.
+    type At: Resource;
+    fn at(account: AccountId, id: Self::Id) -> Self::At;
+    fn id(&self) -> Self::Id;
+    fn account(&self) -> AccountId;
+    /// Its name in messages: a store's or channel's name, a source's external id.
+    fn label(&self) -> &str;
+    /// The catalog's permission that manages it, and its wording.
+    fn permission<P: Catalog>() -> (P, &'static str);
+    fn find<P: Catalog>(index: &Index<P>, id: Self::Id) -> Option<&Self>;
+    /// What the actor sees of its dimension (R20).
+    fn reach<P: Catalog>(a: &Actor<'_, P>) -> Access<Self::Id>;
+    fn put<P>(self) -> Mutation<P>;
+    fn remove<P>(id: Self::Id) -> Mutation<P>;
+    /// A role's ceiling on its dimension.
+    fn ceiling<P: Catalog>(role: &Role<P>) -> &Access<Self::Id>;
+    /// Whether a user's access on its dimension names `id`.
+    fn named_by(user: &User, id: Self::Id) -> bool;
+}
+
+impl ScopeObject for Store {
+    type Id = StoreId;
+    const WHAT: &'static str = "store";
+    const ID_FIELD: &'static str = "store id";
+    const DIMENSION: Dimension = Dimension::Store;
+    type At = OnStore;
+    fn at(account: AccountId, id: StoreId) -> OnStore {
+        OnStore(account, id)
+    }
+    fn id(&self) -> StoreId {
+        self.id()
+    }
+    fn account(&self) -> AccountId {
+        self.account()
+    }
+    fn label(&self) -> &str {
+        self.name()
+    }
+    fn permission<P: Catalog>() -> (P, &'static str) {
+        (P::admin().manage_stores, "manage stores")
+    }
+    fn find<P: Catalog>(index: &Index<P>, id: StoreId) -> Option<&Self> {
+        index.store(id)
+    }
+    fn reach<P: Catalog>(a: &Actor<'_, P>) -> Access<StoreId> {
+        a.store_reach()
+    }
+    fn put<P>(self) -> Mutation<P> {
+        Mutation::PutStore(self)
+    }
+    fn remove<P>(id: StoreId) -> Mutation<P> {
+        Mutation::RemoveStore(id)
+    }
+    fn ceiling<P: Catalog>(role: &Role<P>) -> &Access<StoreId> {
+        &role.ceiling().stores
+    }
+    fn named_by(user: &User, id: StoreId) -> bool {
+        user.grants().iter().any(|g| names(&g.stores, id))
+    }
+}
+
+impl ScopeObject for Source {
+    type Id = SourceId;
+    const WHAT: &'static str = "source";
+    const ID_FIELD: &'static str = "source id";
+    const DIMENSION: Dimension = Dimension::Source;
+    type At = OnSource;
+    fn at(account: AccountId, id: SourceId) -> OnSource {
+        OnSource(account, id)
+    }
+    fn id(&self) -> SourceId {
+        self.id()
+    }
+    fn account(&self) -> AccountId {
+        self.account()
+    }
+    fn label(&self) -> &str {
+        self.external_id()
+    }
+    fn permission<P: Catalog>() -> (P, &'static str) {
+        (P::admin().manage_sources, "manage sources")
+    }
+    fn find<P: Catalog>(index: &Index<P>, id: SourceId) -> Option<&Self> {
+        index.source(id)
+    }
+    fn reach<P: Catalog>(a: &Actor<'_, P>) -> Access<SourceId> {
+        a.source_reach()
+    }
+    fn put<P>(self) -> Mutation<P> {
+        Mutation::PutSource(self)
+    }
+    fn remove<P>(id: SourceId) -> Mutation<P> {
+        Mutation::RemoveSource(id)
+    }
+    fn ceiling<P: Catalog>(role: &Role<P>) -> &Access<SourceId> {
+        &role.ceiling().sources
+    }
+    fn named_by(user: &User, id: SourceId) -> bool {
+        names(user.sources(), id)
+    }
+}
+
+impl ScopeObject for Channel {
+    type Id = ChannelId;
+    const WHAT: &'static str = "sales channel";
+    const ID_FIELD: &'static str = "sales channel id";
+    const DIMENSION: Dimension = Dimension::Channel;
+    type At = OnChannel;
+    fn at(account: AccountId, id: ChannelId) -> OnChannel {
+        OnChannel(account, id)
+    }
+    fn id(&self) -> ChannelId {
+        self.id()
+    }
+    fn account(&self) -> AccountId {
+        self.account()
+    }
+    fn label(&self) -> &str {
+        self.name()
+    }
+    fn permission<P: Catalog>() -> (P, &'static str) {
+        (P::admin().manage_channels, "manage sales channels")
+    }
+    fn find<P: Catalog>(index: &Index<P>, id: ChannelId) -> Option<&Self> {
+        index.channel(id)
+    }
+    fn reach<P: Catalog>(a: &Actor<'_, P>) -> Access<ChannelId> {
+        a.channel_reach()
+    }
+    fn put<P>(self) -> Mutation<P> {
+        Mutation::PutChannel(self)
+    }
+    fn remove<P>(id: ChannelId) -> Mutation<P> {
+        Mutation::RemoveChannel(id)
+    }
+    fn ceiling<P: Catalog>(role: &Role<P>) -> &Access<ChannelId> {
+        &role.ceiling().channels
+    }
+    fn named_by(user: &User, id: ChannelId) -> bool {
+        names(user.channels(), id)
+    }
+}
+
+/// Whether `access` names `id` explicitly (a specific set holding it).
+fn names<T: Ord + Copy>(access: &Access<T>, id: T) -> bool {
+    matches!(access, Access::Specific(set) if set.contains(id))
+}
+
+/// Creates a store, source or channel: the permission first (whether an id is taken is told
+/// only to who may create, R20), then an object of the actor's account with a free id, then
+/// the permission at the whole dimension (a new object lies outside every specific set, R3).
+fn create<P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    new: &T,
+) -> Result<Planned<P>, Error> {
+    let action = format!("create {} `{}`", T::WHAT, new.label());
+    let (perm, what) = T::permission::<P>();
+    a.require(perm, &action, what)?;
+    in_account(a, new, &action)?;
+    if T::find(index, new.id()).is_some() {
+        return Err(Error::id_taken(T::ID_FIELD, new.id()));
+    }
+    let whole = Whole(a.account(), T::DIMENSION);
+    a.may_manage_at(perm, what, &whole, &action)?;
+    Ok(Planned {
+        mutations: vec![new.clone().put()],
+        events: Vec::new(),
+    })
+}
+
+/// A new state of an object belongs to the actor's account; one of another account is refused,
+/// naming neither.
+fn in_account<P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    new: &T,
+    action: &str,
+) -> Result<(), Error> {
+    if new.account() == a.account() {
+        return Ok(());
+    }
+    Err(Error::refused(
+        ErrorKind::WrongAccount,
+        action,
+        format!("the {} belongs to another account", T::WHAT),
+    ))
+}
+
+/// An object of the actor's account that it may see (R20); any other is not found.
+fn existing<'i, P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    index: &'i Index<P>,
+    id: T::Id,
+) -> Result<&'i T, Error> {
+    match T::find(index, id) {
+        Some(x) if x.account() == a.account() && T::reach(a).contains(id) => Ok(x),
+        _ => Err(Error::not_found(T::WHAT, id)),
+    }
+}
+
+/// Edits a store, source or channel the actor sees and manages at (R2: a store-limited actor
+/// only its own), within its account.
+fn update<P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    new: &T,
+) -> Result<Planned<P>, Error> {
+    let old: &T = existing(a, index, new.id())?;
+    let action = format!("update {} `{}`", T::WHAT, old.label());
+    in_account(a, new, &action)?;
+    let (perm, what) = T::permission::<P>();
+    a.may_manage_at(perm, what, &T::at(a.account(), old.id()), &action)?;
+    Ok(Planned {
+        mutations: vec![new.clone().put()],
+        events: Vec::new(),
+    })
+}
+
+/// Deletes a store, source or channel the actor sees and manages at, if no role's ceiling and
+/// no user's access names it. The refusal names the roles the actor sees (R6) and the users it
+/// may see or manage, and counts the others (R20).
+fn delete<P: Catalog, T: ScopeObject>(
+    a: &Actor<'_, P>,
+    index: &Index<P>,
+    id: T::Id,
+) -> Result<Planned<P>, Error> {
+    let old: &T = existing(a, index, id)?;
+    let action = format!("delete {} `{}`", T::WHAT, old.label());
+    let (perm, what) = T::permission::<P>();
+    a.may_manage_at(perm, what, &T::at(a.account(), id), &action)?;
+    let account = a.account();
+    let mut roles: Vec<&Role<P>> = index
+        .account_roles(account)
+        .filter(|r| names(T::ceiling(r), id))
+        .collect();
+    roles.sort_unstable_by_key(|r| r.id());
+    let users: Vec<&User> = index
+        .account_users(account)
+        .filter(|u| T::named_by(u, id))
+        .collect();
+    if roles.is_empty() && users.is_empty() {
+        return Ok(Planned {
+            mutations: vec![T::remove(id)],
+            events: Vec::new(),
+        });
+    }
+    let admin = P::admin();
+    let level = a.level_for(admin.manage_roles);
+    let (shown_roles, hidden_roles): (Vec<&Role<P>>, Vec<&Role<P>>) = roles
+        .into_iter()
+        .partition(|r| level.is_some_and(|l| l.sees(r.level())));
+    let (shown_users, hidden_users): (Vec<&User>, Vec<&User>) = users
+        .into_iter()
+        .partition(|u| a.sees_or_manages(u, admin.edit_users));
+    let mut parts = Vec::new();
+    let mut named = |noun: &str, names: Vec<String>| match names.len() {
+        0 => {}
+        1 => parts.push(format!("{noun} {}", name_list(names.into_iter()))),
+        _ => parts.push(format!("{noun}s {}", name_list(names.into_iter()))),
+    };
+    named(
+        "role",
+        shown_roles.iter().map(|r| r.name().to_owned()).collect(),
+    );
+    named(
+        "user",
+        shown_users
+            .iter()
+            .map(|u| u.username().to_owned())
+            .collect(),
+    );
+    let mut counted = |noun: &str, n: usize| match n {
+        0 => {}
+        1 => parts.push(format!("1 {noun}")),
+        n => parts.push(format!("{n} {noun}s")),
+    };
+    counted("other role", hidden_roles.len());
+    counted("other user", hidden_users.len());
+    let by = match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.concat(),
+    };
+    Err(Error::still_used(T::WHAT, id, old.label(), by))
+}
+
+/// A whole dimension of an account, as creating a store, source or channel is checked: only
+/// access to all of it reaches it (R2, R3).
+struct Whole(AccountId, Dimension);
+
+impl Resource for Whole {
+    fn account(&self) -> AccountId {
+        self.0
+    }
+    fn store(&self) -> Place<StoreId> {
+        self.place(Dimension::Store)
+    }
+    fn source(&self) -> Place<SourceId> {
+        self.place(Dimension::Source)
+    }
+    fn channel(&self) -> Place<ChannelId> {
+        self.place(Dimension::Channel)
+    }
+}
+
+impl Whole {
+    fn place<T>(&self, d: Dimension) -> Place<T> {
+        if self.1 == d {
+            Place::Unplaced
+        } else {
+            Place::Unscoped
+        }
+    }
 }

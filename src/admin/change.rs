@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ids::{RoleId, UserId};
+use crate::model::account::{Channel, Source, Store};
+use crate::model::ids::{ChannelId, RoleId, SourceId, StoreId, UserId};
+use crate::model::mutation::Mutation;
 use crate::model::role::Role;
 use crate::model::user::User;
 
@@ -10,6 +12,16 @@ use crate::model::user::User;
 ///
 /// Every change is authorized as its actor first (R6–R11), then validated (R12, R15, R16),
 /// then applied; see [`Engine::apply`](crate::Engine::apply).
+///
+/// Stores, sources and sales channels are managed with the catalog's
+/// [`AdminPermissions`](crate::AdminPermissions) `manage_stores`, `manage_sources` and
+/// `manage_channels`, asked as a check of the object (`check(actor, manage_stores,
+/// OnStore(account, store))`): an actor limited to some stores renames and closes only those,
+/// and only an actor holding the permission at all stores (all sources, all channels) creates
+/// one, since a new object lies outside every specific set. Access `All` covers a new object
+/// at once (R3). An object still referred to (a role's ceiling, a user's grants, sources or
+/// channels) cannot be deleted: the refusal ([`ErrorKind::InUse`](crate::ErrorKind::InUse))
+/// names the roles and users the actor may see and counts the others (R20).
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(bound(serialize = "P: Serialize", deserialize = "P: Deserialize<'de>"))]
 #[non_exhaustive]
@@ -64,6 +76,47 @@ pub enum Change<P> {
     },
     /// Bills and settles the account at entity level, or per store (R13). Owner only.
     SetEntityLevelBilling(bool),
+    /// Opens a store (an outlet) in the actor's account; needs `manage_stores` at all stores.
+    CreateStore(Store),
+    /// Renames a store; needs `manage_stores` at that store.
+    UpdateStore(Store),
+    /// Closes a store: deletes it. Refused while a role or user refers to it.
+    DeleteStore(StoreId),
+    /// Creates a source; needs `manage_sources` at all sources.
+    CreateSource(Source),
+    /// Changes a source's external id; needs `manage_sources` at that source.
+    UpdateSource(Source),
+    /// Deletes a source. Refused while a role or user refers to it.
+    DeleteSource(SourceId),
+    /// Creates a sales channel; needs `manage_channels` at all sales channels.
+    CreateChannel(Channel),
+    /// Renames a sales channel; needs `manage_channels` at that channel.
+    UpdateChannel(Channel),
+    /// Deletes a sales channel. Refused while a role or user refers to it.
+    DeleteChannel(ChannelId),
+    /// Sets the plan's limit on enabled users (R12), or removes it (`None`). Owner only, like
+    /// every plan and billing setting.
+    ///
+    /// A limit below the enabled users is refused with
+    /// [`ErrorKind::SeatLimit`](crate::ErrorKind::SeatLimit), unless `disable_excess` is set:
+    /// then the newest users — the highest ids first, the model keeping no invitation date —
+    /// are disabled until the rest fit, never the owner. They are listed in
+    /// [`Event::DisabledBySeatLimit`](crate::Event::DisabledBySeatLimit) and in the audit
+    /// record (before and after). Disabled users are kept and can be enabled again.
+    SetSeatLimit {
+        /// The most enabled users the plan allows, or `None` for no limit.
+        limit: Option<u32>,
+        /// Disable the newest users past the limit instead of refusing.
+        disable_excess: bool,
+    },
+    /// A batch written by [`Engine::unchecked_apply_as`](crate::Engine::unchecked_apply_as),
+    /// as the audit records it (R19), under the system that wrote it. It changes nothing by
+    /// itself: [`Engine::apply`](crate::Engine::apply) refuses it with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
+    Unchecked {
+        /// The batch, as written.
+        mutations: Vec<Mutation<P>>,
+    },
     /// A bulk user upload as a whole (R18), as the audit records one that was refused (R19).
     /// It changes nothing by itself: [`Engine::apply`](crate::Engine::apply) refuses it with
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput); uploads are made with
@@ -91,6 +144,17 @@ impl<P> Change<P> {
             Change::TransferOwnership { .. } => "transfer ownership",
             Change::SetEntityLevelBilling(_) => "set entity-level billing",
             Change::UploadUsers { .. } => "upload users",
+            Change::CreateStore(_) => "create store",
+            Change::UpdateStore(_) => "update store",
+            Change::DeleteStore(_) => "delete store",
+            Change::CreateSource(_) => "create source",
+            Change::UpdateSource(_) => "update source",
+            Change::DeleteSource(_) => "delete source",
+            Change::CreateChannel(_) => "create sales channel",
+            Change::UpdateChannel(_) => "update sales channel",
+            Change::DeleteChannel(_) => "delete sales channel",
+            Change::SetSeatLimit { .. } => "set seat limit",
+            Change::Unchecked { .. } => "unchecked write",
         }
     }
 }

@@ -4,8 +4,7 @@ use crate::admin::actor::Actor;
 use crate::engine::Snapshot;
 use crate::engine::index::Index;
 use crate::engine::resource::OnUser;
-use crate::model::access::Access;
-use crate::model::account::Store;
+use crate::model::account::{Channel, Source, Store};
 use crate::model::ids::{RoleId, UserId};
 use crate::model::permission::Catalog;
 use crate::model::role::Role;
@@ -120,31 +119,69 @@ impl<P: Catalog> Snapshot<P> {
         let Ok(a) = Actor::new(index, actor) else {
             return Vec::new();
         };
-        let account = a.account();
-        let Some(entry) = index.account_entry(account) else {
-            return Vec::new();
-        };
-        let directory = P::admin().view_stores;
-        let mut reach: Access<crate::StoreId> = Access::None;
-        for g in a.user.grants() {
-            let Some(role) = index.role(g.role) else {
-                continue;
-            };
-            let perms = role.permissions().difference(entry.withheld());
-            if perms.is_empty() {
-                continue;
-            }
-            let here = if !directory.is_empty() && perms.contains(directory) {
-                Access::All
-            } else {
-                role.ceiling().stores.intersect(&g.stores)
-            };
-            reach = reach.union(&here);
-        }
+        let reach = a.store_reach();
         index
-            .account_stores(account)
+            .account_stores(a.account())
             .filter(|s| reach.contains(s.id()))
             .collect()
+    }
+
+    /// The sources `actor` may see (R20), by ascending id: those its source access reaches,
+    /// after the ceilings of its roles. A user with source access `None` sees none (R4).
+    ///
+    /// ```
+    /// # use shopguard::catalog::oms::{self, Oms};
+    /// # use shopguard::{Access, Account, AccountId, Engine, Grant, Mutation, RoleId, Source, SourceId, User, UserId};
+    /// # let engine = Engine::<Oms>::new();
+    /// # let shop = AccountId::new(1);
+    /// let (warehouse, store) = (SourceId::new(20), SourceId::new(21));
+    /// engine.unchecked_apply([
+    ///     Mutation::PutAccount(Account::new(shop, "Acme")),
+    ///     Mutation::PutSource(Source::new(warehouse, shop, "WAREHOUSE")),
+    ///     Mutation::PutSource(Source::new(store, shop, "test-store")),
+    ///     Mutation::PutRole(oms::administrator(RoleId::new(1), shop)),
+    ///     Mutation::PutRole(oms::store_assistant(RoleId::new(3), shop)),
+    ///     Mutation::PutUser(User::new(UserId::new(1), shop, "owner", "owner@acme.example")
+    ///         .with_owner(true).with_grant(Grant::new(RoleId::new(1), Access::All))
+    ///         .with_sources(Access::All)),
+    ///     Mutation::PutUser(User::new(UserId::new(2), shop, "assistant", "a@acme.example")
+    ///         .with_grant(Grant::new(RoleId::new(3), Access::All))
+    ///         .with_sources(Access::specific([store]))),
+    /// ])?;
+    /// let snapshot = engine.snapshot();
+    /// let seen = |u| snapshot.visible_sources(UserId::new(u)).iter().map(|s| s.id()).collect::<Vec<_>>();
+    /// assert_eq!(seen(1), [warehouse, store]);
+    /// assert_eq!(seen(2), [store]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn visible_sources(&self, actor: UserId) -> Vec<&Source> {
+        let index = self.index();
+        let Ok(a) = Actor::new(index, actor) else {
+            return Vec::new();
+        };
+        let reach = a.source_reach();
+        let mut out: Vec<&Source> = index
+            .account_sources(a.account())
+            .filter(|s| reach.contains(s.id()))
+            .collect();
+        out.sort_unstable_by_key(|s| s.id());
+        out
+    }
+
+    /// The sales channels `actor` may see (R20), by ascending id: those its channel access
+    /// reaches, after the ceilings of its roles.
+    pub fn visible_channels(&self, actor: UserId) -> Vec<&Channel> {
+        let index = self.index();
+        let Ok(a) = Actor::new(index, actor) else {
+            return Vec::new();
+        };
+        let reach = a.channel_reach();
+        let mut out: Vec<&Channel> = index
+            .account_channels(a.account())
+            .filter(|c| reach.contains(c.id()))
+            .collect();
+        out.sort_unstable_by_key(|c| c.id());
+        out
     }
 
     /// The roles `actor` may offer when inviting or creating a user (R9): visible from the level

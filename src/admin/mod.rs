@@ -44,6 +44,12 @@ pub enum Event {
         /// The new owner.
         to: UserId,
     },
+    /// A lowered seat limit disabled these users, newest (highest id) first
+    /// ([`Change::SetSeatLimit`] with `disable_excess`).
+    DisabledBySeatLimit {
+        /// The users disabled.
+        users: Vec<UserId>,
+    },
 }
 
 /// A batch that was applied. Serializes as `{"revision": 7, "events": [...]}`.

@@ -11,14 +11,14 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::admin::actor::Actor;
-use crate::admin::audit::{AuditRecord, Object, Outcome};
+use crate::admin::audit::{AuditActor, AuditRecord, Object, Outcome};
 use crate::admin::authorize;
 use crate::admin::change::Change;
 use crate::admin::commit::Staged;
 use crate::engine::index::{Index, Pending, folded, validate_email, validate_username};
 use crate::error::MAX_PROBLEMS;
-use crate::model::ids::{AccountId, RoleId, UserId};
-use crate::model::mutation::{Key, Mutation};
+use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+use crate::model::mutation::{Key, Mutation, ObjectKind};
 use crate::model::permission::Catalog;
 use crate::model::user::User;
 use crate::{Error, ErrorKind, Problem};
@@ -127,7 +127,7 @@ pub(crate) fn stage<P: Catalog>(
         let after = affected(&next, &planned.mutations);
         records.push(AuditRecord {
             at_unix_ms: at,
-            actor,
+            actor: AuditActor::User(actor),
             account,
             change: change.clone(),
             before,
@@ -260,7 +260,7 @@ pub(crate) fn refused_records<P: Clone>(
         .iter()
         .map(|c| AuditRecord {
             at_unix_ms: at,
-            actor,
+            actor: AuditActor::User(actor),
             account,
             change: c.clone(),
             before: Vec::new(),
@@ -270,49 +270,30 @@ pub(crate) fn refused_records<P: Clone>(
         .collect()
 }
 
-/// The objects a batch of mutations touches, as they are in `index`.
-fn affected<P: Catalog>(index: &Index<P>, mutations: &[Mutation<P>]) -> Vec<Object<P>> {
-    let mut users = BTreeSet::new();
-    let mut roles: BTreeSet<RoleId> = BTreeSet::new();
-    let mut accounts = BTreeSet::new();
-    for m in mutations {
-        match m {
-            Mutation::PutUser(u) => {
-                users.insert(u.id());
-            }
-            Mutation::RemoveUser(id) => {
-                users.insert(*id);
-            }
-            Mutation::PutRole(r) => {
-                roles.insert(r.id());
-            }
-            Mutation::RemoveRole(id) => {
-                roles.insert(*id);
-            }
-            Mutation::PutAccount(a) => {
-                accounts.insert(a.id());
-            }
-            _ => {}
-        }
+/// The objects a batch of mutations touches, as they are in `index`: accounts, stores,
+/// sources, channels, roles, then users, each by id.
+pub(crate) fn affected<P: Catalog>(index: &Index<P>, mutations: &[Mutation<P>]) -> Vec<Object<P>> {
+    // Keys order by kind (parents first), then id.
+    let keys: BTreeSet<Key> = mutations.iter().map(Mutation::key).collect();
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let object = match k.kind {
+            ObjectKind::Account => index
+                .account_entry(AccountId::new(k.id))
+                .map(|a| Object::Account(a.account.clone())),
+            ObjectKind::Store => index.store(StoreId::new(k.id)).cloned().map(Object::Store),
+            ObjectKind::Source => index
+                .source(SourceId::new(k.id))
+                .cloned()
+                .map(Object::Source),
+            ObjectKind::Channel => index
+                .channel(ChannelId::new(k.id))
+                .cloned()
+                .map(Object::Channel),
+            ObjectKind::Role => index.role(RoleId::new(k.id)).cloned().map(Object::Role),
+            ObjectKind::User => index.user(UserId::new(k.id)).cloned().map(Object::User),
+        };
+        out.extend(object);
     }
-    let mut out = Vec::new();
-    out.extend(
-        accounts
-            .iter()
-            .filter_map(|a| index.account_entry(*a))
-            .map(|a| Object::Account(a.account.clone())),
-    );
-    out.extend(
-        roles
-            .iter()
-            .filter_map(|r| index.role(*r))
-            .map(|r| Object::Role(r.clone())),
-    );
-    out.extend(
-        users
-            .iter()
-            .filter_map(|u| index.user(*u))
-            .map(|u| Object::User(u.clone())),
-    );
     out
 }

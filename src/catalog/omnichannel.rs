@@ -42,6 +42,9 @@ permission_catalog! {
         delete_users: USERS_DELETE,
         // Groups are managed from the Users menu: all three user rights are needed.
         manage_roles: USERS_CREATE | USERS_EDIT | USERS_DELETE,
+        // Channels are added, edited and deleted from the Channel menu: all three rights are
+        // needed, as for groups.
+        manage_channels: CHANNEL_ADD | CHANNEL_EDIT | CHANNEL_DELETE,
     }
 }
 

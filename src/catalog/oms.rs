@@ -64,6 +64,12 @@ permission_catalog! {
         edit_users: MANAGE_USERS,
         delete_users: MANAGE_USERS,
         manage_roles: MANAGE_ROLES,
+        // "Access to create new source, update existing source information" (seed 003).
+        manage_sources: MANAGE_SOURCES,
+        // "Display, create and update the configured sales channels and stock aggregates".
+        manage_channels: MANAGE_STOCK_AGGREGATES,
+        // The seed names no permission over stores: OMS stores are set up by the host
+        // (`Engine::unchecked_apply`).
     }
 }
 

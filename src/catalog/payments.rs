@@ -38,6 +38,7 @@ permission_catalog! {
         VIEW_TEAM = 15, "Team", AccountWide, "View all team members listed under the business";
         MANAGE_USERS = 16, "Team", Scoped, "Invite, amend and remove users (of own stores when store-limited)";
         MANAGE_ROLES = 17, "Team", Scoped, "Change which roles exist and what they hold";
+        MANAGE_STORES = 18, "Business", Scoped, "Business settings: add, rename and close stores";
     }
     admin {
         view_users: VIEW_TEAM,
@@ -46,6 +47,7 @@ permission_catalog! {
         delete_users: MANAGE_USERS,
         manage_roles: MANAGE_ROLES,
         view_stores: VIEW_STORE_DIRECTORY,
+        manage_stores: MANAGE_STORES,
     }
 }
 

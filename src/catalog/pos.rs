@@ -26,6 +26,8 @@ permission_catalog! {
         edit_users: MANAGE_USERS,
         delete_users: MANAGE_USERS,
         manage_roles: MANAGE_ROLES,
+        // Outlet & Register settings: opening, renaming and closing outlets.
+        manage_stores: MANAGE_OUTLETS,
     }
 }
 

@@ -26,11 +26,14 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 use crate::Error;
-use crate::admin::audit::{AuditSink, MemoryAudit};
+use crate::admin::audit::{AuditActor, AuditRecord, AuditSink, MemoryAudit, Outcome, now_unix_ms};
+use crate::admin::change::Change;
 use crate::admin::commit::{Staged, Write};
+use crate::admin::plan::affected;
 use crate::engine::decision::Decision;
 use crate::engine::explain::Explanation;
 use crate::engine::index::Index;
+use crate::engine::index::validate_name;
 use crate::engine::resource::Resource;
 use crate::engine::reverse::ScopeFor;
 use crate::model::account::{Account, Channel, Source, Store};
@@ -170,50 +173,141 @@ impl<P: Catalog> Engine<P> {
     }
 
     /// Applies a batch of record-level writes **without authorizing anyone**: for bootstrap,
-    /// migrations and tests. Every model invariant is still checked (references inside one
-    /// account, R11 owner, R12 seats, R16 usernames). All or nothing: on `Err`, memory and
-    /// storage are as before. Returns the new revision.
+    /// migrations and tests. The same as [`unchecked_apply_as`](Self::unchecked_apply_as)
+    /// with the system name `unchecked_apply`: the batch is audited under that name.
     ///
     /// # Errors
     ///
-    /// The first broken rule, by kind ([`ErrorKind`](crate::ErrorKind));
-    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend refused the batch; or
-    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) if another engine sharing the
-    /// storage wrote one of the same objects while this batch waited for the store (if it
-    /// wrote only other objects, this engine catches up and applies the batch on the new
-    /// state); [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) if the storage
-    /// could not say whether it stored the batch.
+    /// As [`unchecked_apply_as`](Self::unchecked_apply_as).
     pub fn unchecked_apply<I>(&self, batch: I) -> Result<u64, Error>
     where
         I: IntoIterator<Item = Mutation<P>>,
     {
+        self.unchecked_apply_as(UNCHECKED, batch)
+    }
+
+    /// Applies a batch of record-level writes **without authorizing anyone**, as the system
+    /// the host names (`"migration 42"`, `"support tool"`): for bootstrap, migrations and
+    /// tests. Every model invariant is still checked (references inside one account, R11
+    /// owner, R12 seats, R16 usernames). All or nothing: on `Err`, memory and storage are as
+    /// before. Returns the new revision.
+    ///
+    /// The batch is audited (R19), applied or refused, as one record: the actor is
+    /// [`AuditActor::System`](crate::audit::AuditActor::System) with `system`, the change
+    /// [`Change::Unchecked`](crate::Change::Unchecked) with the batch, `before` the objects it
+    /// replaced or removed, and `account` the one account it writes, if it writes one. The
+    /// record holds a copy of the batch: a bulk load of many users is audited whole.
+    ///
+    /// ```
+    /// # use shopguard::catalog::pos::Pos;
+    /// use std::sync::Arc;
+    /// use shopguard::audit::{AuditActor, MemoryAudit};
+    /// use shopguard::{Account, AccountId, Change, Engine, Mutation};
+    ///
+    /// let audit = Arc::new(MemoryAudit::new());
+    /// let engine = Engine::<Pos>::new().with_audit(audit.clone());
+    /// let shop = AccountId::new(1);
+    /// engine.unchecked_apply_as("onboarding", [Mutation::PutAccount(Account::new(shop, "Corner Shop"))])?;
+    /// let record = &audit.records()[0];
+    /// assert_eq!(record.actor, AuditActor::System("onboarding".into()));
+    /// assert_eq!(record.account, Some(shop));
+    /// assert!(matches!(&record.change, Change::Unchecked { mutations } if mutations.len() == 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if `system` is empty, has
+    /// white space at either end or control characters; the first broken rule, by kind
+    /// ([`ErrorKind`](crate::ErrorKind)); [`ErrorKind::Storage`](crate::ErrorKind::Storage)
+    /// if the backend refused the batch; [`ErrorKind::Audit`](crate::ErrorKind::Audit) if the
+    /// audit sink refused its record; or [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)
+    /// if another engine sharing the storage wrote one of the same objects while this batch
+    /// waited for the store (if it wrote only other objects, this engine catches up and
+    /// applies the batch on the new state);
+    /// [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) if the storage could
+    /// not say whether it stored the batch.
+    pub fn unchecked_apply_as<I>(&self, system: &str, batch: I) -> Result<u64, Error>
+    where
+        I: IntoIterator<Item = Mutation<P>>,
+    {
+        validate_name("system name", system)?;
         let batch: Vec<Mutation<P>> = batch.into_iter().collect();
+        let write = Bootstrap {
+            engine: self,
+            system,
+            batch: &batch,
+            at: now_unix_ms(),
+        };
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // What other engines store while this batch waits is checked against it.
-        let applied = self.commit_write(&mut w, Vec::new(), &Bootstrap(&batch))?;
+        let applied = self.commit_write(&mut w, Vec::new(), &write)?;
         Ok(applied.revision())
     }
 }
 
-/// A batch of mutations written as they are (no actor, no authorization, no audit).
-struct Bootstrap<'a, P>(&'a [Mutation<P>]);
+/// The system name [`Engine::unchecked_apply`] audits its batches under.
+const UNCHECKED: &str = "unchecked_apply";
+
+/// A batch of mutations written as they are (no authorization), audited under the system
+/// that wrote it.
+struct Bootstrap<'a, P: Catalog> {
+    engine: &'a Engine<P>,
+    system: &'a str,
+    batch: &'a [Mutation<P>],
+    at: u64,
+}
+
+impl<P: Catalog> Bootstrap<'_, P> {
+    /// The batch's one audit record, with `before` read from `current`.
+    fn record(&self, current: &Index<P>, outcome: Outcome) -> AuditRecord<P> {
+        let before = if outcome.is_applied() {
+            affected(current, self.batch)
+        } else {
+            Vec::new()
+        };
+        AuditRecord {
+            at_unix_ms: self.at,
+            actor: AuditActor::System(self.system.to_owned()),
+            account: current.account_written(self.batch),
+            change: Change::Unchecked {
+                mutations: self.batch.to_vec(),
+            },
+            before,
+            after: Vec::new(),
+            outcome,
+        }
+    }
+
+    fn refusal(&self, err: &Error) -> Vec<AuditRecord<P>> {
+        vec![self.record(&self.engine.current.load(), Outcome::refused(err))]
+    }
+}
 
 impl<P: Catalog> Write<P> for Bootstrap<'_, P> {
     fn stage(&self, current: &Index<P>, revision: u64) -> Result<Staged<'_, P>, Error> {
         let mut next = Index::clone(current);
-        next.apply(self.0)?;
+        next.apply(self.batch)?;
         next.revision = revision;
+        let records = vec![self.record(current, Outcome::Applied { revision })];
         Ok(Staged {
             next,
-            mutations: Cow::Borrowed(self.0),
+            mutations: Cow::Borrowed(self.batch),
             events: Vec::new(),
-            records: Vec::new(),
+            records,
         })
     }
 
-    fn refused(&self, _err: &Error) {}
+    fn refused(&self, err: &Error) {
+        // Nothing was applied, so a failure to record the refusal loses nothing.
+        let records = self.refusal(err);
+        let _ignored = self.engine.audit.record(&records);
+        let _ignored = self.engine.storage.record_refused(&records);
+    }
 
-    fn retried(&self, _err: &Error) {}
+    fn retried(&self, err: &Error) {
+        let _ignored = self.engine.audit.record(&self.refusal(err));
+    }
 }
 
 #[inline]
@@ -405,6 +499,22 @@ impl<P: Catalog> Snapshot<P> {
     /// A source.
     pub fn source(&self, id: SourceId) -> Option<&Source> {
         self.0.sources.get(&id)
+    }
+
+    /// The sources of one account, by ascending id. For what a user may see, see
+    /// [`visible_sources`](Self::visible_sources).
+    pub fn sources(&self, account: AccountId) -> impl Iterator<Item = &Source> {
+        let mut out: Vec<&Source> = self.0.account_sources(account).collect();
+        out.sort_unstable_by_key(|s| s.id());
+        out.into_iter()
+    }
+
+    /// The sales channels of one account, by ascending id. For what a user may see, see
+    /// [`visible_channels`](Self::visible_channels).
+    pub fn channels(&self, account: AccountId) -> impl Iterator<Item = &Channel> {
+        let mut out: Vec<&Channel> = self.0.account_channels(account).collect();
+        out.sort_unstable_by_key(|c| c.id());
+        out.into_iter()
     }
 
     /// The source of `account` with this external id (ASCII case ignored).

@@ -491,7 +491,8 @@ impl Error {
     /// The object the error is about, typed: the id not found ([`ErrorKind::NotFound`]), the
     /// id taken ([`ErrorKind::Duplicate`] of an id), the user whose username or e-mail is
     /// taken ([`ErrorKind::Duplicate`]), the object another writer changed
-    /// ([`ErrorKind::Conflict`]).
+    /// ([`ErrorKind::Conflict`]), the store, source or channel still referred to
+    /// ([`ErrorKind::InUse`] of a delete).
     pub fn key(&self) -> Option<Key> {
         self.inner.facts.key
     }
@@ -628,6 +629,16 @@ impl Error {
                 users,
             },
         )
+    }
+
+    /// A store, source or sales channel that roles or users (`by`) still refer to.
+    pub(crate) fn still_used(
+        what: &'static str,
+        key: impl Into<Key>,
+        name: impl fmt::Display,
+        by: String,
+    ) -> Self {
+        Self::in_use(what, name, by).about(key)
     }
 
     pub(crate) fn seats_exceeded(account: AccountId, enabled: usize, limit: u32) -> Self {

@@ -19,6 +19,44 @@ pub struct Account {
     name: String,
     seat_limit: Option<u32>,
     entity_level_billing: bool,
+    // Absent from records stored before the setting existed, and from records with the
+    // default: stored accounts read back unchanged.
+    #[serde(default, skip_serializing_if = "PendingSourcing::is_default")]
+    pending_sourcing: PendingSourcing,
+}
+
+/// Who may see a resource pending sourcing — an order not yet sourced, a backorder, a
+/// pre-order: one [`Place::Unplaced`](crate::Place::Unplaced) on sources (R5).
+///
+/// Seed 003 says such orders need "access to all sales channels/sources", which is the
+/// default. A host that wants the narrower rule says so for an account with
+/// [`Account::with_pending_sourcing`].
+///
+/// ```
+/// use shopguard::{Account, AccountId, PendingSourcing};
+///
+/// let acme = Account::new(AccountId::new(1), "Acme");
+/// assert_eq!(acme.pending_sourcing(), PendingSourcing::AllSourcesAndChannels);
+/// let narrow = acme.with_pending_sourcing(PendingSourcing::AllSources);
+/// assert_eq!(narrow.pending_sourcing(), PendingSourcing::AllSources);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PendingSourcing {
+    /// Access to all sources and to all sales channels: the seed's rule and the default. A
+    /// resource pending sourcing that names a sales channel is checked as if it were unplaced
+    /// on channels too ([`DenyReason::NeedsAll`](crate::DenyReason::NeedsAll) on channels);
+    /// one unscoped on channels is not about channels, and stays so.
+    #[default]
+    AllSourcesAndChannels,
+    /// Access to all sources; the resource's sales channel is checked as usual.
+    AllSources,
+}
+
+impl PendingSourcing {
+    fn is_default(&self) -> bool {
+        *self == PendingSourcing::default()
+    }
 }
 
 impl Account {
@@ -29,6 +67,7 @@ impl Account {
             name: name.into(),
             seat_limit: None,
             entity_level_billing: false,
+            pending_sourcing: PendingSourcing::default(),
         }
     }
 
@@ -39,10 +78,25 @@ impl Account {
         self
     }
 
+    /// Removes the cap on enabled users.
+    #[must_use]
+    pub fn without_seat_limit(mut self) -> Self {
+        self.seat_limit = None;
+        self
+    }
+
     /// Bills and settles the account as one entity rather than per store (R13).
     #[must_use]
     pub fn with_entity_level_billing(mut self, on: bool) -> Self {
         self.entity_level_billing = on;
+        self
+    }
+
+    /// Who may see a resource pending sourcing (R5); by default, only users with access to
+    /// all sources and all sales channels.
+    #[must_use]
+    pub fn with_pending_sourcing(mut self, rule: PendingSourcing) -> Self {
+        self.pending_sourcing = rule;
         self
     }
 
@@ -64,6 +118,11 @@ impl Account {
     /// Whether billing and settlement are at entity level.
     pub fn entity_level_billing(&self) -> bool {
         self.entity_level_billing
+    }
+
+    /// Who may see a resource pending sourcing (R5).
+    pub fn pending_sourcing(&self) -> PendingSourcing {
+        self.pending_sourcing
     }
 }
 

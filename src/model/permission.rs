@@ -107,7 +107,8 @@ impl<P: Copy> PermissionInfo<P> {
     }
 }
 
-/// Which permissions of a catalog administer users and roles (R6–R10, R20).
+/// Which permissions of a catalog administer users, roles, stores, sources and sales channels
+/// (R6–R10, R20).
 ///
 /// An empty field means no one can do that through [`Engine::apply`](crate::Engine::apply).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -124,6 +125,15 @@ pub struct AdminPermissions<P> {
     pub manage_roles: P,
     /// See every store's name, whatever the holder's store access (a store directory, R20).
     pub view_stores: P,
+    /// Open, rename and close (delete) stores. Renaming or closing a store needs the permission
+    /// at that store; opening one needs it at all stores (a store-limited holder manages only
+    /// its own stores).
+    pub manage_stores: P,
+    /// Create, edit and delete sources: at that source, or at all sources to create one.
+    pub manage_sources: P,
+    /// Create, edit and delete sales channels: at that channel, or at all channels to create
+    /// one.
+    pub manage_channels: P,
 }
 
 impl<P: bitflags::Flags> AdminPermissions<P> {
@@ -136,6 +146,9 @@ impl<P: bitflags::Flags> AdminPermissions<P> {
             delete_users: P::empty(),
             manage_roles: P::empty(),
             view_stores: P::empty(),
+            manage_stores: P::empty(),
+            manage_sources: P::empty(),
+            manage_channels: P::empty(),
         }
     }
 }

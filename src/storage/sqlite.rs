@@ -293,7 +293,8 @@ fn insert_audit<P: Serialize>(
         insert
             .execute(params![
                 to_sql(r.at_unix_ms),
-                to_sql(r.actor.get()),
+                // A system (an unchecked write) is 0 here; the record names it.
+                to_sql(r.actor.user().map_or(0, crate::UserId::get)),
                 revision.map(to_sql),
                 r.outcome.is_applied(),
                 encode(r)?

@@ -59,7 +59,7 @@ fn omnichannel_catalog_is_the_25_cell_section_action_matrix() {
 #[test]
 fn payments_catalog_marks_team_directory_billing_and_signing() {
     case::<Payments>(
-        18,
+        19,
         &[
             "Business",
             "Stores",

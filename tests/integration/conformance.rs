@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use shopguard::audit::Object;
+use shopguard::catalog::oms::{self, Oms};
 use shopguard::catalog::pos::{self, Pos};
 use shopguard::storage::{MemoryStorage, Storage};
 use shopguard::{
-    Access, Account, AccountId, Change, Engine, ErrorKind, Grant, Mutation, OnStore, RoleId,
-    Snapshot, Store, StoreId, User, UserId,
+    Access, Account, AccountId, Change, Channel, ChannelId, Engine, ErrorKind, Event, Grant,
+    Mutation, OnSource, OnStore, RoleId, Snapshot, Source, SourceId, Store, StoreId, User, UserId,
 };
 
 /// How a test gets at a backend: an empty store per test, and any number of handles on it
@@ -19,10 +21,15 @@ use shopguard::{
 pub(crate) trait Backend {
     /// The storage type.
     type S: Storage<Pos> + 'static;
+    /// The storage type for the OMS catalog (sources and sales channels).
+    type O: Storage<Oms> + 'static;
     /// An empty store, private to the test called `name`.
     fn fresh(name: &str) -> Self;
     /// A new handle on the same store.
     fn open(&self) -> Self::S;
+    /// A new handle on the same store, for the OMS catalog: a test uses one catalog or the
+    /// other on a store, never both.
+    fn open_oms(&self) -> Self::O;
     /// The next commit through `handle` fails after `n` writes, mid-batch.
     fn fail_next_commit_after(handle: &Self::S, n: usize);
     /// The handle's connections drop (where it has any).
@@ -30,15 +37,22 @@ pub(crate) trait Backend {
 }
 
 /// Every backend shares one `MemoryStorage` through an `Arc`.
-pub(crate) struct MemoryBackend(Arc<MemoryStorage<Pos>>);
+pub(crate) struct MemoryBackend(Arc<MemoryStorage<Pos>>, Arc<MemoryStorage<Oms>>);
 
 impl Backend for MemoryBackend {
     type S = Arc<MemoryStorage<Pos>>;
+    type O = Arc<MemoryStorage<Oms>>;
     fn fresh(_name: &str) -> Self {
-        MemoryBackend(Arc::new(MemoryStorage::new()))
+        MemoryBackend(
+            Arc::new(MemoryStorage::new()),
+            Arc::new(MemoryStorage::new()),
+        )
     }
     fn open(&self) -> Self::S {
         Arc::clone(&self.0)
+    }
+    fn open_oms(&self) -> Self::O {
+        Arc::clone(&self.1)
     }
     fn fail_next_commit_after(handle: &Self::S, n: usize) {
         handle.fail_next_commit_after(n);
@@ -52,6 +66,10 @@ pub(crate) struct SqliteBackend(std::path::PathBuf);
 #[cfg(feature = "sqlite")]
 impl Backend for SqliteBackend {
     type S = shopguard::storage::SqliteStorage;
+    type O = shopguard::storage::SqliteStorage;
+    fn open_oms(&self) -> Self::O {
+        shopguard::storage::SqliteStorage::open(&self.0).unwrap()
+    }
     fn fresh(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("shopguard-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -90,6 +108,10 @@ pub(crate) fn pg_url() -> String {
 #[cfg(feature = "postgres")]
 impl Backend for PgBackend {
     type S = shopguard::storage::PgStorage;
+    type O = shopguard::storage::PgStorage;
+    fn open_oms(&self) -> Self::O {
+        shopguard::storage::PgStorage::connect(&self.url, &self.schema).unwrap()
+    }
     fn fresh(name: &str) -> Self {
         let url = pg_url();
         let schema = format!("t_{name}");
@@ -321,7 +343,7 @@ pub(crate) fn refused_change_leaves_nothing<B: Backend>(name: &str) {
     // The attempt is in the stored audit trail, as refused (R19).
     let audit = handle.audit_records().unwrap();
     let last = audit.last().unwrap();
-    assert_eq!(last.actor, ANA);
+    assert_eq!(last.actor.user(), Some(ANA));
     assert!(!last.outcome.is_applied());
 }
 
@@ -349,7 +371,9 @@ pub(crate) fn fault_mid_batch<B: Backend>(name: &str) {
     );
     assert_eq!(state(&open_engine(&b).snapshot()), memory);
     let audit = handle.audit_records().unwrap();
-    assert!(audit.iter().all(|r| !r.outcome.is_applied()));
+    // The bootstrap aside (R19: recorded under its system name), nothing is recorded applied.
+    assert_eq!(audit[0].actor.system(), Some("unchecked_apply"));
+    assert!(audit[1..].iter().all(|r| !r.outcome.is_applied()));
     // The engine recovers (reconnecting where there is a connection) and the batch goes in.
     let applied = e.apply_all(OWNER, batch()).unwrap();
     assert!(applied.revision() > before.revision);
@@ -747,6 +771,212 @@ where
     assert_eq!(state(&open_engine(&b).snapshot()), state(&e.snapshot()));
 }
 
+/// Issue 17: opening, renaming and closing an outlet and lowering the plan are stored,
+/// audited in the storage's own audit, replicated to a follower and kept across a restart.
+pub(crate) fn outlets_and_plan<B: Backend>(name: &str) {
+    let (b, e) = bootstrapped::<B>(name);
+    let other = Arc::new(open_engine(&b));
+    let follower = other.follow(Duration::from_millis(50));
+    let harbour = StoreId::new(12);
+    let bo = UserId::new(10);
+    e.apply(
+        OWNER,
+        Change::CreateStore(Store::new(harbour, SHOP, "Harbour")),
+    )
+    .unwrap();
+    e.apply(
+        ADMIN_2,
+        Change::UpdateStore(Store::new(harbour, SHOP, "Harbour Road")),
+    )
+    .unwrap();
+    e.apply(OWNER, Change::CreateUser(cashier(bo, "bo", harbour)))
+        .unwrap();
+    let err = e
+        .apply(
+            ANA,
+            Change::CreateStore(Store::new(StoreId::new(13), SHOP, "Kiosk")),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotPermitted);
+    let err = e.apply(OWNER, Change::DeleteStore(harbour)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InUse, "{err}");
+    e.apply(OWNER, Change::DeleteStore(SOUTH)).unwrap();
+    // Five enabled users; a plan of three by default is refused, then applied by disabling
+    // the two newest (bo, then ana), never the owner.
+    let err = e
+        .apply(
+            OWNER,
+            Change::SetSeatLimit {
+                limit: Some(3),
+                disable_excess: false,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SeatLimit);
+    let applied = e
+        .apply(
+            OWNER,
+            Change::SetSeatLimit {
+                limit: Some(3),
+                disable_excess: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        applied.events(),
+        [Event::DisabledBySeatLimit {
+            users: vec![bo, ANA]
+        }]
+    );
+    assert_eq!(enabled_users(&e.snapshot()), 3);
+    // Replicated, and durable.
+    let seen = other
+        .at_least(applied.revision(), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(state(&seen), state(&e.snapshot()));
+    assert!(seen.store(harbour).is_some() && seen.store(SOUTH).is_none());
+    drop(follower);
+    assert_eq!(state(&open_engine(&b).snapshot()), state(&e.snapshot()));
+    // The storage's own audit holds every attempt, decoded back with its objects; the
+    // bootstrap first, under its system name (R19).
+    let stored = e.storage().audit_records().unwrap();
+    assert_eq!(stored[0].actor.system(), Some("unchecked_apply"));
+    assert_eq!(stored[0].account, Some(SHOP));
+    let applied_change = |c: &Change<Pos>| {
+        stored
+            .iter()
+            .find(|r| &r.change == c && r.outcome.is_applied())
+            .unwrap_or_else(|| panic!("no applied record of {c:?}"))
+    };
+    let opened = applied_change(&Change::CreateStore(Store::new(harbour, SHOP, "Harbour")));
+    assert_eq!(
+        opened.after,
+        [Object::Store(Store::new(harbour, SHOP, "Harbour"))]
+    );
+    let closed = applied_change(&Change::DeleteStore(SOUTH));
+    assert_eq!(
+        closed.before,
+        [Object::Store(Store::new(SOUTH, SHOP, "South"))]
+    );
+    let plan = applied_change(&Change::SetSeatLimit {
+        limit: Some(3),
+        disable_excess: true,
+    });
+    let disabled: Vec<UserId> = plan
+        .after
+        .iter()
+        .filter_map(|o| match o {
+            Object::User(u) if !u.is_enabled() => Some(u.id()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(disabled, [ANA, bo]);
+    assert!(
+        stored
+            .iter()
+            .any(|r| r.change == Change::DeleteStore(harbour) && !r.outcome.is_applied())
+    );
+}
+
+const WAREHOUSE: SourceId = SourceId::new(20);
+const WEB: ChannelId = ChannelId::new(30);
+
+/// The sources and sales channels of an OMS account, for comparing replicas.
+fn oms_state(s: &Snapshot<Oms>) -> String {
+    let sources: Vec<_> = s.sources(SHOP).collect();
+    let channels: Vec<_> = s.channels(SHOP).collect();
+    format!("revision {}\n{sources:?}\n{channels:?}", s.revision())
+}
+
+/// Issue 17: sources and sales channels created, edited and deleted through changes on the
+/// OMS catalog are stored, audited, replicated and kept across a restart.
+pub(crate) fn sources_and_channels<B: Backend>(name: &str) {
+    let b = B::fresh(name);
+    let e = Engine::<Oms>::open(b.open_oms()).unwrap();
+    let assistant = UserId::new(2);
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(SHOP, "Acme")),
+        Mutation::PutStore(Store::new(NORTH, SHOP, "North")),
+        Mutation::PutRole(oms::administrator(ADMIN, SHOP)),
+        Mutation::PutRole(oms::store_assistant(CASHIER, SHOP)),
+        Mutation::PutUser(
+            User::new(OWNER, SHOP, "owner", "owner@shop.example")
+                .with_owner(true)
+                .with_grant(Grant::new(ADMIN, Access::All))
+                .with_sources(Access::All)
+                .with_channels(Access::All),
+        ),
+        Mutation::PutUser(
+            User::new(assistant, SHOP, "assistant", "assistant@shop.example")
+                .with_grant(Grant::new(CASHIER, Access::All))
+                .with_sources(Access::All)
+                .with_channels(Access::All),
+        ),
+    ])
+    .unwrap();
+    let other = Arc::new(Engine::<Oms>::open(b.open_oms()).unwrap());
+    let follower = other.follow(Duration::from_millis(50));
+    let outlet = SourceId::new(21);
+    e.apply_all(
+        OWNER,
+        vec![
+            Change::CreateSource(Source::new(WAREHOUSE, SHOP, "WAREHOUSE")),
+            Change::CreateSource(Source::new(outlet, SHOP, "north-store")),
+            Change::CreateChannel(Channel::new(WEB, SHOP, "Web")),
+        ],
+    )
+    .unwrap();
+    // R3: all sources reach the new ones at once.
+    assert!(e.can(
+        assistant,
+        Oms::MANAGE_SHIP_FROM_STORE_ORDERS,
+        &OnSource(SHOP, outlet)
+    ));
+    let err = e
+        .apply(assistant, Change::DeleteSource(WAREHOUSE))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotPermitted);
+    e.apply(
+        OWNER,
+        Change::UpdateSource(Source::new(outlet, SHOP, "north-shop")),
+    )
+    .unwrap();
+    e.apply(
+        OWNER,
+        Change::UpdateChannel(Channel::new(WEB, SHOP, "Webshop")),
+    )
+    .unwrap();
+    let applied = e.apply(OWNER, Change::DeleteSource(WAREHOUSE)).unwrap();
+    let seen = other
+        .at_least(applied.revision(), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(oms_state(&seen), oms_state(&e.snapshot()));
+    assert_eq!(
+        seen.source(outlet).map(|s| s.external_id().to_owned()),
+        Some("north-shop".to_owned())
+    );
+    drop(follower);
+    let reopened = Engine::<Oms>::open(b.open_oms()).unwrap();
+    assert_eq!(oms_state(&reopened.snapshot()), oms_state(&e.snapshot()));
+    let stored = e.storage().audit_records().unwrap();
+    let renamed = stored
+        .iter()
+        .find(|r| r.change == Change::UpdateChannel(Channel::new(WEB, SHOP, "Webshop")))
+        .unwrap();
+    assert_eq!(
+        (renamed.before.as_slice(), renamed.after.as_slice()),
+        (
+            &[Object::Channel(Channel::new(WEB, SHOP, "Web"))][..],
+            &[Object::Channel(Channel::new(WEB, SHOP, "Webshop"))][..]
+        )
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|r| r.change == Change::DeleteSource(WAREHOUSE) && !r.outcome.is_applied())
+    );
+}
+
 macro_rules! conformance {
     ($module:ident, $backend:ty) => {
         mod $module {
@@ -826,6 +1056,14 @@ macro_rules! conformance {
             #[test]
             fn followers_and_revisions() {
                 super::followers_and_revisions::<$backend>(concat!(stringify!($module), "_follow"));
+            }
+            #[test]
+            fn outlets_and_plan() {
+                super::outlets_and_plan::<$backend>(concat!(stringify!($module), "_outlets"));
+            }
+            #[test]
+            fn sources_and_channels() {
+                super::sources_and_channels::<$backend>(concat!(stringify!($module), "_sources"));
             }
             #[test]
             fn inside_tokio() {

@@ -145,6 +145,12 @@ pub(crate) fn state<P: shopguard::Catalog>(e: &Engine<P>) -> String {
         for x in s.stores(a.id()) {
             out += &format!("{x:?}\n");
         }
+        for x in s.sources(a.id()) {
+            out += &format!("{x:?}\n");
+        }
+        for x in s.channels(a.id()) {
+            out += &format!("{x:?}\n");
+        }
         for x in s.roles(a.id()) {
             out += &format!("{x:?}\n");
         }

@@ -615,6 +615,9 @@ shopguard::permission_catalog! {
         DELETE_USERS = 9, "Team", Scoped, "delete users";
         ROLES = 10, "Team", Scoped, "manage roles";
         STORES = 11, "Team", AccountWide, "see every store";
+        MANAGE_STORES = 12, "Settings", Scoped, "open, rename and close stores";
+        MANAGE_SOURCES = 13, "Settings", Scoped, "create, edit and delete sources";
+        MANAGE_CHANNELS = 14, "Settings", Scoped, "create, edit and delete sales channels";
     }
     admin {
         view_users: VIEW_USERS,
@@ -623,6 +626,9 @@ shopguard::permission_catalog! {
         delete_users: DELETE_USERS,
         manage_roles: ROLES,
         view_stores: STORES,
+        manage_stores: MANAGE_STORES,
+        manage_sources: MANAGE_SOURCES,
+        manage_channels: MANAGE_CHANNELS,
     }
 }
 
@@ -759,7 +765,29 @@ fn mutation(u: &mut Unstructured<'_>) -> ArbResult<Mutation<F>> {
 }
 
 fn change(u: &mut Unstructured<'_>) -> ArbResult<Change<F>> {
-    Ok(match u.int_in_range(0..=12u8)? {
+    // Ids one past the starting state's, for objects created by a change.
+    let store = |u: &mut Unstructured<'_>| -> ArbResult<Store> {
+        Ok(Store::new(
+            StoreId::new(pick(u, &[10, 11, 12, 13])?),
+            account_id(u)?,
+            pick(u, &["Harbour", "North", " padded"])?,
+        ))
+    };
+    let source = |u: &mut Unstructured<'_>| -> ArbResult<Source> {
+        Ok(Source::new(
+            SourceId::new(pick(u, &[20, 21, 22])?),
+            account_id(u)?,
+            pick(u, &["WAREHOUSE", "warehouse", "shop", "a,b"])?,
+        ))
+    };
+    let channel = |u: &mut Unstructured<'_>| -> ArbResult<Channel> {
+        Ok(Channel::new(
+            ChannelId::new(pick(u, &[30, 31, 32])?),
+            account_id(u)?,
+            pick(u, &["Web", "App", ""])?,
+        ))
+    };
+    Ok(match u.int_in_range(0..=22u8)? {
         0 => Change::CreateRole(role(u)?),
         1 => Change::UpdateRole(role(u)?),
         2 => Change::RenameRole {
@@ -787,6 +815,23 @@ fn change(u: &mut Unstructured<'_>) -> ArbResult<Change<F>> {
         9 => Change::DeleteUser(user_id(u)?),
         10 => Change::TransferOwnership { to: user_id(u)? },
         11 => Change::SetEntityLevelBilling(u.arbitrary()?),
+        12 => Change::CreateStore(store(u)?),
+        13 => Change::UpdateStore(store(u)?),
+        14 => Change::DeleteStore(StoreId::new(pick(u, &[10, 11, 12, 13])?)),
+        15 => Change::CreateSource(source(u)?),
+        16 => Change::UpdateSource(source(u)?),
+        17 => Change::DeleteSource(SourceId::new(pick(u, &[20, 21, 22])?)),
+        18 => Change::CreateChannel(channel(u)?),
+        19 => Change::UpdateChannel(channel(u)?),
+        20 => Change::DeleteChannel(ChannelId::new(pick(u, &[30, 31, 32])?)),
+        21 => Change::SetSeatLimit {
+            limit: if u.ratio(1, 5)? {
+                None
+            } else {
+                Some(u.int_in_range(0..=6u32)?)
+            },
+            disable_excess: u.arbitrary()?,
+        },
         _ => Change::UploadUsers {
             rows: u.int_in_range(0..=3u64)?,
         },

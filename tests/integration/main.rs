@@ -26,6 +26,7 @@ mod keys;
 mod manage_props;
 #[cfg(feature = "tokio")]
 mod nonblocking;
+mod places;
 mod properties;
 mod reverse;
 mod rules;
@@ -34,5 +35,6 @@ mod serde_forms;
 mod shared;
 mod sql_filter;
 mod storage;
+mod unchecked;
 mod write_model;
 mod writes;

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use shopguard::{
     Access, Account, AccountId, ChannelId, Decision, DenyReason, Dimension, Engine, Grant, Level,
-    Mutation, OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, Place, Resource, Role,
-    RoleId, Source, SourceId, Store, StoreId, Subject, User, UserId,
+    Mutation, OnAccount, OnChannel, OnRole, OnSource, OnStore, OnUser, PendingSourcing, Place,
+    Resource, Role, RoleId, Source, SourceId, Store, StoreId, Subject, User, UserId,
 };
 
 use crate::fixture::T;
@@ -103,6 +103,8 @@ pub(crate) struct RUser {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RAccount {
     entity_billing: bool,
+    /// R5 narrowed by the host: pending sourcing needs all sources only.
+    pending_by_sources_only: bool,
     pub(crate) stores: BTreeSet<u64>,
     pub(crate) sources: BTreeSet<u64>,
     pub(crate) channels: BTreeSet<u64>,
@@ -184,6 +186,13 @@ fn reference(w: &World, q: &Query) -> Result<(usize, u64), DenyReason> {
     if !matches!(q.source, RPlace::Unscoped) && u.sources.is_nothing() {
         return Err(DenyReason::NoSources);
     }
+    // R5: an order pending sourcing (unplaced on sources) needs access to all sources and all
+    // sales channels; a host may narrow it to all sources, its channel checked as usual. A
+    // resource unscoped on channels is not about channels either way.
+    let channel = match (q.source, q.channel) {
+        (RPlace::Unplaced, RPlace::At(_)) if !acct.pending_by_sources_only => RPlace::Unplaced,
+        (_, c) => c,
+    };
     // R13: which asked permissions skip store access; which are withheld.
     let mut wide = ACCOUNT_WIDE | OWNER_ONLY;
     let mut withheld = 0;
@@ -231,7 +240,7 @@ fn reference(w: &World, q: &Query) -> Result<(usize, u64), DenyReason> {
         }
         miss = miss.or(dim(q.source, &role.sources, &u.sources, Dimension::Source));
         miss = miss.or(dim(
-            q.channel,
+            channel,
             &role.channels,
             &u.channels,
             Dimension::Channel,
@@ -284,6 +293,7 @@ pub(crate) fn build(tape: &[u32]) -> World {
     for a in [1u64, 2] {
         let mut acct = RAccount {
             entity_billing: t.chance(30),
+            pending_by_sources_only: t.chance(30),
             ..RAccount::default()
         };
         let n = 1 + u64::from(t.pick(4));
@@ -364,7 +374,13 @@ pub(crate) fn load(w: &World) -> Engine<T> {
     for (&a, acct) in &w.accounts {
         let account = AccountId::new(a);
         batch.push(Mutation::PutAccount(
-            Account::new(account, format!("a{a}")).with_entity_level_billing(acct.entity_billing),
+            Account::new(account, format!("a{a}"))
+                .with_entity_level_billing(acct.entity_billing)
+                .with_pending_sourcing(if acct.pending_by_sources_only {
+                    PendingSourcing::AllSources
+                } else {
+                    PendingSourcing::AllSourcesAndChannels
+                }),
         ));
         for &s in &acct.stores {
             batch.push(Mutation::PutStore(Store::new(

@@ -8,8 +8,8 @@
 
 use shopguard::{
     Account, ChannelId, Decision, DenyReason, Dimension, Engine, ErrorKind, Mutation, OnAccount,
-    OnChannel, OnRole, OnSource, OnStore, OnUser, Resource, RoleId, SourceId, Store, StoreId,
-    UserId,
+    OnChannel, OnRole, OnSource, OnStore, OnUser, PendingSourcing, Resource, RoleId, SourceId,
+    Store, StoreId, UserId,
 };
 
 use crate::fixture::*;
@@ -354,11 +354,19 @@ fn r5_unplaced_resources_need_all_of_their_dimension() {
             ),
             (
                 "R5",
-                "an unsourced order is reached with all sources",
+                "an unsourced order needs all sales channels too: the cashier's ceiling is one",
                 CASHIER_NORTH,
                 T::SHIP,
                 &Order::pending_sourcing(ACME, NORTH, WEB),
-                Allow(CASHIER),
+                Deny(DenyReason::NeedsAll(Dimension::Channel)),
+            ),
+            (
+                "R5",
+                "an unsourced order is reached with all sources and all channels",
+                OWNER,
+                T::SHIP,
+                &Order::pending_sourcing(ACME, NORTH, WEB),
+                Allow(ADMIN),
             ),
             // The cashier's role ceiling is one channel, so it does not reach unplaced orders.
             (
@@ -395,6 +403,57 @@ fn r5_unplaced_resources_need_all_of_their_dimension() {
             ),
         ],
     );
+}
+
+#[test]
+fn r5_a_host_may_narrow_pending_sourcing_to_all_sources() {
+    let e = engine();
+    let acme = e.snapshot().account(ACME).unwrap().clone();
+    e.unchecked_apply([Mutation::PutAccount(
+        acme.with_pending_sourcing(PendingSourcing::AllSources),
+    )])
+    .unwrap();
+    expect(
+        &e,
+        &[
+            (
+                "R5",
+                "narrowed: an unsourced order on the cashier's channel is reached",
+                CASHIER_NORTH,
+                T::SHIP,
+                &Order::pending_sourcing(ACME, NORTH, WEB),
+                Allow(CASHIER),
+            ),
+            (
+                "R5",
+                "narrowed: its channel is still checked",
+                CASHIER_NORTH,
+                T::SHIP,
+                &Order::pending_sourcing(ACME, NORTH, MARKET),
+                Deny(DenyReason::OutsideScope(Dimension::Channel)),
+            ),
+            (
+                "R5",
+                "narrowed: all sources are still needed",
+                MANAGER_NORTH,
+                T::SHIP,
+                &Order::pending_sourcing(ACME, NORTH, WEB),
+                Deny(DenyReason::NeedsAll(Dimension::Source)),
+            ),
+        ],
+    );
+    // Stored with the account; an account with the default is stored as before the setting.
+    let narrowed = e.snapshot().account(ACME).unwrap().clone();
+    let json = serde_json::to_string(&narrowed).unwrap();
+    assert!(
+        json.contains("\"pending_sourcing\":\"AllSources\""),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<Account>(&json).unwrap(), narrowed);
+    let default = Account::new(ACME, "Acme");
+    let json = serde_json::to_string(&default).unwrap();
+    assert!(!json.contains("pending_sourcing"), "{json}");
+    assert_eq!(serde_json::from_str::<Account>(&json).unwrap(), default);
 }
 
 #[test]

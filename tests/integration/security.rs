@@ -276,13 +276,16 @@ mod upload {
         let records = audit.records();
         let whole = &records[before];
         assert_eq!(whole.change, Change::UploadUsers { rows: 2 });
-        assert_eq!((whole.actor, whole.account), (OWNER, Some(ACCT)));
+        assert_eq!(
+            (whole.actor.user(), whole.account),
+            (Some(OWNER), Some(ACCT))
+        );
         assert!(matches!(whole.outcome, Outcome::Refused { .. }));
         // A refusal before any row is read is recorded too.
         upload(&e, CASH, &file).unwrap_err();
         let last = audit.records().pop().unwrap();
         assert_eq!(last.change, Change::UploadUsers { rows: 0 });
-        assert_eq!(last.actor, CASH);
+        assert_eq!(last.actor.user(), Some(CASH));
     }
 
     #[test]

@@ -95,12 +95,13 @@ fn a_failed_storage_write_leaves_memory_as_it_was() {
     );
     assert_eq!(e.revision(), 1);
     assert!(e.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
-    // Once the backend recovers, the write goes through with the next revision.
+    // Once the backend recovers, the write goes through. Its refused attempt was audited as
+    // about to be revision 2 (R19), so it gets the revision after that, like any audited batch.
     *flaky.fail.lock().unwrap() = false;
     assert_eq!(
         e.unchecked_apply([Mutation::RemoveUser(CASHIER_NORTH)])
             .unwrap(),
-        2
+        3
     );
     assert!(!e.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
     assert!(!e.can(UserId::new(12345), T::SELL, &OnStore(ACME, NORTH)));
@@ -164,10 +165,12 @@ fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
     *flaky.fail.lock().unwrap() = false;
     let applied = e.apply(owner, Change::DisableUser(ana)).unwrap();
     let outcomes: Vec<Outcome> = audit.records().into_iter().map(|r| r.outcome).collect();
-    // Recorded before storage, then contradicted; the next batch gets a new number.
-    assert_eq!(outcomes[0], Outcome::Applied { revision: 2 });
-    assert!(!outcomes[1].is_applied());
-    assert_eq!(outcomes[2], Outcome::Applied { revision: 3 });
+    // The bootstrap (R19); then recorded before storage, then contradicted; the next batch
+    // gets a new number.
+    assert_eq!(outcomes[0], Outcome::Applied { revision: 1 });
+    assert_eq!(outcomes[1], Outcome::Applied { revision: 2 });
+    assert!(!outcomes[2].is_applied());
+    assert_eq!(outcomes[3], Outcome::Applied { revision: 3 });
     assert_eq!(applied.revision(), 3);
     assert!(!e.can(ana, Pos::SELL, &OnStore(ACME, NORTH)));
 }

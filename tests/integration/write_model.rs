@@ -1,4 +1,5 @@
-//! Issue 19: a reference model of the write side (R6–R12, R15–R17, R20, the owner and seats).
+//! Issue 19: a reference model of the write side (R6–R12, R15–R17, R20, the owner and seats);
+//! issue 17 added the plan's seat limit and opening, renaming and closing stores.
 //!
 //! Random accounts (roles at levels 1–3 with random permissions and store, source and channel
 //! ceilings; users with one to three grants at random stores, random source and channel access,
@@ -54,6 +55,7 @@ permission_catalog! {
         DELETE = 5, "Team", Scoped, "delete users";
         ROLES = 6, "Team", Scoped, "manage roles";
         SIGN = 7, "Documents", OwnerOnly, "sign documents";
+        OUTLETS = 8, "Settings", Scoped, "open, rename and close stores";
     }
     admin {
         view_users: STAFF,
@@ -61,21 +63,24 @@ permission_catalog! {
         edit_users: EDIT,
         delete_users: DELETE,
         manage_roles: ROLES,
+        manage_stores: OUTLETS,
     }
 }
 
 // The catalog's bits, as the model sees them.
-const BITS: u64 = 8;
+const BITS: u64 = 9;
 const STAFF: u64 = 1 << 2;
 const CREATE: u64 = 1 << 3;
 const EDIT: u64 = 1 << 4;
 const DELETE: u64 = 1 << 5;
 const ROLES: u64 = 1 << 6;
 const SIGN: u64 = 1 << 7;
+const OUTLETS: u64 = 1 << 8;
 /// Permissions store access does not narrow: account-wide (R13) and owner-only (R11) ones.
 const WIDE: u64 = STAFF | SIGN;
 
 const ACCT: AccountId = AccountId::new(1);
+/// The stores users and roles start with; store 4 exists too, named by nobody at first.
 const STORES: [u64; 3] = [1, 2, 3];
 const SOURCES: [u64; 2] = [10, 11];
 const CHANNELS: [u64; 2] = [20, 21];
@@ -117,6 +122,18 @@ impl Acc {
             (Acc::Some(a), Acc::Some(b)) => Acc::Some(a.union(b).copied().collect()),
         }
     }
+    /// Whether `id` is covered.
+    fn has(&self, id: u64) -> bool {
+        match self {
+            Acc::None => false,
+            Acc::All => true,
+            Acc::Some(s) => s.contains(&id),
+        }
+    }
+    /// Whether `id` is named explicitly (a specific set holding it).
+    fn names(&self, id: u64) -> bool {
+        matches!(self, Acc::Some(s) if s.contains(&id))
+    }
     /// Every id `self` covers, `other` covers.
     fn inside(&self, other: &Acc) -> bool {
         match (self, other) {
@@ -154,9 +171,18 @@ struct MUser {
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 struct World {
-    seats: usize,
+    /// The plan's limit on enabled users, if any (R12).
+    seats: Option<usize>,
+    /// Stores by id, with their names.
+    stores: BTreeMap<u64, String>,
     roles: BTreeMap<u64, MRole>,
     users: BTreeMap<u64, MUser>,
+}
+
+impl World {
+    fn store_ids(&self) -> Vec<u64> {
+        self.stores.keys().copied().collect()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -181,6 +207,13 @@ enum MChange {
     TransferOwnership {
         to: u64,
     },
+    SetSeatLimit {
+        limit: Option<usize>,
+        disable_excess: bool,
+    },
+    CreateStore(u64, String),
+    UpdateStore(u64, String),
+    DeleteStore(u64),
 }
 
 impl MChange {
@@ -199,6 +232,14 @@ impl MChange {
             } => "delete role",
             MChange::DeleteRole { .. } => "delete role, reassigning",
             MChange::TransferOwnership { .. } => "transfer ownership",
+            MChange::SetSeatLimit {
+                disable_excess: false,
+                ..
+            } => "set seat limit",
+            MChange::SetSeatLimit { .. } => "set seat limit, disabling",
+            MChange::CreateStore(..) => "create store",
+            MChange::UpdateStore(..) => "rename store",
+            MChange::DeleteStore(_) => "delete store",
         }
     }
 }
@@ -378,6 +419,32 @@ impl<'w> Actor<'w> {
             kind: ErrorKind::NotPermitted,
             rule: "R9/R10 lacks the permission",
         }))
+    }
+
+    /// R20: the stores the actor sees are those its grants reach (role ceiling ∩ grant), for
+    /// every grant whose role holds anything at all.
+    fn sees_store(&self, s: u64) -> bool {
+        self.me.grants.iter().any(|(r, stores)| {
+            self.w
+                .roles
+                .get(r)
+                .is_some_and(|role| role.perms != 0 && role.stores.meet(stores).has(s))
+        })
+    }
+
+    /// Issue 17, R2: the manage-stores permission at store `s` (`None`: at every store, to
+    /// open one). Not permitted without it anywhere; outside the actor's stores otherwise.
+    fn manages_store(&self, s: Option<u64>) -> Result<(), Refusal> {
+        self.level(OUTLETS)?;
+        let reached = self.holding(OUTLETS).iter().any(|(stores, role)| match s {
+            Some(s) => role.stores.has(s) && stores.has(s),
+            None => role.stores == Acc::All && **stores == Acc::All,
+        });
+        if reached {
+            Ok(())
+        } else {
+            no(ErrorKind::OutsideScope, "R2 store outside the actor's")
+        }
     }
 
     /// R20: a user the actor may neither see nor manage with `p` is no user.
@@ -706,6 +773,66 @@ fn plan(w: &World, actor: u64, change: &MChange) -> Result<World, Refusal> {
             }
             next.roles.remove(role);
         }
+        MChange::SetSeatLimit {
+            limit,
+            disable_excess,
+        } => {
+            // R12, seed 000: the plan is the owner's.
+            if !a.me.owner {
+                return no(ErrorKind::NotPermitted, "R12 only the owner sets the plan");
+            }
+            next.seats = *limit;
+            if let (Some(n), true) = (limit, disable_excess) {
+                // The newest (highest id) enabled users past the limit, never the owner.
+                let enabled = w.users.values().filter(|u| u.enabled).count();
+                let newest: Vec<u64> = w
+                    .users
+                    .iter()
+                    .rev()
+                    .filter(|(_, u)| u.enabled && !u.owner)
+                    .map(|(id, _)| *id)
+                    .take(enabled.saturating_sub(*n))
+                    .collect();
+                for id in newest {
+                    if let Some(u) = next.users.get_mut(&id) {
+                        u.enabled = false;
+                    }
+                }
+            }
+        }
+        MChange::CreateStore(id, name) => {
+            // The permission before the id: an id taken is said only to who may open stores.
+            a.level(OUTLETS)?;
+            if w.stores.contains_key(id) {
+                return no(ErrorKind::Duplicate, "R16 store id taken");
+            }
+            // Opening a store needs the permission at every store: a new one lies outside
+            // every specific set (R3).
+            a.manages_store(None)?;
+            next.stores.insert(*id, name.clone());
+        }
+        MChange::UpdateStore(id, name) => {
+            if !w.stores.contains_key(id) || !a.sees_store(*id) {
+                return no(ErrorKind::NotFound, "R20 unknown or unseen store");
+            }
+            a.manages_store(Some(*id))?;
+            next.stores.insert(*id, name.clone());
+        }
+        MChange::DeleteStore(id) => {
+            if !w.stores.contains_key(id) || !a.sees_store(*id) {
+                return no(ErrorKind::NotFound, "R20 unknown or unseen store");
+            }
+            a.manages_store(Some(*id))?;
+            // Like R15 for roles: a store a role's ceiling or a user's grant names stays.
+            let named = w.roles.values().any(|r| r.stores.names(*id))
+                || w.users
+                    .values()
+                    .any(|u| u.grants.iter().any(|(_, s)| s.names(*id)));
+            if named {
+                return no(ErrorKind::InUse, "store in use");
+            }
+            next.stores.remove(id);
+        }
     }
     Ok(next)
 }
@@ -717,6 +844,10 @@ fn plan(w: &World, actor: u64, change: &MChange) -> Result<World, Refusal> {
 /// seats are the engine's order (for formats and uniqueness, only when the batch changes no
 /// role: see [`known_defect`], 4).
 fn invariants(w: &World) -> Result<(), Refusal> {
+    // Store names first: names people read (R16).
+    if w.stores.values().any(|n| !role_name_ok(n)) {
+        return no(ErrorKind::InvalidInput, "R16 store name");
+    }
     let mut names = BTreeSet::new();
     for r in w.roles.values() {
         if !role_name_ok(&r.name) {
@@ -748,7 +879,9 @@ fn invariants(w: &World) -> Result<(), Refusal> {
         [o] if o.enabled && top(o) => {}
         _ => return no(ErrorKind::Owner, "R11 one enabled level-1 owner"),
     }
-    if w.users.values().filter(|u| u.enabled).count() > w.seats {
+    if w.seats
+        .is_some_and(|n| w.users.values().filter(|u| u.enabled).count() > n)
+    {
         return no(ErrorKind::SeatLimit, "R12 seats");
     }
     Ok(())
@@ -799,7 +932,7 @@ impl Tape<'_> {
         }
     }
     fn perms(&mut self) -> u64 {
-        let odds = [50, 50, 50, 60, 60, 60, 60, 15];
+        let odds = [50, 50, 50, 60, 60, 60, 60, 15, 40];
         (0..BITS).fold(0, |acc, bit| {
             if self.chance(odds[bit as usize]) {
                 acc | 1 << bit
@@ -886,7 +1019,8 @@ fn world(t: &mut Tape<'_>) -> World {
     }
     let enabled = users.values().filter(|u| u.enabled).count();
     World {
-        seats: enabled + t.pick(3),
+        seats: Some(enabled + t.pick(3)),
+        stores: (1..=4).map(|s| (s, format!("s{s}"))).collect(),
         roles,
         users,
     }
@@ -899,7 +1033,7 @@ fn grant(t: &mut Tape<'_>, w: &World) -> (u64, Acc) {
     } else {
         t.one_of(&ids).unwrap_or(MISSING)
     };
-    (role, t.access(&STORES))
+    (role, t.access(&w.store_ids()))
 }
 
 /// A username for user `id`: mostly new, sometimes another user's (in other case), sometimes
@@ -1000,7 +1134,7 @@ fn change(t: &mut Tape<'_>, w: &World, kind: usize, fresh: &mut u64) -> MChange 
                     0 => user.grants = (0..1 + t.pick(2)).map(|_| grant(t, w)).collect(),
                     1 | 2 => {
                         let i = t.pick(user.grants.len());
-                        let stores = t.access(&STORES);
+                        let stores = t.access(&w.store_ids());
                         match user.grants.get_mut(i) {
                             Some(g) => g.1 = stores,
                             None => user.grants.push(grant(t, w)),
@@ -1049,7 +1183,7 @@ fn change(t: &mut Tape<'_>, w: &World, kind: usize, fresh: &mut u64) -> MChange 
                 name: role_name(t, w, id),
                 level: 1 + t.pick(3) as u8,
                 perms: t.perms(),
-                stores: t.ceiling(&STORES, 40),
+                stores: t.ceiling(&w.store_ids(), 40),
                 sources: t.ceiling(&SOURCES, 70),
                 channels: t.ceiling(&CHANNELS, 70),
             };
@@ -1070,7 +1204,7 @@ fn change(t: &mut Tape<'_>, w: &World, kind: usize, fresh: &mut u64) -> MChange 
                 match t.pick(6) {
                     0 => role.level = 1 + t.pick(3) as u8,
                     1 | 2 => role.perms ^= 1 << t.pick(BITS as usize),
-                    3 => role.stores = t.ceiling(&STORES, 40),
+                    3 => role.stores = t.ceiling(&w.store_ids(), 40),
                     4 => role.sources = t.ceiling(&SOURCES, 50),
                     _ => role.channels = t.ceiling(&CHANNELS, 50),
                 }
@@ -1085,13 +1219,51 @@ fn change(t: &mut Tape<'_>, w: &World, kind: usize, fresh: &mut u64) -> MChange 
             role: some_role(t, w),
             reassign_to: Some(some_role(t, w)),
         },
-        _ => MChange::TransferOwnership {
+        10 => MChange::TransferOwnership {
             to: some_user(t, w),
         },
+        11 | 12 => {
+            let enabled = w.users.values().filter(|u| u.enabled).count();
+            MChange::SetSeatLimit {
+                limit: (!t.chance(10)).then(|| (enabled + t.pick(4)).saturating_sub(2)),
+                disable_excess: kind == 12,
+            }
+        }
+        13 => {
+            let id = if t.chance(5) {
+                some_store(t, w)
+            } else {
+                700 + *fresh
+            };
+            MChange::CreateStore(id, store_name(t, id))
+        }
+        14 => {
+            let id = some_store(t, w);
+            MChange::UpdateStore(id, store_name(t, id))
+        }
+        _ => MChange::DeleteStore(some_store(t, w)),
     }
 }
 
-const KINDS: usize = 11;
+/// Some store, or now and then one that does not exist.
+fn some_store(t: &mut Tape<'_>, w: &World) -> u64 {
+    if t.chance(4) {
+        MISSING
+    } else {
+        t.one_of(&w.store_ids()).unwrap_or(MISSING)
+    }
+}
+
+/// A store name: now and then one with white space at an end (R16).
+fn store_name(t: &mut Tape<'_>, id: u64) -> String {
+    if t.chance(5) {
+        format!("s{id} ")
+    } else {
+        format!("s{id}-{}", t.pick(10))
+    }
+}
+
+const KINDS: usize = 16;
 
 /// An actor and one change, or two or three; each generated on the state the ones before it
 /// would produce, if the model lets them.
@@ -1104,7 +1276,11 @@ fn step(t: &mut Tape<'_>, w: &World, fresh: &mut u64) -> (u64, Vec<MChange>) {
         .find(|(_, u)| u.owner)
         .map_or(OWNER, |(id, _)| *id);
     // The owner acts often, and most often when the change is the owner's to make.
-    let owner_odds = if kinds.contains(&10) { 60 } else { 30 };
+    let owner_odds = if [10, 11, 12].iter().any(|k| kinds.contains(k)) {
+        60
+    } else {
+        30
+    };
     let actor = if t.chance(owner_odds) {
         owner
     } else {
@@ -1196,18 +1372,34 @@ fn engine_change(c: &MChange) -> Change<W> {
         MChange::TransferOwnership { to } => Change::TransferOwnership {
             to: UserId::new(*to),
         },
+        MChange::SetSeatLimit {
+            limit,
+            disable_excess,
+        } => Change::SetSeatLimit {
+            limit: limit.map(|n| u32::try_from(n).unwrap()),
+            disable_excess: *disable_excess,
+        },
+        MChange::CreateStore(id, name) => {
+            Change::CreateStore(Store::new(StoreId::new(*id), ACCT, name.clone()))
+        }
+        MChange::UpdateStore(id, name) => {
+            Change::UpdateStore(Store::new(StoreId::new(*id), ACCT, name.clone()))
+        }
+        MChange::DeleteStore(id) => Change::DeleteStore(StoreId::new(*id)),
     }
 }
 
 fn load(w: &World) -> Engine<W> {
-    let mut batch = vec![Mutation::PutAccount(
-        Account::new(ACCT, "Shop").with_seat_limit(u32::try_from(w.seats).unwrap()),
-    )];
-    for s in STORES {
+    let account = Account::new(ACCT, "Shop");
+    let mut batch = vec![Mutation::PutAccount(match w.seats {
+        Some(n) => account.with_seat_limit(u32::try_from(n).unwrap()),
+        None => account,
+    })];
+    for (s, name) in &w.stores {
         batch.push(Mutation::PutStore(Store::new(
-            StoreId::new(s),
+            StoreId::new(*s),
             ACCT,
-            format!("s{s}"),
+            name.clone(),
         )));
     }
     for s in SOURCES {
@@ -1242,7 +1434,11 @@ fn load(w: &World) -> Engine<W> {
 /// The engine's account as plain data.
 fn read(e: &Engine<W>) -> World {
     let s = e.snapshot();
-    let seats = s.account(ACCT).and_then(Account::seat_limit).unwrap();
+    let seats = s.account(ACCT).and_then(Account::seat_limit);
+    let stores = s
+        .stores(ACCT)
+        .map(|x| (x.id().get(), x.name().to_owned()))
+        .collect();
     let roles = s
         .roles(ACCT)
         .map(|r| {
@@ -1281,7 +1477,8 @@ fn read(e: &Engine<W>) -> World {
         })
         .collect();
     World {
-        seats: seats as usize,
+        seats: seats.map(|n| n as usize),
+        stores,
         roles,
         users,
     }
@@ -1358,10 +1555,17 @@ fn known_defect(
 ) -> Option<&'static str> {
     match plan_all(w, actor, changes) {
         Ok(end) if engine == Some(ErrorKind::Duplicate) => {
+            // A role, a store or the account changed: the whole account is validated.
             let role_changed = changes.iter().any(|c| {
                 matches!(
                     c,
-                    MChange::CreateRole(..) | MChange::UpdateRole(..) | MChange::DeleteRole { .. }
+                    MChange::CreateRole(..)
+                        | MChange::UpdateRole(..)
+                        | MChange::DeleteRole { .. }
+                        | MChange::SetSeatLimit { .. }
+                        | MChange::CreateStore(..)
+                        | MChange::UpdateStore(..)
+                        | MChange::DeleteStore(_)
                 )
             });
             let mut seen = (BTreeSet::new(), BTreeSet::new());

@@ -346,9 +346,21 @@ impl<P: Catalog> Index<P> {
         if !matches!(at.source, Place::Unscoped) && asker.user.sources().is_nothing() {
             return Err(outrank(DenyReason::NoSources));
         }
+        // R5: a resource pending sourcing needs all sales channels too, unless the account
+        // asks for the narrower rule. Its channel was checked to exist above.
+        let channel = match (at.source, at.channel) {
+            (Place::Unplaced, Place::At(_))
+                if asker.acct.account.pending_sourcing()
+                    == PendingSourcing::AllSourcesAndChannels =>
+            {
+                Place::Unplaced
+            }
+            (_, channel) => channel,
+        };
         Ok(Located {
             target,
             target_level,
+            channel,
             ..at
         })
     }

@@ -22,7 +22,7 @@ use crate::engine::resource::{Place, Resource, Subject};
 use crate::engine::reverse::{Clause, Filter, ScopeFor};
 use crate::engine::users::{Quick, UserTable};
 use crate::model::access::{Access, contains_sorted};
-use crate::model::account::{Account, Channel, Source, Store};
+use crate::model::account::{Account, Channel, PendingSourcing, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
 use crate::model::mutation::Mutation;
 use crate::model::permission::{Catalog, Reach};
@@ -38,7 +38,7 @@ mod write;
 
 use directory::{Directory, Holders};
 use validate::INCREMENTAL;
-pub(crate) use validate::name_list;
+pub(crate) use validate::{name_list, validate_name};
 pub(crate) use validate::{validate_email, validate_username};
 pub(crate) use write::Pending;
 use write::Removed;
@@ -208,6 +208,64 @@ impl<P: Catalog> Index<P> {
     /// The stores of one account.
     pub(crate) fn account_stores(&self, account: AccountId) -> impl Iterator<Item = &Store> {
         self.stores.values().filter(move |s| s.account() == account)
+    }
+
+    /// The store with this id, in any account.
+    pub(crate) fn store(&self, id: StoreId) -> Option<&Store> {
+        self.stores.get(&id)
+    }
+
+    /// The source with this id, in any account.
+    pub(crate) fn source(&self, id: SourceId) -> Option<&Source> {
+        self.sources.get(&id)
+    }
+
+    /// The sales channel with this id, in any account.
+    pub(crate) fn channel(&self, id: ChannelId) -> Option<&Channel> {
+        self.channels.get(&id)
+    }
+
+    /// The sources of one account.
+    pub(crate) fn account_sources(&self, account: AccountId) -> impl Iterator<Item = &Source> {
+        self.sources
+            .values()
+            .filter(move |s| s.account() == account)
+    }
+
+    /// The sales channels of one account.
+    pub(crate) fn account_channels(&self, account: AccountId) -> impl Iterator<Item = &Channel> {
+        self.channels
+            .values()
+            .filter(move |c| c.account() == account)
+    }
+
+    /// The one account a batch writes (an object's own account, or the account a removed
+    /// object belongs to here), if it writes exactly one.
+    pub(crate) fn account_written(&self, batch: &[Mutation<P>]) -> Option<AccountId> {
+        let mut found = None;
+        for m in batch {
+            let account = match m {
+                Mutation::PutAccount(a) => Some(a.id()),
+                Mutation::RemoveAccount(id) => Some(*id),
+                Mutation::PutStore(x) => Some(x.account()),
+                Mutation::RemoveStore(id) => self.store(*id).map(Store::account),
+                Mutation::PutSource(x) => Some(x.account()),
+                Mutation::RemoveSource(id) => self.source(*id).map(Source::account),
+                Mutation::PutChannel(x) => Some(x.account()),
+                Mutation::RemoveChannel(id) => self.channel(*id).map(Channel::account),
+                Mutation::PutRole(x) => Some(x.account()),
+                Mutation::RemoveRole(id) => self.role(*id).map(Role::account),
+                Mutation::PutUser(x) => Some(x.account()),
+                Mutation::RemoveUser(id) => self.user(*id).map(User::account),
+            };
+            match (found, account) {
+                (_, None) => return None,
+                (None, a) => found = a,
+                (Some(f), Some(a)) if f != a => return None,
+                _ => {}
+            }
+        }
+        found
     }
 
     /// The users of one account, by id.

@@ -305,7 +305,8 @@ pub(super) fn audit_rows<P: Serialize>(records: &[AuditRecord<P>]) -> Result<Vec
         .map(|r| {
             Ok(AuditRow {
                 at: to_sql(r.at_unix_ms),
-                actor: to_sql(r.actor.get()),
+                // A system (an unchecked write) is 0 here; the record names it.
+                actor: to_sql(r.actor.user().map_or(0, crate::UserId::get)),
                 applied: r.outcome.is_applied(),
                 record: encode(r)?,
             })
