@@ -147,7 +147,8 @@ impl<P: Catalog> Engine<P> {
                 // Only the served accounts' mutations; the revision advances all the same.
                 let kept =
                     part.keep_batches(&current, missed.iter().map(|b| b.mutations.as_slice()));
-                for mutations in &kept {
+                // Batches of other accounts only leave the index as it is (but the revision).
+                for mutations in kept.iter().filter(|m| !m.is_empty()) {
                     next.mutate(mutations, &mut pending)?;
                 }
             }
