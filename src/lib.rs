@@ -115,7 +115,9 @@
 //! store: every batch gets an increasing revision, writes are serialized by the store (a change
 //! planned on an old state is planned again, or refused with [`ErrorKind::Conflict`] if another
 //! replica wrote the same objects), [`Engine::follow`] keeps a replica current, and
-//! [`Engine::at_least`] reads one's own writes across replicas.
+//! [`Engine::at_least`] reads one's own writes across replicas. A fleet larger than one
+//! machine's memory is split by account: [`Engine::open_for`] opens a read-only replica that
+//! loads, follows and answers for some accounts only.
 //!
 //! ## Reverse queries
 //!

@@ -57,6 +57,11 @@ impl<P: Catalog> Engine<P> {
         mut prior: Vec<Written>,
         write: &dyn Write<P>,
     ) -> Result<Applied, Error> {
+        // INVARIANT: a partitioned replica never writes: its index lacks the other accounts
+        // that rules such as unique ids and usernames reach. Not audited: no rule refused it.
+        if self.partition.is_some() {
+            return Err(Error::partitioned_replica());
+        }
         let refuse = |err: Error| {
             write.refused(&err);
             Err(err)

@@ -182,6 +182,10 @@ impl<P: Catalog> Engine<P> {
     /// As [`apply_all`](Self::apply_all), but never `Storage`, `Audit`, `Conflict` or
     /// `OutcomeUnknown`.
     pub fn dry_run(&self, actor: UserId, changes: &[Change<P>]) -> Result<Applied, Error> {
+        // A partitioned replica cannot check the rules that reach past its accounts.
+        if self.partition.is_some() {
+            return Err(Error::partitioned_replica());
+        }
         let current = self.current.load_full();
         let revision = current.revision().saturating_add(1);
         let staged = plan::stage(
@@ -220,6 +224,9 @@ impl<P: Catalog> Engine<P> {
         based_on: Option<u64>,
         write: &dyn Write<P>,
     ) -> Result<Applied, Error> {
+        if self.partition.is_some() {
+            return Err(Error::partitioned_replica());
+        }
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // A form filled on a replica that is ahead of this one: read up to it first.
         if let Some(revision) = based_on

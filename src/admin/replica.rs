@@ -137,13 +137,32 @@ impl<P: Catalog> Engine<P> {
         };
         let mut next = Index::clone(&current);
         let mut pending = Pending::default();
-        for batch in &missed {
-            next.mutate(&batch.mutations, &mut pending)?;
+        match &self.partition {
+            None => {
+                for batch in &missed {
+                    next.mutate(&batch.mutations, &mut pending)?;
+                }
+            }
+            Some(part) => {
+                // Only the served accounts' mutations; the revision advances all the same.
+                let kept =
+                    part.keep_batches(&current, missed.iter().map(|b| b.mutations.as_slice()));
+                // Batches of other accounts only leave the index as it is (but the revision).
+                for mutations in kept.iter().filter(|m| !m.is_empty()) {
+                    next.mutate(mutations, &mut pending)?;
+                }
+            }
         }
         next.settle(&pending)?;
         next.set_revision(end);
-        for batch in &missed {
-            w.remember(batch.revision, &batch.mutations);
+        match &self.partition {
+            None => {
+                for batch in &missed {
+                    w.remember(batch.revision, &batch.mutations);
+                }
+            }
+            // It never writes, so it keeps no batches to check a write against.
+            Some(_) => w.last = w.last.max(end),
         }
         self.publish(next);
         Ok(missed)

@@ -6,6 +6,7 @@ pub(crate) mod explain;
 pub(crate) mod index;
 pub(crate) mod key;
 mod parted;
+pub(crate) mod partition;
 #[cfg(test)]
 mod quick_tests;
 mod reader;
@@ -34,6 +35,7 @@ use crate::engine::decision::Decision;
 use crate::engine::explain::Explanation;
 use crate::engine::index::Index;
 use crate::engine::index::validate_name;
+use crate::engine::partition::Partition;
 use crate::engine::resource::Resource;
 use crate::engine::reverse::ScopeFor;
 use crate::model::account::{Account, Channel, Source, Store};
@@ -59,6 +61,8 @@ pub struct Engine<P: Catalog> {
     pub(crate) audit: Arc<dyn AuditSink<P>>,
     /// Signalled (under its mutex) after every publish, for [`Engine::at_least`].
     pub(crate) published: (Mutex<()>, Condvar),
+    /// The accounts a partitioned replica serves ([`Engine::open_for`]); `None`: every account.
+    pub(crate) partition: Option<Partition>,
 }
 
 impl<P: Catalog> Engine<P> {
@@ -70,6 +74,7 @@ impl<P: Catalog> Engine<P> {
             writer: Mutex::new(Writer::new(0)),
             audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
+            partition: None,
         }
     }
 }
@@ -88,20 +93,119 @@ impl<P: Catalog> Engine<P> {
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if loading fails; any other kind if the
     /// stored records break a rule (then the store is corrupt or was written by hand).
     pub fn open(storage: impl Storage<P> + 'static) -> Result<Self, Error> {
+        Self::open_with(Box::new(storage), None)
+    }
+
+    /// Opens a **partitioned replica** on `storage`: an engine that loads, follows
+    /// ([`sync`](Self::sync), [`follow`](Self::follow)) and answers for `accounts` only, and
+    /// holds only their records in memory. How a fleet grows past what one machine holds: each
+    /// replica serves a share of the accounts of the same store (the same PostgreSQL), and the
+    /// host routes a request to a replica serving the request's account.
+    ///
+    /// - Checks and queries answer as a full replica would for the served accounts. For any
+    ///   other account the replica knows nothing: its users are unknown, so every check is
+    ///   denied, and listings are empty — route such requests elsewhere.
+    /// - It takes no writes: every write ([`apply`](Self::apply),
+    ///   [`unchecked_apply`](Self::unchecked_apply), uploads) is refused with
+    ///   [`ErrorKind::ReadOnly`](crate::ErrorKind::ReadOnly), since the rules a write must keep
+    ///   (unique usernames and ids, say) reach past one account. Write through an engine opened
+    ///   with [`open`](Self::open).
+    /// - [`revision`](Self::revision) is the store's, as on any replica: a revision that
+    ///   changed only other accounts is caught up like any other.
+    ///
+    /// The records are filtered as they arrive, at the load and at every catch-up read; checks
+    /// cost what they cost on a full replica. Opening still reads every record from the store
+    /// once (a backend hands back all of them), so the load's transient memory is the full
+    /// store's; what the replica keeps afterwards is its accounts'.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shopguard::catalog::pos::{self, Pos};
+    /// use shopguard::storage::MemoryStorage;
+    /// use shopguard::{Access, Account, AccountId, Engine, ErrorKind, Grant, Mutation, OnStore};
+    /// use shopguard::{RoleId, Store, StoreId, User, UserId};
+    ///
+    /// let store = Arc::new(MemoryStorage::<Pos>::new());
+    /// let writer = Engine::open(Arc::clone(&store))?;
+    /// let mut batch = Vec::new();
+    /// for n in 1..=2 {
+    ///     let (account, shop, admin) = (AccountId::new(n), StoreId::new(n), RoleId::new(n));
+    ///     batch.push(Mutation::PutAccount(Account::new(account, format!("Shop {n}"))));
+    ///     batch.push(Mutation::PutStore(Store::new(shop, account, "Main")));
+    ///     batch.push(Mutation::PutRole(pos::admin(admin, account)));
+    ///     let owner = User::new(UserId::new(n), account, "owner", &format!("o@{n}.example"))
+    ///         .with_owner(true)
+    ///         .with_grant(Grant::new(admin, Access::All));
+    ///     batch.push(Mutation::PutUser(owner));
+    /// }
+    /// writer.unchecked_apply(batch)?;
+    ///
+    /// // A replica for account 1 only, on the same store.
+    /// let replica = Engine::open_for(Arc::clone(&store), [AccountId::new(1)])?;
+    /// let (one, two) = (AccountId::new(1), AccountId::new(2));
+    /// assert!(replica.can(UserId::new(1), Pos::SELL, &OnStore(one, StoreId::new(1))));
+    /// // Account 2 is not served: its owner is unknown here.
+    /// assert!(!replica.can(UserId::new(2), Pos::SELL, &OnStore(two, StoreId::new(2))));
+    /// assert!(replica.snapshot().account(two).is_none());
+    /// assert_eq!(replica.revision(), writer.revision());
+    /// // Writes go to a full engine.
+    /// let refused = replica.unchecked_apply([Mutation::RemoveStore(StoreId::new(1))]);
+    /// assert_eq!(refused.unwrap_err().kind(), ErrorKind::ReadOnly);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn open_for(
+        storage: impl Storage<P> + 'static,
+        accounts: impl IntoIterator<Item = AccountId>,
+    ) -> Result<Self, Error> {
+        Self::open_with(Box::new(storage), Some(Partition::new(accounts)))
+    }
+
+    fn open_with(
+        storage: Box<dyn Storage<P>>,
+        partition: Option<Partition>,
+    ) -> Result<Self, Error> {
         let loaded = storage.load()?;
-        let recent =
-            storage.changes_since(loaded.revision.saturating_sub(RECENT_BATCHES as u64))?;
+        let (records, writer) = match &partition {
+            // A partitioned replica never writes: it remembers no batches for conflicts.
+            Some(part) => (
+                part.keep_loaded(loaded.records),
+                Writer::new(loaded.revision),
+            ),
+            None => {
+                let recent =
+                    storage.changes_since(loaded.revision.saturating_sub(RECENT_BATCHES as u64))?;
+                (loaded.records, Writer::reopened(loaded.revision, &recent))
+            }
+        };
         let mut index = Index::empty();
-        index.apply(&loaded.records)?;
+        index.apply(&records)?;
+        drop(records);
         index.revision = loaded.revision;
         index.shrink();
         Ok(Engine {
             current: ArcSwap::from_pointee(index),
-            storage: Box::new(storage),
-            writer: Mutex::new(Writer::reopened(loaded.revision, &recent)),
+            storage,
+            writer: Mutex::new(writer),
             audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
+            partition,
         })
+    }
+
+    /// Whether this engine answers for `account`: always on an engine opened with
+    /// [`open`](Self::open) or [`new`](Self::new); on a partitioned replica
+    /// ([`open_for`](Self::open_for)), whether `account` was among those it was opened for.
+    pub fn serves(&self, account: AccountId) -> bool {
+        self.partition.as_ref().is_none_or(|p| p.serves(account))
+    }
+
+    /// Whether this engine is a partitioned replica ([`open_for`](Self::open_for)).
+    pub fn is_partitioned(&self) -> bool {
+        self.partition.is_some()
     }
 
     /// Sends audit records (R19) to `sink` instead of the default in-memory log.

@@ -76,6 +76,10 @@ pub enum ErrorKind {
     /// The actor may not act at all: no user has its id, or the user is disabled (R1). A host
     /// answers as for a failed login (HTTP 401 or 403), never as for an unknown target.
     InvalidActor,
+    /// The engine takes no writes: it is a partitioned replica
+    /// ([`Engine::open_for`](crate::Engine::open_for)), serving some accounts only. Nothing was
+    /// applied or recorded; write through an engine opened on every account.
+    ReadOnly,
 }
 
 impl ErrorKind {
@@ -101,6 +105,7 @@ impl ErrorKind {
             ErrorKind::Behind => "Behind",
             ErrorKind::OutcomeUnknown => "OutcomeUnknown",
             ErrorKind::InvalidActor => "InvalidActor",
+            ErrorKind::ReadOnly => "ReadOnly",
         }
     }
 
@@ -125,6 +130,7 @@ impl ErrorKind {
             ErrorKind::Behind => "behind",
             ErrorKind::OutcomeUnknown => "outcome_unknown",
             ErrorKind::InvalidActor => "invalid_actor",
+            ErrorKind::ReadOnly => "read_only",
         }
     }
 }
@@ -261,6 +267,8 @@ enum Detail {
     TooOld { based_on: u64, oldest: u64 },
     #[error("at revision {have}, waited in vain for revision {want}")]
     Behind { have: u64, want: u64 },
+    #[error("cannot write on a partitioned replica: write through an engine serving every account")]
+    PartitionedReplica,
     /// The problems are the error's facts; [`Error`]'s `Display` lists them.
     #[error("cannot upload")]
     Upload,
@@ -445,6 +453,11 @@ impl Error {
     /// Waiting for revision `want` timed out at `have`.
     pub(crate) fn behind(have: u64, want: u64) -> Self {
         Self::new(ErrorKind::Behind, Detail::Behind { have, want })
+    }
+
+    /// A write asked of a partitioned replica.
+    pub(crate) fn partitioned_replica() -> Self {
+        Self::new(ErrorKind::ReadOnly, Detail::PartitionedReplica)
     }
 
     /// A refused administrative change: ``cannot {action}: {reason}``.
@@ -738,6 +751,7 @@ mod tests {
             ErrorKind::Behind,
             ErrorKind::OutcomeUnknown,
             ErrorKind::InvalidActor,
+            ErrorKind::ReadOnly,
         ] {
             assert_eq!(
                 serde_json::to_string(&kind).unwrap(),

@@ -977,6 +977,224 @@ pub(crate) fn sources_and_channels<B: Backend>(name: &str) {
     );
 }
 
+// Partitioned replicas: a second account beside `world()`'s, with ids of its own.
+const OTHER: AccountId = AccountId::new(2);
+const OTHER_NORTH: StoreId = StoreId::new(120);
+const OTHER_SOUTH: StoreId = StoreId::new(121);
+const OTHER_ADMIN: RoleId = RoleId::new(101);
+const OTHER_CASHIER: RoleId = RoleId::new(103);
+const OTHER_OWNER: UserId = UserId::new(101);
+const OTHER_ADMIN_2: UserId = UserId::new(102);
+const OTHER_BEA: UserId = UserId::new(104);
+/// Every store id the partition tests use, in both accounts and created later.
+const ALL_STORES: [StoreId; 7] = [
+    NORTH,
+    SOUTH,
+    OTHER_NORTH,
+    OTHER_SOUTH,
+    StoreId::new(30),
+    StoreId::new(31),
+    StoreId::new(32),
+];
+
+fn other_world() -> Vec<Mutation<Pos>> {
+    let admin = |id: UserId, name: &str| {
+        User::new(id, OTHER, name, &format!("{name}@other.example"))
+            .with_grant(Grant::new(OTHER_ADMIN, Access::All))
+    };
+    vec![
+        Mutation::PutAccount(Account::new(OTHER, "Other Shop").with_seat_limit(SEATS)),
+        Mutation::PutStore(Store::new(OTHER_NORTH, OTHER, "North")),
+        Mutation::PutStore(Store::new(OTHER_SOUTH, OTHER, "South")),
+        Mutation::PutRole(pos::admin(OTHER_ADMIN, OTHER)),
+        Mutation::PutRole(pos::manager(RoleId::new(102), OTHER)),
+        Mutation::PutRole(pos::cashier(OTHER_CASHIER, OTHER)),
+        Mutation::PutUser(admin(OTHER_OWNER, "o-owner").with_owner(true)),
+        Mutation::PutUser(admin(OTHER_ADMIN_2, "o-second")),
+        Mutation::PutUser(admin(UserId::new(103), "o-third")),
+        Mutation::PutUser(
+            User::new(OTHER_BEA, OTHER, "o-bea", "o-bea@other.example")
+                .with_grant(Grant::new(OTHER_CASHIER, Access::specific([OTHER_NORTH]))),
+        ),
+    ]
+}
+
+/// A cashier of `account` at its first store.
+fn cashier_of(account: AccountId, id: UserId, name: &str) -> User {
+    let (role, store) = if account == SHOP {
+        (CASHIER, NORTH)
+    } else {
+        (OTHER_CASHIER, OTHER_NORTH)
+    };
+    User::new(
+        id,
+        account,
+        name,
+        &format!("{name}@{}.example", account.get()),
+    )
+    .with_grant(Grant::new(role, Access::specific([store])))
+}
+
+/// Everything observable about one account in a snapshot: its records, and every decision
+/// (with its reason) and `who_can` answer for `users` on every store id of [`ALL_STORES`].
+///
+/// A user of another account (or of none) is denied on both kinds of replica, for reasons that
+/// may differ: the full one knows the user (`WrongAccount`, `UserDisabled`), the partitioned one
+/// does not (`UnknownUser`). For such users only the decision is written.
+fn account_view(s: &Snapshot<Pos>, account: AccountId, users: &[UserId]) -> String {
+    let mut out = format!("revision {}\n{:?}\n", s.revision(), s.account(account));
+    let mut stores: Vec<_> = s.stores(account).collect();
+    stores.sort_by_key(|x| x.id());
+    let mut roles: Vec<_> = s.roles(account).collect();
+    roles.sort_by_key(|x| x.id());
+    out += &format!("{stores:?}\n{roles:?}\n");
+    for u in s.users(account) {
+        out += &format!("{u:?}\n");
+    }
+    for store in ALL_STORES {
+        let at = OnStore(account, store);
+        for p in [Pos::SELL, Pos::VIEW_REPORTS, Pos::MANAGE_USERS] {
+            out += &format!("{store:?} {p:?}: {:?}\n", s.who_can(p, &at));
+            for &user in users {
+                let decision = if s.user(user).is_some_and(|u| u.account() == account) {
+                    // `can` too: it reads the quick path, which a catch-up must refresh.
+                    format!("{:?} {}", s.check(user, p, &at), s.can(user, p, &at))
+                } else {
+                    format!("not a user of this account: {}", s.can(user, p, &at))
+                };
+                out += &format!("{user:?} {decision}\n");
+            }
+        }
+    }
+    out
+}
+
+/// A partitioned replica holds nothing of `account`, and denies its users everything.
+#[track_caller]
+fn knows_nothing_of(s: &Snapshot<Pos>, account: AccountId, users: &[UserId]) {
+    assert!(s.account(account).is_none());
+    assert_eq!(s.stores(account).count(), 0);
+    assert_eq!(s.roles(account).count(), 0);
+    assert_eq!(s.users(account).count(), 0);
+    for &user in users {
+        assert!(s.user(user).is_none(), "{user:?}");
+        for store in ALL_STORES {
+            assert!(!s.can(user, Pos::SELL, &OnStore(account, store)));
+        }
+    }
+}
+
+fn user_ids(s: &Snapshot<Pos>, account: AccountId) -> Vec<UserId> {
+    s.users(account).map(User::id).collect()
+}
+
+/// A replica opened for `SHOP` answers exactly like a full one for `SHOP`'s users and
+/// resources, before and after the writer applies batches touching both accounts, knows nothing
+/// of `OTHER`, takes no writes, and reopens to the same state.
+pub(crate) fn partitioned_replicas<B: Backend>(name: &str) {
+    let (b, writer) = bootstrapped::<B>(name);
+    writer.unchecked_apply(other_world()).unwrap();
+    let shop_only = Engine::open_for(b.open(), [SHOP]).unwrap();
+    let other_only = Engine::open_for(b.open(), [OTHER]).unwrap();
+    assert!(shop_only.is_partitioned() && shop_only.serves(SHOP) && !shop_only.serves(OTHER));
+    assert!(!writer.is_partitioned() && writer.serves(OTHER));
+    let compare = |part: &Engine<Pos>, mine: AccountId, theirs: AccountId| {
+        let full = writer.snapshot();
+        let mut users = user_ids(&full, mine);
+        users.extend(user_ids(&full, theirs));
+        users.push(UserId::new(999));
+        let snapshot = part.snapshot();
+        assert_eq!(
+            account_view(&snapshot, mine, &users),
+            account_view(&full, mine, &users)
+        );
+        knows_nothing_of(&snapshot, theirs, &user_ids(&full, theirs));
+    };
+    compare(&shop_only, SHOP, OTHER);
+    compare(&other_only, OTHER, SHOP);
+
+    // Batches touching both accounts, one batch touching only the other account, and a user id
+    // deleted in one account and created again in the other.
+    let bo = UserId::new(10);
+    writer
+        .apply(OWNER, Change::CreateUser(cashier_of(SHOP, bo, "bo")))
+        .unwrap();
+    writer
+        .apply(OTHER_OWNER, Change::DisableUser(OTHER_BEA))
+        .unwrap();
+    writer
+        .unchecked_apply([
+            Mutation::PutStore(Store::new(StoreId::new(30), SHOP, "East")),
+            Mutation::PutStore(Store::new(StoreId::new(31), OTHER, "East")),
+            Mutation::PutUser(cashier_of(OTHER, UserId::new(11), "cy")),
+            Mutation::RemoveStore(OTHER_SOUTH),
+        ])
+        .unwrap();
+    writer.apply(OWNER, Change::DeleteUser(bo)).unwrap();
+    writer
+        .apply(
+            OTHER_ADMIN_2,
+            Change::CreateUser(cashier_of(OTHER, bo, "bo")),
+        )
+        .unwrap();
+    writer.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    writer
+        .unchecked_apply([
+            Mutation::RemoveUser(bo),
+            Mutation::PutUser(cashier_of(SHOP, bo, "bo-again")),
+            Mutation::RemoveStore(StoreId::new(31)),
+        ])
+        .unwrap();
+    let revision = writer.revision();
+    assert_eq!(shop_only.sync().unwrap(), revision);
+    assert_eq!(other_only.sync().unwrap(), revision);
+    compare(&shop_only, SHOP, OTHER);
+    compare(&other_only, OTHER, SHOP);
+    assert!(shop_only.can(bo, Pos::SELL, &OnStore(SHOP, NORTH)));
+    assert!(other_only.snapshot().user(bo).is_none());
+
+    // No writes, not even to its own accounts; nothing stored, nothing audited.
+    let audited = b.open().audit_records().unwrap().len();
+    let err = shop_only.apply(OWNER, Change::EnableUser(ANA)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReadOnly, "{err}");
+    let err = shop_only
+        .unchecked_apply([Mutation::RemoveUser(ANA)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReadOnly, "{err}");
+    let err = shop_only
+        .dry_run(OWNER, &[Change::EnableUser(ANA)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReadOnly, "{err}");
+    assert_eq!(b.open().load().unwrap().revision, revision);
+    assert_eq!(b.open().audit_records().unwrap().len(), audited);
+
+    // Reopened, the same answers.
+    let reopened = Engine::open_for(b.open(), [SHOP]).unwrap();
+    compare(&reopened, SHOP, OTHER);
+    // A follower keeps one current, through batches of either account.
+    let followed = Arc::new(Engine::open_for(b.open(), [SHOP]).unwrap());
+    let follower = followed.follow(Duration::from_millis(50));
+    writer
+        .apply(OTHER_OWNER, Change::EnableUser(OTHER_BEA))
+        .unwrap();
+    writer.apply(OWNER, Change::EnableUser(ANA)).unwrap();
+    followed
+        .at_least(writer.revision(), Duration::from_secs(10))
+        .unwrap();
+    assert!(follower.take_error().is_none());
+    drop(follower);
+    compare(&followed, SHOP, OTHER);
+    // Opened for both, a replica answers like the full one for both.
+    let both = Engine::open_for(b.open(), [SHOP, OTHER]).unwrap();
+    let users: Vec<UserId> = (1..=12).chain(101..=104).map(UserId::new).collect();
+    for account in [SHOP, OTHER] {
+        assert_eq!(
+            account_view(&both.snapshot(), account, &users),
+            account_view(&writer.snapshot(), account, &users)
+        );
+    }
+}
+
 macro_rules! conformance {
     ($module:ident, $backend:ty) => {
         mod $module {
@@ -1064,6 +1282,10 @@ macro_rules! conformance {
             #[test]
             fn sources_and_channels() {
                 super::sources_and_channels::<$backend>(concat!(stringify!($module), "_sources"));
+            }
+            #[test]
+            fn partitioned_replicas_answer_like_a_full_one_for_their_accounts() {
+                super::partitioned_replicas::<$backend>(concat!(stringify!($module), "_part"));
             }
             #[test]
             fn inside_tokio() {
@@ -1597,6 +1819,147 @@ mod replica_props {
             let strip = |s: String| s.lines().skip(1).collect::<Vec<_>>().join("\n");
             prop_assert_eq!(strip(state(&replayed.snapshot())), strip(want));
             rules_hold(&loaded.snapshot())?;
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum PartStep {
+        /// A change by an actor of `SHOP` (or `OTHER`) on the one full writer.
+        Apply {
+            other: bool,
+            actor: usize,
+            kind: u8,
+            target: usize,
+        },
+        /// A store put into (or removed from) an account, bypassing authorization.
+        Store {
+            other: bool,
+            remove: bool,
+            store: usize,
+        },
+        /// A partitioned replica catches up.
+        Sync { other: bool },
+        /// A partitioned replica is opened again.
+        Reopen { other: bool },
+    }
+
+    const PART_ACTORS: [[UserId; 3]; 2] = [
+        [OWNER, ADMIN_2, ANA],
+        [OTHER_OWNER, OTHER_ADMIN_2, OTHER_BEA],
+    ];
+    /// Users the changes name, shared by both accounts: an id deleted in one may be created
+    /// in the other.
+    const PART_TARGETS: [u64; 10] = [2, 3, 4, 102, 103, 104, 10, 11, 12, 13];
+    /// The stores the store steps put or remove, in either account.
+    const PART_STORES: [u64; 3] = [30, 31, 32];
+
+    fn part_step() -> impl Strategy<Value = PartStep> {
+        prop_oneof![
+            4 => (any::<bool>(), 0..3_usize, 0_u8..5, 0..PART_TARGETS.len()).prop_map(
+                |(other, actor, kind, target)| PartStep::Apply { other, actor, kind, target }
+            ),
+            1 => (any::<bool>(), any::<bool>(), 0..PART_STORES.len())
+                .prop_map(|(other, remove, store)| PartStep::Store { other, remove, store }),
+            2 => any::<bool>().prop_map(|other| PartStep::Sync { other }),
+            1 => any::<bool>().prop_map(|other| PartStep::Reopen { other }),
+        ]
+    }
+
+    fn part_change(engine: &Engine<Pos>, account: AccountId, kind: u8, target: u64) -> Change<Pos> {
+        let id = UserId::new(target);
+        match kind {
+            0 => Change::DisableUser(id),
+            1 => Change::EnableUser(id),
+            2 => Change::CreateUser(cashier_of(account, id, &format!("user{target}"))),
+            3 => match engine.snapshot().user(id) {
+                Some(u) => Change::UpdateUser(
+                    u.clone()
+                        .with_email(&format!("u{target}.{}@edit.example", engine.revision())),
+                ),
+                None => Change::DeleteUser(id),
+            },
+            _ => Change::DeleteUser(id),
+        }
+    }
+
+    /// A partitioned replica for `mine` answers like the full writer for `mine`, and holds
+    /// nothing of `theirs`.
+    fn part_agrees(
+        part: &Engine<Pos>,
+        writer: &Engine<Pos>,
+        mine: AccountId,
+        theirs: AccountId,
+    ) -> Result<(), TestCaseError> {
+        let full = writer.snapshot();
+        let users: Vec<UserId> = (1..=4)
+            .chain(10..=13)
+            .chain(101..=104)
+            .map(UserId::new)
+            .collect();
+        let snapshot = part.snapshot();
+        prop_assert_eq!(snapshot.revision(), full.revision());
+        prop_assert_eq!(
+            account_view(&snapshot, mine, &users),
+            account_view(&full, mine, &users)
+        );
+        prop_assert!(snapshot.account(theirs).is_none());
+        prop_assert_eq!(snapshot.users(theirs).count(), 0);
+        prop_assert_eq!(snapshot.stores(theirs).count(), 0);
+        for u in full.users(theirs) {
+            prop_assert!(snapshot.user(u.id()).is_none());
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn partitioned_replicas_follow_their_accounts_only(
+            steps in proptest::collection::vec(part_step(), 1..40)
+        ) {
+            let store = Arc::new(MemoryStorage::<Pos>::new());
+            let writer = Engine::open(Arc::clone(&store)).unwrap();
+            writer.unchecked_apply(world()).unwrap();
+            writer.unchecked_apply(other_world()).unwrap();
+            let accounts = [SHOP, OTHER];
+            let mut parts = [
+                Engine::open_for(Arc::clone(&store), [SHOP]).unwrap(),
+                Engine::open_for(Arc::clone(&store), [OTHER]).unwrap(),
+            ];
+            for step in &steps {
+                match *step {
+                    PartStep::Apply { other, actor, kind, target } => {
+                        let account = accounts[usize::from(other)];
+                        let change = part_change(&writer, account, kind, PART_TARGETS[target]);
+                        let _ = writer.apply(PART_ACTORS[usize::from(other)][actor], change);
+                    }
+                    PartStep::Store { other, remove, store } => {
+                        let id = StoreId::new(PART_STORES[store]);
+                        let m = if remove {
+                            Mutation::RemoveStore(id)
+                        } else {
+                            let account = accounts[usize::from(other)];
+                            Mutation::PutStore(Store::new(id, account, "Pop-up"))
+                        };
+                        // Refused when the id is another account's or still in use.
+                        let _ = writer.unchecked_apply([m]);
+                    }
+                    PartStep::Sync { other } => {
+                        let i = usize::from(other);
+                        prop_assert_eq!(parts[i].sync().unwrap(), writer.revision());
+                        part_agrees(&parts[i], &writer, accounts[i], accounts[1 - i])?;
+                    }
+                    PartStep::Reopen { other } => {
+                        let i = usize::from(other);
+                        parts[i] = Engine::open_for(Arc::clone(&store), [accounts[i]]).unwrap();
+                        part_agrees(&parts[i], &writer, accounts[i], accounts[1 - i])?;
+                    }
+                }
+            }
+            for i in 0..2 {
+                parts[i].sync().unwrap();
+                part_agrees(&parts[i], &writer, accounts[i], accounts[1 - i])?;
+            }
         }
     }
 }
