@@ -16,6 +16,7 @@ mod admin;
 mod admin_props;
 mod catalogs;
 mod conformance;
+mod crash;
 #[cfg(feature = "csv")]
 mod csv;
 mod dry_run;
