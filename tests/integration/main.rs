@@ -20,6 +20,7 @@ mod crash;
 #[cfg(feature = "csv")]
 mod csv;
 mod dry_run;
+mod edges;
 mod fixture;
 mod fuzz_harness;
 mod fuzz_replay;

@@ -1,0 +1,237 @@
+//! Edges of the rules that no test pinned down until mutation testing (TESTING.md, "Mutation
+//! testing") changed the code there and every test still passed. Each test names the rule it
+//! guards; its comment names the mutant it kills.
+
+use shopguard::catalog::oms::{self, Oms};
+use shopguard::catalog::payments::{self, Payments};
+use shopguard::{
+    Access, Account, AccountId, Change, Channel, ChannelId, Engine, ErrorKind, Grant, Level,
+    Mutation, Role, RoleId, Store, StoreId, User, UserId,
+};
+
+const OMS: AccountId = AccountId::new(3);
+const S1: StoreId = StoreId::new(1);
+const S2: StoreId = StoreId::new(2);
+const ADMINISTRATOR: RoleId = RoleId::new(1);
+const STORE_MANAGER: RoleId = RoleId::new(2);
+const STORE_ASSISTANT: RoleId = RoleId::new(3);
+const ROOT: UserId = UserId::new(1);
+const MANAGER: UserId = UserId::new(2);
+const ASSISTANT: UserId = UserId::new(3);
+
+fn oms_user(id: UserId, name: &str, role: RoleId, stores: Access<StoreId>) -> User {
+    User::new(id, OMS, name, &format!("{name}@oms.example")).with_grant(Grant::new(role, stores))
+}
+
+/// An OMS account: the owner (administrator everywhere), a store manager and a store assistant
+/// of store 1.
+fn oms_engine() -> Engine<Oms> {
+    let e = Engine::new();
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(OMS, "OMS")),
+        Mutation::PutStore(Store::new(S1, OMS, "s1")),
+        Mutation::PutStore(Store::new(S2, OMS, "s2")),
+        Mutation::PutRole(oms::administrator(ADMINISTRATOR, OMS)),
+        Mutation::PutRole(oms::store_manager(STORE_MANAGER, OMS)),
+        Mutation::PutRole(oms::store_assistant(STORE_ASSISTANT, OMS)),
+        Mutation::PutUser(oms_user(ROOT, "root", ADMINISTRATOR, Access::All).with_owner(true)),
+        Mutation::PutUser(oms_user(
+            MANAGER,
+            "manager",
+            STORE_MANAGER,
+            Access::specific([S1]),
+        )),
+        Mutation::PutUser(oms_user(
+            ASSISTANT,
+            "assistant",
+            STORE_ASSISTANT,
+            Access::specific([S1]),
+        )),
+    ])
+    .unwrap();
+    e
+}
+
+/// R8, R9: a role the actor sees is still not offered if it holds a permission the actor lacks.
+/// Kills `Actor::holds_all -> true` (`src/admin/actor.rs`).
+#[test]
+fn r9_a_visible_role_holding_a_permission_the_actor_lacks_is_not_offered() {
+    let e = oms_engine();
+    // Level 3, seen by the store manager, but with refunds and exchanges it does not hold.
+    e.unchecked_apply([Mutation::PutRole(oms::customer_service_agent(
+        RoleId::new(4),
+        OMS,
+    ))])
+    .unwrap();
+    let s = e.snapshot();
+    let names =
+        |u: UserId| -> Vec<&str> { s.assignable_roles(u).iter().map(|r| r.name()).collect() };
+    assert_eq!(names(MANAGER), ["Store assistant"]);
+    assert_eq!(
+        names(ROOT),
+        [
+            "Administrator",
+            "Store manager",
+            "Store assistant",
+            "Customer service agent"
+        ]
+    );
+}
+
+/// R10: one grant must both see the new user's roles and reach its stores. A grant that reaches
+/// the store but not the level refuses with the level, and the message speaks of the user as it
+/// *would* be, since it is not stored yet. Kills "match guard `stored` → true" in
+/// `Actor::manages` (`src/admin/actor.rs`).
+#[test]
+fn r10_a_new_user_above_the_reaching_grants_level_would_hold_a_role_above_it() {
+    let e = oms_engine();
+    // A regional administrator: a store manager everywhere, and level 1 at store 1 only.
+    let regional = RoleId::new(5);
+    e.unchecked_apply([
+        Mutation::PutRole(Role::new(
+            regional,
+            OMS,
+            "Regional administrator",
+            Level::TOP,
+            Oms::MANAGE_USERS,
+        )),
+        Mutation::PutUser(
+            User::new(UserId::new(9), OMS, "regional", "regional@oms.example").with_grants([
+                Grant::new(STORE_MANAGER, Access::All),
+                Grant::new(regional, Access::specific([S1])),
+            ]),
+        ),
+    ])
+    .unwrap();
+    // A store manager at store 2: the level-1 grant sees the role but not the store; the
+    // grant at every store reaches the store but not the level.
+    let newbie = oms_user(
+        UserId::new(20),
+        "newbie",
+        STORE_MANAGER,
+        Access::specific([S2]),
+    );
+    let err = e
+        .apply(UserId::new(9), Change::CreateUser(newbie))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Hierarchy, "{err}");
+    assert_eq!(
+        err.to_string(),
+        "cannot create user `newbie`: `newbie` would hold a role above the level you manage \
+         users at"
+    );
+}
+
+/// The payments portal (seed 002): managers see every member of staff but manage only those of
+/// their stores below their level.
+fn portal() -> Engine<Payments> {
+    let acct = AccountId::new(7);
+    let user = |id: u64, name: &str, role: RoleId| {
+        User::new(UserId::new(id), acct, name, &format!("{name}@shop.example"))
+            .with_grant(Grant::new(role, Access::specific([S1])))
+    };
+    let e = Engine::new();
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(acct, "Shop")),
+        Mutation::PutStore(Store::new(S1, acct, "North")),
+        Mutation::PutRole(payments::administrator(RoleId::new(1), acct)),
+        Mutation::PutRole(payments::manager(RoleId::new(3), acct)),
+        Mutation::PutUser(
+            User::new(UserId::new(10), acct, "olga", "olga@shop.example")
+                .with_owner(true)
+                .with_grant(Grant::new(RoleId::new(1), Access::All)),
+        ),
+        Mutation::PutUser(user(13, "mia", RoleId::new(3))),
+        Mutation::PutUser(user(16, "max", RoleId::new(3))),
+    ])
+    .unwrap();
+    e
+}
+
+/// R10: a stored user the actor sees but whose role it does not see is refused with what the
+/// user *holds*. Kills "match guard `stored` → false" in `Actor::manages`
+/// (`src/admin/actor.rs`).
+#[test]
+fn r10_a_manager_cannot_disable_a_fellow_manager_it_sees() {
+    let e = portal();
+    let err = e
+        .apply(UserId::new(13), Change::DisableUser(UserId::new(16)))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Hierarchy, "{err}");
+    assert_eq!(
+        err.to_string(),
+        "cannot disable user `max`: `max` holds a role above the level you manage users at"
+    );
+}
+
+/// R1, R20: a grant of another account's role is a role not found, whoever asks; the refusal
+/// must not come from judging that role (its level, its name). Kills "match guard
+/// `r.account() == self.account()` → true" in `Actor::may_give` (`src/admin/actor.rs`).
+#[test]
+fn r20_a_grant_of_another_accounts_role_is_not_found() {
+    let e = oms_engine();
+    let other = AccountId::new(4);
+    let foreign = RoleId::new(50);
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(other, "Rival")),
+        Mutation::PutRole(Role::new(
+            foreign,
+            other,
+            "Rival administrator",
+            Level::TOP,
+            Oms::all(),
+        )),
+    ])
+    .unwrap();
+    let newbie = oms_user(UserId::new(20), "newbie", foreign, Access::specific([S1]));
+    for actor in [ROOT, MANAGER] {
+        let err = e
+            .apply(actor, Change::CreateUser(newbie.clone()))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert!(!err.to_string().contains("Rival"), "{err}");
+    }
+}
+
+/// R8: a new user reaching sales channels the actor does not reach is refused naming the
+/// channels, not "stores, sources and sales channels taken together". Kills "delete `!`" before
+/// `b.channels.is_within` in `Actor::no_gain` (`src/admin/actor.rs`).
+#[test]
+fn r8_a_manager_cannot_give_sales_channels_outside_its_own() {
+    let e = oms_engine();
+    let web = ChannelId::new(70);
+    e.unchecked_apply([
+        Mutation::PutChannel(Channel::new(web, OMS, "Web")),
+        Mutation::PutChannel(Channel::new(ChannelId::new(71), OMS, "Marketplace")),
+        Mutation::PutUser(
+            oms_user(MANAGER, "manager", STORE_MANAGER, Access::specific([S1]))
+                .with_sources(Access::All)
+                .with_channels(Access::specific([web])),
+        ),
+    ])
+    .unwrap();
+    let newbie = oms_user(
+        UserId::new(20),
+        "newbie",
+        STORE_ASSISTANT,
+        Access::specific([S1]),
+    )
+    .with_sources(Access::All);
+    // Within the manager's channels: accepted.
+    let inside = newbie.clone().with_channels(Access::specific([web]));
+    e.dry_run(MANAGER, &[Change::CreateUser(inside)]).unwrap();
+    // Every channel: refused, naming the dimension.
+    let err = e
+        .apply(
+            MANAGER,
+            Change::CreateUser(newbie.with_channels(Access::All)),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Escalation, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("cannot create user `newbie`: it would give `")
+            && message.ends_with("` at sales channels outside yours"),
+        "{message}"
+    );
+}
