@@ -235,3 +235,78 @@ fn r8_a_manager_cannot_give_sales_channels_outside_its_own() {
         "{message}"
     );
 }
+
+/// R9, R18: an upload needs the permission to create users *or* the one to edit them; in the
+/// omnichannel catalog they differ. Kills "replace `&&` with `||`" in `authorize::uploader`
+/// (`src/admin/authorize.rs`).
+#[cfg(feature = "csv")]
+#[test]
+fn r18_a_user_who_may_only_edit_or_only_create_users_may_upload() {
+    use shopguard::catalog::omnichannel::{self, Omnichannel};
+    use shopguard::import::CsvLimits;
+    let acct = AccountId::new(5);
+    let role = |id: u64, name: &str, p: Omnichannel| {
+        Mutation::PutRole(Role::new(
+            RoleId::new(id),
+            acct,
+            name,
+            Level::below_top(1),
+            p,
+        ))
+    };
+    let user = |id: u64, name: &str, role: u64| {
+        Mutation::PutUser(
+            User::new(UserId::new(id), acct, name, &format!("{name}@shop.example"))
+                .with_grant(Grant::new(RoleId::new(role), Access::All)),
+        )
+    };
+    let e = Engine::new();
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(acct, "Shop")),
+        Mutation::PutRole(omnichannel::administrator(RoleId::new(1), acct)),
+        role(
+            2,
+            "Editor",
+            Omnichannel::USERS_VIEW | Omnichannel::USERS_EDIT,
+        ),
+        role(
+            3,
+            "Recruiter",
+            Omnichannel::USERS_VIEW | Omnichannel::USERS_CREATE,
+        ),
+        role(4, "Viewer", Omnichannel::USERS_VIEW),
+        Mutation::PutUser(
+            User::new(UserId::new(1), acct, "owner", "owner@shop.example")
+                .with_owner(true)
+                .with_grant(Grant::new(RoleId::new(1), Access::All)),
+        ),
+        user(2, "editor", 2),
+        user(3, "recruiter", 3),
+        user(4, "viewer", 4),
+    ])
+    .unwrap();
+    let header = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,\
+                  Role,Sources,Action\n";
+    let mut ids = (100..).map(UserId::new);
+    let mut next = || ids.next().unwrap();
+    for actor in [2, 3] {
+        let up = e
+            .upload_users_csv(
+                UserId::new(actor),
+                header.as_bytes(),
+                &CsvLimits::default(),
+                &mut next,
+            )
+            .unwrap();
+        assert_eq!((up.created(), up.updated()), (0, 0));
+    }
+    let err = e
+        .upload_users_csv(
+            UserId::new(4),
+            header.as_bytes(),
+            &CsvLimits::default(),
+            &mut next,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotPermitted, "{err}");
+}
