@@ -310,3 +310,76 @@ fn r18_a_user_who_may_only_edit_or_only_create_users_may_upload() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotPermitted, "{err}");
 }
+
+/// R1, R20: another account's role is not found by update, rename or delete, and stays as it
+/// was. Kills "match guard `r.account() == account` → true" in `authorize::plan`'s `role_of`
+/// (`src/admin/authorize.rs`).
+#[test]
+fn r20_another_accounts_role_cannot_be_updated_renamed_or_deleted() {
+    let e = oms_engine();
+    let other = AccountId::new(4);
+    let foreign = RoleId::new(50);
+    let theirs = oms::store_assistant(foreign, other);
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(other, "Rival")),
+        Mutation::PutRole(theirs.clone()),
+    ])
+    .unwrap();
+    let changes = [
+        // The same id, claimed for this account.
+        Change::UpdateRole(oms::store_assistant(foreign, OMS)),
+        Change::RenameRole {
+            role: foreign,
+            name: "Mine".into(),
+        },
+        Change::DeleteRole {
+            role: foreign,
+            reassign_to: None,
+        },
+        Change::DeleteRole {
+            role: STORE_ASSISTANT,
+            reassign_to: Some(foreign),
+        },
+    ];
+    for change in changes {
+        let err = e.apply(ROOT, change).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    }
+    assert_eq!(e.snapshot().role(foreign), Some(&theirs));
+}
+
+/// A resource at a store about a user: the check must judge the user too (R10), however the
+/// asker's grants are laid out.
+struct UserAtStore(AccountId, StoreId, UserId);
+
+impl shopguard::Resource for UserAtStore {
+    fn account(&self) -> AccountId {
+        self.0
+    }
+    fn store(&self) -> shopguard::Place<StoreId> {
+        shopguard::Place::At(self.1)
+    }
+    fn subject(&self) -> shopguard::Subject {
+        shopguard::Subject::User(self.2)
+    }
+}
+
+/// R10: a check at a store about a user is decided about the user too, also for an asker with
+/// one grant and no store ceiling (whose plain store checks take a shorter path). Kills "delete
+/// `!`" before `matches!(resource.subject(), Subject::None)` in `Index::quick`
+/// (`src/engine/index/check.rs`).
+#[test]
+fn r10_a_check_at_a_store_about_a_user_judges_the_user() {
+    let e = oms_engine();
+    let about = |user| UserAtStore(OMS, S1, user);
+    // The assistant is the manager's; the owner (every store, level 1) is not.
+    assert!(e.can(MANAGER, Oms::MANAGE_USERS, &about(ASSISTANT)));
+    assert!(!e.can(MANAGER, Oms::MANAGE_USERS, &about(ROOT)));
+    assert!(
+        !e.check(MANAGER, Oms::MANAGE_USERS, &about(ROOT))
+            .is_allowed()
+    );
+    let key = e.user_key(MANAGER).unwrap();
+    assert!(!e.reader().can(key, Oms::MANAGE_USERS, &about(ROOT)));
+    assert!(!e.snapshot().can(MANAGER, Oms::MANAGE_USERS, &about(ROOT)));
+}
