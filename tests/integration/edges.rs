@@ -383,3 +383,66 @@ fn r10_a_check_at_a_store_about_a_user_judges_the_user() {
     assert!(!e.reader().can(key, Oms::MANAGE_USERS, &about(ROOT)));
     assert!(!e.snapshot().can(MANAGER, Oms::MANAGE_USERS, &about(ROOT)));
 }
+
+shopguard::permission_catalog! {
+    /// A catalog whose user permission is account-wide: the one case where `Index::manages`
+    /// adds a level test of its own.
+    pub(crate) struct Wide {
+        SELL = 0, "Register", Scoped, "sell";
+        STAFF = 1, "Team", AccountWide, "see, create, edit and delete every member of staff";
+        ROLES = 2, "Team", Scoped, "manage roles";
+    }
+    admin {
+        view_users: STAFF,
+        create_users: STAFF,
+        edit_users: STAFF,
+        delete_users: STAFF,
+        manage_roles: ROLES,
+    }
+}
+
+/// R10 with an account-wide user permission (R13): managing another user still needs a grant
+/// that sees the user's roles, but an actor's own record is not above itself: a level-2
+/// supervisor renames itself. Kills "replace `&&` with `||`" in `Index::manages`
+/// (`src/engine/index/check.rs`), which applied the level test to the actor itself.
+#[test]
+fn r10_an_account_wide_user_permission_still_lets_an_actor_edit_itself() {
+    let acct = AccountId::new(9);
+    let (top, supervisor) = (RoleId::new(1), RoleId::new(2));
+    let sup = User::new(UserId::new(2), acct, "sup", "sup@shop.example")
+        .with_grant(Grant::new(supervisor, Access::specific([S1])));
+    let peer = User::new(UserId::new(3), acct, "peer", "peer@shop.example")
+        .with_grant(Grant::new(supervisor, Access::specific([S1])));
+    let e = Engine::<Wide>::new();
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(acct, "Shop")),
+        Mutation::PutStore(Store::new(S1, acct, "North")),
+        Mutation::PutRole(Role::new(top, acct, "Owner", Level::TOP, Wide::all())),
+        Mutation::PutRole(Role::new(
+            supervisor,
+            acct,
+            "Supervisor",
+            Level::below_top(1),
+            Wide::SELL | Wide::STAFF,
+        )),
+        Mutation::PutUser(
+            User::new(UserId::new(1), acct, "owner", "owner@shop.example")
+                .with_owner(true)
+                .with_grant(Grant::new(top, Access::All)),
+        ),
+        Mutation::PutUser(sup.clone()),
+        Mutation::PutUser(peer.clone()),
+    ])
+    .unwrap();
+    e.apply(
+        sup.id(),
+        Change::UpdateUser(sup.clone().with_username("sup2")),
+    )
+    .unwrap();
+    // Another supervisor is at its own level: seen (the permission is account-wide), not
+    // managed.
+    let err = e
+        .apply(sup.id(), Change::UpdateUser(peer.with_username("peer2")))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Hierarchy, "{err}");
+}
