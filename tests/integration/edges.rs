@@ -446,3 +446,21 @@ fn r10_an_account_wide_user_permission_still_lets_an_actor_edit_itself() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Hierarchy, "{err}");
 }
+
+/// A refused batch lists its first 100 problems and counts the rest, as a CSV upload does
+/// (R18's cap, for `apply_all` and `dry_run` too). Kills "replace `<` with `<=`" in the
+/// planner's `Report::problem` (`src/admin/plan.rs`).
+#[test]
+fn a_refused_batch_lists_its_first_hundred_problems_and_counts_the_rest() {
+    let e = oms_engine();
+    let changes: Vec<Change<Oms>> = (0..103)
+        .map(|i| Change::DeleteUser(UserId::new(1_000 + i)))
+        .collect();
+    for err in [
+        e.dry_run(ROOT, &changes).unwrap_err(),
+        e.apply_all(ROOT, changes.clone()).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert_eq!((err.problems().len(), err.problems_omitted()), (100, 3));
+    }
+}
