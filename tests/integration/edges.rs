@@ -27,7 +27,12 @@ fn oms_user(id: UserId, name: &str, role: RoleId, stores: Access<StoreId>) -> Us
 /// of store 1.
 fn oms_engine() -> Engine<Oms> {
     let e = Engine::new();
-    e.unchecked_apply([
+    e.unchecked_apply(oms_world()).unwrap();
+    e
+}
+
+fn oms_world() -> Vec<Mutation<Oms>> {
+    vec![
         Mutation::PutAccount(Account::new(OMS, "OMS")),
         Mutation::PutStore(Store::new(S1, OMS, "s1")),
         Mutation::PutStore(Store::new(S2, OMS, "s2")),
@@ -47,9 +52,7 @@ fn oms_engine() -> Engine<Oms> {
             STORE_ASSISTANT,
             Access::specific([S1]),
         )),
-    ])
-    .unwrap();
-    e
+    ]
 }
 
 /// R8, R9: a role the actor sees is still not offered if it holds a permission the actor lacks.
@@ -463,4 +466,105 @@ fn a_refused_batch_lists_its_first_hundred_problems_and_counts_the_rest() {
         assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
         assert_eq!((err.problems().len(), err.problems_omitted()), (100, 3));
     }
+}
+
+/// R12: a batch past the seat limit puts one problem on each change that takes a seat too
+/// many, counting up. Kills "replace `+` with `-`" in the planner's `place`
+/// (`src/admin/plan.rs`), which counted the second one wrong.
+#[test]
+fn r12_each_user_past_the_seat_limit_is_counted_on_its_own_change() {
+    let e = oms_engine();
+    e.unchecked_apply([Mutation::PutAccount(
+        Account::new(OMS, "OMS").with_seat_limit(4),
+    )])
+    .unwrap();
+    // Three enabled users and three more: six for four seats.
+    let changes: Vec<Change<Oms>> = (0..3)
+        .map(|i| {
+            Change::CreateUser(oms_user(
+                UserId::new(30 + i),
+                &format!("new{i}"),
+                STORE_ASSISTANT,
+                Access::specific([S1]),
+            ))
+        })
+        .collect();
+    let err = e.dry_run(ROOT, &changes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SeatLimit, "{err}");
+    let problems: Vec<(Option<usize>, String)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.change(), p.reason().to_string()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (
+                Some(1),
+                "`account#3` would have 5 enabled users: the plan allows 4".to_owned()
+            ),
+            (
+                Some(2),
+                "`account#3` would have 6 enabled users: the plan allows 4".to_owned()
+            ),
+        ]
+    );
+}
+
+/// R19: every kind of change is audited with the objects it touched as they were before and
+/// after: a new role after only, a renamed one on both sides, a deleted role or user before
+/// only, the account's settings on both sides. Kills "delete match arm" of `RemoveUser`,
+/// `PutRole`, `RemoveRole` and `PutAccount` in the planner's `affected` (`src/admin/plan.rs`).
+#[test]
+fn r19_the_audit_holds_what_each_kind_of_change_touched_before_and_after() {
+    use shopguard::audit::{MemoryAudit, Object};
+    let audit = std::sync::Arc::new(MemoryAudit::new());
+    let e = Engine::<Oms>::new().with_audit(audit.clone());
+    e.unchecked_apply(oms_world()).unwrap();
+    let agent = RoleId::new(4);
+    let changes = [
+        Change::CreateRole(oms::customer_service_agent(agent, OMS)),
+        Change::RenameRole {
+            role: agent,
+            name: "Agent".into(),
+        },
+        Change::DeleteRole {
+            role: agent,
+            reassign_to: None,
+        },
+        Change::DeleteUser(ASSISTANT),
+        Change::SetEntityLevelBilling(true),
+    ];
+    for change in changes {
+        e.apply(ROOT, change).unwrap();
+    }
+    let name = |o: &Object<Oms>| match o {
+        Object::User(u) => format!("user {}", u.username()),
+        Object::Role(r) => format!("role {}", r.name()),
+        Object::Account(a) => format!("account {}", a.name()),
+        _ => "other".to_owned(),
+    };
+    let shapes: Vec<(Vec<String>, Vec<String>)> = audit
+        .records()
+        .iter()
+        .map(|r| {
+            (
+                r.before.iter().map(name).collect(),
+                r.after.iter().map(name).collect(),
+            )
+        })
+        .collect();
+    let v = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        shapes,
+        [
+            (v(&[]), v(&["role Customer service agent"])),
+            (v(&["role Customer service agent"]), v(&["role Agent"])),
+            (v(&["role Agent"]), v(&[])),
+            (v(&["user assistant"]), v(&[])),
+            (v(&["account OMS"]), v(&["account OMS"])),
+        ]
+    );
+    let billing = &audit.records()[4];
+    assert_ne!(billing.before, billing.after);
 }
