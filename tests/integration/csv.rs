@@ -251,6 +251,31 @@ fn r18_rows_are_authorized_as_the_uploading_actor() {
     );
 }
 
+/// R18, R10: a manager who is not the owner updates, by upload, a user it manages, and its
+/// download lists that user. Kills "delete `!`" in `authorize::may_edit`
+/// (`src/admin/authorize.rs`), which let only the owner edit anyone by upload.
+#[test]
+fn r18_a_manager_updates_by_upload_the_users_it_manages() {
+    let e = engine(10);
+    let row = |enabled: u8, action: &str| {
+        format!(
+            "{HEADER}asst,asst@site.com,{enabled},0,0,UTC,Store assistant,test-store,{action}\n"
+        )
+    };
+    upload(&e, MANAGER, &row(1, "Create")).unwrap();
+    let down = e.snapshot().download_users_csv(MANAGER).unwrap();
+    assert!(down.contains("asst,asst@site.com,1,"), "{down}");
+    let up = upload(&e, MANAGER, &row(0, "Update")).unwrap();
+    assert_eq!((up.created(), up.updated()), (0, 1));
+    let s = e.snapshot();
+    assert!(
+        !s.users(ACME)
+            .find(|u| u.username() == "asst")
+            .unwrap()
+            .is_enabled()
+    );
+}
+
 #[test]
 fn r12_an_upload_past_the_seat_limit_is_refused_on_the_row_that_passes_it() {
     let e = engine(3);

@@ -16,9 +16,11 @@ mod admin;
 mod admin_props;
 mod catalogs;
 mod conformance;
+mod crash;
 #[cfg(feature = "csv")]
 mod csv;
 mod dry_run;
+mod edges;
 mod fixture;
 mod fuzz_harness;
 mod fuzz_replay;

@@ -1200,6 +1200,11 @@ fn change(t: &mut Tape<'_>, w: &World, kind: usize, fresh: &mut u64) -> MChange 
                 sources: Acc::All,
                 channels: Acc::All,
             });
+            // Lowering a role to the bottom level is where R7's "the old level too" bites: an
+            // actor at level 2 sees the new level and not the old one.
+            if t.chance(25) {
+                role.level = 3;
+            }
             for _ in 0..1 + t.pick(2) {
                 match t.pick(6) {
                     0 => role.level = 1 + t.pick(3) as u8,
