@@ -266,6 +266,10 @@ impl<P: Catalog> Engine<P> {
         changes: &[Change<P>],
         err: &Error,
     ) {
+        // A partitioned replica writes nothing to the storage it shares, refusals included.
+        if self.partition.is_some() {
+            return;
+        }
         let records = plan::refused_records(at, actor, account, changes, err);
         let _ignored = self.audit.record(&records);
         let _ignored = self.storage.record_refused(&records);

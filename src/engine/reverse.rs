@@ -66,6 +66,10 @@ pub struct ScopeFor {
     pub(crate) account: Option<AccountId>,
     pub(crate) clauses: SmallVec<[Clause; 1]>,
     pub(crate) no_sources: bool,
+    /// R5 as the account applies it: a row pending sourcing (no source) that names a sales
+    /// channel needs all channels too. Read by the SQL filter.
+    #[serde(skip)]
+    pub(crate) pending_needs_all_channels: bool,
 }
 
 impl ScopeFor {

@@ -237,9 +237,22 @@ impl ScopeFor {
             if dims.iter().any(|(col, f)| col.is_some() && f.is_err()) {
                 continue;
             }
+            // R5: with every source but only some channels, a row pending sourcing (no
+            // source) is reached only if the account asks all sources alone of it.
+            let placed_only = self.pending_needs_all_channels
+                && matches!(clause.sources, Filter::Everything)
+                && !matches!(clause.channels, Filter::Everything)
+                && columns.channel.is_some();
             let lists: Lists<'_> = dims
                 .into_iter()
                 .filter_map(|(col, f)| Some((col?, f.ok()??)))
+                .map(|(col, ids)| (col, Some(ids)))
+                .chain(
+                    columns
+                        .source
+                        .filter(|_| placed_only)
+                        .map(|col| (col, None)),
+                )
                 .collect();
             if lists.is_empty() {
                 reaching = None;
@@ -261,7 +274,10 @@ impl ScopeFor {
         for lists in reaching {
             let mut conds: Vec<String> = Vec::with_capacity(lists.len());
             for (col, list) in lists {
-                conds.push(out.list(col, list)?);
+                conds.push(match list {
+                    Some(ids) => out.list(col, ids)?,
+                    None => format!("{col} IS NOT NULL"),
+                });
             }
             parts.push(format!("({})", conds.join(" AND ")));
         }
@@ -273,8 +289,8 @@ impl ScopeFor {
     }
 }
 
-/// What one clause asks of a row: each column is one of its ids.
-type Lists<'c> = Vec<(&'c str, Vec<u64>)>;
+/// What one clause asks of a row: each column is one of its ids (`None`: is not null).
+type Lists<'c> = Vec<(&'c str, Option<Vec<u64>>)>;
 
 /// Writes placeholders and collects their parameters.
 struct Writer {

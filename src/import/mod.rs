@@ -175,6 +175,10 @@ impl<P: Catalog> Engine<P> {
         limits: &CsvLimits,
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
+        // A partitioned replica takes no writes, and records no refusals in shared storage.
+        if self.partition.is_some() {
+            return Err(Error::partitioned_replica());
+        }
         let snapshot = self.snapshot();
         // R1, R9: who uploads is asked before any row is read.
         if let Err(err) = authorize::uploader(snapshot.index(), actor) {
@@ -218,6 +222,10 @@ impl<P: Catalog> Engine<P> {
         limits: &CsvLimits,
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
+        // A partitioned replica cannot check the rules that reach past its accounts.
+        if self.partition.is_some() {
+            return Err(Error::partitioned_replica());
+        }
         let snapshot = self.snapshot();
         authorize::uploader(snapshot.index(), actor)?;
         let mut plan = plan_upload(&snapshot, actor, data, limits, new_id);

@@ -248,3 +248,29 @@ fn a_batch_stored_although_the_commit_reported_an_error_counts_as_applied() {
     assert!(e.snapshot().user(CASHIER_NORTH).is_some());
     assert_eq!(store.load().unwrap().revision, 2);
 }
+
+/// A partitioned replica takes no upload and no preview, and leaves no refusal record in the
+/// storage it shares with the writer (found in review: a garbage upload by an unknown actor
+/// through a replica added an audit record to the shared store).
+#[cfg(feature = "csv")]
+#[test]
+fn a_partitioned_replica_writes_no_refusal_to_shared_storage() {
+    use shopguard::import::CsvLimits;
+    let store = Arc::new(MemoryStorage::<T>::new());
+    let writer = Engine::open(store.clone()).unwrap();
+    writer.unchecked_apply(base()).unwrap();
+    let before = store.audit_records().unwrap().len();
+    let replica = Engine::<T>::open_for(store.clone(), [ACME]).unwrap();
+    let mut ids = || UserId::new(9_999);
+    for actor in [UserId::new(999), OWNER] {
+        let err = replica
+            .upload_users_csv(actor, b"garbage", &CsvLimits::default(), &mut ids)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ReadOnly, "{err}");
+        let err = replica
+            .preview_users_csv(actor, b"garbage", &CsvLimits::default(), &mut ids)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ReadOnly, "{err}");
+    }
+    assert_eq!(store.audit_records().unwrap().len(), before);
+}

@@ -15,6 +15,7 @@ impl<P: Catalog> Index<P> {
                 account,
                 clauses: SmallVec::new(),
                 no_sources,
+                pending_needs_all_channels: true,
             };
         };
         let u = asker.user;
@@ -22,6 +23,8 @@ impl<P: Catalog> Index<P> {
             account,
             clauses: SmallVec::new(),
             no_sources,
+            pending_needs_all_channels: asker.acct.account.pending_sourcing()
+                == crate::model::account::PendingSourcing::AllSourcesAndChannels,
         };
         for g in u.grants() {
             let Some(role) = self.roles.get(&g.role) else {
