@@ -58,7 +58,7 @@
 //! | `NotFound`, `WrongAccount` | 404 |
 //! | `Conflict`, `SeatLimit`, `Duplicate`, `InUse` | 409 |
 //! | `InvalidInput` | 422 |
-//! | `Storage`, `Audit`, `Behind`, `OutcomeUnknown` | 503 |
+//! | `Storage`, `Audit`, `Behind`, `OutcomeUnknown`, `ReadOnly` (a partitioned replica) | 503 |
 //!
 //! A denied check ([`Permitted`], [`Actor::require`]) is 403 with its reason, 404 if the
 //! resource names something not in the actor's account, 401 if the actor was disabled
@@ -255,9 +255,13 @@ pub fn status(kind: ErrorKind) -> StatusCode {
             StatusCode::CONFLICT
         }
         ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorKind::Storage | ErrorKind::Audit | ErrorKind::Behind | ErrorKind::OutcomeUnknown => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        // A partitioned replica takes no writes: this server cannot serve the request, another
+        // (the writer) can.
+        ErrorKind::Storage
+        | ErrorKind::Audit
+        | ErrorKind::Behind
+        | ErrorKind::OutcomeUnknown
+        | ErrorKind::ReadOnly => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -408,6 +412,7 @@ mod tests {
             (ErrorKind::Audit, 503),
             (ErrorKind::Behind, 503),
             (ErrorKind::OutcomeUnknown, 503),
+            (ErrorKind::ReadOnly, 503),
         ];
         for (kind, code) in cases {
             assert_eq!(status(kind).as_u16(), code, "{kind}");
