@@ -66,13 +66,12 @@ impl Contacts {
             emails,
             counts,
         } = self;
-        let of_username = |&p: &u32| {
-            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.username()))
-        };
-        usernames.insert(hash.of(u.account(), u.username()), position, of_username);
-        let of_email =
-            |&p: &u32| record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.email()));
-        emails.insert(hash.of(u.account(), u.email()), position, of_email);
+        let (by_username, by_email) = (
+            rehash_names(records, hash, User::username),
+            rehash_names(records, hash, User::email),
+        );
+        usernames.insert(hash.of(u.account(), u.username()), position, by_username);
+        emails.insert(hash.of(u.account(), u.email()), position, by_email);
         counts.add(u);
     }
 
@@ -243,8 +242,18 @@ fn rehash<P>(hot: &[Arc<HotChunk<P>>]) -> impl Fn(&u32) -> u64 + '_ {
     |&i| entry(hot, i as usize).map_or(0, |h| hash(h.id))
 }
 
+/// The hash a name table files the record at a position under; `text` is the username or
+/// the e-mail. For the table to rehash itself as it grows or shrinks.
+fn rehash_names<'a>(
+    records: &'a Tree<Vec<User>>,
+    hash: &'a NameHash,
+    text: fn(&User) -> &str,
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |&p| record(records, p as usize).map_or(0, |r| hash.of(r.account(), text(r)))
+}
+
 /// A position as the tables store it.
-fn at_u32(position: usize) -> u32 {
+pub(crate) fn at_u32(position: usize) -> u32 {
     // INVARIANT: positions fit in u32 (`UserTable::insert` refuses more users).
     u32::try_from(position).unwrap_or(u32::MAX)
 }
@@ -377,12 +386,8 @@ impl<P: Catalog> UserTable<P> {
             emails,
             ..
         } = contacts;
-        usernames.reserve(additional, |&p| {
-            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.username()))
-        });
-        emails.reserve(additional, |&p| {
-            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.email()))
-        });
+        usernames.reserve(additional, rehash_names(records, hash, User::username));
+        emails.reserve(additional, rehash_names(records, hash, User::email));
     }
 
     /// Turns the quick path off until the next [`UserTable::refresh`].
@@ -620,12 +625,8 @@ impl<P: Catalog> UserTable<P> {
             emails,
             counts,
         } = contacts;
-        usernames.shrink_to_fit(|&p| {
-            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.username()))
-        });
-        emails.shrink_to_fit(|&p| {
-            record(records, p as usize).map_or(0, |r| hash.of(r.account(), r.email()))
-        });
+        usernames.shrink_to_fit(rehash_names(records, hash, User::username));
+        emails.shrink_to_fit(rehash_names(records, hash, User::email));
         counts.shrink_to_fit();
     }
 

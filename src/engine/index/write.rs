@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::engine::users::at_u32;
 use crate::error::Findings;
 
 impl<P: Catalog> Index<P> {
@@ -166,14 +167,14 @@ impl<P: Catalog> Index<P> {
                         && let Some(p) = self.users.position(x.id())
                         && let Some(old) = self.users.at(p)
                     {
-                        self.holders.remove(old, position_u32(p));
+                        self.holders.remove(old, at_u32(p));
                     }
                     self.users.insert(x.clone())?;
                     if !placed_alike
                         && let Some(p) = self.users.position(x.id())
                         && let Some(new) = self.users.at(p)
                     {
-                        self.holders.add(new, position_u32(p));
+                        self.holders.add(new, at_u32(p));
                     }
                 }
                 Mutation::RemoveUser(id) => {
@@ -181,11 +182,11 @@ impl<P: Catalog> Index<P> {
                         .users
                         .remove_at(id)
                         .ok_or_else(|| Error::not_found("user", id))?;
-                    self.holders.remove(&x, position_u32(p));
+                    self.holders.remove(&x, at_u32(p));
                     // The last record moved into the freed position, if it was not the last.
                     if let Some(moved) = self.users.at(p) {
-                        let from = position_u32(self.users.len());
-                        self.holders.repoint(moved, from, position_u32(p));
+                        let from = at_u32(self.users.len());
+                        self.holders.repoint(moved, from, at_u32(p));
                     }
                     touched.insert(x.account());
                 }
@@ -325,12 +326,6 @@ pub(super) fn quick_of<P: Catalog>(
         Quick::AtStores
     };
     (mask, account, quick)
-}
-
-/// A user table position as stored in the holders' groups.
-fn position_u32(position: usize) -> u32 {
-    // INVARIANT: positions fit in u32 (`UserTable::insert` refuses more users).
-    u32::try_from(position).unwrap_or(u32::MAX)
 }
 
 pub(super) fn keep_account<I: core::fmt::Display>(
