@@ -25,6 +25,7 @@ mod fixture;
 mod fuzz_harness;
 mod fuzz_replay;
 mod keys;
+mod leaks;
 mod manage_props;
 #[cfg(feature = "tokio")]
 mod nonblocking;
