@@ -184,7 +184,7 @@ pub use crate::model::account::{Account, Channel, PendingSourcing, Source, Store
 pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 pub use crate::model::mutation::Mutation;
 pub use crate::model::permission::{
-    AdminPermissions, Catalog, PermissionInfo, Reach, permission_names,
+    AdminPermissions, Catalog, PermissionInfo, Reach, UserTemplate, permission_names,
 };
 pub use crate::model::role::{Level, Role, Scope};
 pub use crate::model::user::{Grant, User};

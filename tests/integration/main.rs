@@ -19,6 +19,8 @@ mod conformance;
 mod crash;
 #[cfg(feature = "csv")]
 mod csv;
+#[cfg(feature = "csv")]
+mod csv_stores;
 mod dry_run;
 mod edges;
 mod fixture;
