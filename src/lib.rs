@@ -138,8 +138,9 @@
 //!
 //! ## Crate features
 //!
-//! - `csv` (default): [`import`], CSV bulk upload and download of users (R18), with the `csv`
-//!   crate. Without it the engine has no parser dependency.
+//! - `csv` (default): [`import`], CSV bulk upload and download of users in the catalog's
+//!   template (R18, [`UserTemplate`]) and bulk upload of sources, with the `csv` crate.
+//!   Without it the engine has no parser dependency.
 //! - `sqlite`: `storage::SqliteStorage`, durable storage in an embedded SQLite file
 //!   (`rusqlite`, SQLite compiled in).
 //! - `postgres`: `storage::PgStorage`, durable storage shared by replicas on a PostgreSQL

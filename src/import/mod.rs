@@ -1,5 +1,5 @@
 //! CSV bulk upload and download of users (R18), in the catalog's template
-//! ([`Catalog::user_template`](crate::Catalog::user_template)), and bulk upload of sources
+//! ([`Catalog::user_template`]), and bulk upload of sources
 //! (seed 003's *Manage sources*).
 //!
 //! Seed 003's template, which the OMS catalog uses:
@@ -66,7 +66,7 @@ use upload::UploadWrite;
 
 /// Seed 003's template's columns, in order: the OMS catalog's
 /// ([`UserTemplate::Oms`](crate::UserTemplate::Oms)). A catalog's own template is
-/// [`Catalog::user_template`](crate::Catalog::user_template).
+/// [`Catalog::user_template`].
 pub const HEADER: [&str; 9] = [
     "Username",
     "E-mail",

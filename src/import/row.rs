@@ -45,19 +45,26 @@ impl StoreNames {
         StoreNames { by_name, ids }
     }
 
-    /// The store an entry of a Stores cell names: a name (ignoring case) one visible store
-    /// has, else an id of a visible store (`store#10` or `10`).
+    /// The store an entry of a Stores cell names: a visible store's id written `store#10`,
+    /// else a name (ignoring case) one visible store has, else a visible store's id written
+    /// `10`.
     fn resolve(&self, entry: &str) -> Result<StoreId, StoreMiss> {
+        let id = |digits: &str| {
+            digits
+                .parse::<u64>()
+                .map(StoreId::new)
+                .ok()
+                .filter(|id| self.ids.contains(id))
+        };
+        if let Some(found) = entry.strip_prefix("store#").and_then(id) {
+            return Ok(found);
+        }
         match self.by_name.get(&folded(entry)).map(Vec::as_slice) {
             Some([one]) => return Ok(*one),
             Some([_, _, ..]) => return Err(StoreMiss::Ambiguous),
             _ => {}
         }
-        let digits = entry.strip_prefix("store#").unwrap_or(entry);
-        match digits.parse::<u64>().map(StoreId::new) {
-            Ok(id) if self.ids.contains(&id) => Ok(id),
-            _ => Err(StoreMiss::Unknown),
-        }
+        id(entry).ok_or(StoreMiss::Unknown)
     }
 
     /// How a download writes a store so that [`StoreNames::resolve`] reads it back: its name,

@@ -317,11 +317,19 @@ fn r18_stores_sharing_a_name_are_written_by_id_and_round_trip() {
         Mutation::PutStore(Store::new(StoreId::new(13), SHOP, "All")),
         Mutation::PutStore(Store::new(StoreId::new(14), SHOP, "Dock, Pier 4")),
         Mutation::PutStore(Store::new(StoreId::new(15), SHOP, "42")),
+        // Named like another store's id: the id form names the store with that id.
+        Mutation::PutStore(Store::new(StoreId::new(16), SHOP, "store#10")),
         Mutation::PutUser(staff(
             8,
             "rui",
             CASHIER,
             Access::specific([NORTH, StoreId::new(13), StoreId::new(14), StoreId::new(15)]),
+        )),
+        Mutation::PutUser(staff(
+            9,
+            "ida",
+            CASHIER,
+            Access::specific([StoreId::new(16)]),
         )),
     ])
     .unwrap();
@@ -332,8 +340,12 @@ fn r18_stores_sharing_a_name_are_written_by_id_and_round_trip() {
         ),
         "{down}"
     );
+    assert!(
+        down.contains("ida,ida@shop.example,1,UTC,Cashier,store#16,Update"),
+        "{down}"
+    );
     let before = state(&e);
-    assert_eq!(upload(&e, OWNER, &down).unwrap().unchanged(), 8);
+    assert_eq!(upload(&e, OWNER, &down).unwrap().unchanged(), 9);
     assert_eq!(state(&e), before);
     // A name two stores share is refused, asking for the id.
     let file = format!("{POS_HEADER}zoe,zoe@shop.example,1,UTC,Cashier,NORTH,Create\n");
@@ -351,7 +363,7 @@ proptest! {
     #[test]
     fn any_pos_roster_round_trips_through_its_template(
         names in prop::collection::vec(
-            prop::sample::select(vec!["North", "north", "All", "none", "7", "store#3", "A, B", "=SUM(1)", "'q", "Pier"]),
+            prop::sample::select(vec!["North", "north", "All", "none", "7", "store#21", "A, B", "=SUM(1)", "'q", "Pier"]),
             1..5,
         ),
         users in prop::collection::vec(

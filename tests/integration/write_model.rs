@@ -983,7 +983,14 @@ fn world(t: &mut Tape<'_>) -> World {
     }
     let ids: Vec<u64> = roles.keys().copied().collect();
     let mut users = BTreeMap::new();
-    let mut owner_grants = vec![(1, Acc::All)];
+    // A quarter of owners hold the top role at some stores only: lowering the seat limit then
+    // disables only the users that owner manages (R10).
+    let top_stores = if t.chance(25) {
+        t.access(&STORES)
+    } else {
+        Acc::All
+    };
+    let mut owner_grants = vec![(1, top_stores)];
     if t.chance(20) {
         owner_grants.push((t.one_of(&ids).unwrap_or(1), t.access(&STORES)));
     }
