@@ -47,9 +47,8 @@ impl Grant {
 /// ```
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "UserRecord", try_from = "UserRecord")]
-// The key and the fields a full check reads come first. The quick check path reads the record
-// only to name the allowing role in a `check` (it keeps its own copy of the rest), so records are
-// not padded to cache lines.
+// The key and the fields a full check reads come first. The quick check path never reads the
+// record (it keeps its own copy of what it needs), so records are not padded to cache lines.
 #[repr(C)]
 pub struct User {
     id: UserId,

@@ -9,7 +9,7 @@ impl<P: Catalog> Index<P> {
     ///
     /// Reasons are tried in a fixed order: first about the user and the permission
     /// ([`Index::prepare`]), then about the resource ([`Index::locate`]), then each grant.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn evaluate<U: Sealed, R: Resource + ?Sized>(
         &self,
         user: U,
