@@ -172,6 +172,12 @@ pub(crate) fn audit_page<P: Copy + DeserializeOwned>(
         let rows = fetch(below, want)?;
         let got = rows.len();
         for (seq, text) in rows {
+            // INVARIANT: each row is older than the last, so the loop ends.
+            if seq >= below {
+                return Err(Error::storage(format!(
+                    "the audit rows came back out of order: {seq} after {below}"
+                )));
+            }
             below = seq;
             let record: AuditRecord<P> = decode(&text, "audit record")?;
             if !query.matches(&record) {
