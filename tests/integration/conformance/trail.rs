@@ -703,3 +703,169 @@ pub(crate) fn pruning_keeps_followers_right<B: Backend>(name: &str) {
     // A fresh engine on the pruned store loads the same state.
     assert_eq!(state(&open_engine(&b).snapshot()), state(&a.snapshot()));
 }
+
+/// The queries the SQL tests below compare: one per column a filter reads.
+fn column_queries() -> Vec<(AuditQuery, &'static str)> {
+    vec![
+        (AuditQuery::new(SHOP), "account = 999"),
+        (AuditQuery::new(SHOP).actor(OWNER), "actor = 12345"),
+        (
+            AuditQuery::new(SHOP).actor(AuditActor::System("migration".to_owned())),
+            "system = 'someone else'",
+        ),
+        (
+            AuditQuery::new(SHOP).outcome(OutcomeKind::Refused),
+            "outcome = 2",
+        ),
+        (AuditQuery::new(SHOP).kind(ObjectKind::Store), "kinds = 0"),
+        (AuditQuery::new(SHOP).since_unix_ms(1), "at_unix_ms = 0"),
+        // The year 2096.
+        (
+            AuditQuery::new(SHOP).before_unix_ms(4_000_000_000_000),
+            "at_unix_ms = 5000000000000",
+        ),
+    ]
+}
+
+/// Every filter is a condition of the SQL query, not only a check in memory: with one row's
+/// column changed by hand so that the database no longer selects it, the query leaves out a
+/// record that (still stored unchanged) passes the filter. `exec` runs SQL on the store, whose
+/// tables are named with `prefix`.
+fn filters_run_in_the_database<S: Storage<Pos>>(handle: &S, prefix: &str, exec: &dyn Fn(&str)) {
+    let listed = |q: &AuditQuery| -> Vec<u64> {
+        let page = handle.audit_query(&q.clone().limit(1000)).unwrap();
+        assert!(page.next.is_none());
+        page.entries.iter().map(|e| e.seq).collect()
+    };
+    let mut queries = column_queries();
+    queries.push((
+        AuditQuery::new(SHOP).target(ANA),
+        "seq = seq", // the target rows are removed below instead
+    ));
+    for (query, change) in queries {
+        let before = listed(&query);
+        let seq = *before.first().unwrap_or_else(|| panic!("{query:?} lists nothing"));
+        if query == AuditQuery::new(SHOP).target(ANA) {
+            exec(&format!("DELETE FROM {prefix}shopguard_audit_target WHERE seq = {seq}"));
+        } else {
+            exec(&format!("UPDATE {prefix}shopguard_audit SET {change} WHERE seq = {seq}"));
+        }
+        let after = listed(&query);
+        assert_eq!(after, before[1..], "{query:?} after `{change}`");
+    }
+    // The record itself is unchanged: the whole trail still holds every one of them.
+    assert!(handle.audit_records().unwrap().len() > 20);
+}
+
+/// The queries the migration tests compare before and after.
+fn migration_queries() -> Vec<AuditQuery> {
+    let mut q: Vec<AuditQuery> = column_queries().into_iter().map(|(q, _)| q).collect();
+    q.extend([
+        AuditQuery::new(SHOP).target(ANA),
+        AuditQuery::new(SHOP).target(MANAGER).outcome(OutcomeKind::Applied),
+        AuditQuery::new(OTHER).target(OTHER_BEA),
+        AuditQuery::new(BULK).target(StoreId::new(3005)),
+        AuditQuery::new(BULK).kind(ObjectKind::Store),
+    ]);
+    q
+}
+
+fn answers<S: Storage<Pos>>(handle: &S) -> Vec<Vec<(u64, AuditRecord<Pos>)>> {
+    migration_queries()
+        .iter()
+        .map(|q| {
+            let page = handle.audit_query(&q.clone().limit(1000)).unwrap();
+            page.entries.into_iter().map(|e| (e.seq, e.record)).collect()
+        })
+        .collect()
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+
+    fn exec(b: &SqliteBackend) -> impl Fn(&str) + '_ {
+        move |sql: &str| {
+            rusqlite::Connection::open(&b.0)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn audit_filters_run_in_the_database() {
+        let (b, _e, _rng) = history::<SqliteBackend>("sql_filters", 60);
+        filters_run_in_the_database(&b.open(), "", &exec(&b));
+    }
+
+    #[test]
+    fn a_version_1_file_gets_the_query_columns_of_its_records() {
+        let (b, e, _rng) = history::<SqliteBackend>("migrate_v1", 60);
+        drop(e);
+        let before = answers(&b.open());
+        assert!(before.iter().all(|a| !a.is_empty()));
+        // Back to the schema of version 1, with the same rows.
+        exec(&b)(
+            "DROP INDEX shopguard_audit_account; DROP INDEX shopguard_audit_actor;
+             DROP INDEX shopguard_audit_time; DROP INDEX shopguard_batch_time;
+             DROP TABLE shopguard_audit_target; DROP TABLE shopguard_follower;
+             ALTER TABLE shopguard_audit DROP COLUMN account;
+             ALTER TABLE shopguard_audit DROP COLUMN system;
+             ALTER TABLE shopguard_audit DROP COLUMN outcome;
+             ALTER TABLE shopguard_audit DROP COLUMN kinds;
+             ALTER TABLE shopguard_audit DROP COLUMN targets_complete;
+             DELETE FROM shopguard_meta WHERE name = 'pruned_through';
+             UPDATE shopguard_meta SET value = 1 WHERE name = 'schema_version';",
+        );
+        let reopened = b.open();
+        assert_eq!(reopened.schema_version().unwrap(), 2);
+        assert_eq!(answers(&reopened), before);
+        // And it prunes.
+        let retention = Retention::before_unix_ms(now_ms() + 1);
+        let pruned = Storage::<Pos>::prune(&reopened, &retention, &mut io::sink()).unwrap();
+        assert!(pruned.batches > 0 && pruned.audit_records > 0);
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+
+    fn exec(b: &PgBackend) -> impl Fn(&str) + '_ {
+        move |sql: &str| {
+            let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
+            client
+                .batch_execute(&format!("SET search_path TO {}; {sql}", b.schema))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn audit_filters_run_in_the_database() {
+        let (b, _e, _rng) = history::<PgBackend>("sql_filters", 60);
+        filters_run_in_the_database(&b.open(), "", &exec(&b));
+    }
+
+    #[test]
+    fn a_version_1_schema_gets_the_query_columns_of_its_records() {
+        let (b, e, _rng) = history::<PgBackend>("migrate_v1", 60);
+        drop(e);
+        let before = answers(&b.open());
+        assert!(before.iter().all(|a| !a.is_empty()));
+        exec(&b)(
+            "DROP TABLE shopguard_audit_target; DROP TABLE shopguard_follower;
+             DROP INDEX shopguard_batch_time; DROP INDEX shopguard_audit_time;
+             ALTER TABLE shopguard_audit DROP COLUMN account, DROP COLUMN system,
+                 DROP COLUMN outcome, DROP COLUMN kinds, DROP COLUMN targets_complete;
+             DELETE FROM shopguard_meta WHERE name = 'pruned_through';
+             UPDATE shopguard_meta SET value = 1 WHERE name = 'schema_version';",
+        );
+        let reopened = b.open();
+        assert_eq!(reopened.schema_version().unwrap(), 2);
+        assert_eq!(answers(&reopened), before);
+        let retention = Retention::before_unix_ms(now_ms() + 1);
+        let pruned = Storage::<Pos>::prune(&reopened, &retention, &mut io::sink()).unwrap();
+        assert!(pruned.batches > 0 && pruned.audit_records > 0);
+    }
+}
