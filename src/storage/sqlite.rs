@@ -63,6 +63,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX shopguard_audit_target_object ON shopguard_audit_target (kind, id, seq);
      CREATE INDEX shopguard_audit_account ON shopguard_audit (account, seq);
      CREATE INDEX shopguard_audit_actor ON shopguard_audit (account, actor, seq);
+     CREATE INDEX shopguard_audit_incomplete ON shopguard_audit (account, seq)
+         WHERE NOT targets_complete;
+     CREATE INDEX shopguard_audit_account_time ON shopguard_audit (account, at_unix_ms);
      CREATE INDEX shopguard_audit_time ON shopguard_audit (at_unix_ms);
      CREATE INDEX shopguard_batch_time ON shopguard_batch (at_unix_ms);
      CREATE TABLE shopguard_follower (
@@ -629,7 +632,9 @@ where
     fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error> {
         trail::audit_page(query, |below, n| {
             let (conditions, args) =
-                audit_where(query, below, "shopguard_audit_target", |n| format!("?{n}"));
+                audit_where(query, below, "shopguard_audit", "shopguard_audit_target", |n| {
+                    format!("?{n}")
+                });
             let sql = format!(
                 "SELECT a.seq, a.record FROM shopguard_audit a WHERE {conditions}
                  ORDER BY a.seq DESC LIMIT {}",

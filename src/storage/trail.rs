@@ -85,14 +85,15 @@ pub(crate) enum Arg {
 }
 
 /// The conditions of `query` on the audit table aliased `a`, for the rows listed after
-/// `below` (newest first); `targets` is the target table's name and `mark(n)` the dialect's
-/// `n`-th placeholder. The first two parameters are the account and `below`.
+/// `below` (newest first); `audit` and `targets` are the tables' names and `mark(n)` the
+/// dialect's `n`-th placeholder. The first two parameters are the account and `below`.
 ///
 /// The conditions may keep more rows than the query (records with too many targets to index);
 /// every row read is checked with [`AuditQuery::matches`] as well.
 pub(crate) fn audit_where(
     query: &AuditQuery,
     below: i64,
+    audit: &str,
     targets: &str,
     mark: fn(usize) -> String,
 ) -> (String, Vec<Arg>) {
@@ -115,9 +116,12 @@ pub(crate) fn audit_where(
                 "a.system IS NULL AND a.actor = #0",
                 vec![Arg::Int(to_sql(user.get()))],
             ),
-            (None, Some(system)) => {
-                add(&mut sql, "a.system = #0", vec![Arg::Text(system.to_owned())]);
-            }
+            // A system acts as user 0: the actor index narrows to unchecked writes.
+            (None, Some(system)) => add(
+                &mut sql,
+                "a.actor = 0 AND a.system = #0",
+                vec![Arg::Text(system.to_owned())],
+            ),
             // An actor of a kind this release does not know matches nothing.
             (None, None) => add(&mut sql, "1 = 0", Vec::new()),
         },
@@ -142,15 +146,21 @@ pub(crate) fn audit_where(
         add(&mut sql, "a.at_unix_ms < #0", vec![Arg::Int(clamp(before))]);
     }
     if let Some(key) = query.target {
+        // Driven from the target index; the few records with too many targets to index (bulk
+        // loads) come from a partial index, and are checked in memory.
         add(
             &mut sql,
             &format!(
-                "(NOT a.targets_complete OR EXISTS (SELECT 1 FROM {targets} t \
-                 WHERE t.seq = a.seq AND t.kind = #0 AND t.id = #1))"
+                "a.seq IN (SELECT t.seq FROM {targets} t \
+                 WHERE t.kind = #0 AND t.id = #1 AND t.seq < #2 \
+                 UNION ALL SELECT i.seq FROM {audit} i \
+                 WHERE NOT i.targets_complete AND i.account = #3 AND i.seq < #2)"
             ),
             vec![
                 Arg::Small(i16::from(key.kind.code())),
                 Arg::Int(to_sql(key.id)),
+                Arg::Int(below),
+                Arg::Int(to_sql(query.account.get())),
             ],
         );
     }

@@ -54,6 +54,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX shopguard_audit_target_object ON \"{s}\".shopguard_audit_target (kind, id, seq);
      CREATE INDEX shopguard_audit_account ON \"{s}\".shopguard_audit (account, seq);
      CREATE INDEX shopguard_audit_actor ON \"{s}\".shopguard_audit (account, actor, seq);
+     CREATE INDEX shopguard_audit_incomplete ON \"{s}\".shopguard_audit (account, seq)
+         WHERE NOT targets_complete;
+     CREATE INDEX shopguard_audit_account_time ON \"{s}\".shopguard_audit (account, at_unix_ms);
      CREATE INDEX shopguard_audit_time ON \"{s}\".shopguard_audit (at_unix_ms);
      CREATE INDEX shopguard_batch_time ON \"{s}\".shopguard_batch (at_unix_ms);
      CREATE TABLE \"{s}\".shopguard_follower (

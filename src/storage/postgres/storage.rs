@@ -154,6 +154,7 @@ where
             let (conditions, args) = audit_where(
                 query,
                 below,
+                &format!("\"{schema}\".shopguard_audit"),
                 &format!("\"{schema}\".shopguard_audit_target"),
                 |n| format!("${n}"),
             );
