@@ -581,7 +581,10 @@ mod tests {
     #[test]
     fn a_zero_limit_is_refused_and_a_huge_one_is_cut() {
         let q = AuditQuery::new(AccountId::new(1));
-        assert_eq!(q.clone().limit(0).page_limit().unwrap_err().field(), Some("limit"));
+        assert_eq!(
+            q.clone().limit(0).page_limit().unwrap_err().field(),
+            Some("limit")
+        );
         assert_eq!(
             q.limit(usize::MAX).page_limit().unwrap(),
             AuditQuery::MAX_LIMIT

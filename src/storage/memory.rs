@@ -202,7 +202,10 @@ impl<P: Copy + Send + core::fmt::Debug + Serialize> Storage<P> for MemoryStorage
                 s.objects = objects;
             }
         }
-        let at = commit.audit.first().map_or_else(now_unix_ms, |r| r.at_unix_ms);
+        let at = commit
+            .audit
+            .first()
+            .map_or_else(now_unix_ms, |r| r.at_unix_ms);
         s.log.push((
             at,
             Batch {

@@ -206,7 +206,13 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
         P: Copy,
     {
         let records = self.audit_records()?;
-        query.select((1u64..).zip(records.iter()).collect::<Vec<_>>().into_iter().rev())
+        query.select(
+            (1u64..)
+                .zip(records.iter())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev(),
+        )
     }
 
     /// Removes the batches and audit records `retention` names, after writing each to `export`

@@ -157,7 +157,11 @@ pub enum Archived<P> {
 
 /// [`Archived`], borrowed, for writing: the same JSON.
 #[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case", bound(serialize = "P: Serialize"))]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    bound(serialize = "P: Serialize")
+)]
 pub(crate) enum Line<'a, P> {
     Batch {
         revision: u64,

@@ -631,10 +631,13 @@ where
 
     fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error> {
         trail::audit_page(query, |below, n| {
-            let (conditions, args) =
-                audit_where(query, below, "shopguard_audit", "shopguard_audit_target", |n| {
-                    format!("?{n}")
-                });
+            let (conditions, args) = audit_where(
+                query,
+                below,
+                "shopguard_audit",
+                "shopguard_audit_target",
+                |n| format!("?{n}"),
+            );
             let sql = format!(
                 "SELECT a.seq, a.record FROM shopguard_audit a WHERE {conditions}
                  ORDER BY a.seq DESC LIMIT {}",

@@ -217,12 +217,12 @@ fn write_ops(
     Ok(())
 }
 
-/// Inserts the audit rows, in order, and their target rows. The caller holds the lock on the
-/// head row.
+/// Inserts the audit rows, in order, and their target rows, in one statement. The caller
+/// holds the lock on the head row.
 ///
-/// INVARIANT: every audit insert holds the head row's lock, so sequence numbers (taken here,
-/// under it) increase in the order rows become visible: a reader paging by `seq` never misses
-/// a row that commits later with a smaller number.
+/// INVARIANT: every audit insert holds the head row's lock, so sequence numbers (reserved
+/// here, under it, as one range) increase in the order rows become visible: a reader paging by
+/// `seq` never misses a row that commits later with a smaller number.
 pub(super) fn insert_audit(
     tx: &mut Transaction<'_>,
     schema: &str,
@@ -232,19 +232,8 @@ pub(super) fn insert_audit(
     if rows.is_empty() {
         return Ok(());
     }
-    let count = i32::try_from(rows.len())
+    let count = i64::try_from(rows.len())
         .map_err(|_| Error::storage("too many audit records in one batch"))?;
-    let mut seqs: Vec<i64> = tx
-        .query(
-            "SELECT nextval(pg_get_serial_sequence($1, 'seq')) FROM generate_series(1, $2)",
-            &[&format!("\"{schema}\".shopguard_audit"), &count],
-        )
-        .map_err(db)?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()
-        .map_err(db)?;
-    seqs.sort_unstable();
     let at: Vec<i64> = rows.iter().map(|r| r.columns.at).collect();
     let actor: Vec<i64> = rows.iter().map(|r| r.columns.actor).collect();
     let system: Vec<Option<&str>> = rows.iter().map(|r| r.columns.system.as_deref()).collect();
@@ -254,23 +243,56 @@ pub(super) fn insert_audit(
     let kinds: Vec<i16> = rows.iter().map(|r| r.columns.kinds).collect();
     let complete: Vec<bool> = rows.iter().map(|r| r.columns.complete).collect();
     let record: Vec<&str> = rows.iter().map(|r| r.record.as_str()).collect();
+    // The target rows, by the ordinal (from 1) of their record.
+    let (mut target_of, mut target_kind, mut target_id) = (Vec::new(), Vec::new(), Vec::new());
+    for (n, row) in (1i64..).zip(rows) {
+        for (kind, id) in &row.columns.targets {
+            target_of.push(n);
+            target_kind.push(*kind);
+            target_id.push(*id);
+        }
+    }
+    let sequence = format!("\"{schema}\".shopguard_audit");
     tx.execute(
         &format!(
-            "INSERT INTO \"{schema}\".shopguard_audit (seq, at_unix_ms, actor, system, account,
-                 revision, applied, outcome, kinds, targets_complete, record)
-             SELECT q, a, u, sy, ac, $11, ok, o, k, c, r::jsonb
-             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[],
-                         $6::boolean[], $7::smallint[], $8::smallint[], $9::boolean[], $10::text[])
-                 AS t(q, a, u, sy, ac, ok, o, k, c, r)"
+            "WITH r AS MATERIALIZED (
+                 SELECT setval(pg_get_serial_sequence($11, 'seq'),
+                               nextval(pg_get_serial_sequence($11, 'seq')) + $12 - 1)
+                        - $12 + 1 AS first
+             ),
+             audit AS (
+                 INSERT INTO \"{schema}\".shopguard_audit (seq, at_unix_ms, actor, system,
+                     account, revision, applied, outcome, kinds, targets_complete, record)
+                 SELECT r.first + t.n - 1, a, u, sy, ac, $10, ok, o, k, c, rec::jsonb
+                 FROM r, unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[],
+                                $5::boolean[], $6::smallint[], $7::smallint[], $8::boolean[],
+                                $9::text[])
+                     WITH ORDINALITY AS t(a, u, sy, ac, ok, o, k, c, rec, n)
+             )
+             INSERT INTO \"{schema}\".shopguard_audit_target (seq, kind, id)
+             SELECT r.first + t.n - 1, t.kind, t.id
+             FROM r, unnest($13::bigint[], $14::smallint[], $15::bigint[]) AS t(n, kind, id)"
         ),
         &[
-            &seqs, &at, &actor, &system, &account, &applied, &outcome, &kinds, &complete, &record,
+            &at,
+            &actor,
+            &system,
+            &account,
+            &applied,
+            &outcome,
+            &kinds,
+            &complete,
+            &record,
             &revision,
+            &sequence,
+            &count,
+            &target_of,
+            &target_kind,
+            &target_id,
         ],
     )
     .map_err(db)?;
-    let pairs: Vec<(i64, &AuditColumns)> = seqs.iter().copied().zip(rows.iter().map(|r| &r.columns)).collect();
-    insert_targets(tx, schema, &pairs)
+    Ok(())
 }
 
 /// Inserts the target rows of audit rows `(seq, columns)`.

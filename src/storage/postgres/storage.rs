@@ -245,7 +245,11 @@ fn lock_head(tx: &mut Transaction<'_>, schema: &str) -> Result<i64, Error> {
 }
 
 /// The least revision of a follower seen after `stale`.
-fn least_follower(tx: &mut Transaction<'_>, schema: &str, stale: i64) -> Result<Option<i64>, Error> {
+fn least_follower(
+    tx: &mut Transaction<'_>,
+    schema: &str,
+    stale: i64,
+) -> Result<Option<i64>, Error> {
     tx.query_one(
         &format!(
             "SELECT MIN(revision) FROM \"{schema}\".shopguard_follower WHERE seen_unix_ms > $1"
@@ -401,8 +405,7 @@ impl PruneSteps for PgStorage {
                 &[&stale],
             )
             .map_err(db)?;
-            pruned.through_revision =
-                revision_from_sql(meta(&mut tx, &schema, "pruned_through")?)?;
+            pruned.through_revision = revision_from_sql(meta(&mut tx, &schema, "pruned_through")?)?;
             tx.commit().map_err(db)?;
             Ok(pruned)
         })
