@@ -185,7 +185,7 @@ impl AuditQuery {
     }
 
     /// The account queried.
-    pub fn account_id(&self) -> AccountId {
+    pub fn account(&self) -> AccountId {
         self.account
     }
 
