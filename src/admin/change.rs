@@ -203,7 +203,8 @@ impl<P: Copy> Change<P> {
             Change::Unchecked { mutations } => mutations.iter().map(Mutation::key).collect(),
             Change::SetEntityLevelBilling(_)
             | Change::SetSeatLimit { .. }
-            | Change::UploadUsers { .. } => Vec::new(),
+            | Change::UploadUsers { .. }
+            | Change::UploadSources { .. } => Vec::new(),
         }
     }
 }
@@ -237,9 +238,10 @@ impl<P> Change<P> {
             Change::CreateStore(_) | Change::UpdateStore(_) | Change::DeleteStore(_) => {
                 ObjectKind::Store
             }
-            Change::CreateSource(_) | Change::UpdateSource(_) | Change::DeleteSource(_) => {
-                ObjectKind::Source
-            }
+            Change::CreateSource(_)
+            | Change::UpdateSource(_)
+            | Change::DeleteSource(_)
+            | Change::UploadSources { .. } => ObjectKind::Source,
             Change::CreateChannel(_) | Change::UpdateChannel(_) | Change::DeleteChannel(_) => {
                 ObjectKind::Channel
             }
