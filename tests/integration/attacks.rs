@@ -1,4 +1,5 @@
-//! Hostile tenants and hostile files against the audit queries, retention, and the CSV uploads.
+//! Hostile tenants and hostile files against the CSV uploads: what a store- or source-limited
+//! uploader can reach, and what its answers tell it of what it may not see (R18, R20).
 
 use std::sync::Arc;
 
