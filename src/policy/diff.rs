@@ -1122,17 +1122,19 @@ impl<P: Catalog> Planner<'_, P> {
         }
         let owner_now = view.users.iter().find(|u| u.is_owner());
         let owner_wanted = policy.users.iter().find(|u| u.is_owner());
-        match (owner_now, owner_wanted) {
-            (Some(now), Some(want)) if now.id() == want.id() => {}
-            (now, Some(want)) => {
-                self.steps.push(Step::TransferOwnership(
-                    now.map(|u| (*u).clone()),
-                    want.clone(),
-                ));
-            }
-            (Some(now), None) => self.steps.push(Step::ClearOwner((*now).clone())),
-            (None, None) => {}
-        }
+        let ownership = match (owner_now, owner_wanted) {
+            (Some(now), Some(want)) if now.id() == want.id() => None,
+            // A user who may not see the owner says nothing of ownership: every account with
+            // users has one (R11), and whether the file names it is not that user's to learn.
+            (None, _) if self.actor.is_some() => None,
+            (now, Some(want)) => Some(Step::TransferOwnership(
+                now.map(|u| (*u).clone()),
+                want.clone(),
+            )),
+            (Some(now), None) => Some(Step::ClearOwner((*now).clone())),
+            (None, None) => None,
+        };
+        self.steps.extend(ownership);
         self.steps.append(&mut role_deletes);
         self.steps.append(&mut deletes);
         self.steps.append(&mut last);
