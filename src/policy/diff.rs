@@ -291,10 +291,12 @@ impl<P: Copy> DiffEntry<P> {
             },
             // Ownership moves by a transfer of its own.
             Step::CreateUser(x) => Change::CreateUser(x.clone().with_owner(false)),
+            // Disabling comes before (freeing seats, R12) and enabling after: the update keeps
+            // the user disabled if either says so.
             Step::UpdateUser(old, x) => Change::UpdateUser(
                 x.clone()
                     .with_owner(old.is_owner())
-                    .with_enabled(old.is_enabled()),
+                    .with_enabled(old.is_enabled() && x.is_enabled()),
             ),
             Step::EnableUser(x) => Change::EnableUser(x.id()),
             Step::DisableUser(x) => Change::DisableUser(x.id()),

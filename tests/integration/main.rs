@@ -29,6 +29,8 @@ mod manage_props;
 #[cfg(feature = "tokio")]
 mod nonblocking;
 mod places;
+#[cfg(feature = "policy")]
+mod policy;
 mod properties;
 mod reverse;
 mod rules;
