@@ -146,7 +146,7 @@
 //!   server (the `postgres` client).
 //! - `postgres-tls`: `PgStorage::connect_tls` and `storage::PgTls`, TLS with the platform's
 //!   library (`postgres-native-tls`; OpenSSL on Linux).
-//! - `policy`: [`policy`](crate::policy), policy files and policy tests in TOML (the `toml`
+//! - `policy`: `shopguard::policy`, policy files and policy tests in TOML (the `toml`
 //!   crate): an account diffed against and applied to an engine, expected decisions run as
 //!   tests.
 //! - `tokio`: `AsyncEngine`, `async` writes that run on tokio's blocking pool, for hosts on a

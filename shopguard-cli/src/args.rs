@@ -30,8 +30,8 @@ Examples:
 /// the audit trail, and policy files applied, diffed and tested.
 ///
 /// Every command but `test`, `validate` and `permissions` works on a database: `--db
-/// sqlite:PATH` (a SQLite file, created if missing) or `--db postgres://user@host/db` (with
-/// `--schema`). The permission catalog is one of the four ready ones (`--catalog`); a policy
+/// sqlite:PATH` (a SQLite file, created if missing) or `--db postgres://user@host/db` (or
+/// `postgres:host=… dbname=…`, with `--schema`). The permission catalog is one of the four ready ones (`--catalog`); a policy
 /// or test file may name it itself (`catalog = "pos"`). A database holding several accounts
 /// needs `--account ID`. Users, stores, sources, channels and roles are named as people know
 /// them (a username, a store's name, a source's external id), or by id as `#10`.
@@ -40,7 +40,8 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "shopguard", version, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
 pub(crate) struct Cli {
-    /// The database: `sqlite:PATH` or `postgres://user:password@host:port/dbname`.
+    /// The database: `sqlite:PATH`, `postgres://user:password@host:port/dbname`, or
+    /// `postgres:host=… port=… user=… dbname=…`.
     #[arg(long, global = true, env = "SHOPGUARD_DB", value_name = "URL")]
     pub(crate) db: Option<String>,
 

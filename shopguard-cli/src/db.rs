@@ -7,7 +7,8 @@ use crate::Perms;
 use crate::args::Cli;
 use crate::failure::Failure;
 
-/// The engine on the database `--db` names, every record loaded.
+/// The engine on the database `--db` names, every record loaded: `sqlite:PATH`,
+/// `postgres://…` (or `postgresql://…`), or `postgres:host=… port=… user=… dbname=…`.
 pub(crate) fn open<P: Perms>(cli: &Cli) -> Result<Engine<P>, Failure> {
     let Some(url) = cli.db.as_deref() else {
         return Err(Failure::Usage(
@@ -24,8 +25,14 @@ pub(crate) fn open<P: Perms>(cli: &Cli) -> Result<Engine<P>, Failure> {
         let storage = SqliteStorage::open(path).map_err(Failure::of)?;
         return Engine::open(storage).map_err(Failure::of);
     }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let storage = PgStorage::connect(url, &cli.schema).map_err(Failure::input_or_storage)?;
+    // A URL, or libpq's key=value parameters after `postgres:`.
+    let params = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(url)
+    } else {
+        url.strip_prefix("postgres:")
+    };
+    if let Some(params) = params {
+        let storage = PgStorage::connect(params, &cli.schema).map_err(Failure::input_or_storage)?;
         return Engine::open(storage).map_err(Failure::of);
     }
     Err(Failure::Usage(format!(

@@ -73,10 +73,11 @@ impl Failure {
             Failure::Input(e) | Failure::Refused(e) | Failure::Storage(e) => Some(e),
             Failure::Usage(_) | Failure::Io(_) | Failure::Quiet(_) => None,
         };
-        if json && let Some(e) = err {
-            if let Ok(text) = serde_json::to_string_pretty(e) {
-                let _ = writeln!(std::io::stdout(), "{text}");
-            }
+        if json
+            && let Some(e) = err
+            && let Ok(text) = serde_json::to_string_pretty(e)
+        {
+            let _ = writeln!(std::io::stdout(), "{text}");
         }
         let mut stderr = std::io::stderr().lock();
         let _ = match self {

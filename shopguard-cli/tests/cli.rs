@@ -2,6 +2,11 @@
 //! bootstrap (twice: the second time changes nothing), checks and their exit codes, a CSV
 //! import with errors refused whole in a dry run, an export, the audit, a policy applied as an
 //! actor and refused for another, and a policy-test file with one wrong expectation failing.
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -529,4 +534,62 @@ fn every_command_has_help_with_examples() {
         );
         assert!(stdout(&one).contains("Exit codes:") || stdout(&one).contains("Usage:"));
     }
+}
+
+/// The PostgreSQL server `.ci/run` starts (`SHOPGUARD_PG`): missing is a failure, not a skip.
+fn pg_params() -> String {
+    std::env::var("SHOPGUARD_PG").unwrap_or_else(|_| {
+        panic!(
+            "this test needs a PostgreSQL server: set SHOPGUARD_PG to a connection string \
+             (`.ci/postgres` starts one and prints it)"
+        )
+    })
+}
+
+#[test]
+fn a_seed_policy_applied_and_checked_on_postgresql() {
+    let db = format!("postgres:{}", pg_params());
+    let schema = format!("cli_e2e_{}", std::process::id());
+    let shopguard = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shopguard"))
+            .args(args)
+            .env("SHOPGUARD_DB", &db)
+            .env("SHOPGUARD_SCHEMA", &schema)
+            .env("SHOPGUARD_CATALOG", "oms")
+            .env_remove("SHOPGUARD_ACCOUNT")
+            .output()
+            .unwrap()
+    };
+    let policy = examples().join("oms_hierarchy.toml");
+    let policy = policy.to_str().unwrap();
+    code(&shopguard(&["apply", policy, "--bootstrap"]), 0);
+    let again = shopguard(&["apply", policy, "--bootstrap"]);
+    code(&again, 0);
+    assert!(
+        stdout(&again).contains("nothing to change"),
+        "{}",
+        stdout(&again)
+    );
+    let denied = shopguard(&[
+        "check",
+        "--user",
+        "sara",
+        "--permission",
+        "MANAGE_ISPU_ORDERS",
+        "--store",
+        "Lisbon",
+        "--source",
+        "lisbon-store",
+        "--channel",
+        "Web store",
+    ]);
+    code(&denied, 1);
+    assert_eq!(stdout(&denied).trim(), "deny: user has no sources assigned");
+    let seen = json(&shopguard(&["sources", "--as", "luis", "--json"]));
+    assert_eq!(seen[0]["name"], "madrid-store");
+    let test = examples().join("oms_hierarchy.test.toml");
+    code(&shopguard(&["test", test.to_str().unwrap(), "--live"]), 0);
+    let audit = shopguard(&["audit", "--json"]);
+    code(&audit, 0);
+    assert_eq!(stdout(&audit).lines().count(), 1);
 }
