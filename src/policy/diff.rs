@@ -480,33 +480,34 @@ impl<P: Catalog> PolicyDiff<P> {
                 let current = engine.snapshot();
                 let mut next = Index::clone(current.index());
                 let mut pending = crate::engine::index::Pending::default();
-                next.mutate(&self.mutations, &mut pending)
-                    .map_err(|e| self.placed(vec![(e.key(), e)], 0))?;
-                let (found, omitted) = next.settle_all(&pending).into_parts();
-                if found.is_empty() {
-                    Ok(current.revision().saturating_add(1))
-                } else {
-                    Err(self.placed(found, omitted))
+                let found = match next.mutate(&self.mutations, &mut pending) {
+                    Ok(()) => next.settle_all(&pending).into_parts(),
+                    Err(e) => (vec![(e.key(), e)], 0),
+                };
+                match self.placed(found.0, found.1) {
+                    None => Ok(current.revision().saturating_add(1)),
+                    Some(err) => Err(err),
                 }
             }
         }
     }
 
-    /// Errors found validating the mutations, each put on the entry of its object.
-    fn placed(&self, found: Vec<(Option<Key>, Error)>, omitted: usize) -> Error {
-        let mut problems = Vec::with_capacity(found.len());
-        let mut first = None;
-        for (key, err) in found {
-            let entry = key.and_then(|k| self.entries.iter().position(|e| e.key() == k));
-            problems.push(Problem::of(entry, &err));
-            if first.is_none() {
-                first = Some(err);
-            }
-        }
-        match first {
-            Some(err) => err.with_problems(problems, omitted),
-            None => Error::refused(ErrorKind::InvalidInput, "apply the policy", "no problem"),
-        }
+    /// Errors found validating the mutations, each put on the entry of its object; `None` if
+    /// there are none.
+    fn placed(&self, found: Vec<(Option<Key>, Error)>, omitted: usize) -> Option<Error> {
+        let entry_of: HashMap<Key, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, e)| (e.key(), i))
+            .collect();
+        let problems: Vec<Problem> = found
+            .iter()
+            .map(|(key, err)| Problem::of(key.and_then(|k| entry_of.get(&k).copied()), err))
+            .collect();
+        let (_, first) = found.into_iter().next()?;
+        Some(first.with_problems(problems, omitted))
     }
 }
 
@@ -1194,33 +1195,43 @@ fn bootstrap_batch<P: Catalog>(
             touched.insert(from.id().into());
         }
     }
+    let stores: HashMap<u64, &Store> = policy.stores.iter().map(|x| (x.id().get(), x)).collect();
+    let sources: HashMap<u64, &Source> = policy.sources.iter().map(|x| (x.id().get(), x)).collect();
+    let channels: HashMap<u64, &Channel> =
+        policy.channels.iter().map(|x| (x.id().get(), x)).collect();
+    let roles: HashMap<u64, &Role<P>> = policy.roles.iter().map(|x| (x.id().get(), x)).collect();
+    let users: HashMap<u64, &User> = policy.users.iter().map(|x| (x.id().get(), x)).collect();
+    let held: HashMap<u64, &Role<P>> = view
+        .map(|v| v.roles.iter().map(|r| (r.id().get(), *r)).collect())
+        .unwrap_or_default();
     let mut puts = Vec::new();
     let mut removes = Vec::new();
     for key in touched {
         match key.kind {
             ObjectKind::Account => puts.push(Mutation::PutAccount(policy.account.clone())),
-            ObjectKind::Store => match policy.stores.iter().find(|s| s.id().get() == key.id) {
-                Some(s) => puts.push(Mutation::PutStore(s.clone())),
+            ObjectKind::Store => match stores.get(&key.id) {
+                Some(s) => puts.push(Mutation::PutStore((*s).clone())),
                 None => removes.push(Mutation::RemoveStore(StoreId::new(key.id))),
             },
-            ObjectKind::Source => match policy.sources.iter().find(|s| s.id().get() == key.id) {
-                Some(s) => puts.push(Mutation::PutSource(s.clone())),
+            ObjectKind::Source => match sources.get(&key.id) {
+                Some(s) => puts.push(Mutation::PutSource((*s).clone())),
                 None => removes.push(Mutation::RemoveSource(SourceId::new(key.id))),
             },
-            ObjectKind::Channel => match policy.channels.iter().find(|c| c.id().get() == key.id) {
-                Some(c) => puts.push(Mutation::PutChannel(c.clone())),
+            ObjectKind::Channel => match channels.get(&key.id) {
+                Some(c) => puts.push(Mutation::PutChannel((*c).clone())),
                 None => removes.push(Mutation::RemoveChannel(ChannelId::new(key.id))),
             },
-            ObjectKind::Role => match policy.roles.iter().find(|r| r.id().get() == key.id) {
+            ObjectKind::Role => match roles.get(&key.id) {
                 Some(r) => {
-                    let old = view.and_then(|v| v.roles.iter().find(|o| o.id() == r.id()));
-                    let role = old.map_or_else(|| r.clone(), |old| keep_former_names(r, old));
+                    let role = held
+                        .get(&key.id)
+                        .map_or_else(|| (*r).clone(), |old| keep_former_names(r, old));
                     puts.push(Mutation::PutRole(role));
                 }
                 None => removes.push(Mutation::RemoveRole(RoleId::new(key.id))),
             },
-            ObjectKind::User => match policy.users.iter().find(|u| u.id().get() == key.id) {
-                Some(u) => puts.push(Mutation::PutUser(u.clone())),
+            ObjectKind::User => match users.get(&key.id) {
+                Some(u) => puts.push(Mutation::PutUser((*u).clone())),
                 None => removes.push(Mutation::RemoveUser(UserId::new(key.id))),
             },
         }

@@ -17,7 +17,7 @@ use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId}
 use crate::model::mutation::{Key, Mutation};
 use crate::model::permission::Catalog;
 use crate::model::role::{Level, Role, Scope};
-use crate::model::text::same_folded;
+use crate::model::text::folded;
 use crate::model::user::{Grant, User};
 use crate::{Error, ErrorKind, Problem};
 
@@ -510,88 +510,76 @@ impl<'de> Visitor<'de> for PermVisitor {
 // ---------------------------------------------------------------------------------------------
 // Resolution: the file's names to the model's objects.
 
-/// The names a policy file gives its own objects.
+/// The names a policy file gives its own objects, hashed: resolving a file's references
+/// costs one lookup each, whatever the file's size.
 #[derive(Default)]
 struct FileNames {
-    stores: Vec<(StoreId, String)>,
-    sources: Vec<(SourceId, String)>,
-    channels: Vec<(ChannelId, String)>,
-    roles: Vec<(RoleId, String, Vec<String>)>,
+    stores: Table,
+    sources: Table,
+    channels: Table,
+    roles: Table,
 }
 
-fn in_file<I: Copy>(
-    what: &str,
-    r: &Ref,
-    items: impl Iterator<Item = I> + Clone,
-    id_of: impl Fn(I) -> u64,
-    named: impl Fn(I, &str) -> bool,
-) -> Result<I, Miss> {
-    let mut found = match r {
-        Ref::Id(id) => {
-            let id = *id;
-            let mut hits = items.filter(move |i| id_of(*i) == id);
-            return hits
-                .next()
-                .ok_or_else(|| Miss::not_found(format!("the file describes no {what} `#{id}`")));
+/// One kind of object of a file: the ids it describes, and the ids answering to each name (by
+/// the kind's rule: exact, ASCII case ignored, or case folded).
+#[derive(Default)]
+struct Table {
+    ids: std::collections::HashSet<u64>,
+    by_name: HashMap<String, Vec<u64>>,
+}
+
+impl Table {
+    fn add(&mut self, id: u64, names: impl IntoIterator<Item = String>) {
+        self.ids.insert(id);
+        for name in names {
+            let ids = self.by_name.entry(name).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
         }
-        Ref::Name(name) => items.filter(move |i| named(*i, name)),
-    };
-    match (found.next(), found.next()) {
-        (Some(one), None) => Ok(one),
-        (Some(_), Some(_)) => Err(Miss::invalid(format!(
-            "two {what}s of the file answer to `{r}`: name the one meant by id"
-        ))),
-        (None, _) => Err(Miss::not_found(format!(
-            "the file describes no {what} named `{r}`"
-        ))),
+    }
+
+    /// The id `r` names, `key` turning a name into the table's form.
+    fn find(&self, what: &str, r: &Ref, key: impl Fn(&str) -> String) -> Result<u64, Miss> {
+        match r {
+            Ref::Id(id) if self.ids.contains(id) => Ok(*id),
+            Ref::Id(id) => Err(Miss::not_found(format!(
+                "the file describes no {what} `#{id}`"
+            ))),
+            Ref::Name(name) => match self.by_name.get(&key(name)).map(Vec::as_slice) {
+                Some([one]) => Ok(*one),
+                Some([_, _, ..]) => Err(Miss::invalid(format!(
+                    "two {what}s of the file answer to `{name}`: name the one meant by id"
+                ))),
+                _ => Err(Miss::not_found(format!(
+                    "the file describes no {what} named `{name}`"
+                ))),
+            },
+        }
     }
 }
 
 impl Resolve for FileNames {
     fn store(&self, r: &Ref) -> Result<StoreId, Miss> {
-        in_file(
-            "store",
-            r,
-            self.stores.iter(),
-            |(id, _)| id.get(),
-            |(_, n), name| n == name,
-        )
-        .map(|(id, _)| *id)
+        self.stores
+            .find("store", r, str::to_owned)
+            .map(StoreId::new)
     }
 
     fn source(&self, r: &Ref) -> Result<SourceId, Miss> {
-        in_file(
-            "source",
-            r,
-            self.sources.iter(),
-            |(id, _)| id.get(),
-            |(_, n), name| n.eq_ignore_ascii_case(name),
-        )
-        .map(|(id, _)| *id)
+        self.sources
+            .find("source", r, str::to_ascii_lowercase)
+            .map(SourceId::new)
     }
 
     fn channel(&self, r: &Ref) -> Result<ChannelId, Miss> {
-        in_file(
-            "sales channel",
-            r,
-            self.channels.iter(),
-            |(id, _)| id.get(),
-            |(_, n), name| n == name,
-        )
-        .map(|(id, _)| *id)
+        self.channels
+            .find("sales channel", r, str::to_owned)
+            .map(ChannelId::new)
     }
 
     fn role(&self, r: &Ref) -> Result<RoleId, Miss> {
-        in_file(
-            "role",
-            r,
-            self.roles.iter(),
-            |(id, _, _)| id.get(),
-            |(_, n, former), name| {
-                same_folded(n, name) || former.iter().any(|f| same_folded(f, name))
-            },
-        )
-        .map(|(id, _, _)| *id)
+        self.roles.find("role", r, folded).map(RoleId::new)
     }
 }
 
@@ -873,7 +861,7 @@ fn resolve<P: Catalog>(raw: &RawPolicy, lines: &Lines<'_>) -> Result<Policy<P>, 
             "store",
             &mut problems,
         );
-        names.stores.push((StoreId::new(s.id), s.name.clone()));
+        names.stores.add(s.id, [s.name.clone()]);
         stores.push(Store::new(StoreId::new(s.id), account_id, s.name.clone()));
     }
     by_name.clear();
@@ -897,7 +885,7 @@ fn resolve<P: Catalog>(raw: &RawPolicy, lines: &Lines<'_>) -> Result<Policy<P>, 
         );
         names
             .sources
-            .push((SourceId::new(s.id), s.external_id.clone()));
+            .add(s.id, [s.external_id.to_ascii_lowercase()]);
         sources.push(Source::new(
             SourceId::new(s.id),
             account_id,
@@ -923,7 +911,7 @@ fn resolve<P: Catalog>(raw: &RawPolicy, lines: &Lines<'_>) -> Result<Policy<P>, 
             "sales channel",
             &mut problems,
         );
-        names.channels.push((ChannelId::new(c.id), c.name.clone()));
+        names.channels.add(c.id, [c.name.clone()]);
         channels.push(Channel::new(
             ChannelId::new(c.id),
             account_id,
@@ -940,9 +928,8 @@ fn resolve<P: Catalog>(raw: &RawPolicy, lines: &Lines<'_>) -> Result<Policy<P>, 
             "role",
             &mut problems,
         );
-        names
-            .roles
-            .push((RoleId::new(r.id), r.name.clone(), r.former_names.clone()));
+        let all = core::iter::once(&r.name).chain(&r.former_names);
+        names.roles.add(r.id, all.map(|n| folded(n)));
     }
     let mut roles = Vec::with_capacity(raw.roles.len());
     for r in &raw.roles {
@@ -1172,21 +1159,38 @@ fn write<P: Catalog>(policy: &Policy<P>) -> Result<OutPolicy, Error> {
         exact,
         ChannelId::get,
     );
-    // A role is named by its current name where no other role answers to it.
-    let role_name = |id: RoleId| -> Ref {
-        let Some(role) = policy.roles.iter().find(|r| r.id() == id) else {
-            return Ref::Id(id.get());
-        };
-        let answering = policy
-            .roles
-            .iter()
-            .filter(|r| r.answers_to(role.name()))
-            .count();
-        if answering == 1 {
-            Ref::Name(role.name().to_owned())
-        } else {
-            Ref::Id(id.get())
+    // A role is named by its current name where no other role answers to it (by name or
+    // former name, case folded).
+    let mut answering: HashMap<String, usize> = HashMap::new();
+    for r in &policy.roles {
+        let mut names: Vec<String> = core::iter::once(r.name())
+            .chain(r.former_names().iter().map(String::as_str))
+            .map(folded)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for n in names {
+            *answering.entry(n).or_default() += 1;
         }
+    }
+    let role_refs: HashMap<RoleId, Ref> = policy
+        .roles
+        .iter()
+        .map(|r| {
+            let unique = answering.get(&folded(r.name())) == Some(&1);
+            let named = if unique {
+                Ref::Name(r.name().to_owned())
+            } else {
+                Ref::Id(r.id().get())
+            };
+            (r.id(), named)
+        })
+        .collect();
+    let role_name = |id: RoleId| -> Ref {
+        role_refs
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| Ref::Id(id.get()))
     };
     let a = &policy.account;
     let mut roles = Vec::with_capacity(policy.roles.len());
