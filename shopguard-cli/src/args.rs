@@ -42,7 +42,14 @@ Examples:
 pub(crate) struct Cli {
     /// The database: `sqlite:PATH`, `postgres://user:password@host:port/dbname`, or
     /// `postgres:host=… port=… user=… dbname=…`.
-    #[arg(long, global = true, env = "SHOPGUARD_DB", value_name = "URL")]
+    // The URL may hold a password: help never prints the variable's value.
+    #[arg(
+        long,
+        global = true,
+        env = "SHOPGUARD_DB",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) db: Option<String>,
 
     /// The PostgreSQL schema holding shopguard's tables.
