@@ -70,6 +70,7 @@ impl<P: Catalog> Index<P> {
                     )?;
                     touched.insert(x.account());
                     Arc::make_mut(&mut self.stores).insert(x.id(), x.clone());
+                    Arc::make_mut(&mut self.store_accounts).insert(x.id(), x.account());
                 }
                 Mutation::RemoveStore(id) => {
                     if !self.stores.contains_key(id) {
@@ -78,6 +79,7 @@ impl<P: Catalog> Index<P> {
                     let x = Arc::make_mut(&mut self.stores)
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("store", id))?;
+                    Arc::make_mut(&mut self.store_accounts).remove(id);
                     touched.insert(x.account());
                     removed.stores.insert(*id);
                 }
@@ -256,6 +258,9 @@ impl<P: Catalog> Index<P> {
             m.shrink_to_fit();
         }
         if let Some(m) = Arc::get_mut(&mut self.stores) {
+            m.shrink_to_fit();
+        }
+        if let Some(m) = Arc::get_mut(&mut self.store_accounts) {
             m.shrink_to_fit();
         }
         if let Some(m) = Arc::get_mut(&mut self.sources) {
