@@ -17,6 +17,9 @@ use crate::db;
 use crate::failure::{Code, Failure};
 use crate::out::{self, Table};
 
+/// Invitations listed in a table; `--json` lists every one.
+const SHOWN: usize = 20;
+
 /// Files at least this large get a progress bar (on a terminal only).
 const LARGE: u64 = 256 << 10;
 
@@ -171,11 +174,18 @@ pub(crate) fn import<P: Perms>(cli: &Cli, a: &ImportArgs) -> Result<Code, Failur
     out::line(&text)?;
     if !a.dry_run && !report.invitations.is_empty() {
         out::line("send each new user a password link:")?;
+        let total = report.invitations.len();
         let mut table = Table::new(&["USER", "E-MAIL"]);
-        for i in report.invitations {
+        for i in report.invitations.into_iter().take(SHOWN) {
             table.row(vec![i.user, i.email]);
         }
         table.print()?;
+        if total > SHOWN {
+            out::line(&format!(
+                "and {} more (--json lists every one)",
+                total - SHOWN
+            ))?;
+        }
     }
     Ok(Code::Ok)
 }
