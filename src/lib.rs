@@ -138,8 +138,9 @@
 //!
 //! ## Crate features
 //!
-//! - `csv` (default): [`import`], CSV bulk upload and download of users (R18), with the `csv`
-//!   crate. Without it the engine has no parser dependency.
+//! - `csv` (default): [`import`], CSV bulk upload and download of users in the catalog's
+//!   template (R18, [`UserTemplate`]) and bulk upload of sources, with the `csv` crate.
+//!   Without it the engine has no parser dependency.
 //! - `sqlite`: `storage::SqliteStorage`, durable storage in an embedded SQLite file
 //!   (`rusqlite`, SQLite compiled in).
 //! - `postgres`: `storage::PgStorage`, durable storage shared by replicas on a PostgreSQL
@@ -189,7 +190,7 @@ pub use crate::model::account::{Account, Channel, PendingSourcing, Source, Store
 pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 pub use crate::model::mutation::Mutation;
 pub use crate::model::permission::{
-    AdminPermissions, Catalog, PermissionInfo, Reach, permission_names,
+    AdminPermissions, Catalog, PermissionInfo, Reach, UserTemplate, permission_names,
 };
 pub use crate::model::role::{Level, Role, Scope};
 pub use crate::model::user::{Grant, User};

@@ -175,9 +175,11 @@ pub(crate) enum Command {
 
     /// Creates and updates users from a CSV file in the upload template (R18), as an actor.
     #[command(
-        after_help = "The template's columns: Username, E-mail, Enabled, Access all sales channels,
-Access all sources, Timezone, Role, Sources, Action (Create or Update). One bad row and
-nothing is applied; every problem is listed with its line and column.
+        after_help = "The catalog's template: for oms, Username, E-mail, Enabled, Access all sales
+channels, Access all sources, Timezone, Role, Sources, Action; for pos and payments, Username,
+E-mail, Enabled, Timezone, Role, Stores, Action (omnichannel adds Access all sales channels).
+`export` writes the same template. Action is Create or Update. One bad row and nothing is
+applied; every problem is listed with its line and column.
 
 Examples:
   shopguard import staff.csv --as olivia --dry-run

@@ -261,10 +261,10 @@ fn a_seed_policy_applied_checked_imported_exported_audited_and_tested() {
     let bad = s.path("bad.csv");
     std::fs::write(
         &bad,
-        "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n\
-         gina,gina@corner.example,0,0,0,UTC,Cashier,,Create\n\
-         hal,not-an-address,0,0,0,Mars/Olympus,Cashier,,Create\n\
-         ivy,ivy@corner.example,0,0,0,UTC,Wizard,,Create\n",
+        "Username,E-mail,Enabled,Timezone,Role,Stores,Action\n\
+         gina,gina@corner.example,0,UTC,Cashier,North,Create\n\
+         hal,not-an-address,0,Mars/Olympus,Cashier,North,Create\n\
+         ivy,ivy@corner.example,0,UTC,Wizard,North,Create\n",
     )
     .unwrap();
     let dry = run(
@@ -313,8 +313,8 @@ fn a_seed_policy_applied_checked_imported_exported_audited_and_tested() {
     let good = s.path("good.csv");
     std::fs::write(
         &good,
-        "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n\
-         gina,gina@corner.example,0,0,0,UTC,Cashier,,Create\n",
+        "Username,E-mail,Enabled,Timezone,Role,Stores,Action\n\
+         gina,gina@corner.example,0,UTC,Cashier,North,Create\n",
     )
     .unwrap();
     let imported = run(

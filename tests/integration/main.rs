@@ -19,12 +19,15 @@ mod conformance;
 mod crash;
 #[cfg(feature = "csv")]
 mod csv;
+#[cfg(feature = "csv")]
+mod csv_stores;
 mod dry_run;
 mod edges;
 mod fixture;
 mod fuzz_harness;
 mod fuzz_replay;
 mod keys;
+mod leaks;
 mod manage_props;
 #[cfg(feature = "tokio")]
 mod nonblocking;

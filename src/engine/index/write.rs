@@ -37,12 +37,17 @@ impl<P: Catalog> Index<P> {
             touched,
             removed,
             changed_users,
+            changed_sources,
             structural,
         } = pending;
         for m in batch {
             match m {
                 Mutation::PutUser(u) => {
                     changed_users.entry(u.account()).or_default().insert(u.id());
+                }
+                Mutation::PutSource(x) => {
+                    changed_sources.insert(x.id());
+                    *structural = true;
                 }
                 Mutation::RemoveUser(_) => {}
                 _ => *structural = true,
@@ -219,7 +224,11 @@ impl<P: Catalog> Index<P> {
         for account in &pending.touched {
             match members.get(account) {
                 Some(m) => {
-                    self.validate(*account, m, &pending.removed, changed(account), &mut found)
+                    let changed = Changed {
+                        users: changed(account),
+                        sources: &pending.changed_sources,
+                    };
+                    self.validate(*account, m, &pending.removed, &changed, &mut found)
                 }
                 None => self.validate_users(*account, changed(account), &mut found),
             }
@@ -283,7 +292,17 @@ pub(crate) struct Pending {
     pub(super) removed: Removed,
     /// Accounts where only a few users changed are validated for those users alone.
     pub(super) changed_users: HashMap<AccountId, BTreeSet<UserId>, IdHash>,
+    /// Sources written: a clash of external ids is put on the one the batch changed (R20).
+    pub(super) changed_sources: BTreeSet<SourceId>,
     pub(super) structural: bool,
+}
+
+/// What a batch wrote, as validation blames a clash of unique values: on the object the batch
+/// changed, never on one it left alone (which the actor may not see, R20).
+#[derive(Debug)]
+pub(super) struct Changed<'a> {
+    pub(super) users: &'a BTreeSet<UserId>,
+    pub(super) sources: &'a BTreeSet<SourceId>,
 }
 
 #[derive(Debug, Default)]
