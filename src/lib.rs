@@ -203,9 +203,14 @@ struct ReadmeDoctests;
 pub mod audit {
     //! The audit trail (R19): every attempted change, applied or refused, as [`AuditRecord`]s
     //! sent to an [`AuditSink`] and stored with the batch by durable backends.
+    //!
+    //! The trail a durable store keeps is queried with [`AuditQuery`]
+    //! ([`Engine::query_audit`](crate::Engine::query_audit)): one account's records, filtered
+    //! by actor, object, kind, outcome and time, newest first, paged by [`AuditCursor`].
     pub use crate::admin::audit::{
-        AuditActor, AuditRecord, AuditSink, MemoryAudit, Object, Outcome,
+        AuditActor, AuditRecord, AuditSink, MemoryAudit, Object, Outcome, OutcomeKind,
     };
+    pub use crate::admin::audit_query::{AuditCursor, AuditEntry, AuditPage, AuditQuery};
 }
 
 pub mod explain {

@@ -2,7 +2,7 @@
 //! for a revision ([`Engine::at_least`]), and following the storage in the background
 //! ([`Engine::follow`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -10,13 +10,20 @@ use std::time::{Duration, Instant};
 use crate::Error;
 use crate::admin::writer::Writer;
 use crate::engine::index::{Index, Pending};
-use crate::engine::{Engine, Snapshot};
+use crate::engine::{Engine, Snapshot, loaded_index};
 use crate::model::permission::Catalog;
 use crate::storage::LONGEST_WAIT;
 use crate::storage::{Batch, Mutation};
 
 /// The follower waits for changes in slices this long, looking at its stop flag in between.
 const FOLLOW_SLICE: Duration = Duration::from_millis(100);
+
+/// How often a follower refreshes its registration in the store
+/// ([`Storage::register_follower`](crate::storage::Storage::register_follower)).
+const REGISTER_EVERY: Duration = Duration::from_secs(5);
+
+/// Numbers the followers of this process, for their registration names.
+static FOLLOWERS: AtomicU64 = AtomicU64::new(0);
 
 impl<P: Catalog> Engine<P> {
     /// Reads every batch other engines stored since this one's revision and publishes them.
@@ -69,20 +76,47 @@ impl<P: Catalog> Engine<P> {
     /// same catch-up read. Dropping the [`Follower`] stops it: within a tenth of a second while
     /// it waits; a read already under way (a sync waiting for the writer lock or the database)
     /// is finished first. Poll [`Follower::take_error`] to learn of failing reads.
+    ///
+    /// The follower registers in the store under [`Follower::name`], with the revision it has,
+    /// before this returns and again every five seconds, so that
+    /// [`Storage::prune`](crate::storage::Storage::prune) keeps the batches it has yet to read;
+    /// dropping it removes the registration. A follower that fell behind what was pruned
+    /// anyway (stopped for longer than the retention's follower timeout) reloads the whole
+    /// state from the store on its next read.
     pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower {
         let stop = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
         let engine = Arc::clone(self);
+        let name = format!(
+            "follower-{}-{}-{}",
+            std::process::id(),
+            FOLLOWERS.fetch_add(1, Ordering::Relaxed),
+            crate::admin::audit::now_unix_ms()
+        );
+        let register = {
+            let (engine, name, error) = (Arc::clone(self), name.clone(), Arc::clone(&error));
+            move || {
+                if let Err(err) = engine.storage.register_follower(&name, engine.revision()) {
+                    *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+                }
+            }
+        };
+        register();
         let thread = {
-            let (stop, error) = (Arc::clone(&stop), Arc::clone(&error));
+            let (stop, error, name) = (Arc::clone(&stop), Arc::clone(&error), name.clone());
             std::thread::Builder::new()
                 .name("shopguard-follower".to_owned())
                 .spawn(move || {
                     let poll = poll.max(Duration::from_millis(1));
                     let slice = poll.min(FOLLOW_SLICE);
                     let mut synced = Instant::now();
+                    let mut registered = Instant::now();
                     let mut backoff = slice;
                     while !stop.load(Ordering::Acquire) {
+                        if registered.elapsed() >= REGISTER_EVERY {
+                            registered = Instant::now();
+                            register();
+                        }
                         let seen = engine.revision();
                         let outcome =
                             engine
@@ -111,12 +145,15 @@ impl<P: Catalog> Engine<P> {
                             }
                         }
                     }
+                    // Best effort: a registration left behind goes stale and is dropped.
+                    let _ignored = engine.storage.unregister_follower(&name);
                 })
         };
         Follower {
             stop,
             thread: thread.ok(),
             error,
+            name,
         }
     }
 
@@ -128,12 +165,32 @@ impl<P: Catalog> Engine<P> {
         cv.notify_all();
     }
 
-    /// Applies every batch stored after the current revision. Called with the writer lock.
-    pub(crate) fn catch_up(&self, w: &mut Writer) -> Result<Vec<Batch<P>>, Error> {
+    /// Applies every batch stored after the current revision; if some of them were pruned,
+    /// reloads the whole state instead. Called with the writer lock.
+    pub(crate) fn catch_up(&self, w: &mut Writer) -> Result<CaughtUp<P>, Error> {
         let current = self.current.load_full();
-        let missed = self.storage.changes_since(current.revision())?;
+        let missed = match self.storage.changes_since(current.revision()) {
+            Ok(missed) => missed,
+            Err(err) if err.pruned_through().is_some() => {
+                // INVARIANT: a replica behind the pruned batches never applies the later ones
+                // alone: it rebuilds from the stored state.
+                let loaded = self.storage.load()?;
+                let revision = loaded.revision;
+                if revision < current.revision() {
+                    return Err(Error::storage(format!(
+                        "the store is at revision {revision}, behind this engine's {}",
+                        current.revision()
+                    )));
+                }
+                let next = loaded_index(loaded, self.partition.as_ref())?;
+                w.reloaded(revision);
+                self.publish(next);
+                return Ok(CaughtUp::Reloaded);
+            }
+            Err(err) => return Err(err),
+        };
         let Some(end) = missed.last().map(|b| b.revision) else {
-            return Ok(missed);
+            return Ok(CaughtUp::Batches(missed));
         };
         let mut next = Index::clone(&current);
         let mut pending = Pending::default();
@@ -165,7 +222,7 @@ impl<P: Catalog> Engine<P> {
             Some(_) => w.last = w.last.max(end),
         }
         self.publish(next);
-        Ok(missed)
+        Ok(CaughtUp::Batches(missed))
     }
 
     /// After storage could not say whether it stored the batch of `revision`
@@ -178,12 +235,22 @@ impl<P: Catalog> Engine<P> {
         revision: u64,
         mutations: &[Mutation<P>],
     ) -> bool {
-        self.catch_up(w).is_ok_and(|missed| {
-            missed
+        // After a reload the batch cannot be told apart from the state: not known, so not.
+        self.catch_up(w).is_ok_and(|caught| match caught {
+            CaughtUp::Batches(missed) => missed
                 .iter()
-                .any(|b| b.revision == revision && b.mutations == mutations)
+                .any(|b| b.revision == revision && b.mutations == mutations),
+            CaughtUp::Reloaded => false,
         })
     }
+}
+
+/// What a catch-up read brought in.
+pub(crate) enum CaughtUp<P> {
+    /// These batches, applied in order.
+    Batches(Vec<Batch<P>>),
+    /// The whole state, reloaded: some batches after the engine's revision were pruned.
+    Reloaded,
 }
 
 /// The background thread of [`Engine::follow`]. Dropping it stops the thread.
@@ -193,9 +260,17 @@ pub struct Follower {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<Error>>>,
+    name: String,
 }
 
 impl Follower {
+    /// The name the follower is registered under in the store
+    /// ([`Storage::register_follower`](crate::storage::Storage::register_follower)): unique to
+    /// this process and start.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The last error the follower met (storage unreachable, …), taken out; it keeps trying.
     pub fn take_error(&self) -> Option<Error> {
         self.error

@@ -265,6 +265,10 @@ enum Detail {
         "cannot tell what changed since revision {based_on}: only the batches after {oldest} are remembered"
     )]
     TooOld { based_on: u64, oldest: u64 },
+    #[error(
+        "cannot read the batches after revision {after}: those up to revision {through} were pruned"
+    )]
+    Pruned { after: u64, through: u64 },
     #[error("at revision {have}, waited in vain for revision {want}")]
     Behind { have: u64, want: u64 },
     #[error("cannot write on a partitioned replica: write through an engine serving every account")]
@@ -495,6 +499,23 @@ impl Error {
     /// the batches after `oldest` only.
     pub(crate) fn too_old(based_on: u64, oldest: u64) -> Self {
         Self::new(ErrorKind::Conflict, Detail::TooOld { based_on, oldest })
+    }
+
+    /// For a [`Storage`](crate::storage::Storage) backend: the batches after revision `after`
+    /// cannot all be read, since those up to `through` were pruned
+    /// ([`Storage::prune`](crate::storage::Storage::prune)); kind [`ErrorKind::Conflict`]. The
+    /// engine then reloads the whole state.
+    pub fn pruned(after: u64, through: u64) -> Self {
+        Self::new(ErrorKind::Conflict, Detail::Pruned { after, through })
+    }
+
+    /// For an error from [`pruned`](Self::pruned): the revision up to which batches were
+    /// pruned.
+    pub fn pruned_through(&self) -> Option<u64> {
+        match &self.inner.detail {
+            Detail::Pruned { through, .. } => Some(*through),
+            _ => None,
+        }
     }
 
     /// Waiting for revision `want` timed out at `have`.

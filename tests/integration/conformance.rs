@@ -16,6 +16,8 @@ use shopguard::{
     Mutation, OnSource, OnStore, RoleId, Snapshot, Source, SourceId, Store, StoreId, User, UserId,
 };
 
+mod trail;
+
 /// How a test gets at a backend: an empty store per test, and any number of handles on it
 /// (a restart, or another replica).
 pub(crate) trait Backend {
@@ -1291,6 +1293,27 @@ macro_rules! conformance {
             fn inside_tokio() {
                 super::inside_tokio::<$backend>(concat!(stringify!($module), "_tokio"));
             }
+            #[test]
+            fn audit_pages_match_the_reference_while_writing() {
+                super::trail::audit_pages_match_the_reference_while_writing::<$backend>(concat!(
+                    stringify!($module),
+                    "_audit_pages"
+                ));
+            }
+            #[test]
+            fn audit_cursors_are_bound_to_their_query() {
+                super::trail::audit_cursors_are_bound_to_their_query::<$backend>(concat!(
+                    stringify!($module),
+                    "_audit_cursors"
+                ));
+            }
+            #[test]
+            fn pruning_keeps_followers_right() {
+                super::trail::pruning_keeps_followers_right::<$backend>(concat!(
+                    stringify!($module),
+                    "_pruning"
+                ));
+            }
         }
     };
 }
@@ -1310,9 +1333,9 @@ mod sqlite_schema {
     fn a_new_file_gets_the_current_schema_version_and_reopening_keeps_it() {
         let b = SqliteBackend::fresh("schema_version");
         let s = b.open();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         drop(s);
-        assert_eq!(b.open().schema_version().unwrap(), 1);
+        assert_eq!(b.open().schema_version().unwrap(), 2);
     }
 
     #[test]
@@ -1402,7 +1425,7 @@ mod postgres_schema {
     fn a_new_schema_gets_the_current_version_and_a_newer_one_is_refused() {
         let b = PgBackend::fresh("schema_version");
         let s = b.open();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         drop(s);
         let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
         client
@@ -1441,7 +1464,7 @@ mod postgres_schema {
             .batch_execute("DROP SCHEMA IF EXISTS \"user\" CASCADE")
             .unwrap();
         let s = PgStorage::connect(&url, "user").unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         // Nothing listens on port 1.
         let err = PgStorage::connect("host=127.0.0.1 port=1 connect_timeout=2", "s").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
@@ -1598,7 +1621,7 @@ mod postgres_schema {
         for h in handles {
             h.join().unwrap().unwrap();
         }
-        assert_eq!(b.open().schema_version().unwrap(), 1);
+        assert_eq!(b.open().schema_version().unwrap(), 2);
     }
 }
 
