@@ -195,12 +195,16 @@ Examples:
   shopguard export --format policy --bootstrap > corner-shop.toml")]
     Export(ExportArgs),
 
-    /// The audit trail: every attempted change, applied or refused (R19).
+    /// The audit trail: every attempted change, applied or refused, filtered and paged (R19).
     #[command(after_help = "Examples:
   shopguard audit
   shopguard audit --actor olivia --outcome refused
-  shopguard audit --change 'create user' --since 2025-03-01 --until 2025-04-01T12:00:00Z
-  shopguard audit --limit 500 --json > audit.jsonl")]
+  shopguard audit --target user:cara --since 2025-03-01 --until 2025-04-01T12:00:00Z
+  shopguard audit --kind role --limit 100 --json > page1.jsonl
+  shopguard audit --kind role --limit 100 --json --after CURSOR > page2.jsonl
+
+Records are listed newest first, a page at a time; the cursor of the next page is printed on
+standard error.")]
     Audit(AuditArgs),
 
     /// Brings the account to what a policy file says, as an actor or as bootstrap.
@@ -404,6 +408,25 @@ pub(crate) enum OutcomeName {
     Applied,
     /// Refused.
     Refused,
+    /// The store could not say whether it stored the change.
+    Unknown,
+}
+
+/// A kind of object an audit record is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KindName {
+    /// The account's settings.
+    Account,
+    /// Stores.
+    Store,
+    /// Sources.
+    Source,
+    /// Sales channels.
+    Channel,
+    /// Roles.
+    Role,
+    /// Users.
+    User,
 }
 
 #[derive(Debug, Args)]
@@ -411,21 +434,28 @@ pub(crate) struct AuditArgs {
     /// Changes by this user (username or `#id`) or system name.
     #[arg(long)]
     pub(crate) actor: Option<String>,
-    /// Applied or refused changes only.
+    /// Records about this object: `user:cara`, `role:Cashier`, `store:North`, `source:…`,
+    /// `channel:…` (by name, or `#id`).
+    #[arg(long, value_name = "KIND:NAME")]
+    pub(crate) target: Option<String>,
+    /// Records about objects of this kind.
+    #[arg(long, value_enum)]
+    pub(crate) kind: Option<KindName>,
+    /// Applied, refused or unknown changes only.
     #[arg(long, value_enum)]
     pub(crate) outcome: Option<OutcomeName>,
-    /// Changes of this kind (`create user`, `update role`, `unchecked write`, …).
-    #[arg(long)]
-    pub(crate) change: Option<String>,
     /// Records at or after this time (`2025-03-01`, `2025-03-01T09:30:00Z`, or Unix ms).
     #[arg(long)]
     pub(crate) since: Option<String>,
     /// Records before this time (same forms).
     #[arg(long)]
     pub(crate) until: Option<String>,
-    /// The newest this many records of those that match.
+    /// Records a page (at most 1,000).
     #[arg(long, default_value_t = 50)]
     pub(crate) limit: usize,
+    /// The next page: the cursor the previous page printed.
+    #[arg(long, value_name = "CURSOR")]
+    pub(crate) after: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,87 +1,121 @@
-//! `audit`: the audit trail (R19), filtered, newest last; JSON lines with `--json`.
+//! `audit`: the audit trail (R19), filtered and paged by the store (`AuditQuery`), newest
+//! first; JSON lines with `--json`.
 
 use std::io::Write;
 
-use shopguard::audit::{AuditActor, AuditRecord, Object, Outcome};
+use shopguard::audit::{
+    AuditActor, AuditCursor, AuditQuery, AuditRecord, Object, Outcome, OutcomeKind,
+};
 use shopguard::policy::{Names, Ref};
+use shopguard::storage::{Key, ObjectKind};
 use shopguard::{Change, Snapshot};
 
 use crate::Perms;
-use crate::args::{AuditArgs, Cli, OutcomeName};
+use crate::args::{AuditArgs, Cli, KindName, OutcomeName};
 use crate::db;
 use crate::failure::{Code, Failure};
 use crate::out::Table;
 
-/// `audit`: the records matching every filter given, the newest `--limit`, oldest first.
+/// `audit`: one page of the account's records matching every filter given, newest first.
 pub(crate) fn audit<P: Perms>(cli: &Cli, a: &AuditArgs) -> Result<Code, Failure> {
     let engine = db::open::<P>(cli)?;
     let snapshot = engine.snapshot();
-    let account = match cli.account {
-        Some(id) => Some(shopguard::AccountId::new(id)),
-        None => db::account(cli, &snapshot).ok(),
-    };
-    let since = a.since.as_deref().map(parse_time).transpose()?;
-    let until = a.until.as_deref().map(parse_time).transpose()?;
-    // The actor filter: a user of the account by username or `#id`, or a system's name.
-    let actor: Option<AuditActor> = match (&a.actor, account) {
-        (None, _) => None,
-        (Some(text), Some(acc)) => {
-            let r: Ref = text.parse().map_err(Failure::Input)?;
-            match Names::new(&snapshot, acc).user(&r) {
-                Ok(id) => Some(AuditActor::User(id)),
-                Err(_) => Some(AuditActor::System(text.clone())),
-            }
-        }
-        (Some(text), None) => Some(match text.parse::<Ref>() {
-            Ok(Ref::Id(id)) => AuditActor::User(shopguard::UserId::new(id)),
-            _ => AuditActor::System(text.clone()),
-        }),
-    };
-    let records = engine.storage().audit_records().map_err(Failure::of)?;
-    let matching: Vec<&AuditRecord<P>> = records
-        .iter()
-        .filter(|r| account.is_none_or(|acc| r.account == Some(acc)))
-        .filter(|r| actor.as_ref().is_none_or(|want| r.actor == *want))
-        .filter(|r| match a.outcome {
-            None => true,
-            Some(OutcomeName::Applied) => r.outcome.is_applied(),
-            Some(OutcomeName::Refused) => matches!(r.outcome, Outcome::Refused { .. }),
-        })
-        .filter(|r| a.change.as_deref().is_none_or(|c| r.change.name() == c))
-        .filter(|r| since.is_none_or(|t| r.at_unix_ms >= t))
-        .filter(|r| until.is_none_or(|t| r.at_unix_ms < t))
-        .collect();
-    let skip = matching.len().saturating_sub(a.limit);
-    let shown = matching.get(skip..).unwrap_or_default();
+    let account = db::account(cli, &snapshot)?;
+    let names = Names::new(&snapshot, account);
+    let mut query = AuditQuery::new(account).limit(a.limit);
+    if let Some(text) = &a.actor {
+        // A user of the account by username or `#id`, or else a system's name.
+        let r: Ref = text.parse().map_err(Failure::Input)?;
+        query = match names.user(&r) {
+            Ok(id) => query.actor(id),
+            Err(_) => query.actor(AuditActor::System(text.clone())),
+        };
+    }
+    if let Some(text) = &a.target {
+        query = query.target(target(&names, text)?);
+    }
+    if let Some(k) = a.kind {
+        query = query.kind(match k {
+            KindName::Account => ObjectKind::Account,
+            KindName::Store => ObjectKind::Store,
+            KindName::Source => ObjectKind::Source,
+            KindName::Channel => ObjectKind::Channel,
+            KindName::Role => ObjectKind::Role,
+            KindName::User => ObjectKind::User,
+        });
+    }
+    if let Some(o) = a.outcome {
+        query = query.outcome(match o {
+            OutcomeName::Applied => OutcomeKind::Applied,
+            OutcomeName::Refused => OutcomeKind::Refused,
+            OutcomeName::Unknown => OutcomeKind::Unknown,
+        });
+    }
+    if let Some(t) = &a.since {
+        query = query.since_unix_ms(parse_time(t)?);
+    }
+    if let Some(t) = &a.until {
+        query = query.before_unix_ms(parse_time(t)?);
+    }
+    if let Some(c) = &a.after {
+        let cursor: AuditCursor = c.parse().map_err(Failure::Input)?;
+        query = query.after(cursor);
+    }
+    let page = engine
+        .query_audit(&query)
+        .map_err(Failure::input_or_storage)?;
     if cli.json {
         let mut out = std::io::stdout().lock();
-        for r in shown {
-            let line = serde_json::to_string(r).map_err(|e| Failure::Io(e.to_string()))?;
+        for entry in &page.entries {
+            let line = serde_json::to_string(entry).map_err(|e| Failure::Io(e.to_string()))?;
             writeln!(out, "{line}")?;
         }
-        return Ok(Code::Ok);
+    } else {
+        let mut table = Table::new(&["SEQ", "TIME (UTC)", "ACTOR", "CHANGE", "OUTCOME"]);
+        for entry in &page.entries {
+            let r = &entry.record;
+            table.row(vec![
+                entry.seq.to_string(),
+                format_time(r.at_unix_ms),
+                actor_text(&snapshot, &r.actor),
+                change_text(&snapshot, r),
+                match &r.outcome {
+                    Outcome::Applied { revision } => format!("applied (revision {revision})"),
+                    Outcome::Refused { kind, message } => format!("refused ({kind}): {message}"),
+                    Outcome::Unknown { revision } => format!("unknown (revision {revision})"),
+                    _ => "other".to_owned(),
+                },
+            ]);
+        }
+        table.print()?;
     }
-    let mut table = Table::new(&["TIME (UTC)", "ACTOR", "CHANGE", "OUTCOME"]);
-    for r in shown {
-        table.row(vec![
-            format_time(r.at_unix_ms),
-            actor_text(&snapshot, &r.actor),
-            change_text(&snapshot, r),
-            match &r.outcome {
-                Outcome::Applied { revision } => format!("applied (revision {revision})"),
-                Outcome::Refused { kind, message } => format!("refused ({kind}): {message}"),
-                Outcome::Unknown { revision } => format!("unknown (revision {revision})"),
-                _ => "other".to_owned(),
-            },
-        ]);
-    }
-    table.print()?;
-    if skip > 0 {
-        crate::out::note(&format!(
-            "{skip} older records match too: raise --limit to see them"
-        ));
+    if let Some(next) = page.next {
+        crate::out::note(&format!("more records: the next page is --after {next}"));
     }
     Ok(Code::Ok)
+}
+
+/// The object `kind:name` names, in the account.
+fn target<P: Perms>(names: &Names<'_, P>, text: &str) -> Result<Key, Failure> {
+    let Some((kind, name)) = text.split_once(':') else {
+        return Err(Failure::Usage(format!(
+            "`{text}` is not KIND:NAME, such as user:cara or store:North"
+        )));
+    };
+    let r: Ref = name.parse().map_err(Failure::Input)?;
+    Ok(match kind {
+        "user" => names.user(&r).map_err(Failure::Input)?.into(),
+        "role" => names.role(&r).map_err(Failure::Input)?.into(),
+        "store" => names.store(&r).map_err(Failure::Input)?.into(),
+        "source" => names.source(&r).map_err(Failure::Input)?.into(),
+        "channel" => names.channel(&r).map_err(Failure::Input)?.into(),
+        "account" => names.account().into(),
+        other => {
+            return Err(Failure::Usage(format!(
+                "`{other}` is not a kind: use user, role, store, source, channel or account"
+            )));
+        }
+    })
 }
 
 fn actor_text<P: Perms>(snapshot: &Snapshot<P>, actor: &AuditActor) -> String {

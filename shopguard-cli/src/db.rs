@@ -58,8 +58,8 @@ fn redact(url: &str) -> String {
 }
 
 impl Failure {
-    /// A connection error: bad parameters are input, the rest the database's.
-    fn input_or_storage(err: shopguard::Error) -> Self {
+    /// A connection or query error: bad parameters are input, the rest the database's.
+    pub(crate) fn input_or_storage(err: shopguard::Error) -> Self {
         match err.kind() {
             shopguard::ErrorKind::InvalidInput => Failure::Input(err),
             _ => Failure::Storage(err),

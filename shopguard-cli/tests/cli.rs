@@ -361,7 +361,7 @@ fn a_seed_policy_applied_checked_imported_exported_audited_and_tested() {
         stdout(&drift)
     );
 
-    // The audit: the bootstrap, the import, as JSON lines.
+    // The audit, newest first, as JSON lines: the import, then the bootstrap.
     let audit = run(&s, &["audit", "--json"]);
     code(&audit, 0);
     let lines: Vec<serde_json::Value> = stdout(&audit)
@@ -369,11 +369,39 @@ fn a_seed_policy_applied_checked_imported_exported_audited_and_tested() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 2, "{}", stdout(&audit));
-    assert_eq!(lines[0]["actor"], "shopguard apply");
-    assert_eq!(lines[1]["actor"], 100);
-    assert!(lines[1]["change"]["CreateUser"].is_object());
+    assert_eq!(lines[0]["record"]["actor"], 100);
+    assert!(lines[0]["record"]["change"]["CreateUser"].is_object());
+    assert_eq!(lines[1]["record"]["actor"], "shopguard apply");
+    assert!(lines[0]["seq"].as_u64() > lines[1]["seq"].as_u64());
     let by_olivia = run(&s, &["audit", "--actor", "olivia", "--json"]);
     assert_eq!(stdout(&by_olivia).lines().count(), 1);
+    let about_gina = run(&s, &["audit", "--target", "user:gina", "--json"]);
+    assert_eq!(
+        stdout(&about_gina).lines().count(),
+        1,
+        "{}",
+        stdout(&about_gina)
+    );
+    // Paging: one record a page, the cursor of the next on standard error.
+    let first = run(&s, &["audit", "--limit", "1", "--json"]);
+    code(&first, 0);
+    assert_eq!(stdout(&first).lines().count(), 1);
+    let note = stderr(&first);
+    let cursor = note
+        .split("--after ")
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no cursor in {note:?}"));
+    let second = run(&s, &["audit", "--limit", "1", "--json", "--after", cursor]);
+    code(&second, 0);
+    let second: serde_json::Value = serde_json::from_str(stdout(&second).trim()).unwrap();
+    assert_eq!(second["record"]["actor"], "shopguard apply");
+    assert!(!stderr(&run(&s, &["audit", "--limit", "1", "--after", cursor])).contains("--after"));
+    // A cursor of another query is refused as input.
+    code(
+        &run(&s, &["audit", "--actor", "olivia", "--after", cursor]),
+        3,
+    );
 
     // As an actor: the owner applies a change; a cashier is refused, nothing applied (4).
     let changed = s.path("changed.toml");
