@@ -147,6 +147,9 @@
 //!   server (the `postgres` client).
 //! - `postgres-tls`: `PgStorage::connect_tls` and `storage::PgTls`, TLS with the platform's
 //!   library (`postgres-native-tls`; OpenSSL on Linux).
+//! - `policy`: `shopguard::policy`, policy files and policy tests in TOML (the `toml`
+//!   crate): an account diffed against and applied to an engine, expected decisions run as
+//!   tests.
 //! - `tokio`: `AsyncEngine`, `async` writes that run on tokio's blocking pool, for hosts on a
 //!   tokio runtime (the axum integration, `shopguard-axum`, uses it).
 
@@ -160,6 +163,8 @@ mod error;
 #[cfg(feature = "csv")]
 pub mod import;
 mod model;
+#[cfg(feature = "policy")]
+pub mod policy;
 pub mod storage;
 
 /// The numbered rules (R1…R21) the code, tests and messages cite, the order in which deny

@@ -276,6 +276,22 @@ enum Detail {
     /// The problems are the error's facts; [`Error`]'s `Display` lists them.
     #[error("cannot upload")]
     Upload,
+    /// A policy or policy-test file with problems, listed as the error's facts.
+    #[cfg(feature = "policy")]
+    #[error("invalid {what}")]
+    File { what: &'static str },
+    /// A name a file or a command line gave that resolves to nothing, or to two objects.
+    #[cfg(feature = "policy")]
+    #[error("{message}")]
+    Lookup { message: String },
+    /// A file that could not be read.
+    #[cfg(feature = "policy")]
+    #[error("cannot read `{path}`")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// `n problems: first; second; …; and m more`: at most 20 in the message.
@@ -310,6 +326,8 @@ impl Error {
         }
         match &self.inner.detail {
             Detail::Upload => self.inner.facts.problems.first().and_then(Problem::field),
+            #[cfg(feature = "policy")]
+            Detail::File { .. } => self.inner.facts.problems.first().and_then(Problem::field),
             Detail::Invalid { field, .. }
             | Detail::Duplicate { field, .. }
             | Detail::IdTaken { field, .. } => Some(field),
@@ -359,6 +377,35 @@ impl Error {
             .first()
             .map_or(ErrorKind::InvalidInput, Problem::kind);
         Self::new(kind, Detail::Upload).with_problems(problems, omitted)
+    }
+
+    /// A policy or policy-test file (`what`) with problems, each at its line, of its first
+    /// problem's kind.
+    #[cfg(feature = "policy")]
+    pub(crate) fn file(what: &'static str, problems: Vec<Problem>, omitted: usize) -> Self {
+        let kind = problems
+            .first()
+            .map_or(ErrorKind::InvalidInput, Problem::kind);
+        Self::new(kind, Detail::File { what }).with_problems(problems, omitted)
+    }
+
+    /// A name that resolves to nothing (`NotFound`) or to two objects (`InvalidInput`).
+    #[cfg(feature = "policy")]
+    pub(crate) fn lookup(kind: ErrorKind, message: String) -> Self {
+        Self::new(kind, Detail::Lookup { message })
+    }
+
+    /// A file at `path` could not be read (kind [`ErrorKind::InvalidInput`]); the I/O error
+    /// travels as [`source`](std::error::Error::source).
+    #[cfg(feature = "policy")]
+    pub(crate) fn read(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::new(
+            ErrorKind::InvalidInput,
+            Detail::Read {
+                path: path.display().to_string(),
+                source,
+            },
+        )
     }
 
     /// R1: no user has the actor's id.
@@ -711,6 +758,14 @@ impl fmt::Display for Error {
         let facts = &self.inner.facts;
         if let Detail::Upload = self.inner.detail {
             return write!(f, "cannot upload: {}", list(&facts.problems, facts.omitted));
+        }
+        #[cfg(feature = "policy")]
+        if let Detail::File { what } = self.inner.detail {
+            return write!(
+                f,
+                "invalid {what}: {}",
+                list(&facts.problems, facts.omitted)
+            );
         }
         fmt::Display::fmt(&self.inner.detail, f)
     }
