@@ -129,7 +129,9 @@
 //! ## Security notes
 //!
 //! - [`Engine::can`] never panics and never errs: anything it cannot make sense of denies.
-//! - Stored permission masks are decoded strictly: an unknown bit is corruption, never ignored.
+//! - Permissions are stored and audited by their catalog names, and decoded strictly: an
+//!   unknown name, or an unknown bit in a mask an older store holds, is corruption, never
+//!   ignored.
 //! - Paths that skip authorization are named `unchecked_*`.
 //! - Column names given to [`ScopeFor::to_sql`](scope::ScopeFor::to_sql) must be plain identifiers; anything else is
 //!   refused, since they are pasted into SQL text. Ids travel as parameters.

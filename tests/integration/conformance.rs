@@ -218,6 +218,58 @@ fn enabled_users(s: &Snapshot<Pos>) -> usize {
     s.users(SHOP).filter(|u| u.is_enabled()).count()
 }
 
+/// A stored JSON document as releases before permission names wrote it: every permission list
+/// (`"permissions":["SELL",…]`) back to its bit mask (`"permissions":255`). Returns the new
+/// document and how many lists it turned into masks.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn with_masks(body: &str) -> (String, usize) {
+    fn walk(v: &mut serde_json::Value, n: &mut usize) {
+        match v {
+            serde_json::Value::Object(fields) => {
+                for (name, x) in fields.iter_mut() {
+                    if name == "permissions" && x.is_array() {
+                        let p: Pos = serde_json::from_value(x.clone()).unwrap();
+                        *x = serde_json::json!(p.bits());
+                        *n += 1;
+                    } else {
+                        walk(x, n);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|x| walk(x, n)),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let mut n = 0;
+    walk(&mut v, &mut n);
+    (v.to_string(), n)
+}
+
+/// A store whose rows were written with permission masks (`"permissions":255`) opens to the
+/// same state, audit included, and takes new writes, which name their permissions.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn old_masks_still_load<B: Backend>(name: &str, rewrite: impl Fn(&B) -> usize) {
+    let (b, e) = bootstrapped::<B>(name);
+    e.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    let narrower = pos::cashier(CASHIER, SHOP).with_permissions(Pos::SELL | Pos::OPEN_REGISTER);
+    e.apply(OWNER, Change::UpdateRole(narrower)).unwrap();
+    let before = state(&e.snapshot());
+    let audit = format!("{:?}", e.storage().audit_records().unwrap());
+    drop(e);
+    // Every role row, every batch that puts a role, every audit record holding one.
+    assert!(rewrite(&b) >= 3 + 2, "too few permission lists were rewritten");
+    let e = open_engine(&b);
+    assert_eq!(state(&e.snapshot()), before);
+    assert_eq!(format!("{:?}", e.storage().audit_records().unwrap()), audit);
+    // A follower reads the old batches too.
+    assert_eq!(e.storage().changes_since(0).unwrap().len(), 3);
+    e.apply(OWNER, Change::EnableUser(ANA)).unwrap();
+    let after = state(&e.snapshot());
+    drop(e);
+    assert_eq!(state(&open_engine(&b).snapshot()), after);
+}
+
 pub(crate) fn round_trip<B: Backend>(name: &str) {
     let (b, e) = bootstrapped::<B>(name);
     e.apply(
@@ -1373,7 +1425,8 @@ mod sqlite_schema {
         let conn = rusqlite::Connection::open(&b.0).unwrap();
         // A role whose permission mask has bits no catalog flag has.
         conn.execute(
-            "UPDATE shopguard_object SET body = replace(body, '\"permissions\":7', '\"permissions\":1048576')
+            "UPDATE shopguard_object
+             SET body = json_set(body, '$.PutRole.permissions', 1048576)
              WHERE kind = 4 AND id = 3",
             [],
         )
@@ -1391,6 +1444,92 @@ mod sqlite_schema {
         let source = std::error::Error::source(&err).unwrap().to_string();
         assert!(source.contains("cannot decode stored object"), "{source}");
     }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_rows_with_permission_masks_still_load() {
+    old_masks_still_load::<SqliteBackend>("old_masks", |b| {
+        let conn = rusqlite::Connection::open(&b.0).unwrap();
+        let mut n = 0;
+        for (table, column, key) in [
+            ("shopguard_object", "body", "rowid"),
+            ("shopguard_batch", "mutations", "revision"),
+            ("shopguard_audit", "record", "seq"),
+        ] {
+            let rows: Vec<(i64, String)> = conn
+                .prepare(&format!("SELECT {key}, {column} FROM {table}"))
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for (k, body) in rows {
+                let (old, changed) = with_masks(&body);
+                if changed > 0 {
+                    assert!(old.contains("\"permissions\":"), "{old}");
+                    conn.execute(
+                        &format!("UPDATE {table} SET {column} = ?1 WHERE {key} = ?2"),
+                        rusqlite::params![old, k],
+                    )
+                    .unwrap();
+                    n += changed;
+                }
+            }
+        }
+        // The admin role holds every permission of the catalog: its old row reads 255.
+        let admin: String = conn
+            .query_row(
+                "SELECT body FROM shopguard_object WHERE kind = 4 AND id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            admin.contains(&format!("\"permissions\":{}", Pos::all().bits())),
+            "{admin}"
+        );
+        n
+    });
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_rows_with_permission_masks_still_load() {
+    old_masks_still_load::<PgBackend>("old_masks", |b| {
+        let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
+        let mut n = 0;
+        for (table, column, key) in [
+            ("shopguard_object", "body", "ctid"),
+            ("shopguard_batch", "mutations", "ctid"),
+            ("shopguard_audit", "record", "ctid"),
+        ] {
+            let rows = client
+                .query(
+                    &format!("SELECT {key}::text, {column}::text FROM {}.{table}", b.schema),
+                    &[],
+                )
+                .unwrap();
+            for row in rows {
+                let (k, body): (String, String) = (row.get(0), row.get(1));
+                let (old, changed) = with_masks(&body);
+                if changed > 0 {
+                    client
+                        .execute(
+                            &format!(
+                                "UPDATE {}.{table} SET {column} = $1::text::jsonb
+                                 WHERE {key} = $2::text::tid",
+                                b.schema
+                            ),
+                            &[&old, &k],
+                        )
+                        .unwrap();
+                    n += changed;
+                }
+            }
+        }
+        n
+    });
 }
 
 #[cfg(feature = "postgres")]
