@@ -36,7 +36,9 @@ use crate::engine::explain::Explanation;
 use crate::engine::index::Index;
 use crate::engine::index::validate_name;
 use crate::engine::partition::Partition;
-use crate::engine::resource::Resource;
+use crate::admin::listing::{sees_role, sees_user};
+use crate::engine::decision::DenyReason;
+use crate::engine::resource::{OnRole, OnUser, Resource, Subject};
 use crate::engine::reverse::ScopeFor;
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
@@ -244,9 +246,95 @@ impl<P: Catalog> Engine<P> {
         decide(&self.current.load(), user, permission, resource)
     }
 
+    /// [`check`](Self::check), as `user` itself may be told it (R20): a denial about a user or
+    /// a role that `user` may neither see ([`Snapshot::sees_user`], [`Snapshot::sees_role`])
+    /// nor use `permission` on reads [`DenyReason::UnknownTargetUser`] or
+    /// [`DenyReason::UnknownRole`], exactly as for an id of no user or role. An answer sent
+    /// back to the asker (an HTTP status, an error body) must not tell a hidden user from a
+    /// missing one; `check` keeps the exact reason, for the host's logs and admin screens.
+    ///
+    /// ```
+    /// use shopguard::catalog::pos::{self, Pos};
+    /// use shopguard::{Access, Account, AccountId, Decision, DenyReason, Dimension, Engine};
+    /// use shopguard::{Grant, Mutation, OnUser, RoleId, Store, StoreId, User, UserId};
+    ///
+    /// let (shop, north, south) = (AccountId::new(1), StoreId::new(10), StoreId::new(11));
+    /// let engine = Engine::<Pos>::new();
+    /// let staff = |id, name: &str, role, store| {
+    ///     User::new(UserId::new(id), shop, name, &format!("{name}@shop.example"))
+    ///         .with_grant(Grant::new(RoleId::new(role), Access::specific([StoreId::new(store)])))
+    /// };
+    /// engine.unchecked_apply([
+    ///     Mutation::PutAccount(Account::new(shop, "Corner Shop")),
+    ///     Mutation::PutStore(Store::new(north, shop, "North")),
+    ///     Mutation::PutStore(Store::new(south, shop, "South")),
+    ///     Mutation::PutRole(pos::admin(RoleId::new(1), shop)),
+    ///     Mutation::PutRole(pos::cashier(RoleId::new(3), shop)),
+    ///     Mutation::PutUser(User::new(UserId::new(1), shop, "owner", "owner@shop.example")
+    ///         .with_owner(true).with_grant(Grant::new(RoleId::new(1), Access::All))),
+    ///     Mutation::PutUser(staff(2, "ana", 3, 10)),
+    ///     Mutation::PutUser(staff(3, "bo", 3, 11)),
+    /// ])?;
+    /// let (ana, bo, nobody) = (UserId::new(2), UserId::new(3), UserId::new(99));
+    /// // A cashier sees no user: bo reads as no user at all.
+    /// assert_eq!(
+    ///     engine.check(ana, Pos::MANAGE_USERS, &OnUser(shop, bo)),
+    ///     Decision::Deny(DenyReason::PermissionMissing),
+    /// );
+    /// assert_eq!(
+    ///     engine.check_redacted(ana, Pos::MANAGE_USERS, &OnUser(shop, bo)),
+    ///     Decision::Deny(DenyReason::UnknownTargetUser(bo)),
+    /// );
+    /// assert_eq!(
+    ///     engine.check_redacted(ana, Pos::MANAGE_USERS, &OnUser(shop, nobody)),
+    ///     Decision::Deny(DenyReason::UnknownTargetUser(nobody)),
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn check_redacted<U: UserRef, R: Resource + ?Sized>(
+        &self,
+        user: U,
+        permission: P,
+        resource: &R,
+    ) -> Decision {
+        decide_redacted(&self.current.load(), user, permission, resource)
+    }
+
     /// The [`UserKey`] of a user, for faster checks; `None` if there is no such user now.
     pub fn user_key(&self, user: UserId) -> Option<UserKey> {
         self.current.load().users.key(user)
+    }
+
+    /// Who may act now: the [`UserKey`] and account of `user` if it exists and is enabled,
+    /// `None` otherwise, in one lookup. For a request's actor (an extractor): resolve it once,
+    /// then check by key.
+    ///
+    /// ```
+    /// # use shopguard::catalog::pos::{self, Pos};
+    /// # use shopguard::{Access, Account, AccountId, Engine, Grant, Mutation, RoleId, User, UserId};
+    /// # let engine = Engine::<Pos>::new();
+    /// # let shop = AccountId::new(1);
+    /// # engine.unchecked_apply([
+    /// #     Mutation::PutAccount(Account::new(shop, "Corner Shop")),
+    /// #     Mutation::PutRole(pos::admin(RoleId::new(1), shop)),
+    /// #     Mutation::PutUser(User::new(UserId::new(1), shop, "owner", "owner@example.com")
+    /// #         .with_owner(true).with_grant(Grant::new(RoleId::new(1), Access::All))),
+    /// # ])?;
+    /// let (key, account) = engine.active_user(UserId::new(1)).ok_or("no such user")?;
+    /// assert_eq!((key.id(), account), (UserId::new(1), shop));
+    /// assert!(engine.active_user(UserId::new(2)).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn active_user(&self, user: UserId) -> Option<(UserKey, AccountId)> {
+        let index = self.current.load();
+        let position = index.users.position(user)?;
+        let found = index.users.at(position)?;
+        // Positions fit in u32: `insert` refuses more users.
+        let slot = u32::try_from(position).ok()?;
+        found
+            .is_enabled()
+            .then(|| (UserKey::new(user, slot), found.account()))
     }
 
     /// A reader for one thread's many checks: it keeps the snapshot it last used and checks
@@ -427,6 +515,56 @@ fn decide<P: Catalog, U: UserRef, R: Resource + ?Sized>(
     }
 }
 
+/// [`decide`], with a denial about a user or role the asker may not see answered as for no
+/// such user or role (R20).
+fn decide_redacted<P: Catalog, U: UserRef, R: Resource + ?Sized>(
+    index: &Index<P>,
+    user: U,
+    permission: P,
+    resource: &R,
+) -> Decision {
+    let reason = match index.evaluate(user, permission, resource) {
+        Ok(a) => return Decision::Allow(a),
+        Err(r) => r,
+    };
+    Decision::Deny(match reason {
+        // About the asker, or decided before the user or role was looked at: the same for a
+        // hidden one and a missing one.
+        DenyReason::UnknownUser
+        | DenyReason::UserDisabled
+        | DenyReason::NoPermissionAsked
+        | DenyReason::OwnerOnly
+        | DenyReason::WrongAccount
+        | DenyReason::UnknownStore(_)
+        | DenyReason::UnknownSource(_)
+        | DenyReason::UnknownChannel(_)
+        | DenyReason::UnknownRole(_)
+        | DenyReason::UnknownTargetUser(_) => reason,
+        // Found: told only if the asker may see it, or use the permission on it alone.
+        _ => {
+            let Some(asker) = index.users.find(user) else {
+                return Decision::Deny(reason);
+            };
+            let (id, account) = (asker.id(), asker.account());
+            match resource.subject() {
+                Subject::User(t)
+                    if !sees_user(index, id, t)
+                        && index.evaluate(id, permission, &OnUser(account, t)).is_err() =>
+                {
+                    DenyReason::UnknownTargetUser(t)
+                }
+                Subject::Role(r)
+                    if !sees_role(index, id, r)
+                        && index.evaluate(id, permission, &OnRole(account, r)).is_err() =>
+                {
+                    DenyReason::UnknownRole(r)
+                }
+                _ => reason,
+            }
+        }
+    })
+}
+
 fn can_each<P: Catalog, R: Resource>(
     index: &Index<P>,
     user: UserId,
@@ -502,6 +640,17 @@ impl<P: Catalog> Snapshot<P> {
         resource: &R,
     ) -> Decision {
         decide(&self.0, user, permission, resource)
+    }
+
+    /// See [`Engine::check_redacted`].
+    #[inline]
+    pub fn check_redacted<U: UserRef, R: Resource + ?Sized>(
+        &self,
+        user: U,
+        permission: P,
+        resource: &R,
+    ) -> Decision {
+        decide_redacted(&self.0, user, permission, resource)
     }
 
     /// See [`Engine::user_key`].
