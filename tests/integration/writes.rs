@@ -38,7 +38,7 @@ fn r12_enabling_past_the_seat_limit_fails_and_disabled_users_do_not_count() {
     );
     assert_eq!(
         msg,
-        "`account#1` would have 11 enabled users: the plan allows 10"
+        "`Acme` would have 11 enabled users: the plan allows 10"
     );
     // A disabled user is kept and does not count.
     e.unchecked_apply([Mutation::PutUser(user(310, "kept").with_enabled(false))])
