@@ -114,10 +114,32 @@
 //! features, `SqliteStorage` (one host) and `PgStorage` (several replicas). Replicas share a
 //! store: every batch gets an increasing revision, writes are serialized by the store (a change
 //! planned on an old state is planned again, or refused with [`ErrorKind::Conflict`] if another
-//! replica wrote the same objects), [`Engine::follow`] keeps a replica current, and
-//! [`Engine::at_least`] reads one's own writes across replicas. A fleet larger than one
-//! machine's memory is split by account: [`Engine::open_for`] opens a read-only replica that
-//! loads, follows and answers for some accounts only.
+//! replica wrote the same objects), an engine opened on a shared store follows it by itself
+//! (below), and [`Engine::at_least`] reads one's own writes across replicas. A fleet larger
+//! than one machine's memory is split by account: [`Engine::open_for`] opens a read-only
+//! replica that loads, follows and answers for some accounts only.
+//!
+//! ### When a replica can be stale
+//!
+//! [`Engine::open`] on a store that other engines may write — other processes on one SQLite
+//! file, replicas on one PostgreSQL schema ([`Storage::is_shared`](storage::Storage::is_shared))
+//! — **follows** it: a thread of the engine's own reads what the others store and publishes
+//! it, until the engine is dropped. A user disabled by one process is then denied by every
+//! other one's checks, with no call:
+//!
+//! - on SQLite within about a millisecond of the commit (the follower polls the file's head);
+//! - on PostgreSQL as soon as the commit's notification arrives;
+//! - in any case within **one second**: the follower reads the store every second whatever it
+//!   was told, so a lost notification or a dropped connection costs at most that — as long as
+//!   the store can be read and the machine runs the follower's thread.
+//!
+//! Beyond that a replica is stale only while it cannot read the store (the database is down, a
+//! stored batch cannot be applied): it keeps answering from the last state it read, and
+//! [`Engine::follow_error`] says why; the follower keeps trying. Engines opened with
+//! [`Engine::open_unfollowed`], and engines sharing a [`storage::MemoryStorage`] in one
+//! process, are stale until they [`sync`](Engine::sync), [`follow`](Engine::follow) or write
+//! (a write catches up first). The engine that made a write sees it at once; another replica
+//! reads it with [`Engine::at_least`].
 //!
 //! ## Reverse queries
 //!

@@ -59,7 +59,7 @@ impl<P: Catalog> Engine<P> {
     ) -> Result<Applied, Error> {
         // INVARIANT: a partitioned replica never writes: its index lacks the other accounts
         // that rules such as unique ids and usernames reach. Not audited: no rule refused it.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
         let refuse = |err: Error| {
@@ -69,7 +69,7 @@ impl<P: Catalog> Engine<P> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let current = self.current.load_full();
+            let current = self.core.current.load_full();
             let staged = w.next_revision(current.revision()).and_then(|revision| {
                 let staged = write.stage(&current, revision)?;
                 let written: HashSet<Key> = staged.mutations.iter().map(Mutation::key).collect();
@@ -102,10 +102,10 @@ impl<P: Catalog> Engine<P> {
                 audit: &staged.records,
             };
             // INVARIANT: storage accepts the batch before readers can see it.
-            match self.storage.commit(&commit) {
+            match self.core.storage.commit(&commit) {
                 Ok(()) => {
                     w.remember(revision, &staged.mutations);
-                    self.publish(staged.next);
+                    self.core.publish(staged.next);
                     return Ok(Applied {
                         revision,
                         events: staged.events,
@@ -117,13 +117,13 @@ impl<P: Catalog> Engine<P> {
                     if !staged.records.is_empty() {
                         write.retried(&err);
                     }
-                    match self.catch_up(w) {
+                    match self.core.catch_up(w) {
                         Ok(missed) => prior.extend(written_by(&missed)),
                         Err(err) => return refuse(err),
                     }
                 }
                 Err(err) if err.kind() == ErrorKind::OutcomeUnknown => {
-                    if self.stored_anyway(w, revision, &staged.mutations) {
+                    if self.core.stored_anyway(w, revision, &staged.mutations) {
                         return Ok(Applied {
                             revision,
                             events: staged.events,

@@ -183,10 +183,10 @@ impl<P: Catalog> Engine<P> {
     /// `OutcomeUnknown`.
     pub fn dry_run(&self, actor: UserId, changes: &[Change<P>]) -> Result<Applied, Error> {
         // A partitioned replica cannot check the rules that reach past its accounts.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
-        let current = self.current.load_full();
+        let current = self.core.current.load_full();
         let revision = current.revision().saturating_add(1);
         let staged = plan::stage(
             &current,
@@ -224,19 +224,19 @@ impl<P: Catalog> Engine<P> {
         based_on: Option<u64>,
         write: &dyn Write<P>,
     ) -> Result<Applied, Error> {
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
-        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut w = self.core.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // A form filled on a replica that is ahead of this one: read up to it first.
         if let Some(revision) = based_on
-            && revision > self.current.load().revision()
+            && revision > self.core.current.load().revision()
         {
             let caught_up = self
-                .catch_up(&mut w)
-                .map(|_| self.current.load().revision());
+                .core.catch_up(&mut w)
+                .map(|_| self.core.current.load().revision());
             if caught_up.as_ref().map_or(true, |have| *have < revision) {
-                let have = self.current.load().revision();
+                let have = self.core.current.load().revision();
                 let err = caught_up
                     .err()
                     .unwrap_or_else(|| Error::behind(have, revision));
@@ -246,7 +246,7 @@ impl<P: Catalog> Engine<P> {
         }
         // What was written after the base: remembered batches now, and whatever other engines
         // store while this write waits for its turn.
-        let prior = match w.since(based_on.unwrap_or_else(|| self.current.load().revision())) {
+        let prior = match w.since(based_on.unwrap_or_else(|| self.core.current.load().revision())) {
             Ok(prior) => prior,
             Err(err) => {
                 write.refused(&err);
@@ -267,12 +267,12 @@ impl<P: Catalog> Engine<P> {
         err: &Error,
     ) {
         // A partitioned replica writes nothing to the storage it shares, refusals included.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return;
         }
         let records = plan::refused_records(at, actor, account, changes, err);
         let _ignored = self.audit.record(&records);
-        let _ignored = self.storage.record_refused(&records);
+        let _ignored = self.core.storage.record_refused(&records);
     }
 }
 
@@ -304,13 +304,13 @@ impl<P: Catalog> Write<P> for ActorWrite<'_, P> {
     }
 
     fn refused(&self, err: &Error) {
-        let account = self.account(&self.engine.current.load());
+        let account = self.account(&self.engine.core.current.load());
         self.engine
             .audit_refused(self.at, self.actor, account, self.changes, err);
     }
 
     fn retried(&self, err: &Error) {
-        let account = self.account(&self.engine.current.load());
+        let account = self.account(&self.engine.core.current.load());
         let refused = plan::refused_records(self.at, self.actor, account, self.changes, err);
         let _ignored = self.engine.audit.record(&refused);
     }

@@ -3,14 +3,14 @@
 //! ([`Engine::follow`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::admin::writer::Writer;
 use crate::engine::index::{Index, Pending};
-use crate::engine::{Engine, Snapshot};
+use crate::engine::{Core, Engine, Snapshot};
 use crate::model::permission::Catalog;
 use crate::storage::LONGEST_WAIT;
 use crate::storage::{Batch, Mutation};
@@ -18,10 +18,15 @@ use crate::storage::{Batch, Mutation};
 /// The follower waits for changes in slices this long, looking at its stop flag in between.
 const FOLLOW_SLICE: Duration = Duration::from_millis(100);
 
+/// How often a follower reads the store whatever the store reports: the bound on how far
+/// behind a missed notification leaves an engine that follows by itself ([`Engine::open`]).
+pub(crate) const FOLLOW_POLL: Duration = Duration::from_secs(1);
+
 impl<P: Catalog> Engine<P> {
     /// Reads every batch other engines stored since this one's revision and publishes them.
-    /// Returns the revision now shown. A follower ([`follow`](Self::follow)) calls this
-    /// whenever the storage reports a change; call it directly to catch up at once.
+    /// Returns the revision now shown. A follower ([`follow`](Self::follow), or the one an
+    /// engine on a shared store runs by itself) calls this whenever the storage reports a
+    /// change; call it directly to catch up at once.
     ///
     /// # Errors
     ///
@@ -29,9 +34,7 @@ impl<P: Catalog> Engine<P> {
     /// other kind if a stored batch breaks a rule here (engines sharing a store must use the
     /// same catalog). The engine is then unchanged.
     pub fn sync(&self) -> Result<u64, Error> {
-        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.catch_up(&mut w)?;
-        Ok(self.current.load().revision())
+        self.core.sync()
     }
 
     /// A snapshot at revision `revision` or later: read your own writes across replicas, as
@@ -43,7 +46,7 @@ impl<P: Catalog> Engine<P> {
     /// [`ErrorKind::Behind`](crate::ErrorKind::Behind) if the revision has not arrived in time.
     pub fn at_least(&self, revision: u64, timeout: Duration) -> Result<Snapshot<P>, Error> {
         let deadline = Instant::now() + timeout.min(LONGEST_WAIT);
-        let (lock, cv) = &self.published;
+        let (lock, cv) = &self.core.published;
         let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             let snapshot = self.snapshot();
@@ -69,55 +72,28 @@ impl<P: Catalog> Engine<P> {
     /// same catch-up read. Dropping the [`Follower`] stops it: within a tenth of a second while
     /// it waits; a read already under way (a sync waiting for the writer lock or the database)
     /// is finished first. Poll [`Follower::take_error`] to learn of failing reads.
+    ///
+    /// An engine opened with [`open`](Self::open) on a store other engines may write already
+    /// follows it, every second at least ([`is_following`](Self::is_following)): call this
+    /// for engines sharing a [`MemoryStorage`](crate::storage::MemoryStorage) in one process,
+    /// for one opened with [`open_unfollowed`](Self::open_unfollowed), or for another poll
+    /// interval.
     pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower {
-        let stop = Arc::new(AtomicBool::new(false));
-        let error = Arc::new(Mutex::new(None));
-        let engine = Arc::clone(self);
-        let thread = {
-            let (stop, error) = (Arc::clone(&stop), Arc::clone(&error));
-            std::thread::Builder::new()
-                .name("shopguard-follower".to_owned())
-                .spawn(move || {
-                    let poll = poll.max(Duration::from_millis(1));
-                    let slice = poll.min(FOLLOW_SLICE);
-                    let mut synced = Instant::now();
-                    let mut backoff = slice;
-                    while !stop.load(Ordering::Acquire) {
-                        let seen = engine.revision();
-                        let outcome =
-                            engine
-                                .storage
-                                .wait_for_change(seen, slice)
-                                .and_then(|woke| {
-                                    // A reported change, or the poll interval is up: read.
-                                    if woke || synced.elapsed() >= poll {
-                                        synced = Instant::now();
-                                        engine.sync().map(|_| ())
-                                    } else {
-                                        Ok(())
-                                    }
-                                });
-                        match outcome {
-                            Ok(()) => backoff = slice,
-                            Err(err) => {
-                                *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
-                                // Failing again and again: wait longer each time, up to `poll`,
-                                // in slices, so that a drop still stops the thread promptly.
-                                let until = Instant::now() + backoff;
-                                while Instant::now() < until && !stop.load(Ordering::Acquire) {
-                                    std::thread::sleep(slice);
-                                }
-                                backoff = (backoff * 2).min(poll);
-                            }
-                        }
-                    }
-                })
-        };
-        Follower {
-            stop,
-            thread: thread.ok(),
-            error,
-        }
+        Follower::start(&self.core, poll, true)
+    }
+}
+
+impl<P: Catalog> Core<P> {
+    /// See [`Engine::sync`].
+    pub(crate) fn sync(&self) -> Result<u64, Error> {
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.catch_up(&mut w)?;
+        Ok(self.revision())
+    }
+
+    /// The revision of the published state.
+    pub(crate) fn revision(&self) -> u64 {
+        self.current.load().revision()
     }
 
     /// Publishes `next` to readers and wakes [`at_least`](Self::at_least) waiters.
@@ -193,9 +169,38 @@ pub struct Follower {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<Error>>>,
+    /// Whether dropping it waits for the thread to end. An engine's own follower does not: the
+    /// thread holds the engine's state only weakly, and ends at its next look at the flag.
+    join: bool,
 }
 
 impl Follower {
+    /// Starts a follower of `core`. With `keep`, the thread keeps `core` alive and dropping
+    /// the `Follower` waits for it; without, it ends once `core` is dropped, and dropping the
+    /// `Follower` only tells it to stop (an engine's own follower: dropping an engine never
+    /// waits for its thread).
+    pub(crate) fn start<P: Catalog>(core: &Arc<Core<P>>, poll: Duration, keep: bool) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let error = Arc::new(Mutex::new(None));
+        let weak = Arc::downgrade(core);
+        let strong = keep.then(|| Arc::clone(core));
+        let thread = {
+            let (stop, error) = (Arc::clone(&stop), Arc::clone(&error));
+            std::thread::Builder::new()
+                .name("shopguard-follower".to_owned())
+                .spawn(move || {
+                    let _keep = strong;
+                    follow_loop(&weak, poll, &stop, &error);
+                })
+        };
+        Follower {
+            stop,
+            thread: thread.ok(),
+            error,
+            join: keep,
+        }
+    }
+
     /// The last error the follower met (storage unreachable, …), taken out; it keeps trying.
     pub fn take_error(&self) -> Option<Error> {
         self.error
@@ -213,8 +218,57 @@ impl Follower {
 impl Drop for Follower {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.thread.take()
+            && self.join
+        {
             let _ignored = thread.join();
+        }
+    }
+}
+
+/// A follower's work until `stop` is set or the engine's state is dropped: wait for the
+/// storage to report a change, in slices, and read it; read every `poll` in any case.
+fn follow_loop<P: Catalog>(
+    core: &Weak<Core<P>>,
+    poll: Duration,
+    stop: &AtomicBool,
+    error: &Mutex<Option<Error>>,
+) {
+    let poll = poll.max(Duration::from_millis(1));
+    let slice = poll.min(FOLLOW_SLICE);
+    let mut synced = Instant::now();
+    let mut backoff = slice;
+    while !stop.load(Ordering::Acquire) {
+        // Held for one wait and read at most: a dropped engine's state goes with its last one.
+        let Some(core) = core.upgrade() else {
+            return;
+        };
+        let seen = core.revision();
+        let outcome = core
+            .storage
+            .wait_for_change(seen, slice)
+            .and_then(|woke| {
+                // A reported change, or the poll interval is up: read.
+                if woke || synced.elapsed() >= poll {
+                    synced = Instant::now();
+                    core.sync().map(|_| ())
+                } else {
+                    Ok(())
+                }
+            });
+        drop(core);
+        match outcome {
+            Ok(()) => backoff = slice,
+            Err(err) => {
+                *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+                // Failing again and again: wait longer each time, up to `poll`, in slices, so
+                // that a drop still stops the thread promptly.
+                let until = Instant::now() + backoff;
+                while Instant::now() < until && !stop.load(Ordering::Acquire) {
+                    std::thread::sleep(slice);
+                }
+                backoff = (backoff * 2).min(poll);
+            }
         }
     }
 }

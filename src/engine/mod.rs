@@ -19,6 +19,7 @@ pub(crate) mod users;
 pub use key::{UserKey, UserRef};
 pub use reader::{Reader, SharedReader};
 
+use crate::admin::replica::{FOLLOW_POLL, Follower};
 use crate::admin::writer::{RECENT_BATCHES, Writer};
 
 use std::borrow::Cow;
@@ -55,12 +56,23 @@ use crate::storage::{Mutation, Storage, Volatile};
 /// See the [crate documentation](crate) for a first example.
 #[derive(Debug)]
 pub struct Engine<P: Catalog> {
+    /// The state and the storage, shared with the engine's follower thread.
+    pub(crate) core: Arc<Core<P>>,
+    pub(crate) audit: Arc<dyn AuditSink<P>>,
+    /// The follower an engine on a store that others write starts by itself
+    /// ([`Storage::is_shared`]); it stops when the engine is dropped.
+    following: Option<Follower>,
+}
+
+/// What an engine's follower shares with it: the published state, the storage, and the writer
+/// lock that orders catch-up reads with writes.
+#[derive(Debug)]
+pub(crate) struct Core<P: Catalog> {
     pub(crate) current: ArcSwap<Index<P>>,
     /// Any backend: the engine's type does not name it, so a host picks one at run time.
     pub(crate) storage: Box<dyn Storage<P>>,
     /// Held by the one writer at a time.
     pub(crate) writer: Mutex<Writer>,
-    pub(crate) audit: Arc<dyn AuditSink<P>>,
     /// Signalled (under its mutex) after every publish, for [`Engine::at_least`].
     pub(crate) published: (Mutex<()>, Condvar),
     /// The accounts a partitioned replica serves ([`Engine::open_for`]); `None`: every account.
@@ -71,12 +83,15 @@ impl<P: Catalog> Engine<P> {
     /// An empty engine on the in-memory default ([`Volatile`]).
     pub fn new() -> Self {
         Engine {
-            current: ArcSwap::from_pointee(Index::empty()),
-            storage: Box::new(Volatile),
-            writer: Mutex::new(Writer::new(0)),
+            core: Arc::new(Core {
+                current: ArcSwap::from_pointee(Index::empty()),
+                storage: Box::new(Volatile),
+                writer: Mutex::new(Writer::new(0)),
+                published: (Mutex::new(()), Condvar::new()),
+                partition: None,
+            }),
             audit: Arc::new(MemoryAudit::new()),
-            published: (Mutex::new(()), Condvar::new()),
-            partition: None,
+            following: None,
         }
     }
 }
@@ -90,12 +105,34 @@ impl<P: Catalog> Default for Engine<P> {
 impl<P: Catalog> Engine<P> {
     /// Opens an engine on `storage`, loading every record it holds.
     ///
+    /// On a store that other engines may write — another process on the same SQLite file,
+    /// other replicas on the same PostgreSQL schema ([`Storage::is_shared`]) — the engine
+    /// **follows** it: a thread of its own reads what the others store and publishes it, as
+    /// [`follow`](Self::follow) does, until the engine is dropped. Without it, a user disabled
+    /// by another process would still be allowed here until this engine's own next write. See
+    /// [the crate documentation](crate#when-a-replica-can-be-stale) for how far behind a
+    /// following engine can be, and [`follow_error`](Self::follow_error) for a follower that
+    /// cannot read the store. [`open_unfollowed`](Self::open_unfollowed) opens one that reads
+    /// the store only when asked ([`sync`](Self::sync)) or when it writes.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if loading fails; any other kind if the
     /// stored records break a rule (then the store is corrupt or was written by hand).
     pub fn open(storage: impl Storage<P> + 'static) -> Result<Self, Error> {
-        Self::open_with(Box::new(storage), None)
+        Self::open_with(Box::new(storage), None, true)
+    }
+
+    /// Opens an engine on `storage` that does not follow it, whatever the store: it reads what
+    /// others stored only in [`sync`](Self::sync), [`follow`](Self::follow) or before its own
+    /// writes. For tools and tests that decide when an engine catches up; a service on a shared
+    /// store wants [`open`](Self::open).
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn open_unfollowed(storage: impl Storage<P> + 'static) -> Result<Self, Error> {
+        Self::open_with(Box::new(storage), None, false)
     }
 
     /// Opens a **partitioned replica** on `storage`: an engine that loads, follows
@@ -156,6 +193,8 @@ impl<P: Catalog> Engine<P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
+    /// A partitioned replica follows a shared store as [`open`](Self::open) says.
+    ///
     /// # Errors
     ///
     /// As [`open`](Self::open).
@@ -163,12 +202,13 @@ impl<P: Catalog> Engine<P> {
         storage: impl Storage<P> + 'static,
         accounts: impl IntoIterator<Item = AccountId>,
     ) -> Result<Self, Error> {
-        Self::open_with(Box::new(storage), Some(Partition::new(accounts)))
+        Self::open_with(Box::new(storage), Some(Partition::new(accounts)), true)
     }
 
     fn open_with(
         storage: Box<dyn Storage<P>>,
         partition: Option<Partition>,
+        follow: bool,
     ) -> Result<Self, Error> {
         let loaded = storage.load()?;
         let (records, writer) = match &partition {
@@ -188,26 +228,46 @@ impl<P: Catalog> Engine<P> {
         drop(records);
         index.revision = loaded.revision;
         index.shrink();
-        Ok(Engine {
+        let follow = follow && storage.is_shared();
+        let core = Arc::new(Core {
             current: ArcSwap::from_pointee(index),
             storage,
             writer: Mutex::new(writer),
-            audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
             partition,
+        });
+        let following = follow.then(|| Follower::start(&core, FOLLOW_POLL, false));
+        Ok(Engine {
+            core,
+            audit: Arc::new(MemoryAudit::new()),
+            following,
         })
+    }
+
+    /// Whether this engine follows its store by itself ([`open`](Self::open) on a shared
+    /// store), and its follower thread is running.
+    pub fn is_following(&self) -> bool {
+        self.following.as_ref().is_some_and(Follower::is_running)
+    }
+
+    /// The last error the engine's own follower met reading the store (unreachable, a batch
+    /// that breaks a rule), taken out; `None` if there was none since the last call, or the
+    /// engine does not follow. The follower keeps trying; meanwhile the engine answers from
+    /// the last state it read (see [the crate documentation](crate#when-a-replica-can-be-stale)).
+    pub fn follow_error(&self) -> Option<Error> {
+        self.following.as_ref().and_then(Follower::take_error)
     }
 
     /// Whether this engine answers for `account`: always on an engine opened with
     /// [`open`](Self::open) or [`new`](Self::new); on a partitioned replica
     /// ([`open_for`](Self::open_for)), whether `account` was among those it was opened for.
     pub fn serves(&self, account: AccountId) -> bool {
-        self.partition.as_ref().is_none_or(|p| p.serves(account))
+        self.core.partition.as_ref().is_none_or(|p| p.serves(account))
     }
 
     /// Whether this engine is a partitioned replica ([`open_for`](Self::open_for)).
     pub fn is_partitioned(&self) -> bool {
-        self.partition.is_some()
+        self.core.partition.is_some()
     }
 
     /// Sends audit records (R19) to `sink` instead of the default in-memory log.
@@ -232,7 +292,7 @@ impl<P: Catalog> Engine<P> {
         permission: P,
         resource: &R,
     ) -> bool {
-        self.current.load().allows(user, permission, resource)
+        self.core.current.load().allows(user, permission, resource)
     }
 
     /// Like [`can`](Self::can), with the reason: which grant allowed, or why not.
@@ -243,7 +303,7 @@ impl<P: Catalog> Engine<P> {
         permission: P,
         resource: &R,
     ) -> Decision {
-        decide(&self.current.load(), user, permission, resource)
+        decide(&self.core.current.load(), user, permission, resource)
     }
 
     /// [`check`](Self::check), as `user` itself may be told it (R20): a denial about a user or
@@ -298,12 +358,12 @@ impl<P: Catalog> Engine<P> {
         permission: P,
         resource: &R,
     ) -> Decision {
-        decide_redacted(&self.current.load(), user, permission, resource)
+        decide_redacted(&self.core.current.load(), user, permission, resource)
     }
 
     /// The [`UserKey`] of a user, for faster checks; `None` if there is no such user now.
     pub fn user_key(&self, user: UserId) -> Option<UserKey> {
-        self.current.load().users.key(user)
+        self.core.current.load().users.key(user)
     }
 
     /// Who may act now: the [`UserKey`] and account of `user` if it exists and is enabled,
@@ -327,7 +387,7 @@ impl<P: Catalog> Engine<P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn active_user(&self, user: UserId) -> Option<(UserKey, AccountId)> {
-        let index = self.current.load();
+        let index = self.core.current.load();
         let position = index.users.position(user)?;
         let found = index.users.at(position)?;
         // Positions fit in u32: `insert` refuses more users.
@@ -341,7 +401,7 @@ impl<P: Catalog> Engine<P> {
     /// it against the engine's with one atomic read, instead of loading it on every check.
     /// See [`Reader`].
     pub fn reader(&self) -> Reader<'_, P> {
-        Reader::new(&self.current)
+        Reader::new(&self.core.current)
     }
 
     /// The current snapshot, for many checks or reads against one consistent state: every
@@ -350,18 +410,18 @@ impl<P: Catalog> Engine<P> {
     /// [`Snapshot::can_many`], listings and searches — is asked of a snapshot, so that
     /// several answers agree with one another.
     pub fn snapshot(&self) -> Snapshot<P> {
-        Snapshot(self.current.load_full())
+        Snapshot(self.core.current.load_full())
     }
 
     /// The revision of the last accepted batch.
     pub fn revision(&self) -> u64 {
-        self.current.load().revision
+        self.core.current.load().revision
     }
 
     /// The storage backend. To reach a backend's own methods later, open the engine on an
     /// `Arc` of it and keep a clone (`Arc<S>` is a [`Storage`] too).
     pub fn storage(&self) -> &dyn Storage<P> {
-        &*self.storage
+        &*self.core.storage
     }
 
     /// Applies a batch of record-level writes **without authorizing anyone**: for bootstrap,
@@ -431,7 +491,7 @@ impl<P: Catalog> Engine<P> {
             batch: &batch,
             at: now_unix_ms(),
         };
-        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut w = self.core.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // What other engines store while this batch waits is checked against it.
         let applied = self.commit_write(&mut w, Vec::new(), &write)?;
         Ok(applied.revision())
@@ -472,7 +532,7 @@ impl<P: Catalog> Bootstrap<'_, P> {
     }
 
     fn refusal(&self, err: &Error) -> Vec<AuditRecord<P>> {
-        vec![self.record(&self.engine.current.load(), Outcome::refused(err))]
+        vec![self.record(&self.engine.core.current.load(), Outcome::refused(err))]
     }
 }
 
@@ -494,7 +554,7 @@ impl<P: Catalog> Write<P> for Bootstrap<'_, P> {
         // Nothing was applied, so a failure to record the refusal loses nothing.
         let records = self.refusal(err);
         let _ignored = self.engine.audit.record(&records);
-        let _ignored = self.engine.storage.record_refused(&records);
+        let _ignored = self.engine.core.storage.record_refused(&records);
     }
 
     fn retried(&self, err: &Error) {

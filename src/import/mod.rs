@@ -176,7 +176,7 @@ impl<P: Catalog> Engine<P> {
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
         // A partitioned replica takes no writes, and records no refusals in shared storage.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
         let snapshot = self.snapshot();
@@ -223,7 +223,7 @@ impl<P: Catalog> Engine<P> {
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
         // A partitioned replica cannot check the rules that reach past its accounts.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
         let snapshot = self.snapshot();

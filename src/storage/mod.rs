@@ -164,6 +164,19 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be read.
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error>;
 
+    /// Whether engines other than the one opened on this handle may write the store: other
+    /// processes on the same file or database, or other handles on it. An engine opened on a
+    /// shared store with [`Engine::open`](crate::Engine::open) follows it by itself, so that
+    /// what the others write (a user disabled) is seen here without waiting for a write of
+    /// this engine's own. A backend that other processes can write **must** return `true`.
+    ///
+    /// The default is `false`: [`Volatile`] and [`MemoryStorage`] live in one process, where
+    /// engines sharing one call [`Engine::follow`](crate::Engine::follow) or
+    /// [`Engine::sync`](crate::Engine::sync).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// Blocks until a batch after `after` may have been stored (by any engine sharing this
     /// backend), or `timeout` passes. Returns `true` if woken by a possible change (a new
     /// revision, or a reconnect after which notifications may have been missed): the caller
@@ -200,6 +213,10 @@ impl<P, S: Storage<P> + ?Sized> Storage<P> for std::sync::Arc<S> {
 
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
         (**self).audit_records()
+    }
+
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {

@@ -56,8 +56,9 @@ const POLL: Duration = Duration::from_millis(1);
 ///
 /// Several handles may open the same file (in one process or several): SQLite serializes their
 /// commits, and a batch planned on an old revision is refused as the [`Storage`] contract
-/// says. A [follower](crate::Engine::follow) on a SQLite file polls the head every millisecond,
-/// on a connection of its own.
+/// says. An engine opened on a file with [`Engine::open`](crate::Engine::open) follows it by
+/// itself ([`Storage::is_shared`]): its follower polls the head every millisecond, on a
+/// connection of its own, so what another process stores is seen within about a millisecond.
 ///
 /// # Blocking
 ///
@@ -390,6 +391,11 @@ where
             out.push(decode(&body, "audit record")?);
         }
         Ok(out)
+    }
+
+    /// Always: other processes and handles may open the same file.
+    fn is_shared(&self) -> bool {
+        true
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {

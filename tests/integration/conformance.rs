@@ -194,8 +194,10 @@ fn state(s: &Snapshot<Pos>) -> String {
     out
 }
 
+/// An engine that reads what others stored only when a test says so (or when it writes), so
+/// that the tests of races between replicas decide who is behind.
 fn open_engine<B: Backend>(b: &B) -> Engine<Pos> {
-    Engine::open(b.open()).unwrap()
+    Engine::open_unfollowed(b.open()).unwrap()
 }
 
 fn bootstrapped<B: Backend>(name: &str) -> (B, Engine<Pos>) {
@@ -209,7 +211,7 @@ fn bootstrapped<B: Backend>(name: &str) -> (B, Engine<Pos>) {
 fn bootstrapped_with_handle<B: Backend>(name: &str) -> (B, Engine<Pos>, Arc<B::S>) {
     let b = B::fresh(name);
     let handle = Arc::new(b.open());
-    let e = Engine::open(Arc::clone(&handle)).unwrap();
+    let e = Engine::open_unfollowed(Arc::clone(&handle)).unwrap();
     e.unchecked_apply(world()).unwrap();
     (b, e, handle)
 }
@@ -703,6 +705,62 @@ pub(crate) fn followers_poll_when_notifications_are_lost<B: Backend>(name: &str)
     drop(follower);
 }
 
+/// An engine opened on a store that other engines may write (SQLite, PostgreSQL) follows it by
+/// itself: a cashier disabled through another engine is denied here within the documented
+/// bound (a second, the poll interval; usually milliseconds), with no call to `sync`. A memory
+/// store lives in one process: engines sharing one follow only when asked. An engine opened
+/// unfollowed stays behind until it syncs.
+pub(crate) fn shared_stores_are_followed_by_default<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let handle = b.open();
+    let shared = handle.is_shared();
+    let other = Engine::<Pos>::open(handle).unwrap();
+    let fixed = Engine::<Pos>::open_unfollowed(b.open()).unwrap();
+    assert_eq!(other.is_following(), shared);
+    assert!(!fixed.is_following());
+    let till = OnStore(SHOP, NORTH);
+    assert!(other.can(ANA, Pos::SELL, &till));
+    let applied = a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    let stored = std::time::Instant::now();
+    if shared {
+        // Polled, as a request handler would ask: no call that reads the store.
+        while other.can(ANA, Pos::SELL, &till) {
+            assert!(
+                stored.elapsed() < Duration::from_secs(10),
+                "the disable was never seen"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        let took = stored.elapsed();
+        // The documented second, with room for a busy machine.
+        assert!(took < Duration::from_secs(3), "seen after {took:?}");
+        assert_eq!(other.revision(), applied.revision());
+        assert!(other.follow_error().is_none());
+    } else {
+        thread::sleep(Duration::from_millis(50));
+        assert!(other.can(ANA, Pos::SELL, &till));
+        other.sync().unwrap();
+        assert!(!other.can(ANA, Pos::SELL, &till));
+    }
+    // Unfollowed: behind until it syncs.
+    assert!(fixed.can(ANA, Pos::SELL, &till));
+    let err = fixed
+        .at_least(applied.revision(), Duration::from_millis(100))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Behind);
+    assert_eq!(fixed.sync().unwrap(), applied.revision());
+    assert!(!fixed.can(ANA, Pos::SELL, &till));
+    // A following engine keeps following through later batches, and stops when dropped.
+    let applied = a.apply(OWNER, Change::EnableUser(ANA)).unwrap();
+    if shared {
+        let seen = other
+            .at_least(applied.revision(), Duration::from_secs(10))
+            .unwrap();
+        assert!(seen.can(ANA, Pos::SELL, &till));
+    }
+    drop(other);
+}
+
 pub(crate) fn lagging_replica_writes<B: Backend>(name: &str) {
     let (b, a) = bootstrapped::<B>(name);
     let lagging = open_engine(&b);
@@ -765,7 +823,7 @@ pub(crate) fn forms_survive_a_restart<B: Backend>(name: &str) {
 pub(crate) fn followers_and_revisions<B: Backend>(name: &str) {
     let (b, a) = bootstrapped::<B>(name);
     let hooks = Arc::new(b.open());
-    let other = Arc::new(Engine::<Pos>::open(Arc::clone(&hooks)).unwrap());
+    let other = Arc::new(Engine::<Pos>::open_unfollowed(Arc::clone(&hooks)).unwrap());
     // Without a follower the other replica stays behind, and says so.
     let applied = a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
     let err = other
@@ -1278,6 +1336,13 @@ macro_rules! conformance {
             #[test]
             fn concurrent_writers() {
                 super::concurrent_writers::<$backend>(concat!(stringify!($module), "_concurrent"));
+            }
+            #[test]
+            fn shared_stores_are_followed_by_default() {
+                super::shared_stores_are_followed_by_default::<$backend>(concat!(
+                    stringify!($module),
+                    "_followed"
+                ));
             }
             #[test]
             fn conflicting_edits() {

@@ -22,6 +22,8 @@ mod csv;
 mod dry_run;
 mod edges;
 mod fixture;
+#[cfg(feature = "sqlite")]
+mod following;
 mod fuzz_harness;
 mod fuzz_replay;
 mod keys;

@@ -124,6 +124,11 @@ where
         bodies.iter().map(|b| decode(b, "audit record")).collect()
     }
 
+    /// Always: replicas share the schema.
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
         Ok(self.shared.wait_for_change(after, timeout))
     }
