@@ -205,7 +205,7 @@ pub use crate::engine::{Engine, Reader, SharedReader, Snapshot, UserKey, UserRef
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, PendingSourcing, Source, Store};
-pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+pub use crate::model::ids::{AccountId, ChannelId, ObjectId, RoleId, SourceId, StoreId, UserId};
 pub use crate::model::mutation::Mutation;
 pub use crate::model::permission::{
     AdminPermissions, Catalog, PermissionInfo, Reach, permission_names,

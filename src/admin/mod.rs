@@ -1,6 +1,7 @@
 //! The write side: every change authorized by an actor (R6–R12, R14–R17, R19, R20).
 
 pub(crate) mod actor;
+pub(crate) mod allocate;
 pub(crate) mod audit;
 pub(crate) mod authorize;
 pub(crate) mod change;

@@ -77,6 +77,9 @@ pub(crate) struct Core<P: Catalog> {
     pub(crate) published: (Mutex<()>, Condvar),
     /// The accounts a partitioned replica serves ([`Engine::open_for`]); `None`: every account.
     pub(crate) partition: Option<Partition>,
+    /// Per object kind, the id after the last one this engine allocated
+    /// ([`Engine::next_id`]).
+    pub(crate) allocated: Mutex<[u64; 6]>,
 }
 
 impl<P: Catalog> Engine<P> {
@@ -89,6 +92,7 @@ impl<P: Catalog> Engine<P> {
                 writer: Mutex::new(Writer::new(0)),
                 published: (Mutex::new(()), Condvar::new()),
                 partition: None,
+                allocated: Mutex::new([0; 6]),
             }),
             audit: Arc::new(MemoryAudit::new()),
             following: None,
@@ -235,6 +239,7 @@ impl<P: Catalog> Engine<P> {
             writer: Mutex::new(writer),
             published: (Mutex::new(()), Condvar::new()),
             partition,
+            allocated: Mutex::new([0; 6]),
         });
         let following = follow.then(|| Follower::start(&core, FOLLOW_POLL, false));
         Ok(Engine {

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 
 use crate::Error;
 use crate::admin::audit::AuditRecord;
-use crate::storage::{Batch, Commit, Key, Loaded, Mutation, Storage};
+use crate::storage::{Batch, Commit, Key, Loaded, Mutation, ObjectKind, Storage};
 
 /// The default: nothing is kept outside the engine's own memory, and nothing survives the
 /// process. For services that rebuild their policy from their own database on start.
@@ -76,6 +76,9 @@ struct Records<P> {
     audit: Vec<AuditRecord<P>>,
     /// Fault injection: the next commit fails after this many mutations.
     fail_after: Option<usize>,
+    /// Per object kind, the next id to allocate: above every id stored and every id handed
+    /// out ([`Storage::allocate_ids`]).
+    next_ids: [u64; 6],
 }
 
 impl<P> MemoryStorage<P> {
@@ -88,6 +91,7 @@ impl<P> MemoryStorage<P> {
                 log: Vec::new(),
                 audit: Vec::new(),
                 fail_after: None,
+                next_ids: [1; 6],
             }),
             changed: Condvar::new(),
         }
@@ -162,6 +166,12 @@ impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
                 s.objects = objects;
             }
         }
+        for m in commit.mutations.iter().filter(|m| !m.is_remove()) {
+            let key = m.key();
+            if let Some(next) = s.next_ids.get_mut(usize::from(key.kind.code())) {
+                *next = (*next).max(key.id.saturating_add(1));
+            }
+        }
         s.log.push(Batch {
             revision: commit.revision,
             mutations: commit.mutations.to_vec(),
@@ -186,6 +196,20 @@ impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
 
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
         Ok(self.lock().audit.clone())
+    }
+
+    /// Under the store's lock: engines sharing it in one process never get the same id.
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        let mut s = self.lock();
+        let next = s
+            .next_ids
+            .get_mut(usize::from(kind.code()))
+            .ok_or_else(|| Error::storage(format!("no sequence for {kind} ids")))?;
+        let first = (*next).max(at_least);
+        *next = first
+            .checked_add(count)
+            .ok_or_else(|| Error::storage(format!("the {kind} ids are used up")))?;
+        Ok(first)
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {

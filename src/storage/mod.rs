@@ -177,6 +177,33 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Reserves `count` new ids of `kind` ([`Engine::next_id`](crate::Engine::next_id)) and
+    /// returns the first: the ids `first .. first + count` are handed to the caller alone.
+    /// `at_least` is the engine's floor (above every id of that kind it holds or has handed
+    /// out); `count` is at least 1.
+    ///
+    /// An implementation **must** return ids that are at least `at_least`, above every id of
+    /// `kind` the store holds, and never handed out before by this store, by any engine or
+    /// process sharing it, even after a restart: two calls, from anywhere, never get the same
+    /// id. The default returns `at_least` for a store that is not [shared](Self::is_shared)
+    /// (its one engine's floor is then enough) and refuses otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the ids could not be reserved
+    /// (the backend cannot be written, the ids of `kind` are used up, or the backend is shared
+    /// and allocates none).
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        let _ = (kind, count);
+        if self.is_shared() {
+            Err(Error::storage(
+                "this storage backend is shared and does not allocate ids",
+            ))
+        } else {
+            Ok(at_least)
+        }
+    }
+
     /// Blocks until a batch after `after` may have been stored (by any engine sharing this
     /// backend), or `timeout` passes. Returns `true` if woken by a possible change (a new
     /// revision, or a reconnect after which notifications may have been missed): the caller
@@ -217,6 +244,10 @@ impl<P, S: Storage<P> + ?Sized> Storage<P> for std::sync::Arc<S> {
 
     fn is_shared(&self) -> bool {
         (**self).is_shared()
+    }
+
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        (**self).allocate_ids(kind, count, at_least)
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {

@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use crate::Error;
 use crate::admin::audit::AuditRecord;
 use crate::storage::record::{
-    SCHEMA_VERSION, decode, encode, pending_migrations, revision_from_sql, to_sql,
+    SCHEMA_VERSION, decode, encode, id_block, pending_migrations, revision_from_sql, to_sql,
 };
-use crate::storage::{Batch, Commit, Loaded, Mutation, Storage};
+use crate::storage::{Batch, Commit, Loaded, Mutation, ObjectKind, Storage};
 
 /// Every migration, in order: entry `n` brings the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -40,6 +40,11 @@ const MIGRATIONS: &[&str] = &[
          record TEXT NOT NULL
      );
      INSERT INTO shopguard_meta (name, value) VALUES ('head', 0);",
+    // Version 2: the id sequences (`Engine::next_id`), one row per object kind.
+    "CREATE TABLE shopguard_sequence (
+         kind INTEGER PRIMARY KEY,
+         next INTEGER NOT NULL
+     );",
 ];
 
 /// How often [`Storage::wait_for_change`] looks for a batch another connection stored.
@@ -396,6 +401,40 @@ where
     /// Always: other processes and handles may open the same file.
     fn is_shared(&self) -> bool {
         true
+    }
+
+    /// One immediate transaction: it holds the file's write lock, so allocations from every
+    /// process on the file are serialized.
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let code = kind.code();
+        let next: Option<i64> = tx
+            .query_row(
+                "SELECT next FROM shopguard_sequence WHERE kind = ?1",
+                [code],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let highest: Option<i64> = tx
+            .query_row(
+                "SELECT max(id) FROM shopguard_object WHERE kind = ?1",
+                [code],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        let (first, next) = id_block(next, highest, at_least, count, kind)?;
+        tx.execute(
+            "INSERT INTO shopguard_sequence (kind, next) VALUES (?1, ?2)
+             ON CONFLICT (kind) DO UPDATE SET next = excluded.next",
+            params![code, next],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(first)
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {

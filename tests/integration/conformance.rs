@@ -761,6 +761,74 @@ pub(crate) fn shared_stores_are_followed_by_default<B: Backend>(name: &str) {
     drop(other);
 }
 
+/// `Engine::next_id` across engines and processes sharing a store: ids start above every id
+/// stored (the host's own included, even one written by an engine this one has not heard
+/// from), racing engines — each on its own handle, as separate processes would be — never get
+/// the same id, kinds count apart, and a restart continues above everything handed out.
+pub(crate) fn allocated_ids_never_collide<B: Backend>(name: &str)
+where
+    B::S: Send + Sync,
+{
+    let (b, a) = bootstrapped::<B>(name);
+    let first: UserId = a.next_id().unwrap();
+    assert!(first > ANA, "{first:?}");
+    // A host's own id, stored by an engine `a` has not heard from.
+    let other = open_engine(&b);
+    let own = UserId::new(500);
+    other
+        .apply(
+            OWNER,
+            Change::CreateUser(cashier(own, "own", NORTH).with_enabled(false)),
+        )
+        .unwrap();
+    let next: UserId = a.next_id().unwrap();
+    assert!(next > own, "{next:?}");
+    // Racing engines, one thread each, single ids and blocks mixed.
+    let engines: Vec<Engine<Pos>> = (0..4).map(|_| open_engine(&b)).collect();
+    let mut ids: Vec<u64> = thread::scope(|scope| {
+        let runs: Vec<_> = engines
+            .iter()
+            .map(|e| {
+                scope.spawn(move || {
+                    let mut got = Vec::new();
+                    for k in 0..40 {
+                        if k % 5 == 0 {
+                            let block: Vec<UserId> = e.next_ids(3).unwrap();
+                            assert!(block.windows(2).all(|w| w[1].get() == w[0].get() + 1));
+                            got.extend(block.iter().map(|u| u.get()));
+                        } else {
+                            got.push(e.next_id::<UserId>().unwrap().get());
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    let handed = ids.len();
+    assert_eq!(handed, 4 * (32 + 8 * 3));
+    ids.extend([first.get(), next.get()]);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), handed + 2, "two allocations got the same id");
+    assert!(ids.iter().all(|&id| id > ANA.get()));
+    // Kinds are counted apart: the first role id is above the stored roles only.
+    let role: RoleId = a.next_id().unwrap();
+    assert!(role > CASHIER && role.get() < 100, "{role:?}");
+    // An allocated id is an ordinary id.
+    let bo: UserId = a.next_id().unwrap();
+    a.apply(OWNER, Change::CreateUser(cashier(bo, "bo", NORTH).with_enabled(false)))
+        .unwrap();
+    // A restart continues above everything handed out, removed objects included.
+    a.apply(OWNER, Change::DeleteUser(bo)).unwrap();
+    let top = ids.last().copied().unwrap().max(bo.get());
+    drop((a, other, engines));
+    let again = open_engine(&b);
+    let after: UserId = again.next_id().unwrap();
+    assert!(after.get() > top, "{after:?} after {top}");
+}
+
 pub(crate) fn lagging_replica_writes<B: Backend>(name: &str) {
     let (b, a) = bootstrapped::<B>(name);
     let lagging = open_engine(&b);
@@ -1345,6 +1413,13 @@ macro_rules! conformance {
                 ));
             }
             #[test]
+            fn allocated_ids_never_collide() {
+                super::allocated_ids_never_collide::<$backend>(concat!(
+                    stringify!($module),
+                    "_ids"
+                ));
+            }
+            #[test]
             fn conflicting_edits() {
                 super::conflicting_edits::<$backend>(concat!(stringify!($module), "_conflict"));
             }
@@ -1427,9 +1502,31 @@ mod sqlite_schema {
     fn a_new_file_gets_the_current_schema_version_and_reopening_keeps_it() {
         let b = SqliteBackend::fresh("schema_version");
         let s = b.open();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         drop(s);
-        assert_eq!(b.open().schema_version().unwrap(), 1);
+        assert_eq!(b.open().schema_version().unwrap(), 2);
+    }
+
+    /// A file of schema version 1 (before id sequences) is migrated on open, keeps its
+    /// records, and allocates above them.
+    #[test]
+    fn a_file_of_version_1_is_migrated_and_allocates_above_its_records() {
+        let b = SqliteBackend::fresh("schema_v1");
+        let e = open_engine(&b);
+        e.unchecked_apply(world()).unwrap();
+        let before = state(&e.snapshot());
+        drop(e);
+        let conn = rusqlite::Connection::open(&b.0).unwrap();
+        conn.execute_batch(
+            "DROP TABLE shopguard_sequence;
+             UPDATE shopguard_meta SET value = 1 WHERE name = 'schema_version';",
+        )
+        .unwrap();
+        let e = open_engine(&b);
+        assert_eq!(state(&e.snapshot()), before);
+        let id: UserId = e.next_id().unwrap();
+        assert_eq!(id, UserId::new(ANA.get() + 1));
+        assert_eq!(b.open().schema_version().unwrap(), 2);
     }
 
     #[test]
@@ -1606,7 +1703,7 @@ mod postgres_schema {
     fn a_new_schema_gets_the_current_version_and_a_newer_one_is_refused() {
         let b = PgBackend::fresh("schema_version");
         let s = b.open();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         drop(s);
         let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
         client
@@ -1619,6 +1716,30 @@ mod postgres_schema {
         assert_eq!(err.kind(), ErrorKind::Storage);
         let source = std::error::Error::source(&err).unwrap().to_string();
         assert!(source.contains("schema version 99"), "{source}");
+    }
+
+    /// A schema of version 1 (before id sequences) is migrated on connect, keeps its records,
+    /// and allocates above them.
+    #[test]
+    fn a_schema_of_version_1_is_migrated_and_allocates_above_its_records() {
+        let b = PgBackend::fresh("schema_v1");
+        let e = open_engine(&b);
+        e.unchecked_apply(world()).unwrap();
+        let before = state(&e.snapshot());
+        drop(e);
+        let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "DROP TABLE {s}.shopguard_sequence;
+                 UPDATE {s}.shopguard_meta SET value = 1 WHERE name = 'schema_version';",
+                s = b.schema
+            ))
+            .unwrap();
+        let e = open_engine(&b);
+        assert_eq!(state(&e.snapshot()), before);
+        let id: UserId = e.next_id().unwrap();
+        assert_eq!(id, UserId::new(ANA.get() + 1));
+        assert_eq!(b.open().schema_version().unwrap(), 2);
     }
 
     #[test]
@@ -1645,7 +1766,7 @@ mod postgres_schema {
             .batch_execute("DROP SCHEMA IF EXISTS \"user\" CASCADE")
             .unwrap();
         let s = PgStorage::connect(&url, "user").unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         // Nothing listens on port 1.
         let err = PgStorage::connect("host=127.0.0.1 port=1 connect_timeout=2", "s").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
@@ -1802,7 +1923,7 @@ mod postgres_schema {
         for h in handles {
             h.join().unwrap().unwrap();
         }
-        assert_eq!(b.open().schema_version().unwrap(), 1);
+        assert_eq!(b.open().schema_version().unwrap(), 2);
     }
 }
 

@@ -41,6 +41,12 @@ impl<P: Catalog> Index<P> {
             structural,
         } = pending;
         for m in batch {
+            if !m.is_remove() {
+                let key = m.key();
+                if let Some(top) = self.highest.get_mut(usize::from(key.kind.code())) {
+                    *top = (*top).max(key.id);
+                }
+            }
             match m {
                 Mutation::PutUser(u) => {
                     changed_users.entry(u.account()).or_default().insert(u.id());

@@ -33,6 +33,11 @@ const MIGRATIONS: &[&str] = &[
          record jsonb NOT NULL
      );
      INSERT INTO \"{s}\".shopguard_meta (name, value) VALUES ('head', 0);",
+    // Version 2: the id sequences (`Engine::next_id`), one row per object kind.
+    "CREATE TABLE \"{s}\".shopguard_sequence (
+         kind smallint PRIMARY KEY,
+         next bigint NOT NULL
+     );",
 ];
 
 /// Creates the schema, or brings it up to [`SCHEMA_VERSION`], in one transaction, under an

@@ -11,8 +11,8 @@ use super::commit::{audit_rows, insert_audit};
 use super::{PgStorage, db};
 use crate::Error;
 use crate::admin::audit::AuditRecord;
-use crate::storage::record::{decode, revision_from_sql, to_sql};
-use crate::storage::{Batch, Commit, Loaded, Storage};
+use crate::storage::record::{decode, id_block, revision_from_sql, to_sql};
+use crate::storage::{Batch, Commit, Loaded, ObjectKind, Storage};
 
 impl<P> Storage<P> for PgStorage
 where
@@ -127,6 +127,52 @@ where
     /// Always: replicas share the schema.
     fn is_shared(&self) -> bool {
         true
+    }
+
+    /// One transaction holding the kind's sequence row locked, so allocations from every
+    /// replica are serialized.
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        let schema = self.schema.clone();
+        let code = i16::from(kind.code());
+        self.run(move |session| {
+            let mut tx = session.client()?.transaction().map_err(db)?;
+            // The row exists from the first allocation on; creating it races harmlessly.
+            tx.execute(
+                &format!(
+                    "INSERT INTO \"{schema}\".shopguard_sequence (kind, next) VALUES ($1, 1)
+                     ON CONFLICT (kind) DO NOTHING"
+                ),
+                &[&code],
+            )
+            .map_err(db)?;
+            let next: i64 = tx
+                .query_one(
+                    &format!(
+                        "SELECT next FROM \"{schema}\".shopguard_sequence WHERE kind = $1
+                         FOR UPDATE"
+                    ),
+                    &[&code],
+                )
+                .and_then(|row| row.try_get(0))
+                .map_err(db)?;
+            let highest: Option<i64> = tx
+                .query_one(
+                    &format!(
+                        "SELECT max(id) FROM \"{schema}\".shopguard_object WHERE kind = $1"
+                    ),
+                    &[&code],
+                )
+                .and_then(|row| row.try_get(0))
+                .map_err(db)?;
+            let (first, next) = id_block(Some(next), highest, at_least, count, kind)?;
+            tx.execute(
+                &format!("UPDATE \"{schema}\".shopguard_sequence SET next = $2 WHERE kind = $1"),
+                &[&code, &next],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(first)
+        })
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {
