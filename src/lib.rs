@@ -172,6 +172,18 @@
 //!   library (`postgres-native-tls`; OpenSSL on Linux).
 //! - `tokio`: `AsyncEngine`, `async` writes that run on tokio's blocking pool, for hosts on a
 //!   tokio runtime (the axum integration, `shopguard-axum`, uses it).
+//! - `tracing`: spans through the [`tracing`](https://docs.rs/tracing) facade, to whatever
+//!   subscriber the host installs. At the info level, one span per write
+//!   (`shopguard.apply`: `actor`, `account`, `changes`; `shopguard.unchecked_apply`:
+//!   `system`, `mutations`), per commit (`shopguard.commit`: `base`, `attempts`,
+//!   `mutations`), per CSV upload (`shopguard.upload`: `actor`, `account`, `bytes`,
+//!   `created`, `updated`), per open (`shopguard.open`: `partitioned`, `records`,
+//!   `following`), and per catch-up read a store reported (`shopguard.follow`: `from`; a
+//!   periodic read is at the debug level). Every span records `revision`, `outcome` (`done`
+//!   or the error kind's [code](ErrorKind::code)) and `duration_us`. Spans hold ids and
+//!   counts only: usernames, e-mails and refusal messages (which may name users) are debug
+//!   events. An engine's follower thread reports to the subscriber that was current where
+//!   the engine was opened.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -184,6 +196,7 @@ mod error;
 pub mod import;
 mod model;
 pub mod storage;
+mod trace;
 
 /// The numbered rules (R1…R21) the code, tests and messages cite, the order in which deny
 /// reasons are tried, where each rule's tests are, and the four products ("seed 000…003") the

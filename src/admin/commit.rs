@@ -14,10 +14,11 @@ use crate::engine::Engine;
 use crate::engine::index::Index;
 use crate::model::permission::Catalog;
 use crate::storage::{Commit, Key, Mutation};
+use crate::trace::Traced;
 use crate::{Error, ErrorKind};
 
 /// How many times a write is planned again after other writers went first.
-pub(crate) const MAX_ATTEMPTS: usize = 16;
+pub(crate) const MAX_ATTEMPTS: u64 = 16;
 
 /// A batch staged on one state: the index it produces, what storage writes, what the host must
 /// act on, and its audit records (none for a bootstrap write).
@@ -54,8 +55,22 @@ impl<P: Catalog> Engine<P> {
     pub(crate) fn commit_write(
         &self,
         w: &mut Writer,
+        prior: Vec<Written>,
+        write: &dyn Write<P>,
+    ) -> Result<Applied, Error> {
+        let traced = Traced::commit(self.core.current.load().revision());
+        let result = traced.in_scope(|| self.commit_attempts(w, prior, write, &traced));
+        traced.finish(&result, Applied::revision);
+        result
+    }
+
+    /// [`commit_write`](Self::commit_write)'s attempts, counted in `traced`.
+    fn commit_attempts(
+        &self,
+        w: &mut Writer,
         mut prior: Vec<Written>,
         write: &dyn Write<P>,
+        traced: &Traced,
     ) -> Result<Applied, Error> {
         // INVARIANT: a partitioned replica never writes: its index lacks the other accounts
         // that rules such as unique ids and usernames reach. Not audited: no rule refused it.
@@ -66,9 +81,10 @@ impl<P: Catalog> Engine<P> {
             write.refused(&err);
             Err(err)
         };
-        let mut attempt = 0;
+        let mut attempt: u64 = 0;
         loop {
             attempt += 1;
+            traced.record("attempts", attempt);
             let current = self.core.current.load_full();
             let staged = w.next_revision(current.revision()).and_then(|revision| {
                 let staged = write.stage(&current, revision)?;
@@ -95,6 +111,10 @@ impl<P: Catalog> Engine<P> {
                 // applied under it, even if storage refuses this one (a refused record follows).
                 w.last = revision;
             }
+            traced.record(
+                "mutations",
+                u64::try_from(staged.mutations.len()).unwrap_or(u64::MAX),
+            );
             let commit = Commit {
                 base: current.revision(),
                 revision,

@@ -26,6 +26,7 @@ use crate::engine::Engine;
 use crate::engine::index::Index;
 use crate::model::ids::{AccountId, UserId};
 use crate::model::permission::Catalog;
+use crate::trace::Traced;
 
 /// Something the host must act on after a change: the library sends no e-mail itself.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -215,7 +216,14 @@ impl<P: Catalog> Engine<P> {
             changes: &changes,
             at: now_unix_ms(),
         };
-        self.write_based_on(based_on, &write)
+        let account = write.account(&self.core.current.load());
+        let traced = Traced::apply(actor, account, changes.len());
+        for change in &changes {
+            traced.detail(&Described(change));
+        }
+        let result = traced.in_scope(|| self.write_based_on(based_on, &write));
+        traced.finish(&result, Applied::revision);
+        result
     }
 
     /// Commits `write` as the one writer, refused if an object it writes was changed after
@@ -314,5 +322,21 @@ impl<P: Catalog> Write<P> for ActorWrite<'_, P> {
         let account = self.account(&self.engine.core.current.load());
         let refused = plan::refused_records(self.at, self.actor, account, self.changes, err);
         let _ignored = self.engine.audit.record(&refused);
+    }
+}
+
+/// A change as a debug event shows it: its name, and the username and e-mail of a user it
+/// writes (for debugging only: never above the debug level).
+struct Described<'a, P>(&'a Change<P>);
+
+impl<P> core::fmt::Display for Described<'_, P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = self.0.name();
+        match self.0 {
+            Change::CreateUser(u) | Change::UpdateUser(u) => {
+                write!(f, "{name} `{}` <{}>", u.username(), u.email())
+            }
+            _ => f.write_str(name),
+        }
     }
 }

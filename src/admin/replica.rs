@@ -14,6 +14,7 @@ use crate::engine::{Core, Engine, Snapshot};
 use crate::model::permission::Catalog;
 use crate::storage::LONGEST_WAIT;
 use crate::storage::{Batch, Mutation};
+use crate::trace::Traced;
 
 /// The follower waits for changes in slices this long, looking at its stop flag in between.
 const FOLLOW_SLICE: Duration = Duration::from_millis(100);
@@ -183,6 +184,8 @@ impl Follower {
         let stop = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
         let weak = Arc::downgrade(core);
+        // The thread reports to the tracing subscriber of whoever started it.
+        let inherited = crate::trace::inherit();
         let strong = keep.then(|| Arc::clone(core));
         let thread = {
             let (stop, error) = (Arc::clone(&stop), Arc::clone(&error));
@@ -190,7 +193,7 @@ impl Follower {
                 .name("shopguard-follower".to_owned())
                 .spawn(move || {
                     let _keep = strong;
-                    follow_loop(&weak, poll, &stop, &error);
+                    inherited(&mut || follow_loop(&weak, poll, &stop, &error));
                 })
         };
         Follower {
@@ -251,7 +254,10 @@ fn follow_loop<P: Catalog>(
                 // A reported change, or the poll interval is up: read.
                 if woke || synced.elapsed() >= poll {
                     synced = Instant::now();
-                    core.sync().map(|_| ())
+                    let traced = Traced::follow(seen, woke);
+                    let read = traced.in_scope(|| core.sync());
+                    traced.finish(&read, |r| *r);
+                    read.map(|_| ())
                 } else {
                     Ok(())
                 }

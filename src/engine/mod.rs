@@ -47,6 +47,7 @@ use crate::model::permission::Catalog;
 use crate::model::role::Role;
 use crate::model::user::User;
 use crate::storage::{Mutation, Storage, Volatile};
+use crate::trace::Traced;
 
 /// The authorization engine: many accounts, answered from memory.
 ///
@@ -214,7 +215,21 @@ impl<P: Catalog> Engine<P> {
         partition: Option<Partition>,
         follow: bool,
     ) -> Result<Self, Error> {
+        let traced = Traced::open(partition.is_some());
+        let opened = traced.in_scope(|| Self::load(storage, partition, follow, &traced));
+        traced.finish(&opened, Engine::revision);
+        opened
+    }
+
+    /// [`open_with`](Self::open_with), inside its span.
+    fn load(
+        storage: Box<dyn Storage<P>>,
+        partition: Option<Partition>,
+        follow: bool,
+        traced: &Traced,
+    ) -> Result<Self, Error> {
         let loaded = storage.load()?;
+        traced.record("records", u64::try_from(loaded.records.len()).unwrap_or(u64::MAX));
         let (records, writer) = match &partition {
             // A partitioned replica never writes: it remembers no batches for conflicts.
             Some(part) => (
@@ -242,6 +257,7 @@ impl<P: Catalog> Engine<P> {
             allocated: Mutex::new([0; 6]),
         });
         let following = follow.then(|| Follower::start(&core, FOLLOW_POLL, false));
+        traced.record_flag("following", following.is_some());
         Ok(Engine {
             core,
             audit: Arc::new(MemoryAudit::new()),
@@ -490,10 +506,18 @@ impl<P: Catalog> Engine<P> {
     {
         validate_name("system name", system)?;
         let batch: Vec<Mutation<P>> = batch.into_iter().collect();
+        let traced = Traced::unchecked(system, batch.len());
+        let result = traced.in_scope(|| self.unchecked_batch(system, &batch));
+        traced.finish(&result, |r| *r);
+        result
+    }
+
+    /// [`unchecked_apply_as`](Self::unchecked_apply_as) of a collected batch, inside its span.
+    fn unchecked_batch(&self, system: &str, batch: &[Mutation<P>]) -> Result<u64, Error> {
         let write = Bootstrap {
             engine: self,
             system,
-            batch: &batch,
+            batch,
             at: now_unix_ms(),
         };
         let mut w = self.core.writer.lock().unwrap_or_else(PoisonError::into_inner);

@@ -35,6 +35,7 @@ use crate::engine::index::folded;
 use crate::engine::{Engine, Snapshot};
 use crate::model::ids::UserId;
 use crate::model::permission::Catalog;
+use crate::trace::Traced;
 use crate::model::user::User;
 use crate::{Error, ErrorKind, Problem};
 use row::{Known, plan_row};
@@ -169,6 +170,26 @@ impl<P: Catalog> Engine<P> {
     /// disabled, [`ErrorKind::NotPermitted`] if it may not create or edit users; or an error
     /// of [`Engine::apply_all`] that is not the batch's (storage, conflict).
     pub fn upload_users_csv(
+        &self,
+        actor: UserId,
+        data: &[u8],
+        limits: &CsvLimits,
+        new_id: &mut dyn FnMut() -> UserId,
+    ) -> Result<Uploaded, Error> {
+        let account = self.core.current.load().user(actor).map(|u| u.account());
+        let traced = Traced::upload(actor, account, data.len());
+        let result = traced.in_scope(|| self.upload_once(actor, data, limits, new_id));
+        if let Ok(uploaded) = &result {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            traced.record("created", count(uploaded.created()));
+            traced.record("updated", count(uploaded.updated()));
+        }
+        traced.finish(&result, |u| u.applied().revision());
+        result
+    }
+
+    /// [`upload_users_csv`](Self::upload_users_csv), inside its span.
+    fn upload_once(
         &self,
         actor: UserId,
         data: &[u8],

@@ -39,6 +39,8 @@ mod serde_forms;
 mod shared;
 mod sql_filter;
 mod storage;
+#[cfg(feature = "tracing")]
+mod traces;
 mod unchecked;
 mod write_model;
 mod writes;
