@@ -111,6 +111,10 @@ impl Traced {
     }
 
     /// `shopguard.upload`: a CSV upload of users.
+    #[cfg_attr(
+        not(feature = "csv"),
+        expect(dead_code, reason = "only the CSV upload is traced as an upload")
+    )]
     pub(crate) fn upload(actor: UserId, account: Option<AccountId>, bytes: usize) -> Self {
         #[cfg(feature = "tracing")]
         {

@@ -254,7 +254,10 @@ async fn invite(
     Json(invite): Json<Invite>,
 ) -> Result<impl IntoResponse, ApiError> {
     let ids: Vec<UserId> = app.writes.next_ids(1).await?;
-    let id = ids.first().copied().ok_or_else(|| ApiError::invalid("no id allocated"))?;
+    let id = ids
+        .first()
+        .copied()
+        .ok_or_else(|| ApiError::invalid("no id allocated"))?;
     let user =
         User::new(id, actor.account(), &invite.username, &invite.email).with_grant(Grant::new(
             RoleId::new(invite.role),

@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
 use axum::http::request::Parts;
+use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use shopguard::catalog::pos::{self, Pos};
 use shopguard::{
@@ -158,7 +158,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let request = 1e6 / o;
     println!("1. over HTTP, medians of {rounds} rounds of {n} requests:");
     println!("   without the guard: {o:.0} requests/s, {request:.2} µs a request");
-    println!("   with the guard:    {g:.0} requests/s, {:.2} µs a request", 1e6 / g);
+    println!(
+        "   with the guard:    {g:.0} requests/s, {:.2} µs a request",
+        1e6 / g
+    );
     println!(
         "   difference: {:.3} µs, {:.2} % of a request",
         1e6 / g - request,

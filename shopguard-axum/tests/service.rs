@@ -37,7 +37,13 @@ async fn a_restarted_service_keeps_the_story_writes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// R20 through HTTP: statuses and bodies about users and roles the actor may not see.
 mod hidden {
+    #![expect(
+        clippy::unwrap_used,
+        reason = "a test fails loudly on anything unexpected"
+    )]
+
     use std::sync::Arc;
 
     use axum::Router;
@@ -79,7 +85,13 @@ mod hidden {
             &self.0
         }
         fn actor_id(&self, parts: &Parts) -> Option<UserId> {
-            let id = parts.headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
+            let id = parts
+                .headers
+                .get("x-user-id")?
+                .to_str()
+                .ok()?
+                .parse()
+                .ok()?;
             Some(UserId::new(id))
         }
     }
@@ -93,7 +105,10 @@ mod hidden {
             Pos::MANAGE_USERS
         }
         async fn resource(parts: &mut Parts, actor: &Actor, _: &App) -> Result<OnUser, ApiError> {
-            Ok(OnUser(actor.account(), UserId::new(path_param(parts, "user").await?)))
+            Ok(OnUser(
+                actor.account(),
+                UserId::new(path_param(parts, "user").await?),
+            ))
         }
     }
 
@@ -106,7 +121,10 @@ mod hidden {
             Pos::MANAGE_ROLES
         }
         async fn resource(parts: &mut Parts, actor: &Actor, _: &App) -> Result<OnRole, ApiError> {
-            Ok(OnRole(actor.account(), RoleId::new(path_param(parts, "role").await?)))
+            Ok(OnRole(
+                actor.account(),
+                RoleId::new(path_param(parts, "role").await?),
+            ))
         }
     }
 
@@ -178,8 +196,13 @@ mod hidden {
             .unwrap();
         let res = app.clone().oneshot(req).await.unwrap();
         let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// A body with the id in it replaced, to compare the answers about two ids.

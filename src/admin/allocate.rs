@@ -93,7 +93,10 @@ impl<P: Catalog> Engine<P> {
         let mine = allocated.get(slot).copied().ok_or_else(used_up)?;
         let held = self.core.current.load().highest_id(kind);
         let at_least = mine.max(held.checked_add(1).ok_or_else(used_up)?).max(1);
-        if at_least.checked_add(count).is_none_or(|end| end - 1 > LAST_ID) {
+        if at_least
+            .checked_add(count)
+            .is_none_or(|end| end - 1 > LAST_ID)
+        {
             return Err(used_up());
         }
         let first = self.core.storage.allocate_ids(kind, count, at_least)?;

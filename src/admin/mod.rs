@@ -236,13 +236,18 @@ impl<P: Catalog> Engine<P> {
         if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
-        let mut w = self.core.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut w = self
+            .core
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // A form filled on a replica that is ahead of this one: read up to it first.
         if let Some(revision) = based_on
             && revision > self.core.current.load().revision()
         {
             let caught_up = self
-                .core.catch_up(&mut w)
+                .core
+                .catch_up(&mut w)
                 .map(|_| self.core.current.load().revision());
             if caught_up.as_ref().map_or(true, |have| *have < revision) {
                 let have = self.core.current.load().revision();

@@ -119,7 +119,10 @@ impl<P: Catalog> AsyncEngine<P> {
     /// # Errors
     ///
     /// As [`Engine::next_ids`], and as [`apply`](Self::apply).
-    pub async fn next_ids<I: ObjectId + Send + 'static>(&self, count: u32) -> Result<Vec<I>, Error> {
+    pub async fn next_ids<I: ObjectId + Send + 'static>(
+        &self,
+        count: u32,
+    ) -> Result<Vec<I>, Error> {
         self.run(move |e| e.next_ids(count)).await
     }
 

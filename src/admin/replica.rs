@@ -247,21 +247,18 @@ fn follow_loop<P: Catalog>(
             return;
         };
         let seen = core.revision();
-        let outcome = core
-            .storage
-            .wait_for_change(seen, slice)
-            .and_then(|woke| {
-                // A reported change, or the poll interval is up: read.
-                if woke || synced.elapsed() >= poll {
-                    synced = Instant::now();
-                    let traced = Traced::follow(seen, woke);
-                    let read = traced.in_scope(|| core.sync());
-                    traced.finish(&read, |r| *r);
-                    read.map(|_| ())
-                } else {
-                    Ok(())
-                }
-            });
+        let outcome = core.storage.wait_for_change(seen, slice).and_then(|woke| {
+            // A reported change, or the poll interval is up: read.
+            if woke || synced.elapsed() >= poll {
+                synced = Instant::now();
+                let traced = Traced::follow(seen, woke);
+                let read = traced.in_scope(|| core.sync());
+                traced.finish(&read, |r| *r);
+                read.map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
         drop(core);
         match outcome {
             Ok(()) => backoff = slice,

@@ -31,14 +31,14 @@ use crate::Error;
 use crate::admin::audit::{AuditActor, AuditRecord, AuditSink, MemoryAudit, Outcome, now_unix_ms};
 use crate::admin::change::Change;
 use crate::admin::commit::{Staged, Write};
+use crate::admin::listing::{sees_role, sees_user};
 use crate::admin::plan::affected;
 use crate::engine::decision::Decision;
+use crate::engine::decision::DenyReason;
 use crate::engine::explain::Explanation;
 use crate::engine::index::Index;
 use crate::engine::index::validate_name;
 use crate::engine::partition::Partition;
-use crate::admin::listing::{sees_role, sees_user};
-use crate::engine::decision::DenyReason;
 use crate::engine::resource::{OnRole, OnUser, Resource, Subject};
 use crate::engine::reverse::ScopeFor;
 use crate::model::account::{Account, Channel, Source, Store};
@@ -229,7 +229,10 @@ impl<P: Catalog> Engine<P> {
         traced: &Traced,
     ) -> Result<Self, Error> {
         let loaded = storage.load()?;
-        traced.record("records", u64::try_from(loaded.records.len()).unwrap_or(u64::MAX));
+        traced.record(
+            "records",
+            u64::try_from(loaded.records.len()).unwrap_or(u64::MAX),
+        );
         let (records, writer) = match &partition {
             // A partitioned replica never writes: it remembers no batches for conflicts.
             Some(part) => (
@@ -283,7 +286,10 @@ impl<P: Catalog> Engine<P> {
     /// [`open`](Self::open) or [`new`](Self::new); on a partitioned replica
     /// ([`open_for`](Self::open_for)), whether `account` was among those it was opened for.
     pub fn serves(&self, account: AccountId) -> bool {
-        self.core.partition.as_ref().is_none_or(|p| p.serves(account))
+        self.core
+            .partition
+            .as_ref()
+            .is_none_or(|p| p.serves(account))
     }
 
     /// Whether this engine is a partitioned replica ([`open_for`](Self::open_for)).
@@ -520,7 +526,11 @@ impl<P: Catalog> Engine<P> {
             batch,
             at: now_unix_ms(),
         };
-        let mut w = self.core.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut w = self
+            .core
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // What other engines store while this batch waits is checked against it.
         let applied = self.commit_write(&mut w, Vec::new(), &write)?;
         Ok(applied.revision())

@@ -658,7 +658,12 @@ impl Error {
     }
 
     /// `account`, named `name`, would have `enabled` enabled users against a plan of `limit`.
-    pub(crate) fn seats_exceeded(account: AccountId, name: &str, enabled: usize, limit: u32) -> Self {
+    pub(crate) fn seats_exceeded(
+        account: AccountId,
+        name: &str,
+        enabled: usize,
+        limit: u32,
+    ) -> Self {
         let mut err = Self::new(
             ErrorKind::SeatLimit,
             Detail::SeatLimit {

@@ -267,10 +267,7 @@ fn r12_creating_or_enabling_past_the_seat_limit_fails() {
         Change::CreateUser(ninth.clone()),
         ErrorKind::SeatLimit,
     );
-    assert_eq!(
-        msg,
-        "`Shop` would have 9 enabled users: the plan allows 8"
-    );
+    assert_eq!(msg, "`Shop` would have 9 enabled users: the plan allows 8");
     // Disabled users are kept and do not count.
     e.apply(OLGA, Change::CreateUser(ninth.with_enabled(false)))
         .unwrap();

@@ -260,7 +260,10 @@ fn old_masks_still_load<B: Backend>(name: &str, rewrite: impl Fn(&B) -> usize) {
     let audit = format!("{:?}", e.storage().audit_records().unwrap());
     drop(e);
     // Every role row, every batch that puts a role, every audit record holding one.
-    assert!(rewrite(&b) >= 3 + 2, "too few permission lists were rewritten");
+    assert!(
+        rewrite(&b) >= 3 + 2,
+        "too few permission lists were rewritten"
+    );
     let e = open_engine(&b);
     assert_eq!(state(&e.snapshot()), before);
     assert_eq!(format!("{:?}", e.storage().audit_records().unwrap()), audit);
@@ -818,8 +821,11 @@ where
     assert!(role > CASHIER && role.get() < 100, "{role:?}");
     // An allocated id is an ordinary id.
     let bo: UserId = a.next_id().unwrap();
-    a.apply(OWNER, Change::CreateUser(cashier(bo, "bo", NORTH).with_enabled(false)))
-        .unwrap();
+    a.apply(
+        OWNER,
+        Change::CreateUser(cashier(bo, "bo", NORTH).with_enabled(false)),
+    )
+    .unwrap();
     // A restart continues above everything handed out, removed objects included.
     a.apply(OWNER, Change::DeleteUser(bo)).unwrap();
     let top = ids.last().copied().unwrap().max(bo.get());
@@ -1668,7 +1674,10 @@ fn postgres_rows_with_permission_masks_still_load() {
         ] {
             let rows = client
                 .query(
-                    &format!("SELECT {key}::text, {column}::text FROM {}.{table}", b.schema),
+                    &format!(
+                        "SELECT {key}::text, {column}::text FROM {}.{table}",
+                        b.schema
+                    ),
                     &[],
                 )
                 .unwrap();

@@ -587,9 +587,7 @@ fn messages_and_explanations_use_names_not_ids() {
     );
     let err = e.unchecked_apply([Mutation::RemoveStore(S2)]);
     assert!(err.is_ok(), "s2 is used by no one: {err:?}");
-    let err = e
-        .unchecked_apply([Mutation::RemoveStore(S1)])
-        .unwrap_err();
+    let err = e.unchecked_apply([Mutation::RemoveStore(S1)]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "cannot remove store `s1`: still used by user `manager`"
@@ -605,11 +603,9 @@ fn messages_and_explanations_use_names_not_ids() {
         err.to_string(),
         "store `s1` belongs to `Rival Ltd`, not `OMS`"
     );
-    let explained = e.snapshot().explain(
-        ASSISTANT,
-        Oms::MANAGE_USERS,
-        &shopguard::OnStore(OMS, S1),
-    );
+    let explained =
+        e.snapshot()
+            .explain(ASSISTANT, Oms::MANAGE_USERS, &shopguard::OnStore(OMS, S1));
     let text = explained.to_string();
     assert!(
         text.ends_with("grant 0 (`Store assistant`): role lacks `MANAGE_USERS`"),

@@ -19,7 +19,8 @@ use shopguard::{
 /// The environment variable that makes [`PARENT`] the child: the SQLite file to write.
 const CHILD: &str = "SHOPGUARD_FOLLOW_CHILD";
 /// The test's own name, for the child's command line.
-const PARENT: &str = "following::a_cashier_disabled_by_another_process_is_denied_here_without_a_write";
+const PARENT: &str =
+    "following::a_cashier_disabled_by_another_process_is_denied_here_without_a_write";
 
 const SHOP: AccountId = AccountId::new(1);
 const NORTH: StoreId = StoreId::new(10);

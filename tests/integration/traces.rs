@@ -11,8 +11,8 @@ use std::time::Duration;
 use shopguard::catalog::pos::{self, Pos};
 use shopguard::storage::MemoryStorage;
 use shopguard::{
-    Access, Account, AccountId, Change, Engine, ErrorKind, Grant, Mutation, RoleId, Store,
-    StoreId, User, UserId,
+    Access, Account, AccountId, Change, Engine, ErrorKind, Grant, Mutation, RoleId, Store, StoreId,
+    User, UserId,
 };
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -99,8 +99,13 @@ fn world() -> Vec<Mutation<Pos>> {
 }
 
 fn cashier(id: u64, name: &str) -> User {
-    User::new(UserId::new(id), SHOP, name, &format!("{name}@corner.example"))
-        .with_grant(Grant::new(RoleId::new(3), Access::specific([NORTH])))
+    User::new(
+        UserId::new(id),
+        SHOP,
+        name,
+        &format!("{name}@corner.example"),
+    )
+    .with_grant(Grant::new(RoleId::new(3), Access::specific([NORTH])))
 }
 
 /// What a test names: the usernames and e-mails the story writes.
@@ -152,9 +157,8 @@ fn spans_carry_ids_revisions_outcomes_and_durations_and_no_user_above_debug() {
         drop(follower);
     });
     let seen = seen.lock().unwrap().clone();
-    let spans = |name: &str| -> Vec<&Seen> {
-        seen.iter().filter(|s| s.span && s.name == name).collect()
-    };
+    let spans =
+        |name: &str| -> Vec<&Seen> { seen.iter().filter(|s| s.span && s.name == name).collect() };
 
     // Opening: the revision loaded and whether it follows.
     let open = spans("shopguard.open");
@@ -195,10 +199,10 @@ fn spans_carry_ids_revisions_outcomes_and_durations_and_no_user_above_debug() {
     // The follower's read that brought revision 2 in.
     let follows = spans("shopguard.follow");
     assert!(
-        follows
-            .iter()
-            .any(|f| f.fields.get("revision").map(String::as_str) == Some("2")
-                && f.fields["outcome"] == "done"),
+        follows.iter().any(
+            |f| f.fields.get("revision").map(String::as_str) == Some("2")
+                && f.fields["outcome"] == "done"
+        ),
         "{follows:#?}"
     );
     #[cfg(feature = "csv")]
@@ -235,5 +239,8 @@ fn spans_carry_ids_revisions_outcomes_and_durations_and_no_user_above_debug() {
         .flat_map(|s| s.fields.values().cloned())
         .collect();
     assert!(debug.contains("zed-cashier"), "{debug}");
-    assert!(debug.contains("already") || debug.contains("duplicate"), "{debug}");
+    assert!(
+        debug.contains("already") || debug.contains("duplicate"),
+        "{debug}"
+    );
 }

@@ -264,7 +264,13 @@ impl<P: Catalog> Index<P> {
                 ("username", c.username())
             };
             let name = entry.account.name();
-            out.push(Error::user_clash(field, value, (account, name), c.id(), u.id()));
+            out.push(Error::user_clash(
+                field,
+                value,
+                (account, name),
+                c.id(),
+                u.id(),
+            ));
         }
         let counts = self.users.counts(account);
         let owners: Vec<&User> = counts
@@ -357,7 +363,11 @@ impl<P: Catalog> Index<P> {
                     {
                         out.push_for(
                             o.id(),
-                            Error::owner(account, name, "the account owner must hold a level-1 role"),
+                            Error::owner(
+                                account,
+                                name,
+                                "the account owner must hold a level-1 role",
+                            ),
                         );
                     }
                 }
@@ -370,7 +380,10 @@ impl<P: Catalog> Index<P> {
         if let Some(limit) = entry.account.seat_limit()
             && enabled > limit as usize
         {
-            out.push_for(account, Error::seats_exceeded(account, name, enabled, limit));
+            out.push_for(
+                account,
+                Error::seats_exceeded(account, name, enabled, limit),
+            );
         }
     }
 

@@ -68,7 +68,9 @@ impl<P: Catalog> Index<P> {
                         .ok_or_else(|| Error::not_found("account", id))?;
                     touched.insert(*id);
                     removed.accounts.insert(*id);
-                    removed.names.insert((*id).into(), x.account.name().to_owned());
+                    removed
+                        .names
+                        .insert((*id).into(), x.account.name().to_owned());
                 }
                 Mutation::PutStore(x) => {
                     keep_account(
@@ -116,7 +118,9 @@ impl<P: Catalog> Index<P> {
                     touched.insert(x.account());
                     self.directory.remove_source(&x);
                     removed.sources.insert(*id);
-                    removed.names.insert((*id).into(), x.external_id().to_owned());
+                    removed
+                        .names
+                        .insert((*id).into(), x.external_id().to_owned());
                 }
                 Mutation::PutChannel(x) => {
                     keep_account(

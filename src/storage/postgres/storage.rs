@@ -157,9 +157,7 @@ where
                 .map_err(db)?;
             let highest: Option<i64> = tx
                 .query_one(
-                    &format!(
-                        "SELECT max(id) FROM \"{schema}\".shopguard_object WHERE kind = $1"
-                    ),
+                    &format!("SELECT max(id) FROM \"{schema}\".shopguard_object WHERE kind = $1"),
                     &[&code],
                 )
                 .and_then(|row| row.try_get(0))
