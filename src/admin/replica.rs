@@ -241,16 +241,22 @@ fn follow_loop<P: Catalog>(
     let slice = poll.min(FOLLOW_SLICE);
     let mut synced = Instant::now();
     let mut backoff = slice;
+    // The store is held for the waits; the engine's state only for a read, so that a dropped
+    // engine's memory goes at once, its store's connections at the end of the wait.
+    let Some(storage) = core.upgrade().map(|c| Arc::clone(&c.storage)) else {
+        return;
+    };
     while !stop.load(Ordering::Acquire) {
-        // Held for one wait and read at most: a dropped engine's state goes with its last one.
-        let Some(core) = core.upgrade() else {
+        let Some(seen) = core.upgrade().map(|c| c.revision()) else {
             return;
         };
-        let seen = core.revision();
-        let outcome = core.storage.wait_for_change(seen, slice).and_then(|woke| {
+        let outcome = storage.wait_for_change(seen, slice).and_then(|woke| {
             // A reported change, or the poll interval is up: read.
             if woke || synced.elapsed() >= poll {
                 synced = Instant::now();
+                let Some(core) = core.upgrade() else {
+                    return Ok(());
+                };
                 let traced = Traced::follow(seen, woke);
                 let read = traced.in_scope(|| core.sync());
                 traced.finish(&read, |r| *r);
@@ -259,7 +265,6 @@ fn follow_loop<P: Catalog>(
                 Ok(())
             }
         });
-        drop(core);
         match outcome {
             Ok(()) => backoff = slice,
             Err(err) => {

@@ -71,7 +71,7 @@ pub struct Engine<P: Catalog> {
 pub(crate) struct Core<P: Catalog> {
     pub(crate) current: ArcSwap<Index<P>>,
     /// Any backend: the engine's type does not name it, so a host picks one at run time.
-    pub(crate) storage: Box<dyn Storage<P>>,
+    pub(crate) storage: Arc<dyn Storage<P>>,
     /// Held by the one writer at a time.
     pub(crate) writer: Mutex<Writer>,
     /// Signalled (under its mutex) after every publish, for [`Engine::at_least`].
@@ -89,7 +89,7 @@ impl<P: Catalog> Engine<P> {
         Engine {
             core: Arc::new(Core {
                 current: ArcSwap::from_pointee(Index::empty()),
-                storage: Box::new(Volatile),
+                storage: Arc::new(Volatile),
                 writer: Mutex::new(Writer::new(0)),
                 published: (Mutex::new(()), Condvar::new()),
                 partition: None,
@@ -125,7 +125,7 @@ impl<P: Catalog> Engine<P> {
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if loading fails; any other kind if the
     /// stored records break a rule (then the store is corrupt or was written by hand).
     pub fn open(storage: impl Storage<P> + 'static) -> Result<Self, Error> {
-        Self::open_with(Box::new(storage), None, true)
+        Self::open_with(Arc::new(storage), None, true)
     }
 
     /// Opens an engine on `storage` that does not follow it, whatever the store: it reads what
@@ -137,7 +137,7 @@ impl<P: Catalog> Engine<P> {
     ///
     /// As [`open`](Self::open).
     pub fn open_unfollowed(storage: impl Storage<P> + 'static) -> Result<Self, Error> {
-        Self::open_with(Box::new(storage), None, false)
+        Self::open_with(Arc::new(storage), None, false)
     }
 
     /// Opens a **partitioned replica** on `storage`: an engine that loads, follows
@@ -207,11 +207,11 @@ impl<P: Catalog> Engine<P> {
         storage: impl Storage<P> + 'static,
         accounts: impl IntoIterator<Item = AccountId>,
     ) -> Result<Self, Error> {
-        Self::open_with(Box::new(storage), Some(Partition::new(accounts)), true)
+        Self::open_with(Arc::new(storage), Some(Partition::new(accounts)), true)
     }
 
     fn open_with(
-        storage: Box<dyn Storage<P>>,
+        storage: Arc<dyn Storage<P>>,
         partition: Option<Partition>,
         follow: bool,
     ) -> Result<Self, Error> {
@@ -223,7 +223,7 @@ impl<P: Catalog> Engine<P> {
 
     /// [`open_with`](Self::open_with), inside its span.
     fn load(
-        storage: Box<dyn Storage<P>>,
+        storage: Arc<dyn Storage<P>>,
         partition: Option<Partition>,
         follow: bool,
         traced: &Traced,

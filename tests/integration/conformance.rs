@@ -715,9 +715,9 @@ pub(crate) fn followers_poll_when_notifications_are_lost<B: Backend>(name: &str)
 /// unfollowed stays behind until it syncs.
 pub(crate) fn shared_stores_are_followed_by_default<B: Backend>(name: &str) {
     let (b, a) = bootstrapped::<B>(name);
-    let handle = b.open();
+    let handle = Arc::new(b.open());
     let shared = handle.is_shared();
-    let other = Engine::<Pos>::open(handle).unwrap();
+    let other = Engine::<Pos>::open(Arc::clone(&handle)).unwrap();
     let fixed = Engine::<Pos>::open_unfollowed(b.open()).unwrap();
     assert_eq!(other.is_following(), shared);
     assert!(!fixed.is_following());
@@ -761,7 +761,16 @@ pub(crate) fn shared_stores_are_followed_by_default<B: Backend>(name: &str) {
             .unwrap();
         assert!(seen.can(ANA, Pos::SELL, &till));
     }
+    // Dropped, the engine lets go of its store: the follower's thread ends with its wait.
     drop(other);
+    let dropped = std::time::Instant::now();
+    while Arc::strong_count(&handle) > 1 {
+        assert!(
+            dropped.elapsed() < Duration::from_secs(10),
+            "the follower still holds the store"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// `Engine::next_id` across engines and processes sharing a store: ids start above every id
