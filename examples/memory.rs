@@ -8,7 +8,9 @@
 //!
 //! A counting global allocator (`stats_alloc`) sums the bytes the engine holds once loaded:
 //! bytes requested, so the allocator's own rounding and headers are not included. The growth of
-//! the resident set across the load is printed beside it for comparison.
+//! the resident set across the load is printed beside it for comparison;
+//! `cargo run --release -p compare --bin resident` measures it after glibc's `malloc_trim` has
+//! returned the load's freed buffers.
 
 use std::alloc::System;
 use std::error::Error;

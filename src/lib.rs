@@ -162,8 +162,9 @@
 //!
 //! ## Crate features
 //!
-//! - `csv` (default): [`import`], CSV bulk upload and download of users (R18), with the `csv`
-//!   crate. Without it the engine has no parser dependency.
+//! - `csv` (default): [`import`], CSV bulk upload and download of users in the catalog's
+//!   template (R18, [`UserTemplate`]) and bulk upload of sources, with the `csv` crate.
+//!   Without it the engine has no parser dependency.
 //! - `sqlite`: `storage::SqliteStorage`, durable storage in an embedded SQLite file
 //!   (`rusqlite`, SQLite compiled in).
 //! - `postgres`: `storage::PgStorage`, durable storage shared by replicas on a PostgreSQL
@@ -176,8 +177,8 @@
 //!   subscriber the host installs. At the info level, one span per write
 //!   (`shopguard.apply`: `actor`, `account`, `changes`; `shopguard.unchecked_apply`:
 //!   `system`, `mutations`), per commit (`shopguard.commit`: `base`, `attempts`,
-//!   `mutations`), per CSV upload (`shopguard.upload`: `actor`, `account`, `bytes`,
-//!   `created`, `updated`), per open (`shopguard.open`: `partitioned`, `records`,
+//!   `mutations`), per CSV upload (`shopguard.upload`: `of` — `users` or `sources` —,
+//!   `actor`, `account`, `bytes`, `created`, `updated`, `deleted`), per open (`shopguard.open`: `partitioned`, `records`,
 //!   `following`), and per catch-up read a store reported (`shopguard.follow`: `from`; a
 //!   periodic read is at the debug level). Every span records `revision`, `outcome` (`done`
 //!   or the error kind's [code](ErrorKind::code)) and `duration_us`. Spans hold ids and
@@ -221,7 +222,7 @@ pub use crate::model::account::{Account, Channel, PendingSourcing, Source, Store
 pub use crate::model::ids::{AccountId, ChannelId, ObjectId, RoleId, SourceId, StoreId, UserId};
 pub use crate::model::mutation::Mutation;
 pub use crate::model::permission::{
-    AdminPermissions, Catalog, PermissionInfo, Reach, permission_names,
+    AdminPermissions, Catalog, PermissionInfo, Reach, UserTemplate, permission_names,
 };
 pub use crate::model::role::{Level, Role, Scope};
 pub use crate::model::user::{Grant, User};

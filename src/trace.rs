@@ -110,27 +110,34 @@ impl Traced {
         }
     }
 
-    /// `shopguard.upload`: a CSV upload of users.
+    /// `shopguard.upload`: a CSV upload of `of` (`users`, `sources`).
     #[cfg_attr(
         not(feature = "csv"),
-        expect(dead_code, reason = "only the CSV upload is traced as an upload")
+        expect(dead_code, reason = "only the CSV uploads are traced as uploads")
     )]
-    pub(crate) fn upload(actor: UserId, account: Option<AccountId>, bytes: usize) -> Self {
+    pub(crate) fn upload(
+        of: &'static str,
+        actor: UserId,
+        account: Option<AccountId>,
+        bytes: usize,
+    ) -> Self {
         #[cfg(feature = "tracing")]
         {
             traced!(
                 INFO,
                 "shopguard.upload",
+                of = of,
                 actor = actor.get(),
                 account = account.map(AccountId::get),
                 bytes = bytes,
                 created = tracing::field::Empty,
                 updated = tracing::field::Empty,
+                deleted = tracing::field::Empty,
             )
         }
         #[cfg(not(feature = "tracing"))]
         {
-            let _ = (actor, account, bytes);
+            let _ = (of, actor, account, bytes);
             Traced {}
         }
     }

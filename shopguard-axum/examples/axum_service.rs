@@ -426,8 +426,9 @@ pub(crate) async fn story(app: Router) -> Result<(), String> {
     expect("disabled ana sells", s, StatusCode::UNAUTHORIZED)?;
 
     // Import: a bad cell is 422 with its line and column; a good file applies.
-    let header = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n";
-    let bad = format!("{header}eve,eve@corner.example,1,0,0,Mars/Base,Cashier,,Create\n");
+    // The POS template: a cashier is created at the stores its row names.
+    let header = "Username,E-mail,Enabled,Timezone,Role,Stores,Action\n";
+    let bad = format!("{header}eve,eve@corner.example,1,Mars/Base,Cashier,North,Create\n");
     let (s, body) = call(
         &app,
         "POST",
@@ -442,7 +443,7 @@ pub(crate) async fn story(app: Router) -> Result<(), String> {
         (&body["problems"][0]["line"], &body["problems"][0]["column"]),
         (&json!(2), &json!("Timezone")),
     )?;
-    let good = format!("{header}eve,eve@corner.example,1,0,0,UTC,Cashier,,Create\n");
+    let good = format!("{header}eve,eve@corner.example,1,UTC,Cashier,North,Create\n");
     let (s, body) = call(
         &app,
         "POST",

@@ -42,6 +42,16 @@ pub(crate) fn uploader<P: Catalog>(index: &Index<P>, actor: UserId) -> Result<&U
 }
 
 #[cfg(feature = "csv")]
+/// R1: whoever uploads sources is enabled and holds the permission to manage sources at some
+/// source, asked before any row of the file is read; each row is then authorized as its own
+/// change (creating needs the permission at every source).
+pub(crate) fn source_uploader<P: Catalog>(index: &Index<P>, actor: UserId) -> Result<(), Error> {
+    let a = Actor::new(index, actor)?;
+    let (perm, what) = Source::permission::<P>();
+    a.require(perm, &"upload sources", what).map(|_| ())
+}
+
+#[cfg(feature = "csv")]
 /// Whether `actor` may edit `target` (R10, R11): what decides whether an upload row can name
 /// it; a row naming any other user is answered as if it named no user (R20).
 pub(crate) fn may_edit<P: Catalog>(index: &Index<P>, actor: &User, target: &User) -> bool {
@@ -81,10 +91,12 @@ pub(crate) fn plan<P: Catalog>(
     match change {
         Change::CreateRole(role) => {
             let action = format!("create role `{}`", role.name());
+            // The permission and level first: whether an id is taken (of any account) is
+            // said only to who may create this role.
+            a.may_define(role, None, &action)?;
             if index.has_role(role.id()) {
                 return Err(Error::id_taken("role id", role.id()));
             }
-            a.may_define(role, None, &action)?;
             done(vec![Mutation::PutRole(role.clone())])
         }
         Change::UpdateRole(role) => {
@@ -214,6 +226,22 @@ pub(crate) fn plan<P: Catalog>(
                     "ownership moves only by a transfer from the owner",
                 ));
             }
+            // R9, R20 (batch rule 4): whether a username or e-mail is taken is said only to
+            // who may create users, as creating one would tell it; choosing a new one for an
+            // existing user asks the same question, so it needs the same permission.
+            for (field, new, was) in [
+                ("username", user.username(), old.username()),
+                ("e-mail", user.email(), old.email()),
+            ] {
+                if !same_folded(new, was) && a.level_for(admin.create_users).is_none() {
+                    return Err(Error::refused(
+                        ErrorKind::NotPermitted,
+                        action,
+                        format!("a new {field} needs the permission to create users"),
+                    )
+                    .on_field(field));
+                }
+            }
             a.may_give(user, Some(old), admin.edit_users, &action)?;
             if !same_folded(user.email(), old.email()) {
                 // R8: the e-mail recovers the account, so whoever sets it can take everything
@@ -311,9 +339,9 @@ pub(crate) fn plan<P: Catalog>(
             "apply an unchecked write",
             "it is written with `unchecked_apply_as`, not applied as a change",
         )),
-        Change::UploadUsers { .. } => Err(Error::refused(
+        Change::UploadUsers { .. } | Change::UploadSources { .. } => Err(Error::refused(
             ErrorKind::InvalidInput,
-            "upload users",
+            change.name(),
             "an upload is made from its file, not applied as a change",
         )),
         Change::SetEntityLevelBilling(on) => {
@@ -378,7 +406,8 @@ fn create_user<P: Catalog>(
 }
 
 /// R12: the plan's seat limit, owner only. Past the enabled users, refused by validation
-/// unless `disable_excess`: then the newest users (highest ids) are disabled, never the owner.
+/// unless `disable_excess`: then the newest users (highest ids) the owner manages (R10) are
+/// disabled, never the owner.
 fn set_seat_limit<P: Catalog>(
     a: &Actor<'_, P>,
     index: &Index<P>,
@@ -408,12 +437,15 @@ fn set_seat_limit<P: Catalog>(
             .filter(|u| u.is_enabled())
             .collect();
         let excess = enabled.len().saturating_sub(n as usize);
-        // Newest first: ids are the host's keys, in the order users were created. If only the
-        // owner is left, validation refuses the limit (the owner is never disabled, R11).
+        // Newest invitation first: the engine keeps no invitation date, and ids are the
+        // host's keys, given in the order users are invited, so the highest id is the newest.
+        // Only users the owner manages (R10) are disabled, never the owner (R11); if those
+        // are too few, validation refuses the limit, counting the rest but naming none (R20).
+        let edit = P::admin().edit_users;
         let disabled: Vec<&User> = enabled
             .iter()
             .rev()
-            .filter(|u| !u.is_owner())
+            .filter(|u| !u.is_owner() && index.manages(a.user, edit, u).is_ok())
             .take(excess)
             .copied()
             .collect();
@@ -439,6 +471,9 @@ trait ScopeObject: Clone + Sized + 'static {
     const WHAT: &'static str;
     /// Its id, as a refusal names it.
     const ID_FIELD: &'static str;
+    /// The field its label is, if the label is unique in the account (R20: then choosing a
+    /// new one says whether it is taken).
+    const UNIQUE_LABEL: Option<&'static str>;
     /// The dimension it lies on.
     const DIMENSION: Dimension;
     /// The built-in resource a check of it is about.
@@ -465,6 +500,7 @@ impl ScopeObject for Store {
     type Id = StoreId;
     const WHAT: &'static str = "store";
     const ID_FIELD: &'static str = "store id";
+    const UNIQUE_LABEL: Option<&'static str> = None;
     const DIMENSION: Dimension = Dimension::Store;
     type At = OnStore;
     fn at(account: AccountId, id: StoreId) -> OnStore {
@@ -506,6 +542,7 @@ impl ScopeObject for Source {
     type Id = SourceId;
     const WHAT: &'static str = "source";
     const ID_FIELD: &'static str = "source id";
+    const UNIQUE_LABEL: Option<&'static str> = Some("source external id");
     const DIMENSION: Dimension = Dimension::Source;
     type At = OnSource;
     fn at(account: AccountId, id: SourceId) -> OnSource {
@@ -547,6 +584,7 @@ impl ScopeObject for Channel {
     type Id = ChannelId;
     const WHAT: &'static str = "sales channel";
     const ID_FIELD: &'static str = "sales channel id";
+    const UNIQUE_LABEL: Option<&'static str> = None;
     const DIMENSION: Dimension = Dimension::Channel;
     type At = OnChannel;
     fn at(account: AccountId, id: ChannelId) -> OnChannel {
@@ -589,9 +627,9 @@ fn names<T: Ord + Copy>(access: &Access<T>, id: T) -> bool {
     matches!(access, Access::Specific(set) if set.contains(id))
 }
 
-/// Creates a store, source or channel: the permission first (whether an id is taken is told
-/// only to who may create, R20), then an object of the actor's account with a free id, then
-/// the permission at the whole dimension (a new object lies outside every specific set, R3).
+/// Creates a store, source or channel: the permission at the whole dimension first (a new
+/// object lies outside every specific set, R3; and whether an id is taken is told only to who
+/// may create, R20), then an object of the actor's account with a free id.
 fn create<P: Catalog, T: ScopeObject>(
     a: &Actor<'_, P>,
     index: &Index<P>,
@@ -599,13 +637,12 @@ fn create<P: Catalog, T: ScopeObject>(
 ) -> Result<Planned<P>, Error> {
     let action = format!("create {} `{}`", T::WHAT, new.label());
     let (perm, what) = T::permission::<P>();
-    a.require(perm, &action, what)?;
+    let whole = Whole(a.account(), T::DIMENSION);
+    a.may_manage_at(perm, what, &whole, &action)?;
     in_account(a, new, &action)?;
     if T::find(index, new.id()).is_some() {
         return Err(Error::id_taken(T::ID_FIELD, new.id()));
     }
-    let whole = Whole(a.account(), T::DIMENSION);
-    a.may_manage_at(perm, what, &whole, &action)?;
     Ok(Planned {
         mutations: vec![new.clone().put()],
         events: Vec::new(),
@@ -653,6 +690,24 @@ fn update<P: Catalog, T: ScopeObject>(
     in_account(a, new, &action)?;
     let (perm, what) = T::permission::<P>();
     a.may_manage_at(perm, what, &T::at(a.account(), old.id()), &action)?;
+    // R20: a label unique in the account (a source's external id) is checked against objects
+    // the actor may not see; whether one is taken is said only to who may create such an
+    // object (the permission at the whole dimension), as creating one would tell it.
+    if let Some(field) = T::UNIQUE_LABEL
+        && !old.label().eq_ignore_ascii_case(new.label())
+        && a.may_manage_at(perm, what, &Whole(a.account(), T::DIMENSION), &action)
+            .is_err()
+    {
+        return Err(Error::refused(
+            ErrorKind::OutsideScope,
+            action,
+            format!(
+                "a new {field} needs the permission to {what} at every {}",
+                T::WHAT
+            ),
+        )
+        .on_field(field));
+    }
     Ok(Planned {
         mutations: vec![new.clone().put()],
         events: Vec::new(),

@@ -60,7 +60,9 @@ pub enum Change<P> {
         /// The new user's e-mail.
         email: String,
     },
-    /// Replaces a user's details, grants and access. Ownership does not move this way.
+    /// Replaces a user's details, grants and access. Ownership does not move this way. A new
+    /// username or e-mail (other than in case) needs the permission to create users as well:
+    /// whether one is taken is said only to who may create users (R9, R20).
     UpdateUser(User),
     /// Enables a user (R12: counts against the seat limit).
     EnableUser(UserId),
@@ -84,7 +86,10 @@ pub enum Change<P> {
     DeleteStore(StoreId),
     /// Creates a source; needs `manage_sources` at all sources.
     CreateSource(Source),
-    /// Changes a source's external id; needs `manage_sources` at that source.
+    /// Changes a source's external id; needs `manage_sources` at that source, and a new
+    /// external id (other than in case) needs it at every source: external ids are unique in
+    /// the account, so the answer says whether one is taken, even by a source the actor does
+    /// not see (R20), which only who may create sources is told.
     UpdateSource(Source),
     /// Deletes a source. Refused while a role or user refers to it.
     DeleteSource(SourceId),
@@ -99,8 +104,10 @@ pub enum Change<P> {
     ///
     /// A limit below the enabled users is refused with
     /// [`ErrorKind::SeatLimit`](crate::ErrorKind::SeatLimit), unless `disable_excess` is set:
-    /// then the newest users — the highest ids first, the model keeping no invitation date —
-    /// are disabled until the rest fit, never the owner. They are listed in
+    /// then the newest invitations — the highest ids first: the engine keeps no invitation
+    /// date, and ids are the host's keys, given in the order users are invited — are disabled
+    /// until the rest fit, among the users the owner manages (R10), never the owner. If those
+    /// are too few, the limit is refused with `SeatLimit`, naming no user. They are listed in
     /// [`Event::DisabledBySeatLimit`](crate::Event::DisabledBySeatLimit) and in the audit
     /// record (before and after). Disabled users are kept and can be enabled again.
     SetSeatLimit {
@@ -125,6 +132,15 @@ pub enum Change<P> {
         /// The data rows read (below the header); 0 if the upload was refused before any was.
         rows: u64,
     },
+    /// A bulk upload of sources as a whole (seed 003's *Manage sources*), as the audit records
+    /// one that was refused (R19). It changes nothing by itself, like
+    /// [`UploadUsers`](Self::UploadUsers); uploads are made with
+    /// `Engine::upload_sources_csv`, each row a [`CreateSource`](Self::CreateSource) or
+    /// [`DeleteSource`](Self::DeleteSource).
+    UploadSources {
+        /// The data rows read (below the header); 0 if the upload was refused before any was.
+        rows: u64,
+    },
 }
 
 impl<P> Change<P> {
@@ -144,6 +160,7 @@ impl<P> Change<P> {
             Change::TransferOwnership { .. } => "transfer ownership",
             Change::SetEntityLevelBilling(_) => "set entity-level billing",
             Change::UploadUsers { .. } => "upload users",
+            Change::UploadSources { .. } => "upload sources",
             Change::CreateStore(_) => "create store",
             Change::UpdateStore(_) => "update store",
             Change::DeleteStore(_) => "delete store",

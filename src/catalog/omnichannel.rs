@@ -46,6 +46,8 @@ permission_catalog! {
         // needed, as for groups.
         manage_channels: CHANNEL_ADD | CHANNEL_EDIT | CHANNEL_DELETE,
     }
+    // Users are assigned to stores: the template has a Stores column (R18).
+    csv_template: StoresAndChannels;
 }
 
 /// The `Administrator` group: level 1, the whole matrix.

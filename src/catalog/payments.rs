@@ -49,6 +49,8 @@ permission_catalog! {
         view_stores: VIEW_STORE_DIRECTORY,
         manage_stores: MANAGE_STORES,
     }
+    // Users are assigned to stores: the template has a Stores column (R18).
+    csv_template: Stores;
 }
 
 /// `ADMINISTRATOR`: level 1, every permission; access to all stores by default.

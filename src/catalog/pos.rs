@@ -29,6 +29,8 @@ permission_catalog! {
         // Outlet & Register settings: opening, renaming and closing outlets.
         manage_stores: MANAGE_OUTLETS,
     }
+    // Users are assigned to stores: the template has a Stores column (R18).
+    csv_template: Stores;
 }
 
 /// The cashier's permissions: sell, open and close the register.

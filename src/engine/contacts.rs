@@ -67,7 +67,9 @@ impl Default for NameTable {
 
 impl NameTable {
     fn part(hash: u64) -> usize {
-        (hash >> (u64::BITS - PART_BITS)) as usize
+        // Middle bits: a part's own table takes its buckets from the low bits and its tags
+        // from the top seven, which must differ between the entries of one part.
+        (hash >> 32) as usize & (PARTS - 1)
     }
 
     /// Adds `position` under `hash`; `rehash` gives the hash of any position already in the

@@ -10,7 +10,7 @@ use crate::engine::contacts::{AccountCounts, Counts, NameHash, NameTable};
 use crate::engine::key::{Sealed, UserKey};
 use crate::engine::tree::Tree;
 use crate::model::access::Access;
-use crate::model::ids::{AccountId, IdHash, StoreId, UserId};
+use crate::model::ids::{AccountId, IdHash, RoleId, StoreId, UserId};
 use crate::model::permission::Catalog;
 use crate::model::user::User;
 
@@ -187,6 +187,9 @@ struct HotChunk<P> {
     stores: Vec<StoreId>,
     /// One per record of the chunk; past the records, placeholders no position reaches.
     entries: [Hot<P>; CHUNK],
+    /// The role of each user's first grant (the one grant of a user the quick path decides),
+    /// so that a `check` names the allowing role without reading the record.
+    roles: [RoleId; CHUNK],
 }
 
 impl<P: Catalog> HotChunk<P> {
@@ -194,6 +197,7 @@ impl<P: Catalog> HotChunk<P> {
         HotChunk {
             entries: [Hot::slow(UserId::new(0), 0); CHUNK],
             stores: Vec::new(),
+            roles: [RoleId::new(0); CHUNK],
         }
     }
 }
@@ -313,6 +317,14 @@ impl<P: Catalog> UserTable<P> {
             chunk.stores.len()
         };
         chunk.stores.get(hot.from as usize..end).unwrap_or(&[])
+    }
+
+    /// The role of the first grant of the user at `position`, whose entry `hot` the quick
+    /// path decided by (meaningful only then, as [`UserTable::stores_of`]).
+    #[inline(always)]
+    pub(crate) fn role_of(&self, position: usize) -> Option<RoleId> {
+        let chunk = self.hot.get(position >> CHUNK_BITS)?;
+        chunk.roles.get(position & IN_CHUNK).copied()
     }
 
     /// The record at a position.
@@ -567,14 +579,19 @@ impl<P: Catalog> UserTable<P> {
 
     /// Recomputes a chunk's entries and runs from its records.
     fn rebuild(users: &[User], chunk: &mut HotChunk<P>, of: &impl Fn(&User) -> (P, u32, Quick)) {
-        let HotChunk { entries, stores } = chunk;
+        let HotChunk {
+            entries,
+            stores,
+            roles,
+        } = chunk;
         stores.clear();
-        for (record, slot) in users.iter().zip(entries.iter_mut()) {
+        for ((record, slot), role) in users.iter().zip(entries.iter_mut()).zip(roles.iter_mut()) {
             let from = u32::try_from(stores.len()).unwrap_or(u32::MAX);
             let room = (u32::MAX as usize).saturating_sub(stores.len());
             let (entry, run) = Self::entry(record, of(record), from, room);
             stores.extend_from_slice(run);
             *slot = entry;
+            *role = record.grants().first().map_or(RoleId::new(0), |g| g.role);
         }
         stores.shrink_to_fit();
     }

@@ -618,6 +618,11 @@ impl Error {
         err
     }
 
+    /// A duplicate external id, about the source `source` that holds it in the state checked.
+    pub(crate) fn about_source(self, source: crate::model::ids::SourceId) -> Self {
+        self.about(source)
+    }
+
     /// For [`ErrorKind::SeatLimit`] of one change: names the field at fault.
     pub(crate) fn on_enabled(self) -> Self {
         self.on_field("enabled")

@@ -1,13 +1,34 @@
-//! CSV bulk upload and download of users (R18), in seed 003's template.
+//! CSV bulk upload and download of users (R18), in the catalog's template
+//! ([`Catalog::user_template`]), and bulk upload of sources
+//! (seed 003's *Manage sources*).
+//!
+//! Seed 003's template, which the OMS catalog uses:
 //!
 //! ```text
 //! Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action
 //! storeAssistant21,storeAssistant21@site.com,1,0,0,UTC,Store assistant,"WAREHOUSE, test-store",Create
 //! ```
 //!
+//! The POS, omnichannel and payments catalogs assign users to stores, and their templates have
+//! a Stores column ([`UserTemplate`](crate::UserTemplate)):
+//!
+//! ```text
+//! Username,E-mail,Enabled,Timezone,Role,Stores,Action
+//! ana,ana@shop.example,1,Europe/Madrid,Cashier,North,Create
+//! olga,olga@shop.example,1,UTC,Admin,All,Create
+//! ```
+//!
+//! A Stores cell lists store names or ids (`store#10`, or `10`), comma-separated, or says `All`
+//! (every store, those opened later included, R3) or `None`. An empty cell never means all
+//! stores: it is an error on the row, naming the Stores column, except on an `Update` row
+//! whose Role is empty too, which keeps the user's role and stores. The row sets the user's
+//! first grant: its role at those stores. Names are matched, ignoring case, among the stores
+//! the uploader may see (R20); a name two of them share must be written as an id. A
+//! store-limited uploader (an outlet manager) creates and edits users at its own stores.
+//!
 //! An upload is all or nothing. Every row is read and resolved here (roles by name or former
-//! name, R14; sources by external id; the user an `Update` row names), and the rows' changes
-//! are planned as one batch by the engine's planner, as
+//! name, R14; sources by external id; stores by name or id; the user an `Update` row names),
+//! and the rows' changes are planned as one batch by the engine's planner, as
 //! [`Engine::apply_all`](crate::Engine::apply_all) plans one: validated (R12, R16) and
 //! authorized as the uploading actor (R8–R10). If any row is bad, nothing is applied and the
 //! error lists every problem with its line, column and reason, at most one per cell
@@ -23,7 +44,10 @@
 mod download;
 mod records;
 mod row;
+mod sources;
 mod upload;
+
+pub use sources::{SOURCES_HEADER, UploadedSources};
 
 use std::collections::HashMap;
 
@@ -41,7 +65,9 @@ use crate::{Error, ErrorKind, Problem};
 use row::{Known, plan_row};
 use upload::UploadWrite;
 
-/// The template's columns, in order.
+/// Seed 003's template's columns, in order: the OMS catalog's
+/// ([`UserTemplate::Oms`](crate::UserTemplate::Oms)). A catalog's own template is
+/// [`Catalog::user_template`].
 pub const HEADER: [&str; 9] = [
     "Username",
     "E-mail",
@@ -54,6 +80,20 @@ pub const HEADER: [&str; 9] = [
     "Action",
 ];
 
+/// Every column any user template has; a template's columns are some of them, in this order.
+const COLUMNS: [&str; 10] = [
+    "Username",
+    "E-mail",
+    "Enabled",
+    "Access all sales channels",
+    "Access all sources",
+    "Timezone",
+    "Role",
+    "Stores",
+    "Sources",
+    "Action",
+];
+
 const USERNAME: usize = 0;
 const EMAIL: usize = 1;
 const ENABLED: usize = 2;
@@ -61,8 +101,31 @@ const ALL_CHANNELS: usize = 3;
 const ALL_SOURCES: usize = 4;
 const TIMEZONE: usize = 5;
 const ROLE: usize = 6;
-const SOURCES: usize = 7;
-const ACTION: usize = 8;
+const STORES: usize = 7;
+const SOURCES: usize = 8;
+const ACTION: usize = 9;
+
+/// A row's cells, one per column of [`COLUMNS`]: empty where the template lacks the column.
+type Cells<'a> = [&'a str; COLUMNS.len()];
+
+/// Which columns of [`COLUMNS`] a template has.
+type Present = [bool; COLUMNS.len()];
+
+/// The position in [`COLUMNS`] of each of `template`'s columns, and which it has.
+fn layout(template: crate::UserTemplate) -> (Vec<usize>, Present) {
+    let mut present = [false; COLUMNS.len()];
+    let at: Vec<usize> = template
+        .columns()
+        .iter()
+        .filter_map(|c| COLUMNS.iter().position(|x| x == c))
+        .collect();
+    for &i in &at {
+        if let Some(p) = present.get_mut(i) {
+            *p = true;
+        }
+    }
+    (at, present)
+}
 
 /// How large an upload may be.
 #[derive(Clone, Copy, Debug)]
@@ -83,7 +146,7 @@ impl Default for CsvLimits {
     }
 }
 
-/// A problem at `line` in the cell of column `column` (an index into [`HEADER`]). A reason
+/// A problem at `line` in the cell of column `column` (an index into [`COLUMNS`]). A reason
 /// quotes the cell it is about; a hostile cell is cut to [`MAX_REASON`] bytes, so a report's
 /// size does not grow with the file's cells.
 fn problem(line: u64, column: Option<usize>, reason: impl Into<String>) -> Problem {
@@ -101,7 +164,7 @@ fn problem_as(
 }
 
 fn header(column: Option<usize>) -> Option<&'static str> {
-    column.and_then(|c| HEADER.get(c).copied())
+    column.and_then(|c| COLUMNS.get(c).copied())
 }
 
 /// `reason`, cut to [`MAX_REASON`] bytes.
@@ -177,7 +240,7 @@ impl<P: Catalog> Engine<P> {
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
         let account = self.core.current.load().user(actor).map(|u| u.account());
-        let traced = Traced::upload(actor, account, data.len());
+        let traced = Traced::upload("users", actor, account, data.len());
         let result = traced.in_scope(|| self.upload_once(actor, data, limits, new_id));
         if let Ok(uploaded) = &result {
             let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
@@ -412,10 +475,13 @@ fn plan_upload<P: Catalog>(
                 .fields()
                 .map(|f| String::from_utf8_lossy(f).trim().to_owned())
                 .collect();
-            if header.count != HEADER.len() || found.iter().map(String::as_str).ne(HEADER) {
+            let columns = P::user_template().columns();
+            if header.count != columns.len()
+                || found.iter().map(String::as_str).ne(columns.iter().copied())
+            {
                 let reason = format!(
                     "the header must be `{}`, found `{}`",
-                    HEADER.join(","),
+                    columns.join(","),
                     found.join(",")
                 );
                 problems.push(problem(header.line, None, reason));
@@ -423,13 +489,21 @@ fn plan_upload<P: Catalog>(
             }
         }
     }
+    let (at, present) = layout(P::user_template());
 
-    // The account's users by folded username, looked up for every `Update` row.
+    // The account's users by folded username, looked up for every `Update` row; the stores
+    // the uploader may see by folded name and by id (R20), for every Stores cell.
     let by_username: HashMap<String, &User> = index
         .account_users(account)
         .map(|u| (folded(u.username()), u))
         .collect();
-    let known = Known { me, by_username };
+    let stores = row::StoreNames::new(snapshot.visible_stores(actor));
+    let known = Known {
+        me,
+        by_username,
+        stores,
+        present,
+    };
     // The line of the first row naming each existing user: a file names a user once.
     let mut named: HashMap<UserId, u64> = HashMap::new();
     for (n, record) in records.enumerate() {
@@ -443,14 +517,14 @@ fn plan_upload<P: Catalog>(
             problems.push(problem(line, None, reason));
             break;
         }
-        if record.count != HEADER.len() {
-            let reason = format!("expected {} fields, found {}", HEADER.len(), record.count);
+        if record.count != at.len() {
+            let reason = format!("expected {} fields, found {}", at.len(), record.count);
             problems.push(problem(line, None, reason));
             continue;
         }
         let before = problems.count();
-        let mut cells: [&str; 9] = [""; 9];
-        for (i, raw) in record.fields().enumerate() {
+        let mut cells: Cells<'_> = [""; COLUMNS.len()];
+        for (&i, raw) in at.iter().zip(record.fields()) {
             let Some(cell) = cells.get_mut(i) else {
                 continue;
             };

@@ -1,12 +1,12 @@
 //! The upload's CSV records, read one field at a time with `csv-core` (RFC 4180: quotes,
-//! embedded commas and line breaks). A record keeps at most the template's nine fields and
+//! embedded commas and line breaks). A record keeps at most the templates' ten fields and
 //! counts the rest, so a hostile line of ten million commas costs no more memory than a normal
 //! one; the file itself is borrowed, never copied.
 
 use csv_core::{ReadFieldResult, Reader};
 
-/// Fields kept per record: the template's columns.
-const KEEP: usize = super::HEADER.len();
+/// Fields kept per record: the most columns a template has.
+const KEEP: usize = super::COLUMNS.len();
 
 /// One record: where it starts, its first [`KEEP`] fields, and how many fields it had.
 pub(super) struct Record {
@@ -155,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn a_record_keeps_nine_fields_and_counts_the_rest() {
+    fn a_record_keeps_ten_fields_and_counts_the_rest() {
         let line = "x,".repeat(100_000) + "x";
         let got = read(&line);
         assert_eq!(got.len(), 1);

@@ -2,8 +2,8 @@
 //! pipeline, and the planner's problems placed on their rows and columns.
 
 use super::{
-    ACTION, ALL_CHANNELS, EMAIL, ENABLED, Plan, Problems, ROLE, SOURCES, TIMEZONE, USERNAME, cut,
-    header,
+    ACTION, ALL_CHANNELS, EMAIL, ENABLED, Plan, Present, Problems, ROLE, SOURCES, STORES, TIMEZONE,
+    USERNAME, cut, header, layout,
 };
 use crate::admin::audit::now_unix_ms;
 use crate::admin::authorize;
@@ -31,6 +31,15 @@ pub(super) struct UploadWrite<'a, P: Catalog> {
     /// Whether each change's row is unchanged (left out of the batch).
     unchanged: &'a [bool],
     changes: &'a [Change<P>],
+    /// What the file uploads.
+    what: Upload,
+}
+
+/// What a file uploads: users in the catalog's template (which columns it has), or sources.
+#[derive(Clone, Copy)]
+pub(super) enum Upload {
+    Users(Present),
+    Sources,
 }
 
 impl<'a, P: Catalog> UploadWrite<'a, P> {
@@ -49,7 +58,14 @@ impl<'a, P: Catalog> UploadWrite<'a, P> {
             lines: &plan.lines,
             unchanged: &plan.left_out,
             changes: &plan.changes,
+            what: Upload::Users(layout(P::user_template()).1),
         }
+    }
+
+    /// The same, for a file of sources.
+    pub(super) fn of_sources(mut self) -> Self {
+        self.what = Upload::Sources;
+        self
     }
 }
 
@@ -69,8 +85,9 @@ impl<P: Catalog> Write<P> for UploadWrite<'_, P> {
         .map_err(|err| {
             let me = current.user(self.actor);
             let mut problems = Problems::default();
-            problems.merge_placed(err.problems(), |p| {
-                place(current, me, self.lines, self.changes, p)
+            problems.merge_placed(err.problems(), |p| match self.what {
+                Upload::Users(present) => place(current, me, &present, self.lines, self.changes, p),
+                Upload::Sources => super::sources::place(self.lines, self.changes, p),
             });
             problems.omitted = problems.omitted.saturating_add(err.problems_omitted());
             problems.into_error()
@@ -81,7 +98,10 @@ impl<P: Catalog> Write<P> for UploadWrite<'_, P> {
         // R19: one record for the upload as a whole, with the report; then one per change the
         // rows asked for, each with a short reason (the report is not copied into every one).
         let (engine, at, actor, account) = (self.engine, self.at, self.actor, self.account);
-        let whole = [Change::UploadUsers { rows: self.rows }];
+        let whole = [match self.what {
+            Upload::Users(_) => Change::UploadUsers { rows: self.rows },
+            Upload::Sources => Change::UploadSources { rows: self.rows },
+        }];
         engine.audit_refused(at, actor, account, &whole, err);
         if !self.changes.is_empty() {
             let short = Error::refused(err.kind(), "apply an upload row", "the upload was refused");
@@ -104,6 +124,7 @@ impl<P: Catalog> Write<P> for UploadWrite<'_, P> {
 fn place<P: Catalog>(
     index: &Index<P>,
     me: Option<&User>,
+    present: &Present,
     lines: &[u64],
     changes: &[Change<P>],
     p: &Problem,
@@ -113,7 +134,7 @@ fn place<P: Catalog>(
         _ => None,
     };
     let mut line = p.change().and_then(|c| lines.get(c)).copied().unwrap_or(0);
-    let column = column_for(p.field(), p.kind());
+    let column = column_for(p.field(), p.kind(), present);
     let reason = match (p.kind(), p.field(), p.clash(), p.seats()) {
         (ErrorKind::SeatLimit, _, _, Some((enabled, limit))) => {
             format!("would be enabled user {enabled}: the plan allows {limit}")
@@ -151,16 +172,21 @@ fn place<P: Catalog>(
         .placed(line, header(Some(column)).filter(|_| line > 0), cut(reason))
 }
 /// The template column a problem of a row's change is about: the field it names (a typed
-/// fact of the problem, never its message), else by the rule that refused.
-fn column_for(field: Option<&str>, kind: ErrorKind) -> usize {
-    match (field, kind) {
+/// fact of the problem, never its message), else by the rule that refused; a store outside
+/// the uploader's is the Stores column's where the template has one. A column the template
+/// lacks falls back to Role.
+fn column_for(field: Option<&str>, kind: ErrorKind, present: &Present) -> usize {
+    let has = |c: usize| present.get(c).copied().unwrap_or(false);
+    let column = match (field, kind) {
         (Some("username"), _) => USERNAME,
         (Some("e-mail"), _) => EMAIL,
         (Some("timezone"), _) => TIMEZONE,
+        (Some("stores"), _) | (None, ErrorKind::OutsideScope) => STORES,
         (Some("sources"), _) => SOURCES,
         (Some("sales channels"), _) => ALL_CHANNELS,
         (Some("enabled"), _) => ENABLED,
         (_, ErrorKind::NotPermitted | ErrorKind::Owner) => ACTION,
         _ => ROLE,
-    }
+    };
+    if has(column) { column } else { ROLE }
 }

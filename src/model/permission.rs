@@ -153,6 +153,72 @@ impl<P: bitflags::Flags> AdminPermissions<P> {
     }
 }
 
+/// The CSV template a catalog's users are uploaded and downloaded in (R18, the `csv`
+/// feature's `import` module): its columns, in order.
+///
+/// Seed 003's OMS assigns no stores to users (a role's store ceiling narrows it), so its
+/// template has no Stores column and a user it creates holds its role at every store. A
+/// catalog whose users are assigned to stores (a POS cashier at one outlet) uses a template
+/// with a Stores column: store names or ids, or `All` spelled out; an empty cell is never all
+/// stores.
+///
+/// ```
+/// use shopguard::{Catalog, UserTemplate};
+/// use shopguard::catalog::{oms::Oms, pos::Pos};
+///
+/// assert_eq!(Oms::user_template(), UserTemplate::Oms);
+/// assert_eq!(
+///     Pos::user_template().columns(),
+///     ["Username", "E-mail", "Enabled", "Timezone", "Role", "Stores", "Action"]
+/// );
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum UserTemplate {
+    /// Seed 003's template, exactly: Username, E-mail, Enabled, Access all sales channels,
+    /// Access all sources, Timezone, Role, Sources, Action. The default.
+    Oms,
+    /// Username, E-mail, Enabled, Timezone, Role, Stores, Action: users assigned to stores,
+    /// with no sources or sales channels (the POS and the payments portal).
+    Stores,
+    /// Username, E-mail, Enabled, Access all sales channels, Timezone, Role, Stores, Action:
+    /// users assigned to stores, with all sales channels or none (the omnichannel back
+    /// office).
+    StoresAndChannels,
+}
+
+impl UserTemplate {
+    /// The template's columns, in order: its header line.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            UserTemplate::Oms => &[
+                "Username",
+                "E-mail",
+                "Enabled",
+                "Access all sales channels",
+                "Access all sources",
+                "Timezone",
+                "Role",
+                "Sources",
+                "Action",
+            ],
+            UserTemplate::Stores => &[
+                "Username", "E-mail", "Enabled", "Timezone", "Role", "Stores", "Action",
+            ],
+            UserTemplate::StoresAndChannels => &[
+                "Username",
+                "E-mail",
+                "Enabled",
+                "Access all sales channels",
+                "Timezone",
+                "Role",
+                "Stores",
+                "Action",
+            ],
+        }
+    }
+}
+
 /// A permission catalog: a `bitflags` type over `u64` whose flags each carry a
 /// [`PermissionInfo`].
 ///
@@ -174,6 +240,13 @@ pub trait Catalog:
     /// Which permissions administer users and roles.
     fn admin() -> AdminPermissions<Self> {
         AdminPermissions::none()
+    }
+
+    /// The CSV template its users are uploaded and downloaded in (R18): seed 003's unless the
+    /// catalog names another (`csv_template: Stores;` in
+    /// [`permission_catalog!`](crate::permission_catalog)).
+    fn user_template() -> UserTemplate {
+        UserTemplate::Oms
     }
 
     /// The metadata of a single flag, or `None` if `flag` is not exactly one known flag.
@@ -355,7 +428,9 @@ pub mod permission_names {
 /// Defines a permission catalog: a `bitflags` type over `u64` with a [`Catalog`] impl.
 ///
 /// Each line is `NAME = bit, "Area", Reach, "description";`. Names and bits are storage
-/// formats: append, never rename or renumber. An optional `admin { … }` block names the [`AdminPermissions`].
+/// formats: append, never rename or renumber. An optional `admin { … }` block names the
+/// [`AdminPermissions`], and an optional `csv_template: Stores;` line the [`UserTemplate`]
+/// (seed 003's by default).
 ///
 /// ```
 /// use shopguard::{permission_catalog, Catalog, Reach};
@@ -373,6 +448,7 @@ pub mod permission_names {
 ///         edit_users: STAFF,
 ///         delete_users: STAFF,
 ///     }
+///     csv_template: Stores;
 /// }
 ///
 /// assert_eq!(Kiosk::permissions().len(), 3);
@@ -380,6 +456,7 @@ pub mod permission_names {
 /// assert_eq!(Kiosk::parse("SELL | LIST_STAFF")?, Kiosk::SELL | Kiosk::LIST_STAFF);
 /// assert_eq!(Kiosk::admin().create_users, Kiosk::STAFF);
 /// assert!(Kiosk::admin().manage_roles.is_empty());
+/// assert_eq!(Kiosk::user_template(), shopguard::UserTemplate::Stores);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[macro_export]
@@ -390,6 +467,7 @@ macro_rules! permission_catalog {
             $( $flag:ident = $bit:literal, $area:literal, $reach:ident, $desc:literal; )*
         }
         $( admin { $( $what:ident : $( $admin_flag:ident )|+ ),* $(,)? } )?
+        $( csv_template: $template:ident; )?
     ) => {
         $crate::__private::bitflags::bitflags! {
             $(#[$meta])*
@@ -428,6 +506,12 @@ macro_rules! permission_catalog {
                         $( $what: $( $name::$admin_flag )|+ , )*
                         ..$crate::AdminPermissions::none()
                     }
+                }
+            )?
+
+            $(
+                fn user_template() -> $crate::UserTemplate {
+                    $crate::UserTemplate::$template
                 }
             )?
         }

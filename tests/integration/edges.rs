@@ -288,8 +288,8 @@ fn r18_a_user_who_may_only_edit_or_only_create_users_may_upload() {
         user(4, "viewer", 4),
     ])
     .unwrap();
-    let header = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,\
-                  Role,Sources,Action\n";
+    // The omnichannel template: stores and all sales channels, no sources.
+    let header = "Username,E-mail,Enabled,Access all sales channels,Timezone,Role,Stores,Action\n";
     let mut ids = (100..).map(UserId::new);
     let mut next = || ids.next().unwrap();
     for actor in [2, 3] {

@@ -19,6 +19,8 @@ mod conformance;
 mod crash;
 #[cfg(feature = "csv")]
 mod csv;
+#[cfg(feature = "csv")]
+mod csv_stores;
 mod dry_run;
 mod edges;
 mod fixture;
@@ -27,6 +29,7 @@ mod following;
 mod fuzz_harness;
 mod fuzz_replay;
 mod keys;
+mod leaks;
 mod manage_props;
 #[cfg(feature = "tokio")]
 mod nonblocking;

@@ -176,8 +176,8 @@ fn an_async_upload_applies_the_file() {
     let (engine, store) = shop();
     store.slow.store(false, Ordering::SeqCst);
     let writes = AsyncEngine::new(Arc::clone(&engine));
-    let file = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n\
-                ana,ana@shop.example,1,1,1,UTC,Admin,,Create\n";
+    let file = "Username,E-mail,Enabled,Timezone,Role,Stores,Action\n\
+                ana,ana@shop.example,1,UTC,Admin,All,Create\n";
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

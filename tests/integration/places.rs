@@ -432,14 +432,22 @@ fn a_store_assistant_cannot_manage_sources_or_channels() {
 #[test]
 fn manage_sources_at_specific_sources_edits_those_only_and_creates_none() {
     let (e, _) = oms_shop();
+    // Its own source: the external id in other case. A new external id is checked against
+    // sources it does not see, so it needs the permission at every source (R20).
     e.apply(
         LINA,
-        Change::UpdateSource(Source::new(SHOP_SOURCE, SHOP, "north-shop")),
+        Change::UpdateSource(Source::new(SHOP_SOURCE, SHOP, "North-Store")),
     )
     .unwrap();
     assert_eq!(
         e.snapshot().source(SHOP_SOURCE).unwrap().external_id(),
-        "north-shop"
+        "North-Store"
+    );
+    refused(
+        &e,
+        LINA,
+        Change::UpdateSource(Source::new(SHOP_SOURCE, SHOP, "north-shop")),
+        ErrorKind::OutsideScope,
     );
     refused(
         &e,

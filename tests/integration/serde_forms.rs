@@ -201,10 +201,11 @@ fn an_applied_batch_and_a_refused_batch_serialize_for_a_client() {
 fn a_refused_upload_serializes_its_problems_by_line_and_column() {
     use shopguard::import::CsvLimits;
     let e = shop();
-    let header = "Username,E-mail,Enabled,Access all sales channels,Access all sources,Timezone,Role,Sources,Action\n";
+    // The POS template, with its Stores column.
+    let header = "Username,E-mail,Enabled,Timezone,Role,Stores,Action\n";
     let file = format!(
-        "{header}a,same@acme.example,1,1,1,UTC,Cashier,,Create\n\
-         b,same@acme.example,1,1,1,UTC,Cashier,,Create\n"
+        "{header}a,same@acme.example,1,UTC,Cashier,All,Create\n\
+         b,same@acme.example,1,UTC,Cashier,All,Create\n"
     );
     let mut next = 900;
     let err = e

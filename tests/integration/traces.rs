@@ -215,6 +215,7 @@ fn spans_carry_ids_revisions_outcomes_and_durations_and_no_user_above_debug() {
             ("1", "1")
         );
         assert_eq!(u.fields["outcome"], "done");
+        assert_eq!(u.fields["of"], "users");
         assert_eq!(u.fields["revision"], "3");
     }
 

@@ -624,6 +624,16 @@ fn plan(w: &World, actor: u64, change: &MChange) -> Result<World, Refusal> {
             if user.owner != old.owner {
                 return no(ErrorKind::Owner, "R11 ownership only by transfer");
             }
+            // R9, R20 (batch rule 4): whether a username or e-mail is taken is said only to
+            // who may create users; a new one (not just in other case) asks just that.
+            let renamed = user.username.to_lowercase() != old.username.to_lowercase()
+                || user.email.to_lowercase() != old.email.to_lowercase();
+            if renamed && a.level(CREATE).is_err() {
+                return no(
+                    ErrorKind::NotPermitted,
+                    "R9/R20 a new name needs create users",
+                );
+            }
             a.may_give(*id, user, Some(old), EDIT)?;
             // R10/R8: the e-mail recovers the account; setting it needs everything the user
             // holds. A disabled user still holds its grants (R15 counts it among a role's
@@ -702,12 +712,13 @@ fn plan(w: &World, actor: u64, change: &MChange) -> Result<World, Refusal> {
             }
         }
         MChange::CreateRole(id, role) => {
-            // An id the change names, before the permission, as for any change (R16: ids are
-            // the host's and unique; the refusal names nothing but the id asked for).
+            // R6, R7 before the id (R20): whether an id is taken is said only to who may
+            // create the role, as creating it would tell it (R16: ids are the host's and
+            // unique; the refusal names nothing but the id asked for).
+            a.may_define(*id, role, None)?;
             if w.roles.contains_key(id) {
                 return no(ErrorKind::Duplicate, "R16 role id taken");
             }
-            a.may_define(*id, role, None)?;
             next.roles.insert(*id, role.clone());
         }
         MChange::UpdateRole(id, role) => {
@@ -783,13 +794,14 @@ fn plan(w: &World, actor: u64, change: &MChange) -> Result<World, Refusal> {
             }
             next.seats = *limit;
             if let (Some(n), true) = (limit, disable_excess) {
-                // The newest (highest id) enabled users past the limit, never the owner.
+                // The newest invitations (highest ids) enabled past the limit, among the users
+                // the owner manages (R10), never the owner (R11).
                 let enabled = w.users.values().filter(|u| u.enabled).count();
                 let newest: Vec<u64> = w
                     .users
                     .iter()
                     .rev()
-                    .filter(|(_, u)| u.enabled && !u.owner)
+                    .filter(|(id, u)| u.enabled && !u.owner && a.manages(EDIT, **id, u).is_ok())
                     .map(|(id, _)| *id)
                     .take(enabled.saturating_sub(*n))
                     .collect();
@@ -801,14 +813,13 @@ fn plan(w: &World, actor: u64, change: &MChange) -> Result<World, Refusal> {
             }
         }
         MChange::CreateStore(id, name) => {
-            // The permission before the id: an id taken is said only to who may open stores.
-            a.level(OUTLETS)?;
+            // Opening a store needs the permission at every store: a new one lies outside
+            // every specific set (R3). The permission before the id (R20): an id taken is
+            // said only to who may open stores.
+            a.manages_store(None)?;
             if w.stores.contains_key(id) {
                 return no(ErrorKind::Duplicate, "R16 store id taken");
             }
-            // Opening a store needs the permission at every store: a new one lies outside
-            // every specific set (R3).
-            a.manages_store(None)?;
             next.stores.insert(*id, name.clone());
         }
         MChange::UpdateStore(id, name) => {
@@ -972,7 +983,14 @@ fn world(t: &mut Tape<'_>) -> World {
     }
     let ids: Vec<u64> = roles.keys().copied().collect();
     let mut users = BTreeMap::new();
-    let mut owner_grants = vec![(1, Acc::All)];
+    // A quarter of owners hold the top role at some stores only: lowering the seat limit then
+    // disables only the users that owner manages (R10).
+    let top_stores = if t.chance(25) {
+        t.access(&STORES)
+    } else {
+        Acc::All
+    };
+    let mut owner_grants = vec![(1, top_stores)];
     if t.chance(20) {
         owner_grants.push((t.one_of(&ids).unwrap_or(1), t.access(&STORES)));
     }

@@ -9,7 +9,7 @@ impl<P: Catalog> Index<P> {
     ///
     /// Reasons are tried in a fixed order: first about the user and the permission
     /// ([`Index::prepare`]), then about the resource ([`Index::locate`]), then each grant.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn evaluate<U: Sealed, R: Resource + ?Sized>(
         &self,
         user: U,
@@ -19,28 +19,35 @@ impl<P: Catalog> Index<P> {
         let Some(position) = self.users.position(user) else {
             return Err(DenyReason::UnknownUser);
         };
+        match self.quick::<true, R>(position, permission, resource) {
+            // The quick path allows only by the user's one grant.
+            Some(Ok(())) => match self.users.role_of(position) {
+                Some(role) => Ok(Allowed { grant: 0, role }),
+                None => self.evaluate_full(position, permission, resource),
+            },
+            Some(Err(reason)) => Err(reason),
+            None => self.evaluate_full(position, permission, resource),
+        }
+    }
+
+    /// [`Index::evaluate`] for what the quick path leaves: kept out of line, so that the
+    /// quick path inlines into the caller's loop.
+    #[inline(never)]
+    fn evaluate_full<R: Resource + ?Sized>(
+        &self,
+        position: usize,
+        permission: P,
+        resource: &R,
+    ) -> Result<Allowed, DenyReason> {
         let Some(u) = self.users.at(position) else {
             return Err(DenyReason::UnknownUser);
         };
-        match self.quick::<true, R>(position, permission, resource) {
-            // The quick path allows only by the user's one grant.
-            Some(Ok(())) => {
-                if let Some(g) = u.grants().first() {
-                    return Ok(Allowed {
-                        grant: 0,
-                        role: g.role,
-                    });
-                }
-            }
-            Some(Err(reason)) => return Err(reason),
-            None => {}
-        }
         let asker = self.prepare_found(u, permission)?;
         self.evaluate_prepared::<true, R>(&asker, resource)
     }
 
     /// `evaluate(..).is_ok()`, without the work that only names a denial's reason.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn allows<U: Sealed, R: Resource + ?Sized>(
         &self,
         user: U,
@@ -64,6 +71,18 @@ impl<P: Catalog> Index<P> {
         if let Some(decided) = self.quick::<false, R>(position, permission, resource) {
             return decided.is_ok();
         }
+        self.allows_full(position, permission, resource)
+    }
+
+    /// [`Index::allows_at`] for what the quick path leaves, out of line (see
+    /// [`Index::evaluate_full`]).
+    #[inline(never)]
+    fn allows_full<R: Resource + ?Sized>(
+        &self,
+        position: usize,
+        permission: P,
+        resource: &R,
+    ) -> bool {
         self.users.at(position).is_some_and(|u| {
             self.prepare_found(u, permission)
                 .is_ok_and(|asker| self.evaluate_prepared::<false, R>(&asker, resource).is_ok())
@@ -116,11 +135,7 @@ impl<P: Catalog> Index<P> {
         if resource.account() != account {
             return deny(DenyReason::WrongAccount);
         }
-        let exists = || {
-            self.stores
-                .get(&store)
-                .is_some_and(|s| s.account() == account)
-        };
+        let exists = || self.store_accounts.get(&store) == Some(&account);
         if !held {
             // Not held (withheld permissions are not held either).
             return deny(if !REASON || exists() {

@@ -123,6 +123,9 @@ pub(crate) struct Index<P> {
     pub(in crate::engine) revision: u64,
     pub(in crate::engine) accounts: Arc<IdMap<AccountId, AccountEntry<P>>>,
     pub(in crate::engine) stores: Arc<IdMap<StoreId, Store>>,
+    /// Each store's account, in one probe: the quick path's proof that a store exists in the
+    /// user's account (the map of stores finds an index first, then the entry).
+    store_accounts: Arc<hashbrown::HashMap<StoreId, AccountId, IdHash>>,
     pub(in crate::engine) sources: Arc<IdMap<SourceId, Source>>,
     pub(in crate::engine) channels: Arc<IdMap<ChannelId, Channel>>,
     pub(in crate::engine) roles: Arc<IdMap<RoleId, Role<P>>>,
@@ -154,6 +157,7 @@ impl<P: Catalog> Index<P> {
             revision: 0,
             accounts: Arc::default(),
             stores: Arc::default(),
+            store_accounts: Arc::default(),
             sources: Arc::default(),
             channels: Arc::default(),
             roles: Arc::default(),

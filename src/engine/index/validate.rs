@@ -74,16 +74,19 @@ impl<P: Catalog> Index<P> {
     }
 
     /// Checks every invariant of one account's final state, adding each broken rule to `out`:
-    /// at most one problem per object and field. A clash between two users names the one
-    /// `changed` holds (the later one if both are), never an unchanged user alone.
+    /// at most one problem per object and field. A clash between two users or two sources
+    /// names the one `changed` holds (the later one if both are), never an unchanged one
+    /// alone, with that one's own spelling of the value (R20).
     pub(super) fn validate(
         &self,
         account: AccountId,
         m: &Members<'_, P>,
         removed: &Removed,
-        changed: &BTreeSet<UserId>,
+        changed: &super::write::Changed<'_>,
         out: &mut Findings,
     ) {
+        let changed_sources = changed.sources;
+        let changed = changed.users;
         let Some(entry) = self.accounts.get(&account) else {
             // A removed account must be empty.
             let left = m.users.iter().map(|u| u.username().to_owned());
@@ -123,14 +126,24 @@ impl<P: Catalog> Index<P> {
             out.check_for(x.id(), validate_name("sales channel name", x.name()));
         }
 
-        // Sources: external ids unique per account (they are how imports name sources).
-        let mut external = HashSet::new();
-        for s in &m.sources {
+        // Sources: external ids unique per account (they are how imports name sources). A
+        // clash is put on the source the batch changed, in its own spelling: the other may be
+        // one the actor does not see (R20).
+        let mut external: HashMap<String, &Source> = HashMap::new();
+        for s in m.sources.iter().copied() {
             out.check_for(s.id(), validate_external_id(s.external_id()));
-            if !external.insert(s.external_id().to_ascii_lowercase()) {
+            if let Some(other) = external.insert(s.external_id().to_ascii_lowercase(), s) {
+                let blamed = if changed_sources.contains(&s.id())
+                    || !changed_sources.contains(&other.id())
+                {
+                    s
+                } else {
+                    other
+                };
                 out.push_for(
-                    s.id(),
-                    Error::duplicate("source external id", s.external_id(), account, name),
+                    blamed.id(),
+                    Error::duplicate("source external id", blamed.external_id(), account, name)
+                        .about_source(blamed.id()),
                 );
             }
         }

@@ -38,6 +38,7 @@ impl<P: Catalog> Index<P> {
             touched,
             removed,
             changed_users,
+            changed_sources,
             structural,
         } = pending;
         for m in batch {
@@ -50,6 +51,10 @@ impl<P: Catalog> Index<P> {
             match m {
                 Mutation::PutUser(u) => {
                     changed_users.entry(u.account()).or_default().insert(u.id());
+                }
+                Mutation::PutSource(x) => {
+                    changed_sources.insert(x.id());
+                    *structural = true;
                 }
                 Mutation::RemoveUser(_) => {}
                 _ => *structural = true,
@@ -82,6 +87,7 @@ impl<P: Catalog> Index<P> {
                     )?;
                     touched.insert(x.account());
                     Arc::make_mut(&mut self.stores).insert(x.id(), x.clone());
+                    Arc::make_mut(&mut self.store_accounts).insert(x.id(), x.account());
                 }
                 Mutation::RemoveStore(id) => {
                     if !self.stores.contains_key(id) {
@@ -90,6 +96,7 @@ impl<P: Catalog> Index<P> {
                     let x = Arc::make_mut(&mut self.stores)
                         .shift_remove(id)
                         .ok_or_else(|| Error::not_found("store", id))?;
+                    Arc::make_mut(&mut self.store_accounts).remove(id);
                     touched.insert(x.account());
                     removed.stores.insert(*id);
                     removed.names.insert((*id).into(), x.name().to_owned());
@@ -239,7 +246,11 @@ impl<P: Catalog> Index<P> {
         for account in &pending.touched {
             match members.get(account) {
                 Some(m) => {
-                    self.validate(*account, m, &pending.removed, changed(account), &mut found)
+                    let changed = Changed {
+                        users: changed(account),
+                        sources: &pending.changed_sources,
+                    };
+                    self.validate(*account, m, &pending.removed, &changed, &mut found)
                 }
                 None => self.validate_users(*account, changed(account), &mut found),
             }
@@ -280,6 +291,9 @@ impl<P: Catalog> Index<P> {
         if let Some(m) = Arc::get_mut(&mut self.stores) {
             m.shrink_to_fit();
         }
+        if let Some(m) = Arc::get_mut(&mut self.store_accounts) {
+            m.shrink_to_fit();
+        }
         if let Some(m) = Arc::get_mut(&mut self.sources) {
             m.shrink_to_fit();
         }
@@ -300,7 +314,17 @@ pub(crate) struct Pending {
     pub(super) removed: Removed,
     /// Accounts where only a few users changed are validated for those users alone.
     pub(super) changed_users: HashMap<AccountId, BTreeSet<UserId>, IdHash>,
+    /// Sources written: a clash of external ids is put on the one the batch changed (R20).
+    pub(super) changed_sources: BTreeSet<SourceId>,
     pub(super) structural: bool,
+}
+
+/// What a batch wrote, as validation blames a clash of unique values: on the object the batch
+/// changed, never on one it left alone (which the actor may not see, R20).
+#[derive(Debug)]
+pub(super) struct Changed<'a> {
+    pub(super) users: &'a BTreeSet<UserId>,
+    pub(super) sources: &'a BTreeSet<SourceId>,
 }
 
 #[derive(Debug, Default)]

@@ -1,0 +1,97 @@
+//! Resident memory per user of a loaded engine, as the operating system counts it: the growth of
+//! `VmRSS` across the load, measured after glibc's `malloc_trim(0)` has returned the load's freed
+//! buffers (the batch, its audit copy, the index's growth steps) to the system.
+//!
+//! ```text
+//! cargo run --release -p compare --bin resident            # 100,000 users
+//! cargo run --release -p compare --bin resident 1000000    # any number of users
+//! ```
+//!
+//! `examples/memory.rs` in the shopguard package counts the bytes the engine requested; this
+//! adds what the allocator costs on top (chunk headers, rounding, fragmentation the trim cannot
+//! return). It lives in this measurement member, not in shopguard's examples, because calling
+//! `malloc_trim` needs one `unsafe` foreign call and shopguard forbids `unsafe` in every target.
+
+use std::error::Error;
+use std::fs;
+use std::sync::Arc;
+
+use shopguard::Engine;
+use shopguard::audit::{AuditRecord, AuditSink};
+
+#[path = "../../../../benches/workload/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "the shared workload module serves several benches; this uses its world"
+)]
+mod workload;
+
+use workload::{Perm64, USERS, World};
+
+/// The load's audit record (a copy of the whole batch) belongs in the host's audit storage, not
+/// in the engine's memory: this sink hands it on to nothing.
+#[derive(Debug)]
+struct Elsewhere;
+
+impl<P> AuditSink<P> for Elsewhere {
+    fn record(&self, _records: &[AuditRecord<P>]) -> Result<(), shopguard::Error> {
+        Ok(())
+    }
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let users: usize = match std::env::args().nth(1) {
+        Some(n) => n.parse()?,
+        None => USERS,
+    };
+    let world = World::generate_users(users);
+    trim();
+    let before = resident_bytes().ok_or("no VmRSS in /proc/self/status")?;
+    let engine = Engine::<Perm64>::new().with_audit(Arc::new(Elsewhere));
+    engine.unchecked_apply(world.mutations())?;
+    let untrimmed = resident_bytes().ok_or("no VmRSS in /proc/self/status")?;
+    let released = trim();
+    let after = resident_bytes().ok_or("no VmRSS in /proc/self/status")?;
+    let per_user = |rss: u64| (rss as f64 - before as f64) / users as f64;
+    println!(
+        "engine loaded: {users} users, revision {}",
+        engine.revision()
+    );
+    println!(
+        "resident growth per user: {:.1} bytes after malloc_trim ({}), {:.1} before it",
+        per_user(after),
+        if released {
+            "memory returned"
+        } else {
+            "nothing returned"
+        },
+        per_user(untrimmed),
+    );
+    drop(engine);
+    drop(world);
+    Ok(())
+}
+
+/// glibc's `malloc_trim(0)`: returns the free pages of every arena to the system. Elsewhere
+/// (musl, other systems) nothing, and the figure includes what the allocator keeps.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim() -> bool {
+    // SAFETY: `malloc_trim` takes no pointer and has no precondition; glibc serializes it with
+    // every other allocator call.
+    #[allow(unsafe_code, reason = "glibc has no safe entry point for malloc_trim")]
+    let released = unsafe { libc::malloc_trim(0) };
+    released == 1
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() -> bool {
+    false
+}
+
+/// `VmRSS` of this process, in bytes.
+fn resident_bytes() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
