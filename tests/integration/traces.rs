@@ -143,9 +143,8 @@ fn spans_carry_ids_revisions_outcomes_and_durations_and_no_user_above_debug() {
         assert!(err.to_string().contains("zed-cashier"));
         #[cfg(feature = "csv")]
         {
-            let csv = "Username,E-mail,Enabled,Access all sales channels,Access all sources,\
-                       Timezone,Role,Sources,Action\n\
-                       quinn-upload,quinn-upload@corner.example,1,0,0,UTC,Cashier,,Create\n";
+            let csv = "Username,E-mail,Enabled,Timezone,Role,Stores,Action\n\
+                       quinn-upload,quinn-upload@corner.example,1,UTC,Cashier,North,Create\n";
             let mut next = 40;
             engine
                 .upload_users_csv(OWNER, csv.as_bytes(), &Default::default(), &mut || {
