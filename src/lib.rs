@@ -155,6 +155,10 @@
 //!   unknown name, or an unknown bit in a mask an older store holds, is corruption, never
 //!   ignored.
 //! - Paths that skip authorization are named `unchecked_*`.
+//! - A denial's reason ([`Engine::check`]) is exact, for the host's logs and admin screens.
+//!   An answer sent back to the asker uses [`Engine::check_redacted`], where a user or role
+//!   the asker may not see reads as none (R20): a status must not tell a hidden user from a
+//!   missing one.
 //! - Column names given to [`ScopeFor::to_sql`](scope::ScopeFor::to_sql) must be plain identifiers; anything else is
 //!   refused, since they are pasted into SQL text. Ids travel as parameters.
 //! - Ids are the host's 64-bit keys, hashed with a fast non-keyed hash. They should come from the
