@@ -175,6 +175,9 @@
 //!   server (the `postgres` client).
 //! - `postgres-tls`: `PgStorage::connect_tls` and `storage::PgTls`, TLS with the platform's
 //!   library (`postgres-native-tls`; OpenSSL on Linux).
+//! - `policy`: `shopguard::policy`, policy files and policy tests in TOML (the `toml`
+//!   crate): an account diffed against and applied to an engine, expected decisions run as
+//!   tests.
 //! - `tokio`: `AsyncEngine`, `async` writes that run on tokio's blocking pool, for hosts on a
 //!   tokio runtime (the axum integration, `shopguard-axum`, uses it).
 //! - `tracing`: spans through the [`tracing`](https://docs.rs/tracing) facade, to whatever
@@ -200,6 +203,8 @@ mod error;
 #[cfg(feature = "csv")]
 pub mod import;
 mod model;
+#[cfg(feature = "policy")]
+pub mod policy;
 pub mod storage;
 mod trace;
 
@@ -239,9 +244,14 @@ struct ReadmeDoctests;
 pub mod audit {
     //! The audit trail (R19): every attempted change, applied or refused, as [`AuditRecord`]s
     //! sent to an [`AuditSink`] and stored with the batch by durable backends.
+    //!
+    //! The trail a durable store keeps is queried with [`AuditQuery`]
+    //! ([`Engine::query_audit`](crate::Engine::query_audit)): one account's records, filtered
+    //! by actor, object, kind, outcome and time, newest first, paged by [`AuditCursor`].
     pub use crate::admin::audit::{
-        AuditActor, AuditRecord, AuditSink, MemoryAudit, Object, Outcome,
+        AuditActor, AuditRecord, AuditSink, MemoryAudit, Object, Outcome, OutcomeKind,
     };
+    pub use crate::admin::audit_query::{AuditCursor, AuditEntry, AuditPage, AuditQuery};
 }
 
 pub mod explain {

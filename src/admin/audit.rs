@@ -9,6 +9,7 @@ use crate::Error;
 use crate::admin::change::Change;
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, UserId};
+use crate::model::mutation::{Key, ObjectKind};
 use crate::model::role::Role;
 use crate::model::user::User;
 
@@ -29,6 +30,30 @@ pub enum Object<P> {
     Source(Source),
     /// A sales channel.
     Channel(Channel),
+}
+
+impl<P: Copy> Object<P> {
+    /// The object's kind and id.
+    ///
+    /// ```
+    /// use shopguard::audit::Object;
+    /// use shopguard::catalog::pos::Pos;
+    /// use shopguard::storage::{Key, ObjectKind};
+    /// use shopguard::{AccountId, Store, StoreId};
+    ///
+    /// let store = Object::<Pos>::Store(Store::new(StoreId::new(10), AccountId::new(1), "North"));
+    /// assert_eq!(store.key(), Key { kind: ObjectKind::Store, id: 10 });
+    /// ```
+    pub fn key(&self) -> Key {
+        match self {
+            Object::Account(x) => x.id().into(),
+            Object::Role(x) => x.id().into(),
+            Object::User(x) => x.id().into(),
+            Object::Store(x) => x.id().into(),
+            Object::Source(x) => x.id().into(),
+            Object::Channel(x) => x.id().into(),
+        }
+    }
 }
 
 /// How an attempted change ended.
@@ -67,6 +92,41 @@ impl Outcome {
     /// Whether the change was applied.
     pub fn is_applied(&self) -> bool {
         matches!(self, Outcome::Applied { .. })
+    }
+
+    /// Applied, refused or unknown, without the details: what an audit query filters on.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Applied { .. } => OutcomeKind::Applied,
+            Outcome::Unknown { .. } => OutcomeKind::Unknown,
+            Outcome::Refused { .. } => OutcomeKind::Refused,
+        }
+    }
+}
+
+/// The kinds of [`Outcome`], for filtering the audit trail
+/// ([`AuditQuery::outcome`](crate::audit::AuditQuery::outcome)). The storage's own audit holds
+/// `Applied` and `Refused` records only; `Unknown` reaches the [`AuditSink`] alone.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OutcomeKind {
+    /// [`Outcome::Applied`].
+    Applied,
+    /// [`Outcome::Refused`].
+    Refused,
+    /// [`Outcome::Unknown`].
+    Unknown,
+}
+
+impl OutcomeKind {
+    /// A stable number for a storage column. A storage format: never renumbered.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            OutcomeKind::Applied => 0,
+            OutcomeKind::Refused => 1,
+            OutcomeKind::Unknown => 2,
+        }
     }
 }
 
@@ -133,6 +193,65 @@ pub struct AuditRecord<P> {
     pub after: Vec<Object<P>>,
     /// Applied or refused, and why.
     pub outcome: Outcome,
+}
+
+impl<P: Copy> AuditRecord<P> {
+    /// The objects the record is about, in [`Key`] order, each once: those the change names
+    /// (the role, user, store, source or channel it creates, edits or deletes; both users of a
+    /// copy; both roles of a deletion that reassigns; the account of a plan or billing
+    /// setting; every object an unchecked batch writes) and those it touched (`before` and
+    /// `after`). An audit query's [`target`](crate::audit::AuditQuery::target) filter keeps the
+    /// records whose targets include its object.
+    ///
+    /// ```
+    /// use shopguard::audit::{AuditActor, AuditRecord};
+    /// use shopguard::catalog::pos::Pos;
+    /// use shopguard::storage::{Key, MemoryStorage, Storage};
+    /// use shopguard::{Account, AccountId, Engine, Mutation, UserId};
+    ///
+    /// let store = std::sync::Arc::new(MemoryStorage::<Pos>::new());
+    /// let engine = Engine::open(store.clone())?;
+    /// engine.unchecked_apply([Mutation::PutAccount(Account::new(AccountId::new(1), "Shop"))])?;
+    /// let record: AuditRecord<Pos> = store.audit_records()?.remove(0);
+    /// assert_eq!(record.targets(), [Key::from(AccountId::new(1))]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn targets(&self) -> Vec<Key> {
+        let mut keys = self.change.named_objects();
+        if self.change.is_account_setting() {
+            keys.extend(self.account.map(Key::from));
+        }
+        keys.extend(self.before.iter().chain(&self.after).map(Object::key));
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// Whether the record is about an object of `kind`: the change's own kind (a role change
+    /// is about a role, an upload about users, a plan or billing setting about the account)
+    /// or the kind of one of its [`targets`](Self::targets). An audit query's
+    /// [`kind`](crate::audit::AuditQuery::kind) filter keeps these records.
+    pub fn concerns(&self, kind: ObjectKind) -> bool {
+        self.kinds() & kind_bit(kind) != 0
+    }
+
+    /// [`concerns`](Self::concerns) for every kind, as a bit set (bit [`ObjectKind::code`]).
+    pub(crate) fn kinds(&self) -> u8 {
+        self.kinds_of(&self.targets())
+    }
+
+    /// [`kinds`](Self::kinds), given the record's [`targets`](Self::targets).
+    pub(crate) fn kinds_of(&self, targets: &[Key]) -> u8 {
+        let own = self.change.own_kind().map_or(0, kind_bit);
+        targets
+            .iter()
+            .fold(own, |bits, key| bits | kind_bit(key.kind))
+    }
+}
+
+/// The bit of `kind` in a set of kinds.
+pub(crate) fn kind_bit(kind: ObjectKind) -> u8 {
+    1 << kind.code()
 }
 
 pub(crate) fn now_unix_ms() -> u64 {

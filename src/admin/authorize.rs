@@ -103,19 +103,7 @@ pub(crate) fn plan<P: Catalog>(
             let old = role_of(role.id())?;
             let action = format!("update role `{}`", old.name());
             a.may_define(role, Some(old), &action)?;
-            // R14: names the role had stay resolvable.
-            let mut merged = role.clone();
-            for n in old
-                .former_names()
-                .iter()
-                .map(String::as_str)
-                .chain([old.name()])
-            {
-                if !merged.answers_to(n) {
-                    merged = merged.with_former_name(n);
-                }
-            }
-            done(vec![Mutation::PutRole(merged)])
+            done(vec![Mutation::PutRole(keep_former_names(role, old))])
         }
         Change::RenameRole { role, name } => {
             let old = role_of(*role)?;
@@ -808,4 +796,21 @@ impl Whole {
             Place::Unscoped
         }
     }
+}
+
+/// `role` replacing `old` (the same role), with every name `old` had or answered to kept as a
+/// former name (R14): the one rule of an update, whoever writes it.
+pub(crate) fn keep_former_names<P: Copy>(role: &Role<P>, old: &Role<P>) -> Role<P> {
+    let mut merged = role.clone();
+    for n in old
+        .former_names()
+        .iter()
+        .map(String::as_str)
+        .chain([old.name()])
+    {
+        if !merged.answers_to(n) {
+            merged = merged.with_former_name(n);
+        }
+    }
+    merged
 }

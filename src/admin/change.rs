@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::account::{Channel, Source, Store};
 use crate::model::ids::{ChannelId, RoleId, SourceId, StoreId, UserId};
-use crate::model::mutation::Mutation;
+use crate::model::mutation::{Key, Mutation, ObjectKind};
 use crate::model::role::Role;
 use crate::model::user::User;
 
@@ -173,5 +173,79 @@ impl<P> Change<P> {
             Change::SetSeatLimit { .. } => "set seat limit",
             Change::Unchecked { .. } => "unchecked write",
         }
+    }
+}
+
+impl<P: Copy> Change<P> {
+    /// The objects the change names by id (see
+    /// [`AuditRecord::targets`](crate::audit::AuditRecord::targets)), unsorted.
+    pub(crate) fn named_objects(&self) -> Vec<Key> {
+        match self {
+            Change::CreateRole(r) | Change::UpdateRole(r) => vec![r.id().into()],
+            Change::RenameRole { role, .. } => vec![role.into()],
+            Change::DeleteRole { role, reassign_to } => {
+                let mut keys = vec![Key::from(role)];
+                keys.extend(reassign_to.map(Key::from));
+                keys
+            }
+            Change::CreateUser(u) | Change::UpdateUser(u) => vec![u.id().into()],
+            Change::CopyUser { from, id, .. } => vec![from.into(), id.into()],
+            Change::EnableUser(id) | Change::DisableUser(id) | Change::DeleteUser(id) => {
+                vec![id.into()]
+            }
+            Change::TransferOwnership { to } => vec![to.into()],
+            Change::CreateStore(x) | Change::UpdateStore(x) => vec![x.id().into()],
+            Change::DeleteStore(id) => vec![id.into()],
+            Change::CreateSource(x) | Change::UpdateSource(x) => vec![x.id().into()],
+            Change::DeleteSource(id) => vec![id.into()],
+            Change::CreateChannel(x) | Change::UpdateChannel(x) => vec![x.id().into()],
+            Change::DeleteChannel(id) => vec![id.into()],
+            Change::Unchecked { mutations } => mutations.iter().map(Mutation::key).collect(),
+            Change::SetEntityLevelBilling(_)
+            | Change::SetSeatLimit { .. }
+            | Change::UploadUsers { .. }
+            | Change::UploadSources { .. } => Vec::new(),
+        }
+    }
+}
+
+impl<P> Change<P> {
+    /// Whether the change is a setting of the actor's account (plan or billing).
+    pub(crate) fn is_account_setting(&self) -> bool {
+        matches!(
+            self,
+            Change::SetEntityLevelBilling(_) | Change::SetSeatLimit { .. }
+        )
+    }
+
+    /// The kind of object the change is about, if it is about one kind (an unchecked batch
+    /// writes any).
+    pub(crate) fn own_kind(&self) -> Option<ObjectKind> {
+        Some(match self {
+            Change::CreateRole(_)
+            | Change::UpdateRole(_)
+            | Change::RenameRole { .. }
+            | Change::DeleteRole { .. } => ObjectKind::Role,
+            Change::CreateUser(_)
+            | Change::CopyUser { .. }
+            | Change::UpdateUser(_)
+            | Change::EnableUser(_)
+            | Change::DisableUser(_)
+            | Change::DeleteUser(_)
+            | Change::TransferOwnership { .. }
+            | Change::UploadUsers { .. } => ObjectKind::User,
+            Change::SetEntityLevelBilling(_) | Change::SetSeatLimit { .. } => ObjectKind::Account,
+            Change::CreateStore(_) | Change::UpdateStore(_) | Change::DeleteStore(_) => {
+                ObjectKind::Store
+            }
+            Change::CreateSource(_)
+            | Change::UpdateSource(_)
+            | Change::DeleteSource(_)
+            | Change::UploadSources { .. } => ObjectKind::Source,
+            Change::CreateChannel(_) | Change::UpdateChannel(_) | Change::DeleteChannel(_) => {
+                ObjectKind::Channel
+            }
+            Change::Unchecked { .. } => return None,
+        })
     }
 }

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::admin::audit::{AuditRecord, Outcome};
+use crate::admin::replica::CaughtUp;
 use crate::admin::writer::{Writer, Written, check_written, written_by};
 use crate::admin::{Applied, Event};
 use crate::engine::Engine;
@@ -138,7 +139,14 @@ impl<P: Catalog> Engine<P> {
                         write.retried(&err);
                     }
                     match self.core.catch_up(w) {
-                        Ok(missed) => prior.extend(written_by(&missed)),
+                        Ok(CaughtUp::Batches(missed)) => prior.extend(written_by(&missed)),
+                        // What the others wrote is unknown: the safe side is to refuse.
+                        Ok(CaughtUp::Reloaded) => {
+                            return refuse(Error::too_old(
+                                current.revision(),
+                                self.core.current.load().revision(),
+                            ));
+                        }
                         Err(err) => return refuse(err),
                     }
                 }

@@ -3,6 +3,7 @@
 pub(crate) mod actor;
 pub(crate) mod allocate;
 pub(crate) mod audit;
+pub(crate) mod audit_query;
 pub(crate) mod authorize;
 pub(crate) mod change;
 pub(crate) mod commit;
@@ -11,6 +12,7 @@ pub(crate) mod listing;
 pub(crate) mod nonblocking;
 pub(crate) mod plan;
 pub(crate) mod replica;
+mod trail;
 pub(crate) mod writer;
 
 use std::sync::PoisonError;

@@ -143,6 +143,18 @@ impl<P: Catalog> AsyncEngine<P> {
             .await
     }
 
+    /// [`Engine::query_audit`], off the runtime's workers: a page of the stored audit trail.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::query_audit`], and as [`apply`](Self::apply).
+    pub async fn query_audit(
+        &self,
+        query: crate::audit::AuditQuery,
+    ) -> Result<crate::audit::AuditPage<P>, Error> {
+        self.run(move |e| e.query_audit(&query)).await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         write: impl FnOnce(&Engine<P>) -> Result<T, Error> + Send + 'static,

@@ -2,7 +2,7 @@
 //! for a revision ([`Engine::at_least`]), and following the storage in the background
 //! ([`Engine::follow`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::Error;
 use crate::admin::writer::Writer;
 use crate::engine::index::{Index, Pending};
-use crate::engine::{Core, Engine, Snapshot};
+use crate::engine::{Core, Engine, Snapshot, loaded_index};
 use crate::model::permission::Catalog;
 use crate::storage::LONGEST_WAIT;
 use crate::storage::{Batch, Mutation};
@@ -18,6 +18,13 @@ use crate::trace::Traced;
 
 /// The follower waits for changes in slices this long, looking at its stop flag in between.
 const FOLLOW_SLICE: Duration = Duration::from_millis(100);
+
+/// How often a follower refreshes its registration in the store
+/// ([`Storage::register_follower`](crate::storage::Storage::register_follower)).
+const REGISTER_EVERY: Duration = Duration::from_secs(5);
+
+/// Numbers the followers of this process, for their registration names.
+static FOLLOWERS: AtomicU64 = AtomicU64::new(0);
 
 /// How often a follower reads the store whatever the store reports: the bound on how far
 /// behind a missed notification leaves an engine that follows by itself ([`Engine::open`]).
@@ -74,8 +81,16 @@ impl<P: Catalog> Engine<P> {
     /// it waits; a read already under way (a sync waiting for the writer lock or the database)
     /// is finished first. Poll [`Follower::take_error`] to learn of failing reads.
     ///
+    /// The follower registers in the store under [`Follower::name`], with the revision it has,
+    /// before this returns and again every five seconds, so that
+    /// [`Storage::prune`](crate::storage::Storage::prune) keeps the batches it has yet to read;
+    /// dropping it removes the registration. A follower that fell behind what was pruned
+    /// anyway (stopped for longer than the retention's follower timeout) reloads the whole
+    /// state from the store on its next read.
+    ///
     /// An engine opened with [`open`](Self::open) on a store other engines may write already
-    /// follows it, every second at least ([`is_following`](Self::is_following)): call this
+    /// follows it, every second at least, and registers the same way
+    /// ([`is_following`](Self::is_following)): call this
     /// for engines sharing a [`MemoryStorage`](crate::storage::MemoryStorage) in one process,
     /// for one opened with [`open_unfollowed`](Self::open_unfollowed), or for another poll
     /// interval.
@@ -105,12 +120,32 @@ impl<P: Catalog> Core<P> {
         cv.notify_all();
     }
 
-    /// Applies every batch stored after the current revision. Called with the writer lock.
-    pub(crate) fn catch_up(&self, w: &mut Writer) -> Result<Vec<Batch<P>>, Error> {
+    /// Applies every batch stored after the current revision; if some of them were pruned,
+    /// reloads the whole state instead. Called with the writer lock.
+    pub(crate) fn catch_up(&self, w: &mut Writer) -> Result<CaughtUp<P>, Error> {
         let current = self.current.load_full();
-        let missed = self.storage.changes_since(current.revision())?;
+        let missed = match self.storage.changes_since(current.revision()) {
+            Ok(missed) => missed,
+            Err(err) if err.pruned_through().is_some() => {
+                // INVARIANT: a replica behind the pruned batches never applies the later ones
+                // alone: it rebuilds from the stored state.
+                let loaded = self.storage.load()?;
+                let revision = loaded.revision;
+                if revision < current.revision() {
+                    return Err(Error::storage(format!(
+                        "the store is at revision {revision}, behind this engine's {}",
+                        current.revision()
+                    )));
+                }
+                let next = loaded_index(loaded, self.partition.as_ref())?;
+                w.reloaded(revision);
+                self.publish(next);
+                return Ok(CaughtUp::Reloaded);
+            }
+            Err(err) => return Err(err),
+        };
         let Some(end) = missed.last().map(|b| b.revision) else {
-            return Ok(missed);
+            return Ok(CaughtUp::Batches(missed));
         };
         let mut next = Index::clone(&current);
         let mut pending = Pending::default();
@@ -142,7 +177,7 @@ impl<P: Catalog> Core<P> {
             Some(_) => w.last = w.last.max(end),
         }
         self.publish(next);
-        Ok(missed)
+        Ok(CaughtUp::Batches(missed))
     }
 
     /// After storage could not say whether it stored the batch of `revision`
@@ -155,12 +190,22 @@ impl<P: Catalog> Core<P> {
         revision: u64,
         mutations: &[Mutation<P>],
     ) -> bool {
-        self.catch_up(w).is_ok_and(|missed| {
-            missed
+        // After a reload the batch cannot be told apart from the state: not known, so not.
+        self.catch_up(w).is_ok_and(|caught| match caught {
+            CaughtUp::Batches(missed) => missed
                 .iter()
-                .any(|b| b.revision == revision && b.mutations == mutations)
+                .any(|b| b.revision == revision && b.mutations == mutations),
+            CaughtUp::Reloaded => false,
         })
     }
+}
+
+/// What a catch-up read brought in.
+pub(crate) enum CaughtUp<P> {
+    /// These batches, applied in order.
+    Batches(Vec<Batch<P>>),
+    /// The whole state, reloaded: some batches after the engine's revision were pruned.
+    Reloaded,
 }
 
 /// The background thread of [`Engine::follow`]. Dropping it stops the thread.
@@ -173,6 +218,7 @@ pub struct Follower {
     /// Whether dropping it waits for the thread to end. An engine's own follower does not: the
     /// thread holds the engine's state only weakly, and ends at its next look at the flag.
     join: bool,
+    name: String,
 }
 
 impl Follower {
@@ -183,17 +229,24 @@ impl Follower {
     pub(crate) fn start<P: Catalog>(core: &Arc<Core<P>>, poll: Duration, keep: bool) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
+        let name = format!(
+            "follower-{}-{}-{}",
+            std::process::id(),
+            FOLLOWERS.fetch_add(1, Ordering::Relaxed),
+            crate::admin::audit::now_unix_ms()
+        );
+        register(core, &name, &error);
         let weak = Arc::downgrade(core);
         // The thread reports to the tracing subscriber of whoever started it.
         let inherited = crate::trace::inherit();
         let strong = keep.then(|| Arc::clone(core));
         let thread = {
-            let (stop, error) = (Arc::clone(&stop), Arc::clone(&error));
+            let (stop, error, name) = (Arc::clone(&stop), Arc::clone(&error), name.clone());
             std::thread::Builder::new()
                 .name("shopguard-follower".to_owned())
                 .spawn(move || {
                     let _keep = strong;
-                    inherited(&mut || follow_loop(&weak, poll, &stop, &error));
+                    inherited(&mut || follow_loop(&weak, &name, poll, &stop, &error));
                 })
         };
         Follower {
@@ -201,7 +254,15 @@ impl Follower {
             thread: thread.ok(),
             error,
             join: keep,
+            name,
         }
+    }
+
+    /// The name the follower is registered under in the store
+    /// ([`Storage::register_follower`](crate::storage::Storage::register_follower)): unique to
+    /// this process and start.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The last error the follower met (storage unreachable, …), taken out; it keeps trying.
@@ -229,10 +290,20 @@ impl Drop for Follower {
     }
 }
 
+/// Registers the follower `name` in the store with the revision `core` shows; a failure is
+/// the follower's error to report.
+fn register<P: Catalog>(core: &Core<P>, name: &str, error: &Mutex<Option<Error>>) {
+    if let Err(err) = core.storage.register_follower(name, core.revision()) {
+        *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+    }
+}
+
 /// A follower's work until `stop` is set or the engine's state is dropped: wait for the
-/// storage to report a change, in slices, and read it; read every `poll` in any case.
+/// storage to report a change, in slices, and read it; read every `poll` in any case; refresh
+/// its registration every [`REGISTER_EVERY`], and remove it at the end.
 fn follow_loop<P: Catalog>(
     core: &Weak<Core<P>>,
+    name: &str,
     poll: Duration,
     stop: &AtomicBool,
     error: &Mutex<Option<Error>>,
@@ -246,9 +317,16 @@ fn follow_loop<P: Catalog>(
     let Some(storage) = core.upgrade().map(|c| Arc::clone(&c.storage)) else {
         return;
     };
+    let mut registered = Instant::now();
     while !stop.load(Ordering::Acquire) {
-        let Some(seen) = core.upgrade().map(|c| c.revision()) else {
-            return;
+        let Some(seen) = core.upgrade().map(|c| {
+            if registered.elapsed() >= REGISTER_EVERY {
+                registered = Instant::now();
+                register(&c, name, error);
+            }
+            c.revision()
+        }) else {
+            break;
         };
         let outcome = storage.wait_for_change(seen, slice).and_then(|woke| {
             // A reported change, or the poll interval is up: read.
@@ -279,4 +357,6 @@ fn follow_loop<P: Catalog>(
             }
         }
     }
+    // Best effort: a registration left behind goes stale and is dropped.
+    let _ignored = storage.unregister_follower(name);
 }

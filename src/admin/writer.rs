@@ -37,10 +37,9 @@ impl Writer {
         }
     }
 
-    /// After opening at `revision`: remembers the stored batches up to it, as far back as the
-    /// bound allows, so that forms filled before a restart can still be checked.
-    pub(crate) fn reopened<P: Copy>(revision: u64, batches: &[Batch<P>]) -> Self {
-        let from = revision.saturating_sub(RECENT_BATCHES as u64);
+    /// After opening at `revision`: remembers the stored batches after `from` up to it (every
+    /// one stored), so that forms filled before a restart can still be checked.
+    pub(crate) fn reopened<P: Copy>(revision: u64, from: u64, batches: &[Batch<P>]) -> Self {
         let mut w = Writer::new(revision);
         w.complete_after = from;
         for b in batches
@@ -51,6 +50,16 @@ impl Writer {
         }
         w.last = revision;
         w
+    }
+
+    /// After reloading the whole state at `revision` (the batches before it were pruned): what
+    /// happened before it is unknown, so a change based on an earlier revision is refused as
+    /// too old to check.
+    pub(crate) fn reloaded(&mut self, revision: u64) {
+        self.recent.clear();
+        self.recent_keys = 0;
+        self.complete_after = revision;
+        self.last = self.last.max(revision);
     }
 
     /// The revision for a batch planned on `current`.

@@ -92,13 +92,15 @@ impl Allowed {
     pub fn new(grant: usize, role: RoleId) -> Self {
         Allowed { grant, role }
     }
+}
 
+impl Allowed {
     /// The position of the grant in the user's [`grants`](crate::User::grants).
     pub fn grant(&self) -> usize {
         self.grant
     }
 
-    /// The grant's role.
+    /// The grant's role: what an admin screen names as the reason of an allowed check.
     pub fn role(&self) -> RoleId {
         self.role
     }

@@ -46,8 +46,43 @@ use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId}
 use crate::model::permission::Catalog;
 use crate::model::role::Role;
 use crate::model::user::User;
-use crate::storage::{Mutation, Storage, Volatile};
+use crate::storage::{Loaded, Mutation, Storage, Volatile};
 use crate::trace::Traced;
+
+/// The index of a loaded state, with a partition's accounts only.
+pub(crate) fn loaded_index<P: Catalog>(
+    loaded: Loaded<P>,
+    partition: Option<&Partition>,
+) -> Result<Index<P>, Error> {
+    let records = match partition {
+        Some(part) => part.keep_loaded(loaded.records),
+        None => loaded.records,
+    };
+    let mut index = Index::empty();
+    index.apply(&records)?;
+    drop(records);
+    index.revision = loaded.revision;
+    index.shrink();
+    Ok(index)
+}
+
+/// The writer of an engine opened at `revision`, remembering the stored batches before it as
+/// far back as the bound allows, and as the store still keeps them (pruning removes the
+/// oldest), so that forms filled before a restart can still be checked.
+fn recent_batches<P: Catalog>(storage: &dyn Storage<P>, revision: u64) -> Result<Writer, Error> {
+    let mut from = revision.saturating_sub(RECENT_BATCHES as u64);
+    // A prune running meanwhile moves the mark again; a few tries, then remember nothing.
+    for _ in 0..4 {
+        match storage.changes_since(from) {
+            Ok(recent) => return Ok(Writer::reopened(revision, from, &recent)),
+            Err(err) => match err.pruned_through() {
+                Some(through) if through > from => from = through.min(revision),
+                _ => return Err(err),
+            },
+        }
+    }
+    Ok(Writer::new(revision))
+}
 
 /// The authorization engine: many accounts, answered from memory.
 ///
@@ -233,23 +268,13 @@ impl<P: Catalog> Engine<P> {
             "records",
             u64::try_from(loaded.records.len()).unwrap_or(u64::MAX),
         );
-        let (records, writer) = match &partition {
+        let revision = loaded.revision;
+        let writer = match &partition {
             // A partitioned replica never writes: it remembers no batches for conflicts.
-            Some(part) => (
-                part.keep_loaded(loaded.records),
-                Writer::new(loaded.revision),
-            ),
-            None => {
-                let recent =
-                    storage.changes_since(loaded.revision.saturating_sub(RECENT_BATCHES as u64))?;
-                (loaded.records, Writer::reopened(loaded.revision, &recent))
-            }
+            Some(_) => Writer::new(revision),
+            None => recent_batches(storage.as_ref(), revision)?,
         };
-        let mut index = Index::empty();
-        index.apply(&records)?;
-        drop(records);
-        index.revision = loaded.revision;
-        index.shrink();
+        let index = loaded_index(loaded, partition.as_ref())?;
         let follow = follow && storage.is_shared();
         let core = Arc::new(Core {
             current: ArcSwap::from_pointee(index),

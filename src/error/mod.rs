@@ -265,6 +265,10 @@ enum Detail {
         "cannot tell what changed since revision {based_on}: only the batches after {oldest} are remembered"
     )]
     TooOld { based_on: u64, oldest: u64 },
+    #[error(
+        "cannot read the batches after revision {after}: those up to revision {through} were pruned"
+    )]
+    Pruned { after: u64, through: u64 },
     #[error("at revision {have}, waited in vain for revision {want}")]
     Behind { have: u64, want: u64 },
     #[error("cannot write on a partitioned replica: write through an engine serving every account")]
@@ -272,6 +276,22 @@ enum Detail {
     /// The problems are the error's facts; [`Error`]'s `Display` lists them.
     #[error("cannot upload")]
     Upload,
+    /// A policy or policy-test file with problems, listed as the error's facts.
+    #[cfg(feature = "policy")]
+    #[error("invalid {what}")]
+    File { what: &'static str },
+    /// A name a file or a command line gave that resolves to nothing, or to two objects.
+    #[cfg(feature = "policy")]
+    #[error("{message}")]
+    Lookup { message: String },
+    /// A file that could not be read.
+    #[cfg(feature = "policy")]
+    #[error("cannot read `{path}`")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// `n problems: first; second; …; and m more`: at most 20 in the message.
@@ -306,6 +326,8 @@ impl Error {
         }
         match &self.inner.detail {
             Detail::Upload => self.inner.facts.problems.first().and_then(Problem::field),
+            #[cfg(feature = "policy")]
+            Detail::File { .. } => self.inner.facts.problems.first().and_then(Problem::field),
             Detail::Invalid { field, .. }
             | Detail::Duplicate { field, .. }
             | Detail::IdTaken { field, .. } => Some(field),
@@ -355,6 +377,35 @@ impl Error {
             .first()
             .map_or(ErrorKind::InvalidInput, Problem::kind);
         Self::new(kind, Detail::Upload).with_problems(problems, omitted)
+    }
+
+    /// A policy or policy-test file (`what`) with problems, each at its line, of its first
+    /// problem's kind.
+    #[cfg(feature = "policy")]
+    pub(crate) fn file(what: &'static str, problems: Vec<Problem>, omitted: usize) -> Self {
+        let kind = problems
+            .first()
+            .map_or(ErrorKind::InvalidInput, Problem::kind);
+        Self::new(kind, Detail::File { what }).with_problems(problems, omitted)
+    }
+
+    /// A name that resolves to nothing (`NotFound`) or to two objects (`InvalidInput`).
+    #[cfg(feature = "policy")]
+    pub(crate) fn lookup(kind: ErrorKind, message: String) -> Self {
+        Self::new(kind, Detail::Lookup { message })
+    }
+
+    /// A file at `path` could not be read (kind [`ErrorKind::InvalidInput`]); the I/O error
+    /// travels as [`source`](std::error::Error::source).
+    #[cfg(feature = "policy")]
+    pub(crate) fn read(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::new(
+            ErrorKind::InvalidInput,
+            Detail::Read {
+                path: path.display().to_string(),
+                source,
+            },
+        )
     }
 
     /// R1: no user has the actor's id.
@@ -448,6 +499,23 @@ impl Error {
     /// the batches after `oldest` only.
     pub(crate) fn too_old(based_on: u64, oldest: u64) -> Self {
         Self::new(ErrorKind::Conflict, Detail::TooOld { based_on, oldest })
+    }
+
+    /// For a [`Storage`](crate::storage::Storage) backend: the batches after revision `after`
+    /// cannot all be read, since those up to `through` were pruned
+    /// ([`Storage::prune`](crate::storage::Storage::prune)); kind [`ErrorKind::Conflict`]. The
+    /// engine then reloads the whole state.
+    pub fn pruned(after: u64, through: u64) -> Self {
+        Self::new(ErrorKind::Conflict, Detail::Pruned { after, through })
+    }
+
+    /// For an error from [`pruned`](Self::pruned): the revision up to which batches were
+    /// pruned.
+    pub fn pruned_through(&self) -> Option<u64> {
+        match &self.inner.detail {
+            Detail::Pruned { through, .. } => Some(*through),
+            _ => None,
+        }
     }
 
     /// Waiting for revision `want` timed out at `have`.
@@ -710,6 +778,14 @@ impl fmt::Display for Error {
         let facts = &self.inner.facts;
         if let Detail::Upload = self.inner.detail {
             return write!(f, "cannot upload: {}", list(&facts.problems, facts.omitted));
+        }
+        #[cfg(feature = "policy")]
+        if let Detail::File { what } = self.inner.detail {
+            return write!(
+                f,
+                "invalid {what}: {}",
+                list(&facts.problems, facts.omitted)
+            );
         }
         fmt::Display::fmt(&self.inner.detail, f)
     }

@@ -101,6 +101,29 @@ impl Problem {
         self
     }
 
+    /// A problem at `line` of a policy or policy-test file, about `field` (a TOML key such as
+    /// `permissions`).
+    #[cfg(feature = "policy")]
+    pub(crate) fn in_policy(
+        line: u64,
+        field: Option<&'static str>,
+        kind: ErrorKind,
+        reason: impl Into<String>,
+    ) -> Self {
+        Problem {
+            change: None,
+            in_file: true,
+            line,
+            column: None,
+            kind,
+            field,
+            key: None,
+            seats: None,
+            clash: None,
+            reason: reason.into(),
+        }
+    }
+
     /// For a seat-limit problem: which enabled user the change would be, and the plan's limit.
     #[cfg_attr(
         not(feature = "csv"),
@@ -134,8 +157,9 @@ impl Problem {
         self.change
     }
 
-    /// For a bulk upload: the line of the file (1 is the header; 0 means the file as a whole,
-    /// or a problem that is not a file's).
+    /// For a file's problem (a bulk upload, a policy or policy-test file): the line of the
+    /// file (1 is the first; for an upload, the header; 0 means the file as a whole, or a
+    /// problem that is not a file's).
     pub fn line(&self) -> u64 {
         self.line
     }
@@ -146,8 +170,9 @@ impl Problem {
     }
 
     /// The field at fault, where one is: for a change, as [`Error::field`] names it
-    /// (`"username"`, `"e-mail"`, `"stores"`, `"enabled"`, …); for a file's problem, the
-    /// template's column name (`"E-mail"`), as [`column`](Self::column) says.
+    /// (`"username"`, `"e-mail"`, `"stores"`, `"enabled"`, …); for an upload's problem, the
+    /// template's column name (`"E-mail"`), as [`column`](Self::column) says; for a policy
+    /// file's, the TOML key (`"permissions"`).
     pub fn field(&self) -> Option<&'static str> {
         self.field
     }

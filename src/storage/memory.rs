@@ -1,13 +1,20 @@
 //! The in-memory storage implementations.
 
+use std::collections::HashMap;
+use std::io::Write;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
+use serde::Serialize;
 
 use crate::Error;
-use crate::admin::audit::AuditRecord;
-use crate::storage::{Batch, Commit, Key, Loaded, Mutation, ObjectKind, Storage};
+use crate::admin::audit::{AuditRecord, now_unix_ms};
+use crate::admin::audit_query::{AuditPage, AuditQuery};
+use crate::storage::retention::{Line, export, finish_export};
+use crate::storage::{
+    Batch, Commit, Key, Loaded, Mutation, ObjectKind, Pruned, Retention, Storage,
+};
 
 /// The default: nothing is kept outside the engine's own memory, and nothing survives the
 /// process. For services that rebuild their policy from their own database on start.
@@ -40,6 +47,18 @@ impl<P> Storage<P> for Volatile {
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
         Ok(Vec::new())
     }
+
+    fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error>
+    where
+        P: Copy,
+    {
+        query.select(core::iter::empty())
+    }
+
+    /// Nothing is stored, so nothing is pruned.
+    fn prune(&self, _retention: &Retention, _export: &mut dyn Write) -> Result<Pruned, Error> {
+        Ok(Pruned::default())
+    }
 }
 
 /// A store that keeps its own copy of every record, every batch and every audit record in
@@ -48,6 +67,9 @@ impl<P> Storage<P> for Volatile {
 /// Share one (in an `Arc`) between engines to model a restart, or several replicas in one
 /// process: an engine opened on it later loads everything the others wrote, and a follower
 /// ([`Engine::follow`](crate::Engine::follow)) is woken by every commit.
+///
+/// It prunes ([`Storage::prune`]) as the durable backends do, holding its lock while it writes
+/// the export, so other writers wait for the export.
 ///
 /// `Debug` prints the revision and how many objects and batches it holds, not the objects.
 pub struct MemoryStorage<P> {
@@ -72,13 +94,30 @@ struct Records<P> {
     revision: u64,
     /// The latest put of every object, in first-insertion order.
     objects: IndexMap<Key, Mutation<P>>,
-    log: Vec<Batch<P>>,
-    audit: Vec<AuditRecord<P>>,
+    /// Every batch kept, in revision order, with the time it was stored.
+    log: Vec<(u64, Batch<P>)>,
+    /// Every audit record kept, with its sequence number, in that order.
+    audit: Vec<(u64, AuditRecord<P>)>,
+    /// The last sequence number handed out.
+    seq: u64,
+    /// Every batch up to this revision was pruned.
+    pruned_through: u64,
+    /// Registered followers: the revision each has, and when it said so.
+    followers: HashMap<String, (u64, u64)>,
     /// Fault injection: the next commit fails after this many mutations.
     fail_after: Option<usize>,
     /// Per object kind, the next id to allocate: above every id stored and every id handed
     /// out ([`Storage::allocate_ids`]).
     next_ids: [u64; 6],
+}
+
+impl<P: Clone> Records<P> {
+    fn append_audit(&mut self, records: &[AuditRecord<P>]) {
+        for r in records {
+            self.seq += 1;
+            self.audit.push((self.seq, r.clone()));
+        }
+    }
 }
 
 impl<P> MemoryStorage<P> {
@@ -90,6 +129,9 @@ impl<P> MemoryStorage<P> {
                 objects: IndexMap::new(),
                 log: Vec::new(),
                 audit: Vec::new(),
+                seq: 0,
+                pruned_through: 0,
+                followers: HashMap::new(),
                 fail_after: None,
                 next_ids: [1; 6],
             }),
@@ -135,7 +177,7 @@ fn write<P: Copy>(
     Ok(())
 }
 
-impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
+impl<P: Copy + Send + core::fmt::Debug + Serialize> Storage<P> for MemoryStorage<P> {
     fn load(&self) -> Result<Loaded<P>, Error> {
         let s = self.lock();
         let mut records: Vec<(Key, Mutation<P>)> =
@@ -172,11 +214,18 @@ impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
                 *next = (*next).max(key.id.saturating_add(1));
             }
         }
-        s.log.push(Batch {
-            revision: commit.revision,
-            mutations: commit.mutations.to_vec(),
-        });
-        s.audit.extend_from_slice(commit.audit);
+        let at = commit
+            .audit
+            .first()
+            .map_or_else(now_unix_ms, |r| r.at_unix_ms);
+        s.log.push((
+            at,
+            Batch {
+                revision: commit.revision,
+                mutations: commit.mutations.to_vec(),
+            },
+        ));
+        s.append_audit(commit.audit);
         s.revision = commit.revision;
         drop(s);
         self.changed.notify_all();
@@ -185,17 +234,93 @@ impl<P: Copy + Send + core::fmt::Debug> Storage<P> for MemoryStorage<P> {
 
     fn changes_since(&self, revision: u64) -> Result<Vec<Batch<P>>, Error> {
         let s = self.lock();
-        let first = s.log.partition_point(|b| b.revision <= revision);
-        Ok(s.log.get(first..).unwrap_or_default().to_vec())
+        if revision < s.pruned_through {
+            return Err(Error::pruned(revision, s.pruned_through));
+        }
+        let first = s.log.partition_point(|(_, b)| b.revision <= revision);
+        Ok(s.log
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, b)| b.clone())
+            .collect())
     }
 
     fn record_refused(&self, records: &[AuditRecord<P>]) -> Result<(), Error> {
-        self.lock().audit.extend_from_slice(records);
+        self.lock().append_audit(records);
         Ok(())
     }
 
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
-        Ok(self.lock().audit.clone())
+        Ok(self.lock().audit.iter().map(|(_, r)| r.clone()).collect())
+    }
+
+    fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error> {
+        let s = self.lock();
+        // Newest first, from the cursor's place on: a binary search, not a scan of the rest.
+        let below = query.below()?;
+        let end = s.audit.partition_point(|(seq, _)| *seq < below);
+        let kept = s.audit.get(..end).unwrap_or_default();
+        query.select(kept.iter().rev().map(|(seq, r)| (*seq, r)))
+    }
+
+    fn prune(&self, retention: &Retention, out: &mut dyn Write) -> Result<Pruned, Error> {
+        let mut s = self.lock();
+        let now = now_unix_ms();
+        let stale = retention.stale_at_or_before(now);
+        let cut = match retention.batches_before {
+            None => s.pruned_through,
+            Some(horizon) => {
+                // Up to the first batch made at or after the horizon, and no further than any
+                // live follower has read.
+                let young = s.log.iter().find(|(at, _)| *at >= horizon);
+                let mut cut = young.map_or(s.revision, |(_, b)| b.revision.saturating_sub(1));
+                let live = s.followers.values().filter(|(_, seen)| *seen > stale);
+                if let Some(least) = live.map(|(revision, _)| *revision).min() {
+                    cut = cut.min(least);
+                }
+                cut.max(s.pruned_through)
+            }
+        };
+        let batches = s.log.partition_point(|(_, b)| b.revision <= cut);
+        let old = |r: &AuditRecord<P>| retention.audit_before.is_some_and(|h| r.at_unix_ms < h);
+        // INVARIANT: everything removed below is in the export first.
+        for (at, b) in s.log.get(..batches).unwrap_or_default() {
+            export(
+                out,
+                &Line::Batch {
+                    revision: b.revision,
+                    at_unix_ms: *at,
+                    mutations: &b.mutations,
+                },
+            )?;
+        }
+        for (seq, record) in s.audit.iter().filter(|(_, r)| old(r)) {
+            export(out, &Line::Audit { seq: *seq, record })?;
+        }
+        finish_export(out)?;
+        s.log.drain(..batches);
+        let before = s.audit.len();
+        s.audit.retain(|(_, r)| !old(r));
+        s.pruned_through = cut;
+        s.followers.retain(|_, (_, seen)| *seen > stale);
+        Ok(Pruned {
+            batches: batches as u64,
+            audit_records: (before - s.audit.len()) as u64,
+            through_revision: cut,
+        })
+    }
+
+    fn register_follower(&self, name: &str, revision: u64) -> Result<(), Error> {
+        self.lock()
+            .followers
+            .insert(name.to_owned(), (revision, now_unix_ms()));
+        Ok(())
+    }
+
+    fn unregister_follower(&self, name: &str) -> Result<(), Error> {
+        self.lock().followers.remove(name);
+        Ok(())
     }
 
     /// Under the store's lock: engines sharing it in one process never get the same id.

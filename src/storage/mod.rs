@@ -22,6 +22,14 @@
 //! change, whichever replica made it — or, if the other writer touched the same objects,
 //! refuses with [`ErrorKind::Conflict`] rather than overwrite.
 //!
+//! ## The audit trail and retention
+//!
+//! A durable backend keeps every audit record (R19) beside the batches. Query it with
+//! [`Storage::audit_query`] (one account's records, filtered, newest first, paged by
+//! [`AuditCursor`](crate::audit::AuditCursor)); the SQL backends answer from indexes. Old
+//! batches and records are removed with [`Storage::prune`] ([`Retention`]), after being
+//! written out as JSON lines ([`Archived`]); a follower still reading the batches keeps them.
+//!
 //! [`ErrorKind::Conflict`]: crate::ErrorKind::Conflict
 
 mod memory;
@@ -29,24 +37,30 @@ mod memory;
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod record;
+mod retention;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod trail;
 
 pub use memory::{MemoryStorage, Volatile};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStorage;
 #[cfg(feature = "postgres-tls")]
 pub use postgres::PgTls;
+pub use retention::{Archived, Pruned, Retention};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStorage;
 
 use core::fmt;
+use std::io::Write;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::admin::audit::AuditRecord;
+use crate::admin::audit_query::{AuditPage, AuditQuery};
 pub(crate) use crate::model::mutation::Mutation;
 pub use crate::model::mutation::{Key, ObjectKind};
 
@@ -116,7 +130,17 @@ pub struct Commit<'a, P> {
 ///   state, listings included.
 /// - `changes_since(r)` **must** return every batch stored after revision `r`, in revision
 ///   order; applying them to the state of revision `r` gives the state [`load`](Self::load)
-///   returns. Batches are therefore kept for good: a follower may ask from any revision.
+///   returns. If [`prune`](Self::prune) removed a batch after `r`, it **must** refuse instead,
+///   with [`Error::pruned`], in the same read: the engine then reloads the whole state. It
+///   never answers with a list that misses a batch.
+/// - `prune` **must** write every batch and record it removes to its export before removing
+///   any, and remove nothing if the export fails; it **must** remove batches oldest first,
+///   never one after the revision of a follower registered
+///   ([`register_follower`](Self::register_follower)) within the retention's follower
+///   timeout.
+/// - `audit_query` **must** list records newest first by their sequence numbers, which
+///   increase in the order records become visible to readers, so that a page read while
+///   others write neither repeats nor skips a record.
 /// - `wait_for_change` **must** return by its `timeout`.
 ///
 /// The engine validates a batch before calling `commit`, so a backend need not re-check rules.
@@ -156,8 +180,9 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the records were not stored.
     fn record_refused(&self, records: &[AuditRecord<P>]) -> Result<(), Error>;
 
-    /// Every audit record stored, oldest first: applied batches' records (stored with their
-    /// batch) and refused attempts'.
+    /// Every audit record stored (and not pruned), oldest first: applied batches' records
+    /// (stored with their batch) and refused attempts'. It reads the whole trail into memory:
+    /// for tests and small stores; page through it with [`audit_query`](Self::audit_query).
     ///
     /// # Errors
     ///
@@ -204,6 +229,73 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
         }
     }
 
+    /// One page of one account's audit records, filtered, newest first: see [`AuditQuery`].
+    ///
+    /// The default reads [`audit_records`](Self::audit_records) and filters it in memory,
+    /// numbering the records from 1 in their order: right for a backend that never prunes. The
+    /// built-in backends override it; the SQL ones filter in the database, on indexes.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a cursor of another
+    /// query (another account, other filters) or a token that is not a cursor (field
+    /// `cursor`), and for a limit of 0 (field `limit`);
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be read.
+    fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error>
+    where
+        P: Copy,
+    {
+        let records = self.audit_records()?;
+        query.select(
+            (1u64..)
+                .zip(records.iter())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev(),
+        )
+    }
+
+    /// Removes the batches and audit records `retention` names, after writing each to `export`
+    /// as a JSON line ([`Archived`]) and flushing it. If the export fails, nothing is removed.
+    /// Should the removal itself fail after the export, the export holds records still stored:
+    /// an export may repeat a record, never lack one.
+    ///
+    /// The default removes nothing and refuses: a backend that prunes must also refuse
+    /// [`changes_since`](Self::changes_since) a pruned revision, as the contract says.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend does not prune, cannot
+    /// be read or written, or the export cannot be written. Nothing was removed then, unless
+    /// the export was complete.
+    fn prune(&self, retention: &Retention, export: &mut dyn Write) -> Result<Pruned, Error> {
+        let _ = (retention, export);
+        Err(Error::storage("this storage backend does not prune"))
+    }
+
+    /// Records that the follower `name` has every batch up to `revision`: [`prune`](Self::prune)
+    /// keeps the later ones while the registration is fresh. Called again to refresh it.
+    /// [`Engine::follow`](crate::Engine::follow) registers its engine. The default keeps
+    /// nothing, as a backend that never prunes need not.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the registration was not stored.
+    fn register_follower(&self, name: &str, revision: u64) -> Result<(), Error> {
+        let _ = (name, revision);
+        Ok(())
+    }
+
+    /// Removes the follower `name`'s registration: it holds nothing back any more.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if it could not be removed.
+    fn unregister_follower(&self, name: &str) -> Result<(), Error> {
+        let _ = name;
+        Ok(())
+    }
+
     /// Blocks until a batch after `after` may have been stored (by any engine sharing this
     /// backend), or `timeout` passes. Returns `true` if woken by a possible change (a new
     /// revision, or a reconnect after which notifications may have been missed): the caller
@@ -248,6 +340,25 @@ impl<P, S: Storage<P> + ?Sized> Storage<P> for std::sync::Arc<S> {
 
     fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
         (**self).allocate_ids(kind, count, at_least)
+    }
+
+    fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error>
+    where
+        P: Copy,
+    {
+        (**self).audit_query(query)
+    }
+
+    fn prune(&self, retention: &Retention, export: &mut dyn Write) -> Result<Pruned, Error> {
+        (**self).prune(retention, export)
+    }
+
+    fn register_follower(&self, name: &str, revision: u64) -> Result<(), Error> {
+        (**self).register_follower(name, revision)
+    }
+
+    fn unregister_follower(&self, name: &str) -> Result<(), Error> {
+        (**self).unregister_follower(name)
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {

@@ -11,7 +11,11 @@ use crate::Error;
 
 /// The schema version the adapters of this release write. Each adapter's migrations bring
 /// version `n` to `n + 1`; a database at a newer version is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
+
+/// The first schema version whose audit rows have the query columns: older rows get them on
+/// migration.
+pub(crate) const QUERY_COLUMNS_VERSION: i64 = 2;
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(Error::storage)
@@ -25,6 +29,11 @@ pub(crate) fn decode<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, E
 /// An id or revision as a SQL integer, same bits.
 pub(crate) fn to_sql(value: u64) -> i64 {
     i64::from_ne_bytes(value.to_ne_bytes())
+}
+
+/// A SQL integer as the id or time stored with the same bits.
+pub(crate) fn from_sql(value: i64) -> u64 {
+    u64::from_ne_bytes(value.to_ne_bytes())
 }
 
 /// A stored revision: SQL integers are signed, and a revision never exceeds `i64::MAX`, so a

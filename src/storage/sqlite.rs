@@ -1,19 +1,26 @@
 //! [`SqliteStorage`]: durable storage in an embedded SQLite file.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::types::Value;
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
+};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::Error;
-use crate::admin::audit::AuditRecord;
+use crate::admin::audit::{AuditRecord, now_unix_ms};
+use crate::admin::audit_query::{AuditPage, AuditQuery};
 use crate::storage::record::{
-    SCHEMA_VERSION, decode, encode, id_block, pending_migrations, revision_from_sql, to_sql,
+    QUERY_COLUMNS_VERSION, SCHEMA_VERSION, decode, encode, id_block, pending_migrations,
+    revision_from_sql, to_sql,
 };
-use crate::storage::{Batch, Commit, Loaded, Mutation, ObjectKind, Storage};
+use crate::storage::trail::{self, Arg, AuditColumns, PrunePlan, PruneSteps, audit_where};
+use crate::storage::{Batch, Commit, Loaded, Mutation, ObjectKind, Pruned, Retention, Storage};
 
 /// Every migration, in order: entry `n` brings the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -40,7 +47,34 @@ const MIGRATIONS: &[&str] = &[
          record TEXT NOT NULL
      );
      INSERT INTO shopguard_meta (name, value) VALUES ('head', 0);",
-    // Version 2: the id sequences (`Engine::next_id`), one row per object kind.
+    // Version 2: the audit trail's query columns (filled in from the records by `backfill`)
+    // and indexes, followers' registrations, and the revision batches are pruned up to.
+    "ALTER TABLE shopguard_audit ADD COLUMN account INTEGER;
+     ALTER TABLE shopguard_audit ADD COLUMN system TEXT;
+     ALTER TABLE shopguard_audit ADD COLUMN outcome INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE shopguard_audit ADD COLUMN kinds INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE shopguard_audit ADD COLUMN targets_complete INTEGER NOT NULL DEFAULT 1;
+     CREATE TABLE shopguard_audit_target (
+         seq INTEGER NOT NULL,
+         kind INTEGER NOT NULL,
+         id INTEGER NOT NULL,
+         PRIMARY KEY (seq, kind, id)
+     ) WITHOUT ROWID;
+     CREATE INDEX shopguard_audit_target_object ON shopguard_audit_target (kind, id, seq);
+     CREATE INDEX shopguard_audit_account ON shopguard_audit (account, seq);
+     CREATE INDEX shopguard_audit_actor ON shopguard_audit (account, actor, seq);
+     CREATE INDEX shopguard_audit_incomplete ON shopguard_audit (account, seq)
+         WHERE NOT targets_complete;
+     CREATE INDEX shopguard_audit_account_time ON shopguard_audit (account, at_unix_ms);
+     CREATE INDEX shopguard_audit_time ON shopguard_audit (at_unix_ms);
+     CREATE INDEX shopguard_batch_time ON shopguard_batch (at_unix_ms);
+     CREATE TABLE shopguard_follower (
+         name TEXT PRIMARY KEY,
+         revision INTEGER NOT NULL,
+         seen_unix_ms INTEGER NOT NULL
+     );
+     INSERT INTO shopguard_meta (name, value) VALUES ('pruned_through', 0);",
+    // Version 3: the id sequences (`Engine::next_id`), one row per object kind.
     "CREATE TABLE shopguard_sequence (
          kind INTEGER PRIMARY KEY,
          next INTEGER NOT NULL
@@ -218,6 +252,9 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
     for step in pending_migrations(MIGRATIONS, found)? {
         tx.execute_batch(step).map_err(db)?;
     }
+    if (1..QUERY_COLUMNS_VERSION).contains(&found) {
+        backfill(&tx)?;
+    }
     tx.execute(
         "INSERT INTO shopguard_meta (name, value) VALUES ('schema_version', ?1)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -225,6 +262,51 @@ fn migrate(conn: &mut Connection) -> Result<(), Error> {
     )
     .map_err(db)?;
     tx.commit().map_err(db)
+}
+
+/// Fills the query columns and target rows of audit rows stored before they existed, a chunk
+/// at a time. The records are read without their permissions' catalog (`IgnoredAny`): their
+/// targets and kinds do not depend on it.
+fn backfill(tx: &Transaction<'_>) -> Result<(), Error> {
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String)> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT seq, record FROM shopguard_audit WHERE seq > ?1 ORDER BY seq LIMIT 512",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        let Some(last) = rows.last().map(|r| r.0) else {
+            return Ok(());
+        };
+        for (seq, text) in &rows {
+            let record: AuditRecord<IgnoredAny> = decode(text, "audit record")?;
+            let c = AuditColumns::of(&record);
+            tx.execute(
+                "UPDATE shopguard_audit SET account = ?1, system = ?2, outcome = ?3, kinds = ?4,
+                 targets_complete = ?5 WHERE seq = ?6",
+                params![c.account, c.system, c.outcome, c.kinds, c.complete, seq],
+            )
+            .map_err(db)?;
+            insert_targets(tx, *seq, &c)?;
+        }
+        after = last;
+    }
+}
+
+fn insert_targets(tx: &Transaction<'_>, seq: i64, c: &AuditColumns) -> Result<(), Error> {
+    let mut insert = tx
+        .prepare_cached("INSERT INTO shopguard_audit_target (seq, kind, id) VALUES (?1, ?2, ?3)")
+        .map_err(db)?;
+    for (kind, id) in &c.targets {
+        insert.execute(params![seq, kind, id]).map_err(db)?;
+    }
+    Ok(())
 }
 
 fn write_batch<P: Copy + Serialize>(
@@ -284,30 +366,176 @@ fn write_batch<P: Copy + Serialize>(
     Ok(())
 }
 
-fn insert_audit<P: Serialize>(
+fn insert_audit<P: Copy + Serialize>(
     tx: &Transaction<'_>,
     records: &[AuditRecord<P>],
     revision: Option<u64>,
 ) -> Result<(), Error> {
     let mut insert = tx
         .prepare_cached(
-            "INSERT INTO shopguard_audit (at_unix_ms, actor, revision, applied, record)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO shopguard_audit (at_unix_ms, actor, system, account, revision, applied,
+                 outcome, kinds, targets_complete, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .map_err(db)?;
     for r in records {
+        let c = AuditColumns::of(r);
         insert
             .execute(params![
-                to_sql(r.at_unix_ms),
-                // A system (an unchecked write) is 0 here; the record names it.
-                to_sql(r.actor.user().map_or(0, crate::UserId::get)),
+                c.at,
+                c.actor,
+                c.system,
+                c.account,
                 revision.map(to_sql),
-                r.outcome.is_applied(),
+                c.applied,
+                c.outcome,
+                c.kinds,
+                c.complete,
                 encode(r)?
             ])
             .map_err(db)?;
+        // INVARIANT: SQLite writes one transaction at a time, so sequence numbers increase in
+        // the order rows become visible.
+        insert_targets(tx, tx.last_insert_rowid(), &c)?;
     }
     Ok(())
+}
+
+fn value(arg: Arg) -> Value {
+    match arg {
+        Arg::Int(v) => Value::Integer(v),
+        Arg::Small(v) => Value::Integer(i64::from(v)),
+        Arg::Text(v) => Value::Text(v),
+    }
+}
+
+impl PruneSteps for SqliteStorage {
+    fn plan(&self, retention: &Retention, stale: i64) -> Result<PrunePlan, Error> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        let from = read_meta(&tx, "pruned_through")?;
+        let cut = match retention.batches_before {
+            None => from,
+            Some(horizon) => {
+                let head = read_meta(&tx, "head")?;
+                let young: Option<i64> = tx
+                    .query_row(
+                        "SELECT MIN(revision) FROM shopguard_batch WHERE at_unix_ms >= ?1",
+                        [i64::try_from(horizon).unwrap_or(i64::MAX)],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                let cut = young.map_or(head, |r| r.saturating_sub(1));
+                let cut = cut.min(least_follower(&tx, stale)?.unwrap_or(cut));
+                cut.max(from)
+            }
+        };
+        tx.commit().map_err(db)?;
+        Ok(PrunePlan { from, cut })
+    }
+
+    fn batches(
+        &self,
+        after: i64,
+        through: i64,
+        n: usize,
+    ) -> Result<Vec<(i64, i64, String)>, Error> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT revision, at_unix_ms, mutations FROM shopguard_batch
+                 WHERE revision > ?1 AND revision <= ?2 ORDER BY revision LIMIT ?3",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![after, through, limit(n)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn audit(&self, after: i64, horizon: i64, n: usize) -> Result<Vec<(i64, String)>, Error> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, record FROM shopguard_audit
+                 WHERE seq > ?1 AND at_unix_ms < ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![after, horizon, limit(n)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn remove(
+        &self,
+        cut: Option<i64>,
+        audit: Option<(i64, i64)>,
+        stale: i64,
+    ) -> Result<Pruned, Error> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut pruned = Pruned::default();
+        if let Some(cut) = cut {
+            let from = read_meta(&tx, "pruned_through")?;
+            let cut = cut.min(least_follower(&tx, stale)?.unwrap_or(cut));
+            if cut > from {
+                let n = tx
+                    .execute("DELETE FROM shopguard_batch WHERE revision <= ?1", [cut])
+                    .map_err(db)?;
+                pruned.batches = n as u64;
+                tx.execute(
+                    "UPDATE shopguard_meta SET value = ?1 WHERE name = 'pruned_through'",
+                    [cut],
+                )
+                .map_err(db)?;
+            }
+        }
+        if let Some((last, horizon)) = audit {
+            tx.execute(
+                "DELETE FROM shopguard_audit_target WHERE seq IN
+                     (SELECT seq FROM shopguard_audit WHERE seq <= ?1 AND at_unix_ms < ?2)",
+                [last, horizon],
+            )
+            .map_err(db)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM shopguard_audit WHERE seq <= ?1 AND at_unix_ms < ?2",
+                    [last, horizon],
+                )
+                .map_err(db)?;
+            pruned.audit_records = n as u64;
+        }
+        tx.execute(
+            "DELETE FROM shopguard_follower WHERE seen_unix_ms <= ?1",
+            [stale],
+        )
+        .map_err(db)?;
+        pruned.through_revision = revision_from_sql(read_meta(&tx, "pruned_through")?)?;
+        tx.commit().map_err(db)?;
+        Ok(pruned)
+    }
+}
+
+/// The least revision of a follower seen after `stale`.
+fn least_follower(tx: &Transaction<'_>, stale: i64) -> Result<Option<i64>, Error> {
+    tx.query_row(
+        "SELECT MIN(revision) FROM shopguard_follower WHERE seen_unix_ms > ?1",
+        [stale],
+        |r| r.get(0),
+    )
+    .map_err(db)
+}
+
+/// A row count for `LIMIT`.
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl<P> Storage<P> for SqliteStorage
@@ -357,23 +585,32 @@ where
     }
 
     fn changes_since(&self, revision: u64) -> Result<Vec<Batch<P>>, Error> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT revision, mutations FROM shopguard_batch WHERE revision > ?1
-                 ORDER BY revision",
-            )
-            .map_err(db)?;
-        let mut rows = stmt.query([to_sql(revision)]).map_err(db)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(db)? {
-            let revision: i64 = row.get(0).map_err(db)?;
-            let body: String = row.get(1).map_err(db)?;
-            out.push(Batch {
-                revision: revision_from_sql(revision)?,
-                mutations: decode(&body, "batch")?,
-            });
+        let mut conn = self.lock();
+        // One read transaction: the pruned mark and the batches of the same state.
+        let tx = conn.transaction().map_err(db)?;
+        let pruned = revision_from_sql(read_meta(&tx, "pruned_through")?)?;
+        if revision < pruned {
+            return Err(Error::pruned(revision, pruned));
         }
+        let mut out = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT revision, mutations FROM shopguard_batch WHERE revision > ?1
+                     ORDER BY revision",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query([to_sql(revision)]).map_err(db)?;
+            while let Some(row) = rows.next().map_err(db)? {
+                let revision: i64 = row.get(0).map_err(db)?;
+                let body: String = row.get(1).map_err(db)?;
+                out.push(Batch {
+                    revision: revision_from_sql(revision)?,
+                    mutations: decode(&body, "batch")?,
+                });
+            }
+        }
+        tx.commit().map_err(db)?;
         Ok(out)
     }
 
@@ -435,6 +672,54 @@ where
         .map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(first)
+    }
+
+    fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error> {
+        trail::audit_page(query, |below, n| {
+            let (conditions, args) = audit_where(
+                query,
+                below,
+                "shopguard_audit",
+                "shopguard_audit_target",
+                |n| format!("?{n}"),
+            );
+            let sql = format!(
+                "SELECT a.seq, a.record FROM shopguard_audit a WHERE {conditions}
+                 ORDER BY a.seq DESC LIMIT {}",
+                limit(n)
+            );
+            let conn = self.lock();
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+            let rows = stmt
+                .query_map(params_from_iter(args.into_iter().map(value)), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+    }
+
+    fn prune(&self, retention: &Retention, export: &mut dyn Write) -> Result<Pruned, Error> {
+        trail::prune::<P>(self, retention, export)
+    }
+
+    fn register_follower(&self, name: &str, revision: u64) -> Result<(), Error> {
+        self.lock()
+            .execute(
+                "INSERT INTO shopguard_follower (name, revision, seen_unix_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE
+                 SET revision = excluded.revision, seen_unix_ms = excluded.seen_unix_ms",
+                params![name, to_sql(revision), to_sql(now_unix_ms())],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn unregister_follower(&self, name: &str) -> Result<(), Error> {
+        self.lock()
+            .execute("DELETE FROM shopguard_follower WHERE name = ?1", [name])
+            .map_err(db)?;
+        Ok(())
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {

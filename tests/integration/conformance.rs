@@ -16,6 +16,8 @@ use shopguard::{
     Mutation, OnSource, OnStore, RoleId, Snapshot, Source, SourceId, Store, StoreId, User, UserId,
 };
 
+mod trail;
+
 /// How a test gets at a backend: an empty store per test, and any number of handles on it
 /// (a restart, or another replica).
 pub(crate) trait Backend {
@@ -1498,6 +1500,27 @@ macro_rules! conformance {
             fn inside_tokio() {
                 super::inside_tokio::<$backend>(concat!(stringify!($module), "_tokio"));
             }
+            #[test]
+            fn audit_pages_match_the_reference_while_writing() {
+                super::trail::audit_pages_match_the_reference_while_writing::<$backend>(concat!(
+                    stringify!($module),
+                    "_audit_pages"
+                ));
+            }
+            #[test]
+            fn audit_cursors_are_bound_to_their_query() {
+                super::trail::audit_cursors_are_bound_to_their_query::<$backend>(concat!(
+                    stringify!($module),
+                    "_audit_cursors"
+                ));
+            }
+            #[test]
+            fn pruning_keeps_followers_right() {
+                super::trail::pruning_keeps_followers_right::<$backend>(concat!(
+                    stringify!($module),
+                    "_pruning"
+                ));
+            }
         }
     };
 }
@@ -1517,16 +1540,16 @@ mod sqlite_schema {
     fn a_new_file_gets_the_current_schema_version_and_reopening_keeps_it() {
         let b = SqliteBackend::fresh("schema_version");
         let s = b.open();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         drop(s);
-        assert_eq!(b.open().schema_version().unwrap(), 2);
+        assert_eq!(b.open().schema_version().unwrap(), 3);
     }
 
-    /// A file of schema version 1 (before id sequences) is migrated on open, keeps its
+    /// A file of schema version 2 (before id sequences) is migrated on open, keeps its
     /// records, and allocates above them.
     #[test]
-    fn a_file_of_version_1_is_migrated_and_allocates_above_its_records() {
-        let b = SqliteBackend::fresh("schema_v1");
+    fn a_file_of_version_2_is_migrated_and_allocates_above_its_records() {
+        let b = SqliteBackend::fresh("schema_v2");
         let e = open_engine(&b);
         e.unchecked_apply(world()).unwrap();
         let before = state(&e.snapshot());
@@ -1534,14 +1557,14 @@ mod sqlite_schema {
         let conn = rusqlite::Connection::open(&b.0).unwrap();
         conn.execute_batch(
             "DROP TABLE shopguard_sequence;
-             UPDATE shopguard_meta SET value = 1 WHERE name = 'schema_version';",
+             UPDATE shopguard_meta SET value = 2 WHERE name = 'schema_version';",
         )
         .unwrap();
         let e = open_engine(&b);
         assert_eq!(state(&e.snapshot()), before);
         let id: UserId = e.next_id().unwrap();
         assert_eq!(id, UserId::new(ANA.get() + 1));
-        assert_eq!(b.open().schema_version().unwrap(), 2);
+        assert_eq!(b.open().schema_version().unwrap(), 3);
     }
 
     #[test]
@@ -1721,7 +1744,7 @@ mod postgres_schema {
     fn a_new_schema_gets_the_current_version_and_a_newer_one_is_refused() {
         let b = PgBackend::fresh("schema_version");
         let s = b.open();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         drop(s);
         let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
         client
@@ -1736,11 +1759,11 @@ mod postgres_schema {
         assert!(source.contains("schema version 99"), "{source}");
     }
 
-    /// A schema of version 1 (before id sequences) is migrated on connect, keeps its records,
+    /// A schema of version 2 (before id sequences) is migrated on connect, keeps its records,
     /// and allocates above them.
     #[test]
-    fn a_schema_of_version_1_is_migrated_and_allocates_above_its_records() {
-        let b = PgBackend::fresh("schema_v1");
+    fn a_schema_of_version_2_is_migrated_and_allocates_above_its_records() {
+        let b = PgBackend::fresh("schema_v2");
         let e = open_engine(&b);
         e.unchecked_apply(world()).unwrap();
         let before = state(&e.snapshot());
@@ -1749,7 +1772,7 @@ mod postgres_schema {
         client
             .batch_execute(&format!(
                 "DROP TABLE {s}.shopguard_sequence;
-                 UPDATE {s}.shopguard_meta SET value = 1 WHERE name = 'schema_version';",
+                 UPDATE {s}.shopguard_meta SET value = 2 WHERE name = 'schema_version';",
                 s = b.schema
             ))
             .unwrap();
@@ -1757,7 +1780,7 @@ mod postgres_schema {
         assert_eq!(state(&e.snapshot()), before);
         let id: UserId = e.next_id().unwrap();
         assert_eq!(id, UserId::new(ANA.get() + 1));
-        assert_eq!(b.open().schema_version().unwrap(), 2);
+        assert_eq!(b.open().schema_version().unwrap(), 3);
     }
 
     #[test]
@@ -1784,7 +1807,7 @@ mod postgres_schema {
             .batch_execute("DROP SCHEMA IF EXISTS \"user\" CASCADE")
             .unwrap();
         let s = PgStorage::connect(&url, "user").unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         // Nothing listens on port 1.
         let err = PgStorage::connect("host=127.0.0.1 port=1 connect_timeout=2", "s").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
@@ -1941,7 +1964,7 @@ mod postgres_schema {
         for h in handles {
             h.join().unwrap().unwrap();
         }
-        assert_eq!(b.open().schema_version().unwrap(), 2);
+        assert_eq!(b.open().schema_version().unwrap(), 3);
     }
 }
 

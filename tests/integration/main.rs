@@ -34,6 +34,8 @@ mod manage_props;
 #[cfg(feature = "tokio")]
 mod nonblocking;
 mod places;
+#[cfg(feature = "policy")]
+mod policy;
 mod properties;
 mod reverse;
 mod rules;

@@ -167,6 +167,14 @@ fn every_async_write_gives_what_the_blocking_call_gives() {
             .await
             .unwrap();
         assert_eq!(seen.revision(), engine.revision());
+        // The store reads its audit through the default `audit_query`: newest first, the
+        // unknown actor's attempt in no account.
+        let query = shopguard::audit::AuditQuery::new(AccountId::new(1)).limit(2);
+        let page = writes.query_audit(query.clone()).await.unwrap();
+        assert_eq!(page, engine.query_audit(&query).unwrap());
+        let changes: Vec<_> = page.entries.iter().map(|e| &e.record.change).collect();
+        assert_eq!(changes, [&Change::DisableUser(UserId::new(2)), &invite(3)]);
+        assert!(page.next.is_some());
     });
 }
 

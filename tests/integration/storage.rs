@@ -57,7 +57,7 @@ impl<P> Default for Flaky<P> {
     }
 }
 
-impl<P: Copy + Send + std::fmt::Debug> Storage<P> for Flaky<P> {
+impl<P: Copy + Send + std::fmt::Debug + serde::Serialize> Storage<P> for Flaky<P> {
     fn load(&self) -> Result<Loaded<P>, Error> {
         self.inner.load()
     }

@@ -12,6 +12,7 @@ use super::{PgStorage, Session, db, lock, pg_text};
 use crate::Error;
 use crate::admin::audit::AuditRecord;
 use crate::storage::record::{encode, revision_from_sql, to_sql};
+use crate::storage::trail::AuditColumns;
 use crate::storage::{Commit, Key};
 
 /// How long to keep asking whether a commit whose connection dropped was stored: longer than
@@ -32,9 +33,7 @@ struct Op {
 
 /// One audit row, ready for the worker thread.
 pub(super) struct AuditRow {
-    at: i64,
-    actor: i64,
-    applied: bool,
+    columns: AuditColumns,
     record: String,
 }
 
@@ -218,6 +217,12 @@ fn write_ops(
     Ok(())
 }
 
+/// Inserts the audit rows, in order, and their target rows, in one statement. The caller
+/// holds the lock on the head row.
+///
+/// INVARIANT: every audit insert holds the head row's lock, so sequence numbers (reserved
+/// here, under it, as one range) increase in the order rows become visible: a reader paging by
+/// `seq` never misses a row that commits later with a smaller number.
 pub(super) fn insert_audit(
     tx: &mut Transaction<'_>,
     schema: &str,
@@ -227,19 +232,94 @@ pub(super) fn insert_audit(
     if rows.is_empty() {
         return Ok(());
     }
-    let at: Vec<i64> = rows.iter().map(|r| r.at).collect();
-    let actor: Vec<i64> = rows.iter().map(|r| r.actor).collect();
-    let applied: Vec<bool> = rows.iter().map(|r| r.applied).collect();
+    let count = i64::try_from(rows.len())
+        .map_err(|_| Error::storage("too many audit records in one batch"))?;
+    let at: Vec<i64> = rows.iter().map(|r| r.columns.at).collect();
+    let actor: Vec<i64> = rows.iter().map(|r| r.columns.actor).collect();
+    let system: Vec<Option<&str>> = rows.iter().map(|r| r.columns.system.as_deref()).collect();
+    let account: Vec<Option<i64>> = rows.iter().map(|r| r.columns.account).collect();
+    let applied: Vec<bool> = rows.iter().map(|r| r.columns.applied).collect();
+    let outcome: Vec<i16> = rows.iter().map(|r| r.columns.outcome).collect();
+    let kinds: Vec<i16> = rows.iter().map(|r| r.columns.kinds).collect();
+    let complete: Vec<bool> = rows.iter().map(|r| r.columns.complete).collect();
     let record: Vec<&str> = rows.iter().map(|r| r.record.as_str()).collect();
+    // The target rows, by the ordinal (from 1) of their record.
+    let (mut target_of, mut target_kind, mut target_id) = (Vec::new(), Vec::new(), Vec::new());
+    for (n, row) in (1i64..).zip(rows) {
+        for (kind, id) in &row.columns.targets {
+            target_of.push(n);
+            target_kind.push(*kind);
+            target_id.push(*id);
+        }
+    }
+    let sequence = format!("\"{schema}\".shopguard_audit");
     tx.execute(
         &format!(
-            "INSERT INTO \"{schema}\".shopguard_audit (at_unix_ms, actor, revision, applied, record)
-             SELECT a, u, $5, ok, r::jsonb
-             FROM unnest($1::bigint[], $2::bigint[], $3::boolean[], $4::text[])
-                 WITH ORDINALITY AS t(a, u, ok, r, n)
-             ORDER BY n"
+            "WITH r AS MATERIALIZED (
+                 SELECT setval(pg_get_serial_sequence($11, 'seq'),
+                               nextval(pg_get_serial_sequence($11, 'seq')) + $12 - 1)
+                        - $12 + 1 AS first
+             ),
+             audit AS (
+                 INSERT INTO \"{schema}\".shopguard_audit (seq, at_unix_ms, actor, system,
+                     account, revision, applied, outcome, kinds, targets_complete, record)
+                 SELECT r.first + t.n - 1, a, u, sy, ac, $10, ok, o, k, c, rec::jsonb
+                 FROM r, unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[],
+                                $5::boolean[], $6::smallint[], $7::smallint[], $8::boolean[],
+                                $9::text[])
+                     WITH ORDINALITY AS t(a, u, sy, ac, ok, o, k, c, rec, n)
+             )
+             INSERT INTO \"{schema}\".shopguard_audit_target (seq, kind, id)
+             SELECT r.first + t.n - 1, t.kind, t.id
+             FROM r, unnest($13::bigint[], $14::smallint[], $15::bigint[]) AS t(n, kind, id)"
         ),
-        &[&at, &actor, &applied, &record, &revision],
+        &[
+            &at,
+            &actor,
+            &system,
+            &account,
+            &applied,
+            &outcome,
+            &kinds,
+            &complete,
+            &record,
+            &revision,
+            &sequence,
+            &count,
+            &target_of,
+            &target_kind,
+            &target_id,
+        ],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Inserts the target rows of audit rows `(seq, columns)`.
+pub(super) fn insert_targets(
+    tx: &mut Transaction<'_>,
+    schema: &str,
+    rows: &[(i64, &AuditColumns)],
+) -> Result<(), Error> {
+    let mut seqs = Vec::new();
+    let mut kinds = Vec::new();
+    let mut ids = Vec::new();
+    for (seq, columns) in rows {
+        for (kind, id) in &columns.targets {
+            seqs.push(*seq);
+            kinds.push(*kind);
+            ids.push(*id);
+        }
+    }
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO \"{schema}\".shopguard_audit_target (seq, kind, id)
+             SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bigint[])"
+        ),
+        &[&seqs, &kinds, &ids],
     )
     .map_err(db)?;
     Ok(())
@@ -299,15 +379,14 @@ fn ask_committed(
     }
 }
 
-pub(super) fn audit_rows<P: Serialize>(records: &[AuditRecord<P>]) -> Result<Vec<AuditRow>, Error> {
+pub(super) fn audit_rows<P: Copy + Serialize>(
+    records: &[AuditRecord<P>],
+) -> Result<Vec<AuditRow>, Error> {
     records
         .iter()
         .map(|r| {
             Ok(AuditRow {
-                at: to_sql(r.at_unix_ms),
-                // A system (an unchecked write) is 0 here; the record names it.
-                actor: to_sql(r.actor.user().map_or(0, crate::UserId::get)),
-                applied: r.outcome.is_applied(),
+                columns: AuditColumns::of(r),
                 record: encode(r)?,
             })
         })
