@@ -156,31 +156,31 @@ fn main() -> Result<(), Box<dyn Error>> {
     bench_apply(
         &mut c,
         "memory",
-        &Engine::open(Arc::clone(&memory))?.with_audit(sink()),
+        &Engine::open_unfollowed(Arc::clone(&memory))?.with_audit(sink()),
     )?;
 
     let path = std::env::temp_dir().join(format!("shopguard-bench-{}.db", std::process::id()));
-    let sqlite = Engine::open(SqliteStorage::open(&path)?)?.with_audit(sink());
+    let sqlite = Engine::open_unfollowed(SqliteStorage::open(&path)?)?.with_audit(sink());
     bench_apply(&mut c, "sqlite", &sqlite)?;
 
     let schema = "shopguard_bench_storage";
     let mut admin = postgres::Client::connect(&url, postgres::NoTls)?;
     admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
-    let pg = Engine::open(PgStorage::connect(&url, schema)?)?.with_audit(sink());
+    let pg = Engine::open_unfollowed(PgStorage::connect(&url, schema)?)?.with_audit(sink());
     bench_apply(&mut c, "postgres", &pg)?;
 
     // Followers: the memory store wakes them on a condition variable, SQLite is polled every
     // 5 ms, PostgreSQL notifies them (LISTEN/NOTIFY).
-    let reader = Arc::new(Engine::open(Arc::clone(&memory))?);
-    let writer = Engine::open(Arc::clone(&memory))?.with_audit(sink());
+    let reader = Arc::new(Engine::open_unfollowed(Arc::clone(&memory))?);
+    let writer = Engine::open_unfollowed(Arc::clone(&memory))?.with_audit(sink());
     bench_propagation(&mut c, "memory", &writer, &reader)?;
     drop(sqlite);
-    let reader = Arc::new(Engine::open(SqliteStorage::open(&path)?)?);
-    let writer = Engine::open(SqliteStorage::open(&path)?)?.with_audit(sink());
+    let reader = Arc::new(Engine::open_unfollowed(SqliteStorage::open(&path)?)?);
+    let writer = Engine::open_unfollowed(SqliteStorage::open(&path)?)?.with_audit(sink());
     bench_propagation(&mut c, "sqlite", &writer, &reader)?;
     drop(pg);
-    let reader = Arc::new(Engine::open(PgStorage::connect(&url, schema)?)?);
-    let writer = Engine::open(PgStorage::connect(&url, schema)?)?.with_audit(sink());
+    let reader = Arc::new(Engine::open_unfollowed(PgStorage::connect(&url, schema)?)?);
+    let writer = Engine::open_unfollowed(PgStorage::connect(&url, schema)?)?.with_audit(sink());
     bench_propagation(&mut c, "postgres", &writer, &reader)?;
 
     c.final_summary();

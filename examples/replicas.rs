@@ -74,8 +74,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     ])?;
     let b = Arc::new(Engine::<Pos>::open(PgStorage::connect(&url, SCHEMA)?)?);
-    let _follow_a = a.follow(Duration::from_secs(1));
-    let _follow_b = b.follow(Duration::from_secs(1));
+    // Opened on a shared store, each follows the database by itself.
+    assert!(a.is_following() && b.is_following());
     println!(
         "replica A at revision {}, replica B at revision {}\n",
         a.revision(),
@@ -174,7 +174,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Enabled now: owner, leo (ana is disabled): two free seats. Fill one.
     a.apply(owner, Change::CreateUser(newcomer(10, "bo")))?;
     // A third replica, without a follower: it will not hear of cy before its own write.
-    let stale = Engine::<Pos>::open(PgStorage::connect(&url, SCHEMA)?)?;
+    let stale = Engine::<Pos>::open_unfollowed(PgStorage::connect(&url, SCHEMA)?)?;
     let first = a.apply(owner, Change::CreateUser(newcomer(11, "cy")));
     let second = stale.apply(second_admin, Change::CreateUser(newcomer(12, "di")));
     expect(

@@ -114,10 +114,32 @@
 //! features, `SqliteStorage` (one host) and `PgStorage` (several replicas). Replicas share a
 //! store: every batch gets an increasing revision, writes are serialized by the store (a change
 //! planned on an old state is planned again, or refused with [`ErrorKind::Conflict`] if another
-//! replica wrote the same objects), [`Engine::follow`] keeps a replica current, and
-//! [`Engine::at_least`] reads one's own writes across replicas. A fleet larger than one
-//! machine's memory is split by account: [`Engine::open_for`] opens a read-only replica that
-//! loads, follows and answers for some accounts only.
+//! replica wrote the same objects), an engine opened on a shared store follows it by itself
+//! (below), and [`Engine::at_least`] reads one's own writes across replicas. A fleet larger
+//! than one machine's memory is split by account: [`Engine::open_for`] opens a read-only
+//! replica that loads, follows and answers for some accounts only.
+//!
+//! ### When a replica can be stale
+//!
+//! [`Engine::open`] on a store that other engines may write — other processes on one SQLite
+//! file, replicas on one PostgreSQL schema ([`Storage::is_shared`](storage::Storage::is_shared))
+//! — **follows** it: a thread of the engine's own reads what the others store and publishes
+//! it, until the engine is dropped. A user disabled by one process is then denied by every
+//! other one's checks, with no call:
+//!
+//! - on SQLite within about a millisecond of the commit (the follower polls the file's head);
+//! - on PostgreSQL as soon as the commit's notification arrives;
+//! - in any case within **one second**: the follower reads the store every second whatever it
+//!   was told, so a lost notification or a dropped connection costs at most that — as long as
+//!   the store can be read and the machine runs the follower's thread.
+//!
+//! Beyond that a replica is stale only while it cannot read the store (the database is down, a
+//! stored batch cannot be applied): it keeps answering from the last state it read, and
+//! [`Engine::follow_error`] says why; the follower keeps trying. Engines opened with
+//! [`Engine::open_unfollowed`], and engines sharing a [`storage::MemoryStorage`] in one
+//! process, are stale until they [`sync`](Engine::sync), [`follow`](Engine::follow) or write
+//! (a write catches up first). The engine that made a write sees it at once; another replica
+//! reads it with [`Engine::at_least`].
 //!
 //! ## Reverse queries
 //!
@@ -129,8 +151,14 @@
 //! ## Security notes
 //!
 //! - [`Engine::can`] never panics and never errs: anything it cannot make sense of denies.
-//! - Stored permission masks are decoded strictly: an unknown bit is corruption, never ignored.
+//! - Permissions are stored and audited by their catalog names, and decoded strictly: an
+//!   unknown name, or an unknown bit in a mask an older store holds, is corruption, never
+//!   ignored.
 //! - Paths that skip authorization are named `unchecked_*`.
+//! - A denial's reason ([`Engine::check`]) is exact, for the host's logs and admin screens.
+//!   An answer sent back to the asker uses [`Engine::check_redacted`], where a user or role
+//!   the asker may not see reads as none (R20): a status must not tell a hidden user from a
+//!   missing one.
 //! - Column names given to [`ScopeFor::to_sql`](scope::ScopeFor::to_sql) must be plain identifiers; anything else is
 //!   refused, since they are pasted into SQL text. Ids travel as parameters.
 //! - Ids are the host's 64-bit keys, hashed with a fast non-keyed hash. They should come from the
@@ -152,6 +180,18 @@
 //!   tests.
 //! - `tokio`: `AsyncEngine`, `async` writes that run on tokio's blocking pool, for hosts on a
 //!   tokio runtime (the axum integration, `shopguard-axum`, uses it).
+//! - `tracing`: spans through the [`tracing`](https://docs.rs/tracing) facade, to whatever
+//!   subscriber the host installs. At the info level, one span per write
+//!   (`shopguard.apply`: `actor`, `account`, `changes`; `shopguard.unchecked_apply`:
+//!   `system`, `mutations`), per commit (`shopguard.commit`: `base`, `attempts`,
+//!   `mutations`), per CSV upload (`shopguard.upload`: `of` — `users` or `sources` —,
+//!   `actor`, `account`, `bytes`, `created`, `updated`, `deleted`), per open (`shopguard.open`: `partitioned`, `records`,
+//!   `following`), and per catch-up read a store reported (`shopguard.follow`: `from`; a
+//!   periodic read is at the debug level). Every span records `revision`, `outcome` (`done`
+//!   or the error kind's [code](ErrorKind::code)) and `duration_us`. Spans hold ids and
+//!   counts only: usernames, e-mails and refusal messages (which may name users) are debug
+//!   events. An engine's follower thread reports to the subscriber that was current where
+//!   the engine was opened.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -166,6 +206,7 @@ mod model;
 #[cfg(feature = "policy")]
 pub mod policy;
 pub mod storage;
+mod trace;
 
 /// The numbered rules (R1…R21) the code, tests and messages cite, the order in which deny
 /// reasons are tried, where each rule's tests are, and the four products ("seed 000…003") the
@@ -187,7 +228,7 @@ pub use crate::engine::{Engine, Reader, SharedReader, Snapshot, UserKey, UserRef
 pub use crate::error::{Error, ErrorKind, Problem};
 pub use crate::model::access::{Access, IdSet};
 pub use crate::model::account::{Account, Channel, PendingSourcing, Source, Store};
-pub use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
+pub use crate::model::ids::{AccountId, ChannelId, ObjectId, RoleId, SourceId, StoreId, UserId};
 pub use crate::model::mutation::Mutation;
 pub use crate::model::permission::{
     AdminPermissions, Catalog, PermissionInfo, Reach, UserTemplate, permission_names,

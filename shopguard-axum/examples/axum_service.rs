@@ -13,7 +13,6 @@
 )]
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Body;
@@ -47,14 +46,13 @@ const OWNER: u64 = 1;
 const MARK: u64 = 2;
 const ANA: u64 = 3;
 
-/// The router state: the engine, its async writes, the host's orders table, and the next user
-/// id (the host allocates ids).
+/// The router state: the engine, its async writes and the host's orders table. New users get
+/// their ids from the engine's sequence (`next_ids`): this host has none of its own.
 #[derive(Clone)]
 pub(crate) struct App {
     engine: Arc<Engine<Pos>>,
     writes: AsyncEngine<Pos>,
     orders: Arc<Mutex<rusqlite::Connection>>,
-    next_user: Arc<AtomicU64>,
 }
 
 impl Guarded for App {
@@ -142,12 +140,10 @@ pub(crate) fn open(dir: &Path) -> Result<App, Box<dyn std::error::Error>> {
              store_id INTEGER NOT NULL);
          INSERT INTO orders (account_id, store_id) VALUES (1, 10), (1, 11), (2, 20);",
     )?;
-    let last = engine.snapshot().users(SHOP).map(|u| u.id().get()).max();
     Ok(App {
         writes: AsyncEngine::new(Arc::clone(&engine)),
         engine,
         orders: Arc::new(Mutex::new(orders)),
-        next_user: Arc::new(AtomicU64::new(last.unwrap_or(100).max(100) + 1)),
     })
 }
 
@@ -257,7 +253,11 @@ async fn invite(
     actor: Actor,
     Json(invite): Json<Invite>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let id = UserId::new(app.next_user.fetch_add(1, Ordering::SeqCst));
+    let ids: Vec<UserId> = app.writes.next_ids(1).await?;
+    let id = ids
+        .first()
+        .copied()
+        .ok_or_else(|| ApiError::invalid("no id allocated"))?;
     let user =
         User::new(id, actor.account(), &invite.username, &invite.email).with_grant(Grant::new(
             RoleId::new(invite.role),
@@ -287,14 +287,20 @@ async fn import(
     actor: Actor,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
-    let next = Arc::clone(&app.next_user);
+    // An id for every row that could create a user, from the engine's sequence; the ones
+    // not used are skipped. A file past the row limit is refused by the upload itself.
+    let limits = CsvLimits::default();
+    let rows = body.lines().count().min(limits.max_rows);
+    let rows = u32::try_from(rows).unwrap_or(u32::MAX);
+    let mut ids = app.writes.next_ids::<UserId>(rows).await?.into_iter();
     let uploaded = app
         .writes
         .upload_users_csv(
             actor.id(),
             body.into_bytes(),
-            CsvLimits::default(),
-            move || UserId::new(next.fetch_add(1, Ordering::SeqCst)),
+            limits,
+            // Never reached: a file within the limits has no more rows than that.
+            move || ids.next().unwrap_or(UserId::new(u64::MAX)),
         )
         .await?;
     Ok(Json(

@@ -62,7 +62,9 @@
 //!
 //! A denied check ([`Permitted`], [`Actor::require`]) is 403 with its reason, 404 if the
 //! resource names something not in the actor's account, 401 if the actor was disabled
-//! meanwhile. The body is always `{"kind", "message", "problems"}`, plus `"reason"` for a denied
+//! meanwhile. A user or role the actor may not see reads as none
+//! ([`Engine::check_redacted`]): 404 with the body a missing one gets, never 403, so that a
+//! status cannot tell an actor which users exist. The body is always `{"kind", "message", "problems"}`, plus `"reason"` for a denied
 //! check: the kind by its [code](ErrorKind::code), the problems in [`shopguard::Problem`]'s
 //! form. An unknown actor is 401 before any target is looked at, so it never learns which
 //! targets exist.
@@ -77,12 +79,14 @@ struct ReadmeDoctests;
 use core::fmt;
 use core::marker::PhantomData;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use shopguard::{AccountId, Catalog, Decision, DenyReason, Engine, Error, ErrorKind, UserId};
+use shopguard::{
+    AccountId, Catalog, Decision, DenyReason, Engine, Error, ErrorKind, UserId, UserKey,
+};
 
 /// The host's router state, as the extractors see it.
 pub trait Guarded: Clone + Send + Sync + 'static {
@@ -102,14 +106,20 @@ pub trait Guarded: Clone + Send + Sync + 'static {
 /// request names nobody, a user that does not exist, or a disabled one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Actor {
-    id: UserId,
+    key: UserKey,
     account: AccountId,
 }
 
 impl Actor {
     /// The user.
     pub fn id(&self) -> UserId {
-        self.id
+        self.key.id()
+    }
+
+    /// The user's [`UserKey`], resolved when the actor was extracted: checks by key skip the
+    /// lookup by id.
+    pub fn key(&self) -> UserKey {
+        self.key
     }
 
     /// The user's account.
@@ -119,17 +129,22 @@ impl Actor {
 
     /// The guard, inside a handler: the actor may use `permission` on `resource`.
     ///
+    /// The check is [`Engine::check_redacted`]: a user or role the actor may not see is
+    /// answered as no user or role (404), so the answer never tells a hidden one from a
+    /// missing one.
+    ///
     /// # Errors
     ///
     /// An [`ApiError`] for the denial: 403 with its reason, 404 if the resource names something
-    /// not in the actor's account, 401 if the actor was disabled or removed meanwhile.
+    /// not in the actor's account (or a user or role it may not see), 401 if the actor was
+    /// disabled or removed meanwhile.
     pub fn require<P: Catalog, R: shopguard::Resource + ?Sized>(
         &self,
         engine: &Engine<P>,
         permission: P,
         resource: &R,
     ) -> Result<(), ApiError> {
-        match engine.check(self.id, permission, resource) {
+        match engine.check_redacted(self.key, permission, resource) {
             Decision::Allow(_) => Ok(()),
             Decision::Deny(reason) => Err(ApiError::denied(reason)),
         }
@@ -143,13 +158,10 @@ impl<S: Guarded> FromRequestParts<S> for Actor {
         let Some(id) = state.actor_id(parts) else {
             return Err(ApiError::no_actor());
         };
-        let snapshot = state.engine().snapshot();
-        match snapshot.user(id) {
-            Some(u) if u.is_enabled() => Ok(Actor {
-                id,
-                account: u.account(),
-            }),
-            _ => Err(ApiError::denied(DenyReason::UnknownUser)),
+        // One lookup; the guard's check then goes by key.
+        match state.engine().active_user(id) {
+            Some((key, account)) => Ok(Actor { key, account }),
+            None => Err(ApiError::denied(DenyReason::UnknownUser)),
         }
     }
 }
@@ -230,12 +242,13 @@ pub async fn path_param<T: std::str::FromStr>(
     name: &str,
 ) -> Result<T, ApiError> {
     let bad = || ApiError::invalid(format!("path parameter `{name}` is missing or malformed"));
-    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, &())
+    // The router's own parameters, percent-decoded, not copied into strings.
+    let params = RawPathParams::from_request_parts(parts, &())
         .await
         .map_err(|_| bad())?;
     params
         .iter()
-        .find(|(k, _)| k == name)
+        .find(|(k, _)| *k == name)
         .and_then(|(_, v)| v.parse().ok())
         .ok_or_else(bad)
 }

@@ -9,6 +9,9 @@ use crate::failure::Failure;
 
 /// The engine on the database `--db` names, every record loaded: `sqlite:PATH`,
 /// `postgres://…` (or `postgresql://…`), or `postgres:host=… port=… user=… dbname=…`.
+///
+/// Opened without a follower (`Engine::open_unfollowed`): a command reads the store once and
+/// exits, and its writes catch up first; a follower would only register in the store and poll.
 pub(crate) fn open<P: Perms>(cli: &Cli) -> Result<Engine<P>, Failure> {
     let Some(url) = cli.db.as_deref() else {
         return Err(Failure::Usage(
@@ -23,7 +26,7 @@ pub(crate) fn open<P: Perms>(cli: &Cli) -> Result<Engine<P>, Failure> {
             ));
         }
         let storage = SqliteStorage::open(path).map_err(Failure::of)?;
-        return Engine::open(storage).map_err(Failure::of);
+        return Engine::open_unfollowed(storage).map_err(Failure::of);
     }
     // A URL, or libpq's key=value parameters after `postgres:`.
     let params = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -33,7 +36,7 @@ pub(crate) fn open<P: Perms>(cli: &Cli) -> Result<Engine<P>, Failure> {
     };
     if let Some(params) = params {
         let storage = PgStorage::connect(params, &cli.schema).map_err(Failure::input_or_storage)?;
-        return Engine::open(storage).map_err(Failure::of);
+        return Engine::open_unfollowed(storage).map_err(Failure::of);
     }
     Err(Failure::Usage(format!(
         "`{}` is not a database URL: use sqlite:PATH or postgres://…",

@@ -15,10 +15,11 @@ use crate::engine::Engine;
 use crate::engine::index::Index;
 use crate::model::permission::Catalog;
 use crate::storage::{Commit, Key, Mutation};
+use crate::trace::Traced;
 use crate::{Error, ErrorKind};
 
 /// How many times a write is planned again after other writers went first.
-pub(crate) const MAX_ATTEMPTS: usize = 16;
+pub(crate) const MAX_ATTEMPTS: u64 = 16;
 
 /// A batch staged on one state: the index it produces, what storage writes, what the host must
 /// act on, and its audit records (none for a bootstrap write).
@@ -55,22 +56,37 @@ impl<P: Catalog> Engine<P> {
     pub(crate) fn commit_write(
         &self,
         w: &mut Writer,
+        prior: Vec<Written>,
+        write: &dyn Write<P>,
+    ) -> Result<Applied, Error> {
+        let traced = Traced::commit(self.core.current.load().revision());
+        let result = traced.in_scope(|| self.commit_attempts(w, prior, write, &traced));
+        traced.finish(&result, Applied::revision);
+        result
+    }
+
+    /// [`commit_write`](Self::commit_write)'s attempts, counted in `traced`.
+    fn commit_attempts(
+        &self,
+        w: &mut Writer,
         mut prior: Vec<Written>,
         write: &dyn Write<P>,
+        traced: &Traced,
     ) -> Result<Applied, Error> {
         // INVARIANT: a partitioned replica never writes: its index lacks the other accounts
         // that rules such as unique ids and usernames reach. Not audited: no rule refused it.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
         let refuse = |err: Error| {
             write.refused(&err);
             Err(err)
         };
-        let mut attempt = 0;
+        let mut attempt: u64 = 0;
         loop {
             attempt += 1;
-            let current = self.current.load_full();
+            traced.record("attempts", attempt);
+            let current = self.core.current.load_full();
             let staged = w.next_revision(current.revision()).and_then(|revision| {
                 let staged = write.stage(&current, revision)?;
                 let written: HashSet<Key> = staged.mutations.iter().map(Mutation::key).collect();
@@ -96,6 +112,10 @@ impl<P: Catalog> Engine<P> {
                 // applied under it, even if storage refuses this one (a refused record follows).
                 w.last = revision;
             }
+            traced.record(
+                "mutations",
+                u64::try_from(staged.mutations.len()).unwrap_or(u64::MAX),
+            );
             let commit = Commit {
                 base: current.revision(),
                 revision,
@@ -103,10 +123,10 @@ impl<P: Catalog> Engine<P> {
                 audit: &staged.records,
             };
             // INVARIANT: storage accepts the batch before readers can see it.
-            match self.storage.commit(&commit) {
+            match self.core.storage.commit(&commit) {
                 Ok(()) => {
                     w.remember(revision, &staged.mutations);
-                    self.publish(staged.next);
+                    self.core.publish(staged.next);
                     return Ok(Applied {
                         revision,
                         events: staged.events,
@@ -118,20 +138,20 @@ impl<P: Catalog> Engine<P> {
                     if !staged.records.is_empty() {
                         write.retried(&err);
                     }
-                    match self.catch_up(w) {
+                    match self.core.catch_up(w) {
                         Ok(CaughtUp::Batches(missed)) => prior.extend(written_by(&missed)),
                         // What the others wrote is unknown: the safe side is to refuse.
                         Ok(CaughtUp::Reloaded) => {
                             return refuse(Error::too_old(
                                 current.revision(),
-                                self.current.load().revision(),
+                                self.core.current.load().revision(),
                             ));
                         }
                         Err(err) => return refuse(err),
                     }
                 }
                 Err(err) if err.kind() == ErrorKind::OutcomeUnknown => {
-                    if self.stored_anyway(w, revision, &staged.mutations) {
+                    if self.core.stored_anyway(w, revision, &staged.mutations) {
                         return Ok(Applied {
                             revision,
                             events: staged.events,

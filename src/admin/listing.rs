@@ -75,6 +75,18 @@ impl<P: Catalog> Snapshot<P> {
         self.search_users(actor, &UserQuery::new())
     }
 
+    /// Whether `actor` may see the user `target`: whether [`visible_users`](Self::visible_users)
+    /// lists it (R20). `false` for a user of another account or no user.
+    pub fn sees_user(&self, actor: UserId, target: UserId) -> bool {
+        sees_user(self.index(), actor, target)
+    }
+
+    /// Whether `actor` may see the role `role`: whether [`visible_roles`](Self::visible_roles)
+    /// lists it (R6). `false` for a role of another account or no role.
+    pub fn sees_role(&self, actor: UserId, role: RoleId) -> bool {
+        sees_role(self.index(), actor, role)
+    }
+
     /// The visible users matching `query` (R20), by ascending id.
     pub fn search_users(&self, actor: UserId, query: &UserQuery) -> Vec<&User> {
         let index: &Index<P> = self.index();
@@ -82,15 +94,10 @@ impl<P: Catalog> Snapshot<P> {
             return Vec::new();
         };
         let account = a.account();
-        let view = P::admin().view_users;
         index
             .account_users(account)
             .filter(|u| query.matches(u))
-            .filter(|u| {
-                index
-                    .evaluate(actor, view, &OnUser(account, u.id()))
-                    .is_ok()
-            })
+            .filter(|u| sees_user(index, actor, u.id()))
             .collect()
     }
 
@@ -200,4 +207,28 @@ impl<P: Catalog> Snapshot<P> {
             .filter(|r| mine.sees(r.level()) && a.holds_all(r.permissions()))
             .collect()
     }
+}
+
+/// R20: the one definition of "`actor` may see the user `target`": the view-users check on
+/// it ([`AdminPermissions::view_users`](crate::AdminPermissions::view_users)).
+pub(crate) fn sees_user<P: Catalog>(index: &Index<P>, actor: UserId, target: UserId) -> bool {
+    index.user(actor).is_some_and(|a| {
+        index
+            .evaluate(actor, P::admin().view_users, &OnUser(a.account(), target))
+            .is_ok()
+    })
+}
+
+/// R6: the one definition of "`actor` may see the role `role`": a role of its account at a
+/// level its grants holding the manage-roles permission see.
+pub(crate) fn sees_role<P: Catalog>(index: &Index<P>, actor: UserId, role: RoleId) -> bool {
+    let Ok(a) = Actor::new(index, actor) else {
+        return false;
+    };
+    let Some(mine) = a.level_for(P::admin().manage_roles) else {
+        return false;
+    };
+    index
+        .role(role)
+        .is_some_and(|r| r.account() == a.account() && mine.sees(r.level()))
 }

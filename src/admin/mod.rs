@@ -1,6 +1,7 @@
 //! The write side: every change authorized by an actor (R6–R12, R14–R17, R19, R20).
 
 pub(crate) mod actor;
+pub(crate) mod allocate;
 pub(crate) mod audit;
 pub(crate) mod audit_query;
 pub(crate) mod authorize;
@@ -27,6 +28,7 @@ use crate::engine::Engine;
 use crate::engine::index::Index;
 use crate::model::ids::{AccountId, UserId};
 use crate::model::permission::Catalog;
+use crate::trace::Traced;
 
 /// Something the host must act on after a change: the library sends no e-mail itself.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -185,10 +187,10 @@ impl<P: Catalog> Engine<P> {
     /// `OutcomeUnknown`.
     pub fn dry_run(&self, actor: UserId, changes: &[Change<P>]) -> Result<Applied, Error> {
         // A partitioned replica cannot check the rules that reach past its accounts.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
-        let current = self.current.load_full();
+        let current = self.core.current.load_full();
         let revision = current.revision().saturating_add(1);
         let staged = plan::stage(
             &current,
@@ -216,7 +218,14 @@ impl<P: Catalog> Engine<P> {
             changes: &changes,
             at: now_unix_ms(),
         };
-        self.write_based_on(based_on, &write)
+        let account = write.account(&self.core.current.load());
+        let traced = Traced::apply(actor, account, changes.len());
+        for change in &changes {
+            traced.detail(&Described(change));
+        }
+        let result = traced.in_scope(|| self.write_based_on(based_on, &write));
+        traced.finish(&result, Applied::revision);
+        result
     }
 
     /// Commits `write` as the one writer, refused if an object it writes was changed after
@@ -226,19 +235,24 @@ impl<P: Catalog> Engine<P> {
         based_on: Option<u64>,
         write: &dyn Write<P>,
     ) -> Result<Applied, Error> {
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
-        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut w = self
+            .core
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // A form filled on a replica that is ahead of this one: read up to it first.
         if let Some(revision) = based_on
-            && revision > self.current.load().revision()
+            && revision > self.core.current.load().revision()
         {
             let caught_up = self
+                .core
                 .catch_up(&mut w)
-                .map(|_| self.current.load().revision());
+                .map(|_| self.core.current.load().revision());
             if caught_up.as_ref().map_or(true, |have| *have < revision) {
-                let have = self.current.load().revision();
+                let have = self.core.current.load().revision();
                 let err = caught_up
                     .err()
                     .unwrap_or_else(|| Error::behind(have, revision));
@@ -248,7 +262,7 @@ impl<P: Catalog> Engine<P> {
         }
         // What was written after the base: remembered batches now, and whatever other engines
         // store while this write waits for its turn.
-        let prior = match w.since(based_on.unwrap_or_else(|| self.current.load().revision())) {
+        let prior = match w.since(based_on.unwrap_or_else(|| self.core.current.load().revision())) {
             Ok(prior) => prior,
             Err(err) => {
                 write.refused(&err);
@@ -269,12 +283,12 @@ impl<P: Catalog> Engine<P> {
         err: &Error,
     ) {
         // A partitioned replica writes nothing to the storage it shares, refusals included.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return;
         }
         let records = plan::refused_records(at, actor, account, changes, err);
         let _ignored = self.audit.record(&records);
-        let _ignored = self.storage.record_refused(&records);
+        let _ignored = self.core.storage.record_refused(&records);
     }
 }
 
@@ -306,14 +320,30 @@ impl<P: Catalog> Write<P> for ActorWrite<'_, P> {
     }
 
     fn refused(&self, err: &Error) {
-        let account = self.account(&self.engine.current.load());
+        let account = self.account(&self.engine.core.current.load());
         self.engine
             .audit_refused(self.at, self.actor, account, self.changes, err);
     }
 
     fn retried(&self, err: &Error) {
-        let account = self.account(&self.engine.current.load());
+        let account = self.account(&self.engine.core.current.load());
         let refused = plan::refused_records(self.at, self.actor, account, self.changes, err);
         let _ignored = self.engine.audit.record(&refused);
+    }
+}
+
+/// A change as a debug event shows it: its name, and the username and e-mail of a user it
+/// writes (for debugging only: never above the debug level).
+struct Described<'a, P>(&'a Change<P>);
+
+impl<P> core::fmt::Display for Described<'_, P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = self.0.name();
+        match self.0 {
+            Change::CreateUser(u) | Change::UpdateUser(u) => {
+                write!(f, "{name} `{}` <{}>", u.username(), u.email())
+            }
+            _ => f.write_str(name),
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::Error;
 use crate::admin::Applied;
 use crate::admin::change::Change;
 use crate::engine::{Engine, Snapshot};
-use crate::model::ids::UserId;
+use crate::model::ids::{ObjectId, UserId};
 use crate::model::permission::Catalog;
 
 /// An [`Engine`] shared in an `Arc`, whose writes are `async` and never block the runtime:
@@ -112,6 +112,18 @@ impl<P: Catalog> AsyncEngine<P> {
     /// As [`Engine::at_least`], and as [`apply`](Self::apply).
     pub async fn at_least(&self, revision: u64, timeout: Duration) -> Result<Snapshot<P>, Error> {
         self.run(move |e| e.at_least(revision, timeout)).await
+    }
+
+    /// [`Engine::next_ids`], off the runtime's workers: new ids from the store's sequence.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::next_ids`], and as [`apply`](Self::apply).
+    pub async fn next_ids<I: ObjectId + Send + 'static>(
+        &self,
+        count: u32,
+    ) -> Result<Vec<I>, Error> {
+        self.run(move |e| e.next_ids(count)).await
     }
 
     /// [`Engine::upload_users_csv`], off the runtime's workers (feature `csv`).

@@ -196,8 +196,10 @@ fn place(
             let first = in_account.len() - blamed;
             let over = (limit as usize).saturating_add(excess - blamed);
             for (n, change) in in_account.iter().skip(first).enumerate() {
-                let one = Error::seats_exceeded(account, over + n + 1, limit).on_enabled();
-                report.problem(Problem::of(Some(*change), &one));
+                let Some(one) = err.seats_at(over + n + 1) else {
+                    break;
+                };
+                report.problem(Problem::of(Some(*change), &one.on_enabled()));
             }
             report.first.get_or_insert(err);
             return;
@@ -215,6 +217,11 @@ fn check_refused_new<P: Catalog>(report: &mut Report, next: &Index<P>, refused: 
     let Some((_, first)) = refused.first() else {
         return;
     };
+    let account = first.account();
+    let name = next
+        .account_entry(account)
+        .map_or_else(|| account.to_string(), |a| a.account.name().to_owned());
+    let account = (account, name.as_str());
     // One pass over the account's users, whatever the number of refused changes.
     let (mut usernames, mut emails) = (HashMap::new(), HashMap::new());
     for u in next.account_users(first.account()) {
@@ -229,7 +236,7 @@ fn check_refused_new<P: Catalog>(report: &mut Report, next: &Index<P>, refused: 
             one(Error::user_clash(
                 "username",
                 u.username(),
-                u.account(),
+                account,
                 u.id(),
                 *other,
             ));
@@ -240,7 +247,7 @@ fn check_refused_new<P: Catalog>(report: &mut Report, next: &Index<P>, refused: 
             one(Error::user_clash(
                 "e-mail",
                 u.email(),
-                u.account(),
+                account,
                 u.id(),
                 *other,
             ));

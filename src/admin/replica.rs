@@ -3,17 +3,18 @@
 //! ([`Engine::follow`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::admin::writer::Writer;
 use crate::engine::index::{Index, Pending};
-use crate::engine::{Engine, Snapshot, loaded_index};
+use crate::engine::{Core, Engine, Snapshot, loaded_index};
 use crate::model::permission::Catalog;
 use crate::storage::LONGEST_WAIT;
 use crate::storage::{Batch, Mutation};
+use crate::trace::Traced;
 
 /// The follower waits for changes in slices this long, looking at its stop flag in between.
 const FOLLOW_SLICE: Duration = Duration::from_millis(100);
@@ -25,10 +26,15 @@ const REGISTER_EVERY: Duration = Duration::from_secs(5);
 /// Numbers the followers of this process, for their registration names.
 static FOLLOWERS: AtomicU64 = AtomicU64::new(0);
 
+/// How often a follower reads the store whatever the store reports: the bound on how far
+/// behind a missed notification leaves an engine that follows by itself ([`Engine::open`]).
+pub(crate) const FOLLOW_POLL: Duration = Duration::from_secs(1);
+
 impl<P: Catalog> Engine<P> {
     /// Reads every batch other engines stored since this one's revision and publishes them.
-    /// Returns the revision now shown. A follower ([`follow`](Self::follow)) calls this
-    /// whenever the storage reports a change; call it directly to catch up at once.
+    /// Returns the revision now shown. A follower ([`follow`](Self::follow), or the one an
+    /// engine on a shared store runs by itself) calls this whenever the storage reports a
+    /// change; call it directly to catch up at once.
     ///
     /// # Errors
     ///
@@ -36,9 +42,7 @@ impl<P: Catalog> Engine<P> {
     /// other kind if a stored batch breaks a rule here (engines sharing a store must use the
     /// same catalog). The engine is then unchanged.
     pub fn sync(&self) -> Result<u64, Error> {
-        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.catch_up(&mut w)?;
-        Ok(self.current.load().revision())
+        self.core.sync()
     }
 
     /// A snapshot at revision `revision` or later: read your own writes across replicas, as
@@ -50,7 +54,7 @@ impl<P: Catalog> Engine<P> {
     /// [`ErrorKind::Behind`](crate::ErrorKind::Behind) if the revision has not arrived in time.
     pub fn at_least(&self, revision: u64, timeout: Duration) -> Result<Snapshot<P>, Error> {
         let deadline = Instant::now() + timeout.min(LONGEST_WAIT);
-        let (lock, cv) = &self.published;
+        let (lock, cv) = &self.core.published;
         let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             let snapshot = self.snapshot();
@@ -83,78 +87,29 @@ impl<P: Catalog> Engine<P> {
     /// dropping it removes the registration. A follower that fell behind what was pruned
     /// anyway (stopped for longer than the retention's follower timeout) reloads the whole
     /// state from the store on its next read.
+    ///
+    /// An engine opened with [`open`](Self::open) on a store other engines may write already
+    /// follows it, every second at least, and registers the same way
+    /// ([`is_following`](Self::is_following)): call this
+    /// for engines sharing a [`MemoryStorage`](crate::storage::MemoryStorage) in one process,
+    /// for one opened with [`open_unfollowed`](Self::open_unfollowed), or for another poll
+    /// interval.
     pub fn follow(self: &Arc<Self>, poll: Duration) -> Follower {
-        let stop = Arc::new(AtomicBool::new(false));
-        let error = Arc::new(Mutex::new(None));
-        let engine = Arc::clone(self);
-        let name = format!(
-            "follower-{}-{}-{}",
-            std::process::id(),
-            FOLLOWERS.fetch_add(1, Ordering::Relaxed),
-            crate::admin::audit::now_unix_ms()
-        );
-        let register = {
-            let (engine, name, error) = (Arc::clone(self), name.clone(), Arc::clone(&error));
-            move || {
-                if let Err(err) = engine.storage.register_follower(&name, engine.revision()) {
-                    *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
-                }
-            }
-        };
-        register();
-        let thread = {
-            let (stop, error, name) = (Arc::clone(&stop), Arc::clone(&error), name.clone());
-            std::thread::Builder::new()
-                .name("shopguard-follower".to_owned())
-                .spawn(move || {
-                    let poll = poll.max(Duration::from_millis(1));
-                    let slice = poll.min(FOLLOW_SLICE);
-                    let mut synced = Instant::now();
-                    let mut registered = Instant::now();
-                    let mut backoff = slice;
-                    while !stop.load(Ordering::Acquire) {
-                        if registered.elapsed() >= REGISTER_EVERY {
-                            registered = Instant::now();
-                            register();
-                        }
-                        let seen = engine.revision();
-                        let outcome =
-                            engine
-                                .storage
-                                .wait_for_change(seen, slice)
-                                .and_then(|woke| {
-                                    // A reported change, or the poll interval is up: read.
-                                    if woke || synced.elapsed() >= poll {
-                                        synced = Instant::now();
-                                        engine.sync().map(|_| ())
-                                    } else {
-                                        Ok(())
-                                    }
-                                });
-                        match outcome {
-                            Ok(()) => backoff = slice,
-                            Err(err) => {
-                                *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
-                                // Failing again and again: wait longer each time, up to `poll`,
-                                // in slices, so that a drop still stops the thread promptly.
-                                let until = Instant::now() + backoff;
-                                while Instant::now() < until && !stop.load(Ordering::Acquire) {
-                                    std::thread::sleep(slice);
-                                }
-                                backoff = (backoff * 2).min(poll);
-                            }
-                        }
-                    }
-                    // Best effort: a registration left behind goes stale and is dropped.
-                    let _ignored = engine.storage.unregister_follower(&name);
-                })
-        };
-        Follower {
-            stop,
-            thread: thread.ok(),
-            error,
-            name,
-        }
+        Follower::start(&self.core, poll, true)
+    }
+}
+
+impl<P: Catalog> Core<P> {
+    /// See [`Engine::sync`].
+    pub(crate) fn sync(&self) -> Result<u64, Error> {
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.catch_up(&mut w)?;
+        Ok(self.revision())
+    }
+
+    /// The revision of the published state.
+    pub(crate) fn revision(&self) -> u64 {
+        self.current.load().revision()
     }
 
     /// Publishes `next` to readers and wakes [`at_least`](Self::at_least) waiters.
@@ -260,10 +215,49 @@ pub struct Follower {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<Error>>>,
+    /// Whether dropping it waits for the thread to end. An engine's own follower does not: the
+    /// thread holds the engine's state only weakly, and ends at its next look at the flag.
+    join: bool,
     name: String,
 }
 
 impl Follower {
+    /// Starts a follower of `core`. With `keep`, the thread keeps `core` alive and dropping
+    /// the `Follower` waits for it; without, it ends once `core` is dropped, and dropping the
+    /// `Follower` only tells it to stop (an engine's own follower: dropping an engine never
+    /// waits for its thread).
+    pub(crate) fn start<P: Catalog>(core: &Arc<Core<P>>, poll: Duration, keep: bool) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let error = Arc::new(Mutex::new(None));
+        let name = format!(
+            "follower-{}-{}-{}",
+            std::process::id(),
+            FOLLOWERS.fetch_add(1, Ordering::Relaxed),
+            crate::admin::audit::now_unix_ms()
+        );
+        register(core, &name, &error);
+        let weak = Arc::downgrade(core);
+        // The thread reports to the tracing subscriber of whoever started it.
+        let inherited = crate::trace::inherit();
+        let strong = keep.then(|| Arc::clone(core));
+        let thread = {
+            let (stop, error, name) = (Arc::clone(&stop), Arc::clone(&error), name.clone());
+            std::thread::Builder::new()
+                .name("shopguard-follower".to_owned())
+                .spawn(move || {
+                    let _keep = strong;
+                    inherited(&mut || follow_loop(&weak, &name, poll, &stop, &error));
+                })
+        };
+        Follower {
+            stop,
+            thread: thread.ok(),
+            error,
+            join: keep,
+            name,
+        }
+    }
+
     /// The name the follower is registered under in the store
     /// ([`Storage::register_follower`](crate::storage::Storage::register_follower)): unique to
     /// this process and start.
@@ -288,8 +282,81 @@ impl Follower {
 impl Drop for Follower {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.thread.take()
+            && self.join
+        {
             let _ignored = thread.join();
         }
     }
+}
+
+/// Registers the follower `name` in the store with the revision `core` shows; a failure is
+/// the follower's error to report.
+fn register<P: Catalog>(core: &Core<P>, name: &str, error: &Mutex<Option<Error>>) {
+    if let Err(err) = core.storage.register_follower(name, core.revision()) {
+        *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+    }
+}
+
+/// A follower's work until `stop` is set or the engine's state is dropped: wait for the
+/// storage to report a change, in slices, and read it; read every `poll` in any case; refresh
+/// its registration every [`REGISTER_EVERY`], and remove it at the end.
+fn follow_loop<P: Catalog>(
+    core: &Weak<Core<P>>,
+    name: &str,
+    poll: Duration,
+    stop: &AtomicBool,
+    error: &Mutex<Option<Error>>,
+) {
+    let poll = poll.max(Duration::from_millis(1));
+    let slice = poll.min(FOLLOW_SLICE);
+    let mut synced = Instant::now();
+    let mut backoff = slice;
+    // The store is held for the waits; the engine's state only for a read, so that a dropped
+    // engine's memory goes at once, its store's connections at the end of the wait.
+    let Some(storage) = core.upgrade().map(|c| Arc::clone(&c.storage)) else {
+        return;
+    };
+    let mut registered = Instant::now();
+    while !stop.load(Ordering::Acquire) {
+        let Some(seen) = core.upgrade().map(|c| {
+            if registered.elapsed() >= REGISTER_EVERY {
+                registered = Instant::now();
+                register(&c, name, error);
+            }
+            c.revision()
+        }) else {
+            break;
+        };
+        let outcome = storage.wait_for_change(seen, slice).and_then(|woke| {
+            // A reported change, or the poll interval is up: read.
+            if woke || synced.elapsed() >= poll {
+                synced = Instant::now();
+                let Some(core) = core.upgrade() else {
+                    return Ok(());
+                };
+                let traced = Traced::follow(seen, woke);
+                let read = traced.in_scope(|| core.sync());
+                traced.finish(&read, |r| *r);
+                read.map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
+        match outcome {
+            Ok(()) => backoff = slice,
+            Err(err) => {
+                *error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+                // Failing again and again: wait longer each time, up to `poll`, in slices, so
+                // that a drop still stops the thread promptly.
+                let until = Instant::now() + backoff;
+                while Instant::now() < until && !stop.load(Ordering::Acquire) {
+                    std::thread::sleep(slice);
+                }
+                backoff = (backoff * 2).min(poll);
+            }
+        }
+    }
+    // Best effort: a registration left behind goes stale and is dropped.
+    let _ignored = storage.unregister_follower(name);
 }

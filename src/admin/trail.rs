@@ -24,7 +24,7 @@ impl<P: Catalog> Engine<P> {
     /// query (field `cursor`) or a limit of 0 (field `limit`);
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the store cannot be read.
     pub fn query_audit(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error> {
-        self.storage.audit_query(query)
+        self.core.storage.audit_query(query)
     }
 
     /// Removes from the engine's storage the batches and audit records `retention` names,
@@ -72,9 +72,9 @@ impl<P: Catalog> Engine<P> {
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the store does not prune, cannot
     /// be read or written, or the export cannot be written (then nothing was removed).
     pub fn prune(&self, retention: &Retention, export: &mut dyn Write) -> Result<Pruned, Error> {
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
-        self.storage.prune(retention, export)
+        self.core.storage.prune(retention, export)
     }
 }

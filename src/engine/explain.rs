@@ -38,11 +38,24 @@ impl<P: Copy> Explanation<P> {
     }
 }
 
-impl<P: fmt::Debug> fmt::Display for Explanation<P> {
+/// One line per grant, naming its role (its id only if the role does not exist) and the
+/// permissions it lacks by their catalog names:
+///
+/// ```text
+/// deny: outside the user's store scope
+///   grant 0 (`Cashier`): role lacks `REFUND`
+///   grant 1 (`Manager`): outside the user's store scope
+/// ```
+impl<P: Catalog> fmt::Display for Explanation<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.decision)?;
         for g in &self.grants {
-            write!(f, "\n  grant {} (`{}`): {}", g.grant, g.role, g.verdict)?;
+            write!(f, "\n  grant {} (`", g.grant)?;
+            match &g.role_name {
+                Some(name) => f.write_str(name)?,
+                None => write!(f, "{}", g.role)?,
+            }
+            write!(f, "`): {}", g.verdict)?;
         }
         Ok(())
     }
@@ -101,12 +114,25 @@ pub enum Verdict<P> {
     Denies(DenyReason),
 }
 
-impl<P: fmt::Debug> fmt::Display for Verdict<P> {
+impl<P: Catalog> fmt::Display for Verdict<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Verdict::Allows => f.write_str("allows"),
             Verdict::RoleMissing => f.write_str("role does not exist"),
-            Verdict::PermissionMissing(p) => write!(f, "role lacks {p:?}"),
+            Verdict::PermissionMissing(p) => {
+                f.write_str("role lacks ")?;
+                match p.names() {
+                    Ok(names) => {
+                        for (n, name) in names.iter().enumerate() {
+                            let sep = if n == 0 { "" } else { ", " };
+                            write!(f, "{sep}`{name}`")?;
+                        }
+                        Ok(())
+                    }
+                    // A bit the catalog does not name (never from the engine): the mask.
+                    Err(_) => write!(f, "{p:?}"),
+                }
+            }
             Verdict::Denies(r) => write!(f, "{r}"),
         }
     }

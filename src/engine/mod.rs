@@ -19,6 +19,7 @@ pub(crate) mod users;
 pub use key::{UserKey, UserRef};
 pub use reader::{Reader, SharedReader};
 
+use crate::admin::replica::{FOLLOW_POLL, Follower};
 use crate::admin::writer::{RECENT_BATCHES, Writer};
 
 use std::borrow::Cow;
@@ -30,13 +31,15 @@ use crate::Error;
 use crate::admin::audit::{AuditActor, AuditRecord, AuditSink, MemoryAudit, Outcome, now_unix_ms};
 use crate::admin::change::Change;
 use crate::admin::commit::{Staged, Write};
+use crate::admin::listing::{sees_role, sees_user};
 use crate::admin::plan::affected;
 use crate::engine::decision::Decision;
+use crate::engine::decision::DenyReason;
 use crate::engine::explain::Explanation;
 use crate::engine::index::Index;
 use crate::engine::index::validate_name;
 use crate::engine::partition::Partition;
-use crate::engine::resource::Resource;
+use crate::engine::resource::{OnRole, OnUser, Resource, Subject};
 use crate::engine::reverse::ScopeFor;
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
@@ -44,6 +47,7 @@ use crate::model::permission::Catalog;
 use crate::model::role::Role;
 use crate::model::user::User;
 use crate::storage::{Loaded, Mutation, Storage, Volatile};
+use crate::trace::Traced;
 
 /// The index of a loaded state, with a partition's accounts only.
 pub(crate) fn loaded_index<P: Catalog>(
@@ -88,28 +92,46 @@ fn recent_batches<P: Catalog>(storage: &dyn Storage<P>, revision: u64) -> Result
 /// See the [crate documentation](crate) for a first example.
 #[derive(Debug)]
 pub struct Engine<P: Catalog> {
+    /// The state and the storage, shared with the engine's follower thread.
+    pub(crate) core: Arc<Core<P>>,
+    pub(crate) audit: Arc<dyn AuditSink<P>>,
+    /// The follower an engine on a store that others write starts by itself
+    /// ([`Storage::is_shared`]); it stops when the engine is dropped.
+    following: Option<Follower>,
+}
+
+/// What an engine's follower shares with it: the published state, the storage, and the writer
+/// lock that orders catch-up reads with writes.
+#[derive(Debug)]
+pub(crate) struct Core<P: Catalog> {
     pub(crate) current: ArcSwap<Index<P>>,
     /// Any backend: the engine's type does not name it, so a host picks one at run time.
-    pub(crate) storage: Box<dyn Storage<P>>,
+    pub(crate) storage: Arc<dyn Storage<P>>,
     /// Held by the one writer at a time.
     pub(crate) writer: Mutex<Writer>,
-    pub(crate) audit: Arc<dyn AuditSink<P>>,
     /// Signalled (under its mutex) after every publish, for [`Engine::at_least`].
     pub(crate) published: (Mutex<()>, Condvar),
     /// The accounts a partitioned replica serves ([`Engine::open_for`]); `None`: every account.
     pub(crate) partition: Option<Partition>,
+    /// Per object kind, the id after the last one this engine allocated
+    /// ([`Engine::next_id`]).
+    pub(crate) allocated: Mutex<[u64; 6]>,
 }
 
 impl<P: Catalog> Engine<P> {
     /// An empty engine on the in-memory default ([`Volatile`]).
     pub fn new() -> Self {
         Engine {
-            current: ArcSwap::from_pointee(Index::empty()),
-            storage: Box::new(Volatile),
-            writer: Mutex::new(Writer::new(0)),
+            core: Arc::new(Core {
+                current: ArcSwap::from_pointee(Index::empty()),
+                storage: Arc::new(Volatile),
+                writer: Mutex::new(Writer::new(0)),
+                published: (Mutex::new(()), Condvar::new()),
+                partition: None,
+                allocated: Mutex::new([0; 6]),
+            }),
             audit: Arc::new(MemoryAudit::new()),
-            published: (Mutex::new(()), Condvar::new()),
-            partition: None,
+            following: None,
         }
     }
 }
@@ -123,12 +145,34 @@ impl<P: Catalog> Default for Engine<P> {
 impl<P: Catalog> Engine<P> {
     /// Opens an engine on `storage`, loading every record it holds.
     ///
+    /// On a store that other engines may write — another process on the same SQLite file,
+    /// other replicas on the same PostgreSQL schema ([`Storage::is_shared`]) — the engine
+    /// **follows** it: a thread of its own reads what the others store and publishes it, as
+    /// [`follow`](Self::follow) does, until the engine is dropped. Without it, a user disabled
+    /// by another process would still be allowed here until this engine's own next write. See
+    /// [the crate documentation](crate#when-a-replica-can-be-stale) for how far behind a
+    /// following engine can be, and [`follow_error`](Self::follow_error) for a follower that
+    /// cannot read the store. [`open_unfollowed`](Self::open_unfollowed) opens one that reads
+    /// the store only when asked ([`sync`](Self::sync)) or when it writes.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if loading fails; any other kind if the
     /// stored records break a rule (then the store is corrupt or was written by hand).
     pub fn open(storage: impl Storage<P> + 'static) -> Result<Self, Error> {
-        Self::open_with(Box::new(storage), None)
+        Self::open_with(Arc::new(storage), None, true)
+    }
+
+    /// Opens an engine on `storage` that does not follow it, whatever the store: it reads what
+    /// others stored only in [`sync`](Self::sync), [`follow`](Self::follow) or before its own
+    /// writes. For tools and tests that decide when an engine catches up; a service on a shared
+    /// store wants [`open`](Self::open).
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn open_unfollowed(storage: impl Storage<P> + 'static) -> Result<Self, Error> {
+        Self::open_with(Arc::new(storage), None, false)
     }
 
     /// Opens a **partitioned replica** on `storage`: an engine that loads, follows
@@ -189,6 +233,8 @@ impl<P: Catalog> Engine<P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
+    /// A partitioned replica follows a shared store as [`open`](Self::open) says.
+    ///
     /// # Errors
     ///
     /// As [`open`](Self::open).
@@ -196,14 +242,32 @@ impl<P: Catalog> Engine<P> {
         storage: impl Storage<P> + 'static,
         accounts: impl IntoIterator<Item = AccountId>,
     ) -> Result<Self, Error> {
-        Self::open_with(Box::new(storage), Some(Partition::new(accounts)))
+        Self::open_with(Arc::new(storage), Some(Partition::new(accounts)), true)
     }
 
     fn open_with(
-        storage: Box<dyn Storage<P>>,
+        storage: Arc<dyn Storage<P>>,
         partition: Option<Partition>,
+        follow: bool,
+    ) -> Result<Self, Error> {
+        let traced = Traced::open(partition.is_some());
+        let opened = traced.in_scope(|| Self::load(storage, partition, follow, &traced));
+        traced.finish(&opened, Engine::revision);
+        opened
+    }
+
+    /// [`open_with`](Self::open_with), inside its span.
+    fn load(
+        storage: Arc<dyn Storage<P>>,
+        partition: Option<Partition>,
+        follow: bool,
+        traced: &Traced,
     ) -> Result<Self, Error> {
         let loaded = storage.load()?;
+        traced.record(
+            "records",
+            u64::try_from(loaded.records.len()).unwrap_or(u64::MAX),
+        );
         let revision = loaded.revision;
         let writer = match &partition {
             // A partitioned replica never writes: it remembers no batches for conflicts.
@@ -211,26 +275,51 @@ impl<P: Catalog> Engine<P> {
             None => recent_batches(storage.as_ref(), revision)?,
         };
         let index = loaded_index(loaded, partition.as_ref())?;
-        Ok(Engine {
+        let follow = follow && storage.is_shared();
+        let core = Arc::new(Core {
             current: ArcSwap::from_pointee(index),
             storage,
             writer: Mutex::new(writer),
-            audit: Arc::new(MemoryAudit::new()),
             published: (Mutex::new(()), Condvar::new()),
             partition,
+            allocated: Mutex::new([0; 6]),
+        });
+        let following = follow.then(|| Follower::start(&core, FOLLOW_POLL, false));
+        traced.record_flag("following", following.is_some());
+        Ok(Engine {
+            core,
+            audit: Arc::new(MemoryAudit::new()),
+            following,
         })
+    }
+
+    /// Whether this engine follows its store by itself ([`open`](Self::open) on a shared
+    /// store), and its follower thread is running.
+    pub fn is_following(&self) -> bool {
+        self.following.as_ref().is_some_and(Follower::is_running)
+    }
+
+    /// The last error the engine's own follower met reading the store (unreachable, a batch
+    /// that breaks a rule), taken out; `None` if there was none since the last call, or the
+    /// engine does not follow. The follower keeps trying; meanwhile the engine answers from
+    /// the last state it read (see [the crate documentation](crate#when-a-replica-can-be-stale)).
+    pub fn follow_error(&self) -> Option<Error> {
+        self.following.as_ref().and_then(Follower::take_error)
     }
 
     /// Whether this engine answers for `account`: always on an engine opened with
     /// [`open`](Self::open) or [`new`](Self::new); on a partitioned replica
     /// ([`open_for`](Self::open_for)), whether `account` was among those it was opened for.
     pub fn serves(&self, account: AccountId) -> bool {
-        self.partition.as_ref().is_none_or(|p| p.serves(account))
+        self.core
+            .partition
+            .as_ref()
+            .is_none_or(|p| p.serves(account))
     }
 
     /// Whether this engine is a partitioned replica ([`open_for`](Self::open_for)).
     pub fn is_partitioned(&self) -> bool {
-        self.partition.is_some()
+        self.core.partition.is_some()
     }
 
     /// Sends audit records (R19) to `sink` instead of the default in-memory log.
@@ -255,7 +344,7 @@ impl<P: Catalog> Engine<P> {
         permission: P,
         resource: &R,
     ) -> bool {
-        self.current.load().allows(user, permission, resource)
+        self.core.current.load().allows(user, permission, resource)
     }
 
     /// Like [`can`](Self::can), with the reason: which grant allowed, or why not.
@@ -266,19 +355,105 @@ impl<P: Catalog> Engine<P> {
         permission: P,
         resource: &R,
     ) -> Decision {
-        decide(&self.current.load(), user, permission, resource)
+        decide(&self.core.current.load(), user, permission, resource)
+    }
+
+    /// [`check`](Self::check), as `user` itself may be told it (R20): a denial about a user or
+    /// a role that `user` may neither see ([`Snapshot::sees_user`], [`Snapshot::sees_role`])
+    /// nor use `permission` on reads [`DenyReason::UnknownTargetUser`] or
+    /// [`DenyReason::UnknownRole`], exactly as for an id of no user or role. An answer sent
+    /// back to the asker (an HTTP status, an error body) must not tell a hidden user from a
+    /// missing one; `check` keeps the exact reason, for the host's logs and admin screens.
+    ///
+    /// ```
+    /// use shopguard::catalog::pos::{self, Pos};
+    /// use shopguard::{Access, Account, AccountId, Decision, DenyReason, Dimension, Engine};
+    /// use shopguard::{Grant, Mutation, OnUser, RoleId, Store, StoreId, User, UserId};
+    ///
+    /// let (shop, north, south) = (AccountId::new(1), StoreId::new(10), StoreId::new(11));
+    /// let engine = Engine::<Pos>::new();
+    /// let staff = |id, name: &str, role, store| {
+    ///     User::new(UserId::new(id), shop, name, &format!("{name}@shop.example"))
+    ///         .with_grant(Grant::new(RoleId::new(role), Access::specific([StoreId::new(store)])))
+    /// };
+    /// engine.unchecked_apply([
+    ///     Mutation::PutAccount(Account::new(shop, "Corner Shop")),
+    ///     Mutation::PutStore(Store::new(north, shop, "North")),
+    ///     Mutation::PutStore(Store::new(south, shop, "South")),
+    ///     Mutation::PutRole(pos::admin(RoleId::new(1), shop)),
+    ///     Mutation::PutRole(pos::cashier(RoleId::new(3), shop)),
+    ///     Mutation::PutUser(User::new(UserId::new(1), shop, "owner", "owner@shop.example")
+    ///         .with_owner(true).with_grant(Grant::new(RoleId::new(1), Access::All))),
+    ///     Mutation::PutUser(staff(2, "ana", 3, 10)),
+    ///     Mutation::PutUser(staff(3, "bo", 3, 11)),
+    /// ])?;
+    /// let (ana, bo, nobody) = (UserId::new(2), UserId::new(3), UserId::new(99));
+    /// // A cashier sees no user: bo reads as no user at all.
+    /// assert_eq!(
+    ///     engine.check(ana, Pos::MANAGE_USERS, &OnUser(shop, bo)),
+    ///     Decision::Deny(DenyReason::PermissionMissing),
+    /// );
+    /// assert_eq!(
+    ///     engine.check_redacted(ana, Pos::MANAGE_USERS, &OnUser(shop, bo)),
+    ///     Decision::Deny(DenyReason::UnknownTargetUser(bo)),
+    /// );
+    /// assert_eq!(
+    ///     engine.check_redacted(ana, Pos::MANAGE_USERS, &OnUser(shop, nobody)),
+    ///     Decision::Deny(DenyReason::UnknownTargetUser(nobody)),
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn check_redacted<U: UserRef, R: Resource + ?Sized>(
+        &self,
+        user: U,
+        permission: P,
+        resource: &R,
+    ) -> Decision {
+        decide_redacted(&self.core.current.load(), user, permission, resource)
     }
 
     /// The [`UserKey`] of a user, for faster checks; `None` if there is no such user now.
     pub fn user_key(&self, user: UserId) -> Option<UserKey> {
-        self.current.load().users.key(user)
+        self.core.current.load().users.key(user)
+    }
+
+    /// Who may act now: the [`UserKey`] and account of `user` if it exists and is enabled,
+    /// `None` otherwise, in one lookup. For a request's actor (an extractor): resolve it once,
+    /// then check by key.
+    ///
+    /// ```
+    /// # use shopguard::catalog::pos::{self, Pos};
+    /// # use shopguard::{Access, Account, AccountId, Engine, Grant, Mutation, RoleId, User, UserId};
+    /// # let engine = Engine::<Pos>::new();
+    /// # let shop = AccountId::new(1);
+    /// # engine.unchecked_apply([
+    /// #     Mutation::PutAccount(Account::new(shop, "Corner Shop")),
+    /// #     Mutation::PutRole(pos::admin(RoleId::new(1), shop)),
+    /// #     Mutation::PutUser(User::new(UserId::new(1), shop, "owner", "owner@example.com")
+    /// #         .with_owner(true).with_grant(Grant::new(RoleId::new(1), Access::All))),
+    /// # ])?;
+    /// let (key, account) = engine.active_user(UserId::new(1)).ok_or("no such user")?;
+    /// assert_eq!((key.id(), account), (UserId::new(1), shop));
+    /// assert!(engine.active_user(UserId::new(2)).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn active_user(&self, user: UserId) -> Option<(UserKey, AccountId)> {
+        let index = self.core.current.load();
+        let position = index.users.position(user)?;
+        let found = index.users.at(position)?;
+        // Positions fit in u32: `insert` refuses more users.
+        let slot = u32::try_from(position).ok()?;
+        found
+            .is_enabled()
+            .then(|| (UserKey::new(user, slot), found.account()))
     }
 
     /// A reader for one thread's many checks: it keeps the snapshot it last used and checks
     /// it against the engine's with one atomic read, instead of loading it on every check.
     /// See [`Reader`].
     pub fn reader(&self) -> Reader<'_, P> {
-        Reader::new(&self.current)
+        Reader::new(&self.core.current)
     }
 
     /// The current snapshot, for many checks or reads against one consistent state: every
@@ -287,18 +462,18 @@ impl<P: Catalog> Engine<P> {
     /// [`Snapshot::can_many`], listings and searches — is asked of a snapshot, so that
     /// several answers agree with one another.
     pub fn snapshot(&self) -> Snapshot<P> {
-        Snapshot(self.current.load_full())
+        Snapshot(self.core.current.load_full())
     }
 
     /// The revision of the last accepted batch.
     pub fn revision(&self) -> u64 {
-        self.current.load().revision
+        self.core.current.load().revision
     }
 
     /// The storage backend. To reach a backend's own methods later, open the engine on an
     /// `Arc` of it and keep a clone (`Arc<S>` is a [`Storage`] too).
     pub fn storage(&self) -> &dyn Storage<P> {
-        &*self.storage
+        &*self.core.storage
     }
 
     /// Applies a batch of record-level writes **without authorizing anyone**: for bootstrap,
@@ -362,13 +537,25 @@ impl<P: Catalog> Engine<P> {
     {
         validate_name("system name", system)?;
         let batch: Vec<Mutation<P>> = batch.into_iter().collect();
+        let traced = Traced::unchecked(system, batch.len());
+        let result = traced.in_scope(|| self.unchecked_batch(system, &batch));
+        traced.finish(&result, |r| *r);
+        result
+    }
+
+    /// [`unchecked_apply_as`](Self::unchecked_apply_as) of a collected batch, inside its span.
+    fn unchecked_batch(&self, system: &str, batch: &[Mutation<P>]) -> Result<u64, Error> {
         let write = Bootstrap {
             engine: self,
             system,
-            batch: &batch,
+            batch,
             at: now_unix_ms(),
         };
-        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut w = self
+            .core
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // What other engines store while this batch waits is checked against it.
         let applied = self.commit_write(&mut w, Vec::new(), &write)?;
         Ok(applied.revision())
@@ -409,7 +596,7 @@ impl<P: Catalog> Bootstrap<'_, P> {
     }
 
     fn refusal(&self, err: &Error) -> Vec<AuditRecord<P>> {
-        vec![self.record(&self.engine.current.load(), Outcome::refused(err))]
+        vec![self.record(&self.engine.core.current.load(), Outcome::refused(err))]
     }
 }
 
@@ -431,7 +618,7 @@ impl<P: Catalog> Write<P> for Bootstrap<'_, P> {
         // Nothing was applied, so a failure to record the refusal loses nothing.
         let records = self.refusal(err);
         let _ignored = self.engine.audit.record(&records);
-        let _ignored = self.engine.storage.record_refused(&records);
+        let _ignored = self.engine.core.storage.record_refused(&records);
     }
 
     fn retried(&self, err: &Error) {
@@ -450,6 +637,56 @@ fn decide<P: Catalog, U: UserRef, R: Resource + ?Sized>(
         Ok(a) => Decision::Allow(a),
         Err(r) => Decision::Deny(r),
     }
+}
+
+/// [`decide`], with a denial about a user or role the asker may not see answered as for no
+/// such user or role (R20).
+fn decide_redacted<P: Catalog, U: UserRef, R: Resource + ?Sized>(
+    index: &Index<P>,
+    user: U,
+    permission: P,
+    resource: &R,
+) -> Decision {
+    let reason = match index.evaluate(user, permission, resource) {
+        Ok(a) => return Decision::Allow(a),
+        Err(r) => r,
+    };
+    Decision::Deny(match reason {
+        // About the asker, or decided before the user or role was looked at: the same for a
+        // hidden one and a missing one.
+        DenyReason::UnknownUser
+        | DenyReason::UserDisabled
+        | DenyReason::NoPermissionAsked
+        | DenyReason::OwnerOnly
+        | DenyReason::WrongAccount
+        | DenyReason::UnknownStore(_)
+        | DenyReason::UnknownSource(_)
+        | DenyReason::UnknownChannel(_)
+        | DenyReason::UnknownRole(_)
+        | DenyReason::UnknownTargetUser(_) => reason,
+        // Found: told only if the asker may see it, or use the permission on it alone.
+        _ => {
+            let Some(asker) = index.users.find(user) else {
+                return Decision::Deny(reason);
+            };
+            let (id, account) = (asker.id(), asker.account());
+            match resource.subject() {
+                Subject::User(t)
+                    if !sees_user(index, id, t)
+                        && index.evaluate(id, permission, &OnUser(account, t)).is_err() =>
+                {
+                    DenyReason::UnknownTargetUser(t)
+                }
+                Subject::Role(r)
+                    if !sees_role(index, id, r)
+                        && index.evaluate(id, permission, &OnRole(account, r)).is_err() =>
+                {
+                    DenyReason::UnknownRole(r)
+                }
+                _ => reason,
+            }
+        }
+    })
 }
 
 fn can_each<P: Catalog, R: Resource>(
@@ -527,6 +764,17 @@ impl<P: Catalog> Snapshot<P> {
         resource: &R,
     ) -> Decision {
         decide(&self.0, user, permission, resource)
+    }
+
+    /// See [`Engine::check_redacted`].
+    #[inline]
+    pub fn check_redacted<U: UserRef, R: Resource + ?Sized>(
+        &self,
+        user: U,
+        permission: P,
+        resource: &R,
+    ) -> Decision {
+        decide_redacted(&self.0, user, permission, resource)
     }
 
     /// See [`Engine::user_key`].

@@ -9,7 +9,7 @@ use crate::engine::decision::Decision;
 use crate::engine::index::Index;
 use crate::engine::key::{UserKey, UserRef};
 use crate::engine::resource::Resource;
-use crate::engine::{Engine, Snapshot, decide};
+use crate::engine::{Core, Engine, Snapshot, decide};
 use crate::model::ids::UserId;
 use crate::model::permission::Catalog;
 
@@ -135,21 +135,29 @@ pub struct SharedReader<P: Catalog> {
     cache: Cache<Current<P>, Arc<Index<P>>>,
 }
 
-/// The engine's current index, reached through the engine's `Arc`.
-struct Current<P: Catalog>(Arc<Engine<P>>);
+/// The engine's current index. The engine's `Arc` is kept so that the engine (and the
+/// follower it may run) lives as long as the reader; the index is reached through its core.
+struct Current<P: Catalog> {
+    _engine: Arc<Engine<P>>,
+    core: Arc<Core<P>>,
+}
 
 impl<P: Catalog> core::ops::Deref for Current<P> {
     type Target = ArcSwap<Index<P>>;
     fn deref(&self) -> &Self::Target {
-        &self.0.current
+        &self.core.current
     }
 }
 
 impl<P: Catalog> SharedReader<P> {
     /// A reader of `engine`.
     pub fn new(engine: Arc<Engine<P>>) -> Self {
+        let core = Arc::clone(&engine.core);
         SharedReader {
-            cache: Cache::new(Current(engine)),
+            cache: Cache::new(Current {
+                _engine: engine,
+                core,
+            }),
         }
     }
 

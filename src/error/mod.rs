@@ -654,31 +654,34 @@ impl Error {
         )
     }
 
+    /// `value` is taken in `account`, whose name is `name`.
     pub(crate) fn duplicate(
         field: &'static str,
         value: impl fmt::Display,
         account: AccountId,
+        name: &str,
     ) -> Self {
         Self::new(
             ErrorKind::Duplicate,
             Detail::Duplicate {
                 field,
                 value: value.to_string(),
-                scope: account.to_string(),
+                scope: name.to_owned(),
             },
         )
         .in_account(account)
     }
 
-    /// A username or e-mail of user `user` that user `other` holds too.
+    /// A username or e-mail of user `user` that user `other` holds too, in `account` (named
+    /// `name`).
     pub(crate) fn user_clash(
         field: &'static str,
         value: &str,
-        account: AccountId,
+        (account, name): (AccountId, &str),
         user: UserId,
         other: UserId,
     ) -> Self {
-        let mut err = Self::duplicate(field, value, account).about(user);
+        let mut err = Self::duplicate(field, value, account, name).about(user);
         err.inner.facts.clash = Some(other);
         err
     }
@@ -727,11 +730,17 @@ impl Error {
         Self::in_use(what, name, by).about(key)
     }
 
-    pub(crate) fn seats_exceeded(account: AccountId, enabled: usize, limit: u32) -> Self {
+    /// `account`, named `name`, would have `enabled` enabled users against a plan of `limit`.
+    pub(crate) fn seats_exceeded(
+        account: AccountId,
+        name: &str,
+        enabled: usize,
+        limit: u32,
+    ) -> Self {
         let mut err = Self::new(
             ErrorKind::SeatLimit,
             Detail::SeatLimit {
-                account: account.to_string(),
+                account: name.to_owned(),
                 enabled,
                 limit,
             },
@@ -741,11 +750,22 @@ impl Error {
         err
     }
 
-    pub(crate) fn owner(account: AccountId, reason: &'static str) -> Self {
+    /// This seat-limit error's account and plan, with `enabled` users instead.
+    pub(crate) fn seats_at(&self, enabled: usize) -> Option<Self> {
+        match (&self.inner.detail, self.inner.facts.account) {
+            (Detail::SeatLimit { account, limit, .. }, Some(id)) => {
+                Some(Self::seats_exceeded(id, account, enabled, *limit))
+            }
+            _ => None,
+        }
+    }
+
+    /// R11 refused `reason` in `account`, named `name`.
+    pub(crate) fn owner(account: AccountId, name: &str, reason: &'static str) -> Self {
         Self::new(
             ErrorKind::Owner,
             Detail::Owner {
-                account: account.to_string(),
+                account: name.to_owned(),
                 reason,
             },
         )

@@ -60,6 +60,7 @@ use crate::engine::{Engine, Snapshot};
 use crate::model::ids::UserId;
 use crate::model::permission::Catalog;
 use crate::model::user::User;
+use crate::trace::Traced;
 use crate::{Error, ErrorKind, Problem};
 use row::{Known, plan_row};
 use upload::UploadWrite;
@@ -238,8 +239,28 @@ impl<P: Catalog> Engine<P> {
         limits: &CsvLimits,
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
+        let account = self.core.current.load().user(actor).map(|u| u.account());
+        let traced = Traced::upload("users", actor, account, data.len());
+        let result = traced.in_scope(|| self.upload_once(actor, data, limits, new_id));
+        if let Ok(uploaded) = &result {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            traced.record("created", count(uploaded.created()));
+            traced.record("updated", count(uploaded.updated()));
+        }
+        traced.finish(&result, |u| u.applied().revision());
+        result
+    }
+
+    /// [`upload_users_csv`](Self::upload_users_csv), inside its span.
+    fn upload_once(
+        &self,
+        actor: UserId,
+        data: &[u8],
+        limits: &CsvLimits,
+        new_id: &mut dyn FnMut() -> UserId,
+    ) -> Result<Uploaded, Error> {
         // A partitioned replica takes no writes, and records no refusals in shared storage.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
         let snapshot = self.snapshot();
@@ -286,7 +307,7 @@ impl<P: Catalog> Engine<P> {
         new_id: &mut dyn FnMut() -> UserId,
     ) -> Result<Uploaded, Error> {
         // A partitioned replica cannot check the rules that reach past its accounts.
-        if self.partition.is_some() {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
         let snapshot = self.snapshot();

@@ -15,6 +15,7 @@ use crate::engine::{Engine, Snapshot};
 use crate::model::account::Source;
 use crate::model::ids::{SourceId, UserId};
 use crate::model::permission::Catalog;
+use crate::trace::Traced;
 use crate::{Error, ErrorKind, Problem};
 
 /// The sources template's columns, in order: a source's external id (how imports and the
@@ -111,7 +112,27 @@ impl<P: Catalog> Engine<P> {
         limits: &CsvLimits,
         new_id: &mut dyn FnMut() -> SourceId,
     ) -> Result<UploadedSources, Error> {
-        if self.partition.is_some() {
+        let account = self.core.current.load().user(actor).map(|u| u.account());
+        let traced = Traced::upload("sources", actor, account, data.len());
+        let result = traced.in_scope(|| self.upload_sources_once(actor, data, limits, new_id));
+        if let Ok(uploaded) = &result {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            traced.record("created", count(uploaded.created()));
+            traced.record("deleted", count(uploaded.deleted()));
+        }
+        traced.finish(&result, |u| u.applied().revision());
+        result
+    }
+
+    /// [`upload_sources_csv`](Self::upload_sources_csv), inside its span.
+    fn upload_sources_once(
+        &self,
+        actor: UserId,
+        data: &[u8],
+        limits: &CsvLimits,
+        new_id: &mut dyn FnMut() -> SourceId,
+    ) -> Result<UploadedSources, Error> {
+        if self.core.partition.is_some() {
             return Err(Error::partitioned_replica());
         }
         let snapshot = self.snapshot();

@@ -9,6 +9,8 @@ use core::hash::{BuildHasher, Hasher};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::mutation::ObjectKind;
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -50,6 +52,35 @@ macro_rules! id_type {
     };
 }
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The id of an object the engine stores — [`AccountId`], [`StoreId`], [`SourceId`],
+/// [`ChannelId`], [`RoleId`], [`UserId`] — of which [`Engine::next_id`](crate::Engine::next_id)
+/// allocates new ones. Sealed: implemented by these six only.
+pub trait ObjectId: Copy + fmt::Debug + sealed::Sealed {
+    /// The kind of object the id names.
+    const KIND: ObjectKind;
+
+    /// The id of the host's key `key`.
+    fn from_key(key: u64) -> Self;
+}
+
+macro_rules! object_id {
+    ($($name:ident => $kind:ident),* $(,)?) => {$(
+        impl sealed::Sealed for $name {}
+
+        impl ObjectId for $name {
+            const KIND: ObjectKind = ObjectKind::$kind;
+
+            fn from_key(key: u64) -> Self {
+                Self::new(key)
+            }
+        }
+    )*};
+}
+
 id_type!(
     /// One merchant (tenant). Everything else lives inside one account.
     AccountId,
@@ -79,6 +110,15 @@ id_type!(
     /// A user (a member of staff).
     UserId,
     "user"
+);
+
+object_id!(
+    AccountId => Account,
+    StoreId => Store,
+    SourceId => Source,
+    ChannelId => Channel,
+    RoleId => Role,
+    UserId => User,
 );
 
 /// Hasher for the engine's id tables.

@@ -222,9 +222,12 @@ impl UserTemplate {
 /// A permission catalog: a `bitflags` type over `u64` whose flags each carry a
 /// [`PermissionInfo`].
 ///
-/// The bit positions are a storage format: never renumber a flag, only append new ones. Stored
-/// masks are decoded with [`Catalog::from_stored_bits`], which refuses unknown bits (an unknown
-/// bit could grant a permission from a future version).
+/// Names and bit positions are both storage formats. Records, audit records and API bodies
+/// hold the flags' names (`["SELL", "VIEW_REPORTS"]`): never rename a flag. Stores written
+/// before names were hold bit masks, read as well: never renumber a flag either, only append
+/// new ones. Unknown names are refused, and stored masks are decoded with
+/// [`Catalog::from_stored_bits`], which refuses unknown bits (an unknown name or bit could
+/// grant a permission from a future version).
 ///
 /// Write one with [`permission_catalog!`](crate::permission_catalog); ready catalogs for the
 /// four seed systems are in [`catalog`](crate::catalog).
@@ -333,7 +336,9 @@ pub trait Catalog:
 /// "shopguard::permission_names")]`. Reading also takes the stored bit mask (`9`) and `A | B`
 /// text; unknown names and bits are refused either way.
 ///
-/// A catalog's own serde form (in stored records) stays the bit mask; it reads names too.
+/// A catalog's own serde form is the same in text formats such as JSON (stored records, the
+/// audit, API bodies): names are written, and names, text and masks are read. Binary formats
+/// (where `is_human_readable` is false) write and read the bit mask.
 ///
 /// ```
 /// use shopguard::catalog::pos::Pos;
@@ -422,9 +427,10 @@ pub mod permission_names {
 
 /// Defines a permission catalog: a `bitflags` type over `u64` with a [`Catalog`] impl.
 ///
-/// Each line is `NAME = bit, "Area", Reach, "description";`. Bits are a storage format: append,
-/// never renumber. An optional `admin { … }` block names the [`AdminPermissions`], and an
-/// optional `csv_template: Stores;` line the [`UserTemplate`] (seed 003's by default).
+/// Each line is `NAME = bit, "Area", Reach, "description";`. Names and bits are storage
+/// formats: append, never rename or renumber. An optional `admin { … }` block names the
+/// [`AdminPermissions`], and an optional `csv_template: Stores;` line the [`UserTemplate`]
+/// (seed 003's by default).
 ///
 /// ```
 /// use shopguard::{permission_catalog, Catalog, Reach};
@@ -510,17 +516,23 @@ macro_rules! permission_catalog {
             )?
         }
 
+        // Stored, audited and sent by the flags' names in text formats (JSON); the bit mask in
+        // binary ones. A name or bit the catalog does not define is refused either way.
         impl $crate::__private::serde::Serialize for $name {
             fn serialize<S: $crate::__private::serde::Serializer>(
                 &self,
                 serializer: S,
             ) -> ::core::result::Result<S::Ok, S::Error> {
-                serializer.serialize_u64(self.bits())
+                if serializer.is_human_readable() {
+                    $crate::permission_names::serialize(self, serializer)
+                } else {
+                    serializer.serialize_u64(self.bits())
+                }
             }
         }
 
-        // The stored form stays the bit mask, which every release reads; names are read too, so
-        // a later release may store them while this one still reads its records.
+        // Reads names, `A | B` text and the bit mask that stores written before names were
+        // (and binary formats) hold.
         impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
             fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(
                 deserializer: D,

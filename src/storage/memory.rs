@@ -12,7 +12,9 @@ use crate::Error;
 use crate::admin::audit::{AuditRecord, now_unix_ms};
 use crate::admin::audit_query::{AuditPage, AuditQuery};
 use crate::storage::retention::{Line, export, finish_export};
-use crate::storage::{Batch, Commit, Key, Loaded, Mutation, Pruned, Retention, Storage};
+use crate::storage::{
+    Batch, Commit, Key, Loaded, Mutation, ObjectKind, Pruned, Retention, Storage,
+};
 
 /// The default: nothing is kept outside the engine's own memory, and nothing survives the
 /// process. For services that rebuild their policy from their own database on start.
@@ -104,6 +106,9 @@ struct Records<P> {
     followers: HashMap<String, (u64, u64)>,
     /// Fault injection: the next commit fails after this many mutations.
     fail_after: Option<usize>,
+    /// Per object kind, the next id to allocate: above every id stored and every id handed
+    /// out ([`Storage::allocate_ids`]).
+    next_ids: [u64; 6],
 }
 
 impl<P: Clone> Records<P> {
@@ -128,6 +133,7 @@ impl<P> MemoryStorage<P> {
                 pruned_through: 0,
                 followers: HashMap::new(),
                 fail_after: None,
+                next_ids: [1; 6],
             }),
             changed: Condvar::new(),
         }
@@ -200,6 +206,12 @@ impl<P: Copy + Send + core::fmt::Debug + Serialize> Storage<P> for MemoryStorage
                 let mut objects = s.objects.clone();
                 write(&mut objects, commit.mutations, Some(n))?;
                 s.objects = objects;
+            }
+        }
+        for m in commit.mutations.iter().filter(|m| !m.is_remove()) {
+            let key = m.key();
+            if let Some(next) = s.next_ids.get_mut(usize::from(key.kind.code())) {
+                *next = (*next).max(key.id.saturating_add(1));
             }
         }
         let at = commit
@@ -309,6 +321,20 @@ impl<P: Copy + Send + core::fmt::Debug + Serialize> Storage<P> for MemoryStorage
     fn unregister_follower(&self, name: &str) -> Result<(), Error> {
         self.lock().followers.remove(name);
         Ok(())
+    }
+
+    /// Under the store's lock: engines sharing it in one process never get the same id.
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        let mut s = self.lock();
+        let next = s
+            .next_ids
+            .get_mut(usize::from(kind.code()))
+            .ok_or_else(|| Error::storage(format!("no sequence for {kind} ids")))?;
+        let first = (*next).max(at_least);
+        *next = first
+            .checked_add(count)
+            .ok_or_else(|| Error::storage(format!("the {kind} ids are used up")))?;
+        Ok(first)
     }
 
     fn wait_for_change(&self, after: u64, timeout: Duration) -> Result<bool, Error> {

@@ -189,6 +189,46 @@ pub trait Storage<P>: Send + Sync + fmt::Debug {
     /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the backend cannot be read.
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error>;
 
+    /// Whether engines other than the one opened on this handle may write the store: other
+    /// processes on the same file or database, or other handles on it. An engine opened on a
+    /// shared store with [`Engine::open`](crate::Engine::open) follows it by itself, so that
+    /// what the others write (a user disabled) is seen here without waiting for a write of
+    /// this engine's own. A backend that other processes can write **must** return `true`.
+    ///
+    /// The default is `false`: [`Volatile`] and [`MemoryStorage`] live in one process, where
+    /// engines sharing one call [`Engine::follow`](crate::Engine::follow) or
+    /// [`Engine::sync`](crate::Engine::sync).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Reserves `count` new ids of `kind` ([`Engine::next_id`](crate::Engine::next_id)) and
+    /// returns the first: the ids `first .. first + count` are handed to the caller alone.
+    /// `at_least` is the engine's floor (above every id of that kind it holds or has handed
+    /// out); `count` is at least 1.
+    ///
+    /// An implementation **must** return ids that are at least `at_least`, above every id of
+    /// `kind` the store holds, and never handed out before by this store, by any engine or
+    /// process sharing it, even after a restart: two calls, from anywhere, never get the same
+    /// id. The default returns `at_least` for a store that is not [shared](Self::is_shared)
+    /// (its one engine's floor is then enough) and refuses otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Storage`](crate::ErrorKind::Storage) if the ids could not be reserved
+    /// (the backend cannot be written, the ids of `kind` are used up, or the backend is shared
+    /// and allocates none).
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        let _ = (kind, count);
+        if self.is_shared() {
+            Err(Error::storage(
+                "this storage backend is shared and does not allocate ids",
+            ))
+        } else {
+            Ok(at_least)
+        }
+    }
+
     /// One page of one account's audit records, filtered, newest first: see [`AuditQuery`].
     ///
     /// The default reads [`audit_records`](Self::audit_records) and filters it in memory,
@@ -292,6 +332,14 @@ impl<P, S: Storage<P> + ?Sized> Storage<P> for std::sync::Arc<S> {
 
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
         (**self).audit_records()
+    }
+
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
+    }
+
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        (**self).allocate_ids(kind, count, at_least)
     }
 
     fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error>

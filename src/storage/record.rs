@@ -11,7 +11,7 @@ use crate::Error;
 
 /// The schema version the adapters of this release write. Each adapter's migrations bring
 /// version `n` to `n + 1`; a database at a newer version is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The first schema version whose audit rows have the query columns: older rows get them on
 /// migration.
@@ -61,4 +61,27 @@ pub(crate) fn pending_migrations<'m>(
         .ok()
         .and_then(|from| migrations.get(from..))
         .ok_or_else(newer)
+}
+
+/// The block of `count` ids a SQL store hands out: from the stored sequence's next id (`None`
+/// before the first allocation of the kind), the highest id of the kind it holds (`None` if
+/// none; ids past `i64::MAX` read as negative and are left out: allocation never reaches
+/// them), and the engine's floor. Returns the first id and the sequence's next value.
+pub(crate) fn id_block(
+    next: Option<i64>,
+    highest: Option<i64>,
+    at_least: u64,
+    count: u64,
+    kind: crate::storage::ObjectKind,
+) -> Result<(u64, i64), Error> {
+    let stored = next.and_then(|n| u64::try_from(n).ok()).unwrap_or(1);
+    let above = highest
+        .and_then(|h| u64::try_from(h).ok())
+        .map_or(1, |h| h.saturating_add(1));
+    let first = stored.max(above).max(at_least).max(1);
+    let next = first
+        .checked_add(count)
+        .and_then(|end| i64::try_from(end).ok())
+        .ok_or_else(|| Error::storage(format!("the {kind} ids are used up")))?;
+    Ok((first, next))
 }

@@ -16,11 +16,11 @@ use crate::Error;
 use crate::admin::audit::{AuditRecord, now_unix_ms};
 use crate::admin::audit_query::{AuditPage, AuditQuery};
 use crate::storage::record::{
-    QUERY_COLUMNS_VERSION, SCHEMA_VERSION, decode, encode, pending_migrations, revision_from_sql,
-    to_sql,
+    QUERY_COLUMNS_VERSION, SCHEMA_VERSION, decode, encode, id_block, pending_migrations,
+    revision_from_sql, to_sql,
 };
 use crate::storage::trail::{self, Arg, AuditColumns, PrunePlan, PruneSteps, audit_where};
-use crate::storage::{Batch, Commit, Loaded, Mutation, Pruned, Retention, Storage};
+use crate::storage::{Batch, Commit, Loaded, Mutation, ObjectKind, Pruned, Retention, Storage};
 
 /// Every migration, in order: entry `n` brings the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -74,6 +74,11 @@ const MIGRATIONS: &[&str] = &[
          seen_unix_ms INTEGER NOT NULL
      );
      INSERT INTO shopguard_meta (name, value) VALUES ('pruned_through', 0);",
+    // Version 3: the id sequences (`Engine::next_id`), one row per object kind.
+    "CREATE TABLE shopguard_sequence (
+         kind INTEGER PRIMARY KEY,
+         next INTEGER NOT NULL
+     );",
 ];
 
 /// How often [`Storage::wait_for_change`] looks for a batch another connection stored.
@@ -90,8 +95,9 @@ const POLL: Duration = Duration::from_millis(1);
 ///
 /// Several handles may open the same file (in one process or several): SQLite serializes their
 /// commits, and a batch planned on an old revision is refused as the [`Storage`] contract
-/// says. A [follower](crate::Engine::follow) on a SQLite file polls the head every millisecond,
-/// on a connection of its own.
+/// says. An engine opened on a file with [`Engine::open`](crate::Engine::open) follows it by
+/// itself ([`Storage::is_shared`]): its follower polls the head every millisecond, on a
+/// connection of its own, so what another process stores is seen within about a millisecond.
 ///
 /// # Blocking
 ///
@@ -627,6 +633,45 @@ where
             out.push(decode(&body, "audit record")?);
         }
         Ok(out)
+    }
+
+    /// Always: other processes and handles may open the same file.
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    /// One immediate transaction: it holds the file's write lock, so allocations from every
+    /// process on the file are serialized.
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let code = kind.code();
+        let next: Option<i64> = tx
+            .query_row(
+                "SELECT next FROM shopguard_sequence WHERE kind = ?1",
+                [code],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let highest: Option<i64> = tx
+            .query_row(
+                "SELECT max(id) FROM shopguard_object WHERE kind = ?1",
+                [code],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        let (first, next) = id_block(next, highest, at_least, count, kind)?;
+        tx.execute(
+            "INSERT INTO shopguard_sequence (kind, next) VALUES (?1, ?2)
+             ON CONFLICT (kind) DO UPDATE SET next = excluded.next",
+            params![code, next],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(first)
     }
 
     fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error> {

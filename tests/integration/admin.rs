@@ -267,10 +267,7 @@ fn r12_creating_or_enabling_past_the_seat_limit_fails() {
         Change::CreateUser(ninth.clone()),
         ErrorKind::SeatLimit,
     );
-    assert_eq!(
-        msg,
-        "`account#7` would have 9 enabled users: the plan allows 8"
-    );
+    assert_eq!(msg, "`Shop` would have 9 enabled users: the plan allows 8");
     // Disabled users are kept and do not count.
     e.apply(OLGA, Change::CreateUser(ninth.with_enabled(false)))
         .unwrap();
@@ -371,7 +368,7 @@ fn r16_usernames_emails_and_timezones_are_validated() {
         (
             base().with_username("TOM"),
             "username",
-            "duplicate username `TOM` in `account#7`",
+            "duplicate username `TOM` in `Shop`",
         ),
         (
             base().with_email("nope"),
@@ -381,7 +378,7 @@ fn r16_usernames_emails_and_timezones_are_validated() {
         (
             base().with_email("Tom@Shop.Example"),
             "e-mail",
-            "duplicate e-mail `Tom@Shop.Example` in `account#7`",
+            "duplicate e-mail `Tom@Shop.Example` in `Shop`",
         ),
     ];
     for (u, field, message) in cases {

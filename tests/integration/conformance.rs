@@ -196,8 +196,10 @@ fn state(s: &Snapshot<Pos>) -> String {
     out
 }
 
+/// An engine that reads what others stored only when a test says so (or when it writes), so
+/// that the tests of races between replicas decide who is behind.
 fn open_engine<B: Backend>(b: &B) -> Engine<Pos> {
-    Engine::open(b.open()).unwrap()
+    Engine::open_unfollowed(b.open()).unwrap()
 }
 
 fn bootstrapped<B: Backend>(name: &str) -> (B, Engine<Pos>) {
@@ -211,13 +213,68 @@ fn bootstrapped<B: Backend>(name: &str) -> (B, Engine<Pos>) {
 fn bootstrapped_with_handle<B: Backend>(name: &str) -> (B, Engine<Pos>, Arc<B::S>) {
     let b = B::fresh(name);
     let handle = Arc::new(b.open());
-    let e = Engine::open(Arc::clone(&handle)).unwrap();
+    let e = Engine::open_unfollowed(Arc::clone(&handle)).unwrap();
     e.unchecked_apply(world()).unwrap();
     (b, e, handle)
 }
 
 fn enabled_users(s: &Snapshot<Pos>) -> usize {
     s.users(SHOP).filter(|u| u.is_enabled()).count()
+}
+
+/// A stored JSON document as releases before permission names wrote it: every permission list
+/// (`"permissions":["SELL",…]`) back to its bit mask (`"permissions":255`). Returns the new
+/// document and how many lists it turned into masks.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn with_masks(body: &str) -> (String, usize) {
+    fn walk(v: &mut serde_json::Value, n: &mut usize) {
+        match v {
+            serde_json::Value::Object(fields) => {
+                for (name, x) in fields.iter_mut() {
+                    if name == "permissions" && x.is_array() {
+                        let p: Pos = serde_json::from_value(x.clone()).unwrap();
+                        *x = serde_json::json!(p.bits());
+                        *n += 1;
+                    } else {
+                        walk(x, n);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|x| walk(x, n)),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let mut n = 0;
+    walk(&mut v, &mut n);
+    (v.to_string(), n)
+}
+
+/// A store whose rows were written with permission masks (`"permissions":255`) opens to the
+/// same state, audit included, and takes new writes, which name their permissions.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn old_masks_still_load<B: Backend>(name: &str, rewrite: impl Fn(&B) -> usize) {
+    let (b, e) = bootstrapped::<B>(name);
+    e.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    let narrower = pos::cashier(CASHIER, SHOP).with_permissions(Pos::SELL | Pos::OPEN_REGISTER);
+    e.apply(OWNER, Change::UpdateRole(narrower)).unwrap();
+    let before = state(&e.snapshot());
+    let audit = format!("{:?}", e.storage().audit_records().unwrap());
+    drop(e);
+    // Every role row, every batch that puts a role, every audit record holding one.
+    assert!(
+        rewrite(&b) >= 3 + 2,
+        "too few permission lists were rewritten"
+    );
+    let e = open_engine(&b);
+    assert_eq!(state(&e.snapshot()), before);
+    assert_eq!(format!("{:?}", e.storage().audit_records().unwrap()), audit);
+    // A follower reads the old batches too.
+    assert_eq!(e.storage().changes_since(0).unwrap().len(), 3);
+    e.apply(OWNER, Change::EnableUser(ANA)).unwrap();
+    let after = state(&e.snapshot());
+    drop(e);
+    assert_eq!(state(&open_engine(&b).snapshot()), after);
 }
 
 pub(crate) fn round_trip<B: Backend>(name: &str) {
@@ -653,6 +710,142 @@ pub(crate) fn followers_poll_when_notifications_are_lost<B: Backend>(name: &str)
     drop(follower);
 }
 
+/// An engine opened on a store that other engines may write (SQLite, PostgreSQL) follows it by
+/// itself: a cashier disabled through another engine is denied here within the documented
+/// bound (a second, the poll interval; usually milliseconds), with no call to `sync`. A memory
+/// store lives in one process: engines sharing one follow only when asked. An engine opened
+/// unfollowed stays behind until it syncs.
+pub(crate) fn shared_stores_are_followed_by_default<B: Backend>(name: &str) {
+    let (b, a) = bootstrapped::<B>(name);
+    let handle = Arc::new(b.open());
+    let shared = handle.is_shared();
+    let other = Engine::<Pos>::open(Arc::clone(&handle)).unwrap();
+    let fixed = Engine::<Pos>::open_unfollowed(b.open()).unwrap();
+    assert_eq!(other.is_following(), shared);
+    assert!(!fixed.is_following());
+    let till = OnStore(SHOP, NORTH);
+    assert!(other.can(ANA, Pos::SELL, &till));
+    let applied = a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
+    let stored = std::time::Instant::now();
+    if shared {
+        // Polled, as a request handler would ask: no call that reads the store.
+        while other.can(ANA, Pos::SELL, &till) {
+            assert!(
+                stored.elapsed() < Duration::from_secs(10),
+                "the disable was never seen"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        let took = stored.elapsed();
+        // The documented second, with room for a busy machine.
+        assert!(took < Duration::from_secs(3), "seen after {took:?}");
+        assert_eq!(other.revision(), applied.revision());
+        assert!(other.follow_error().is_none());
+    } else {
+        thread::sleep(Duration::from_millis(50));
+        assert!(other.can(ANA, Pos::SELL, &till));
+        other.sync().unwrap();
+        assert!(!other.can(ANA, Pos::SELL, &till));
+    }
+    // Unfollowed: behind until it syncs.
+    assert!(fixed.can(ANA, Pos::SELL, &till));
+    let err = fixed
+        .at_least(applied.revision(), Duration::from_millis(100))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Behind);
+    assert_eq!(fixed.sync().unwrap(), applied.revision());
+    assert!(!fixed.can(ANA, Pos::SELL, &till));
+    // A following engine keeps following through later batches, and stops when dropped.
+    let applied = a.apply(OWNER, Change::EnableUser(ANA)).unwrap();
+    if shared {
+        let seen = other
+            .at_least(applied.revision(), Duration::from_secs(10))
+            .unwrap();
+        assert!(seen.can(ANA, Pos::SELL, &till));
+    }
+    // Dropped, the engine lets go of its store: the follower's thread ends with its wait.
+    drop(other);
+    let dropped = std::time::Instant::now();
+    while Arc::strong_count(&handle) > 1 {
+        assert!(
+            dropped.elapsed() < Duration::from_secs(10),
+            "the follower still holds the store"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `Engine::next_id` across engines and processes sharing a store: ids start above every id
+/// stored (the host's own included, even one written by an engine this one has not heard
+/// from), racing engines — each on its own handle, as separate processes would be — never get
+/// the same id, kinds count apart, and a restart continues above everything handed out.
+pub(crate) fn allocated_ids_never_collide<B: Backend>(name: &str)
+where
+    B::S: Send + Sync,
+{
+    let (b, a) = bootstrapped::<B>(name);
+    let first: UserId = a.next_id().unwrap();
+    assert!(first > ANA, "{first:?}");
+    // A host's own id, stored by an engine `a` has not heard from.
+    let other = open_engine(&b);
+    let own = UserId::new(500);
+    other
+        .apply(
+            OWNER,
+            Change::CreateUser(cashier(own, "own", NORTH).with_enabled(false)),
+        )
+        .unwrap();
+    let next: UserId = a.next_id().unwrap();
+    assert!(next > own, "{next:?}");
+    // Racing engines, one thread each, single ids and blocks mixed.
+    let engines: Vec<Engine<Pos>> = (0..4).map(|_| open_engine(&b)).collect();
+    let mut ids: Vec<u64> = thread::scope(|scope| {
+        let runs: Vec<_> = engines
+            .iter()
+            .map(|e| {
+                scope.spawn(move || {
+                    let mut got = Vec::new();
+                    for k in 0..40 {
+                        if k % 5 == 0 {
+                            let block: Vec<UserId> = e.next_ids(3).unwrap();
+                            assert!(block.windows(2).all(|w| w[1].get() == w[0].get() + 1));
+                            got.extend(block.iter().map(|u| u.get()));
+                        } else {
+                            got.push(e.next_id::<UserId>().unwrap().get());
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    let handed = ids.len();
+    assert_eq!(handed, 4 * (32 + 8 * 3));
+    ids.extend([first.get(), next.get()]);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), handed + 2, "two allocations got the same id");
+    assert!(ids.iter().all(|&id| id > ANA.get()));
+    // Kinds are counted apart: the first role id is above the stored roles only.
+    let role: RoleId = a.next_id().unwrap();
+    assert!(role > CASHIER && role.get() < 100, "{role:?}");
+    // An allocated id is an ordinary id.
+    let bo: UserId = a.next_id().unwrap();
+    a.apply(
+        OWNER,
+        Change::CreateUser(cashier(bo, "bo", NORTH).with_enabled(false)),
+    )
+    .unwrap();
+    // A restart continues above everything handed out, removed objects included.
+    a.apply(OWNER, Change::DeleteUser(bo)).unwrap();
+    let top = ids.last().copied().unwrap().max(bo.get());
+    drop((a, other, engines));
+    let again = open_engine(&b);
+    let after: UserId = again.next_id().unwrap();
+    assert!(after.get() > top, "{after:?} after {top}");
+}
+
 pub(crate) fn lagging_replica_writes<B: Backend>(name: &str) {
     let (b, a) = bootstrapped::<B>(name);
     let lagging = open_engine(&b);
@@ -715,7 +908,7 @@ pub(crate) fn forms_survive_a_restart<B: Backend>(name: &str) {
 pub(crate) fn followers_and_revisions<B: Backend>(name: &str) {
     let (b, a) = bootstrapped::<B>(name);
     let hooks = Arc::new(b.open());
-    let other = Arc::new(Engine::<Pos>::open(Arc::clone(&hooks)).unwrap());
+    let other = Arc::new(Engine::<Pos>::open_unfollowed(Arc::clone(&hooks)).unwrap());
     // Without a follower the other replica stays behind, and says so.
     let applied = a.apply(OWNER, Change::DisableUser(ANA)).unwrap();
     let err = other
@@ -1230,6 +1423,20 @@ macro_rules! conformance {
                 super::concurrent_writers::<$backend>(concat!(stringify!($module), "_concurrent"));
             }
             #[test]
+            fn shared_stores_are_followed_by_default() {
+                super::shared_stores_are_followed_by_default::<$backend>(concat!(
+                    stringify!($module),
+                    "_followed"
+                ));
+            }
+            #[test]
+            fn allocated_ids_never_collide() {
+                super::allocated_ids_never_collide::<$backend>(concat!(
+                    stringify!($module),
+                    "_ids"
+                ));
+            }
+            #[test]
             fn conflicting_edits() {
                 super::conflicting_edits::<$backend>(concat!(stringify!($module), "_conflict"));
             }
@@ -1333,9 +1540,31 @@ mod sqlite_schema {
     fn a_new_file_gets_the_current_schema_version_and_reopening_keeps_it() {
         let b = SqliteBackend::fresh("schema_version");
         let s = b.open();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         drop(s);
-        assert_eq!(b.open().schema_version().unwrap(), 2);
+        assert_eq!(b.open().schema_version().unwrap(), 3);
+    }
+
+    /// A file of schema version 2 (before id sequences) is migrated on open, keeps its
+    /// records, and allocates above them.
+    #[test]
+    fn a_file_of_version_2_is_migrated_and_allocates_above_its_records() {
+        let b = SqliteBackend::fresh("schema_v2");
+        let e = open_engine(&b);
+        e.unchecked_apply(world()).unwrap();
+        let before = state(&e.snapshot());
+        drop(e);
+        let conn = rusqlite::Connection::open(&b.0).unwrap();
+        conn.execute_batch(
+            "DROP TABLE shopguard_sequence;
+             UPDATE shopguard_meta SET value = 2 WHERE name = 'schema_version';",
+        )
+        .unwrap();
+        let e = open_engine(&b);
+        assert_eq!(state(&e.snapshot()), before);
+        let id: UserId = e.next_id().unwrap();
+        assert_eq!(id, UserId::new(ANA.get() + 1));
+        assert_eq!(b.open().schema_version().unwrap(), 3);
     }
 
     #[test]
@@ -1396,7 +1625,8 @@ mod sqlite_schema {
         let conn = rusqlite::Connection::open(&b.0).unwrap();
         // A role whose permission mask has bits no catalog flag has.
         conn.execute(
-            "UPDATE shopguard_object SET body = replace(body, '\"permissions\":7', '\"permissions\":1048576')
+            "UPDATE shopguard_object
+             SET body = json_set(body, '$.PutRole.permissions', 1048576)
              WHERE kind = 4 AND id = 3",
             [],
         )
@@ -1416,6 +1646,95 @@ mod sqlite_schema {
     }
 }
 
+#[cfg(feature = "sqlite")]
+#[test]
+fn sqlite_rows_with_permission_masks_still_load() {
+    old_masks_still_load::<SqliteBackend>("old_masks", |b| {
+        let conn = rusqlite::Connection::open(&b.0).unwrap();
+        let mut n = 0;
+        for (table, column, key) in [
+            ("shopguard_object", "body", "rowid"),
+            ("shopguard_batch", "mutations", "revision"),
+            ("shopguard_audit", "record", "seq"),
+        ] {
+            let rows: Vec<(i64, String)> = conn
+                .prepare(&format!("SELECT {key}, {column} FROM {table}"))
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for (k, body) in rows {
+                let (old, changed) = with_masks(&body);
+                if changed > 0 {
+                    assert!(old.contains("\"permissions\":"), "{old}");
+                    conn.execute(
+                        &format!("UPDATE {table} SET {column} = ?1 WHERE {key} = ?2"),
+                        rusqlite::params![old, k],
+                    )
+                    .unwrap();
+                    n += changed;
+                }
+            }
+        }
+        // The admin role holds every permission of the catalog: its old row reads 255.
+        let admin: String = conn
+            .query_row(
+                "SELECT body FROM shopguard_object WHERE kind = 4 AND id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            admin.contains(&format!("\"permissions\":{}", Pos::all().bits())),
+            "{admin}"
+        );
+        n
+    });
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_rows_with_permission_masks_still_load() {
+    old_masks_still_load::<PgBackend>("old_masks", |b| {
+        let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
+        let mut n = 0;
+        for (table, column, key) in [
+            ("shopguard_object", "body", "ctid"),
+            ("shopguard_batch", "mutations", "ctid"),
+            ("shopguard_audit", "record", "ctid"),
+        ] {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {key}::text, {column}::text FROM {}.{table}",
+                        b.schema
+                    ),
+                    &[],
+                )
+                .unwrap();
+            for row in rows {
+                let (k, body): (String, String) = (row.get(0), row.get(1));
+                let (old, changed) = with_masks(&body);
+                if changed > 0 {
+                    client
+                        .execute(
+                            &format!(
+                                "UPDATE {}.{table} SET {column} = $1::text::jsonb
+                                 WHERE {key} = $2::text::tid",
+                                b.schema
+                            ),
+                            &[&old, &k],
+                        )
+                        .unwrap();
+                    n += changed;
+                }
+            }
+        }
+        n
+    });
+}
+
 #[cfg(feature = "postgres")]
 mod postgres_schema {
     use super::*;
@@ -1425,7 +1744,7 @@ mod postgres_schema {
     fn a_new_schema_gets_the_current_version_and_a_newer_one_is_refused() {
         let b = PgBackend::fresh("schema_version");
         let s = b.open();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         drop(s);
         let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
         client
@@ -1438,6 +1757,30 @@ mod postgres_schema {
         assert_eq!(err.kind(), ErrorKind::Storage);
         let source = std::error::Error::source(&err).unwrap().to_string();
         assert!(source.contains("schema version 99"), "{source}");
+    }
+
+    /// A schema of version 2 (before id sequences) is migrated on connect, keeps its records,
+    /// and allocates above them.
+    #[test]
+    fn a_schema_of_version_2_is_migrated_and_allocates_above_its_records() {
+        let b = PgBackend::fresh("schema_v2");
+        let e = open_engine(&b);
+        e.unchecked_apply(world()).unwrap();
+        let before = state(&e.snapshot());
+        drop(e);
+        let mut client = ::postgres::Client::connect(&b.url, ::postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!(
+                "DROP TABLE {s}.shopguard_sequence;
+                 UPDATE {s}.shopguard_meta SET value = 2 WHERE name = 'schema_version';",
+                s = b.schema
+            ))
+            .unwrap();
+        let e = open_engine(&b);
+        assert_eq!(state(&e.snapshot()), before);
+        let id: UserId = e.next_id().unwrap();
+        assert_eq!(id, UserId::new(ANA.get() + 1));
+        assert_eq!(b.open().schema_version().unwrap(), 3);
     }
 
     #[test]
@@ -1464,7 +1807,7 @@ mod postgres_schema {
             .batch_execute("DROP SCHEMA IF EXISTS \"user\" CASCADE")
             .unwrap();
         let s = PgStorage::connect(&url, "user").unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), 3);
         // Nothing listens on port 1.
         let err = PgStorage::connect("host=127.0.0.1 port=1 connect_timeout=2", "s").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
@@ -1621,7 +1964,7 @@ mod postgres_schema {
         for h in handles {
             h.join().unwrap().unwrap();
         }
-        assert_eq!(b.open().schema_version().unwrap(), 2);
+        assert_eq!(b.open().schema_version().unwrap(), 3);
     }
 }
 

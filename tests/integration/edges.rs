@@ -469,13 +469,13 @@ fn a_refused_batch_lists_its_first_hundred_problems_and_counts_the_rest() {
 }
 
 /// R12: a batch past the seat limit puts one problem on each change that takes a seat too
-/// many, counting up. Kills "replace `+` with `-`" in the planner's `place`
+/// many, counting up, naming the account by its name. Kills "replace `+` with `-`" in the planner's `place`
 /// (`src/admin/plan.rs`), which counted the second one wrong.
 #[test]
 fn r12_each_user_past_the_seat_limit_is_counted_on_its_own_change() {
     let e = oms_engine();
     e.unchecked_apply([Mutation::PutAccount(
-        Account::new(OMS, "OMS").with_seat_limit(4),
+        Account::new(OMS, "Corner Shop Ltd").with_seat_limit(4),
     )])
     .unwrap();
     // Three enabled users and three more: six for four seats.
@@ -501,11 +501,11 @@ fn r12_each_user_past_the_seat_limit_is_counted_on_its_own_change() {
         [
             (
                 Some(1),
-                "`account#3` would have 5 enabled users: the plan allows 4".to_owned()
+                "`Corner Shop Ltd` would have 5 enabled users: the plan allows 4".to_owned()
             ),
             (
                 Some(2),
-                "`account#3` would have 6 enabled users: the plan allows 4".to_owned()
+                "`Corner Shop Ltd` would have 6 enabled users: the plan allows 4".to_owned()
             ),
         ]
     );
@@ -569,4 +569,47 @@ fn r19_the_audit_holds_what_each_kind_of_change_touched_before_and_after() {
     );
     let billing = &audit.records()[4];
     assert_ne!(billing.before, billing.after);
+}
+
+/// Messages name what the engine knows by name: a role or store removed while something still
+/// refers to it, by the name it had; an object moved to another account, by the accounts'
+/// names; the explanation of a check, by the role's name and the catalog's permission names.
+#[test]
+fn messages_and_explanations_use_names_not_ids() {
+    let e = oms_engine();
+    let err = e
+        .unchecked_apply([Mutation::RemoveRole(STORE_ASSISTANT)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InUse);
+    assert_eq!(
+        err.to_string(),
+        "cannot remove role `Store assistant`: still used by `assistant`"
+    );
+    let err = e.unchecked_apply([Mutation::RemoveStore(S2)]);
+    assert!(err.is_ok(), "s2 is used by no one: {err:?}");
+    let err = e.unchecked_apply([Mutation::RemoveStore(S1)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot remove store `s1`: still used by user `manager`"
+    );
+    let other = AccountId::new(4);
+    e.unchecked_apply([Mutation::PutAccount(Account::new(other, "Rival Ltd"))])
+        .unwrap();
+    let err = e
+        .unchecked_apply([Mutation::PutStore(Store::new(S1, other, "s1"))])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongAccount);
+    assert_eq!(
+        err.to_string(),
+        "store `s1` belongs to `Rival Ltd`, not `OMS`"
+    );
+    let explained =
+        e.snapshot()
+            .explain(ASSISTANT, Oms::MANAGE_USERS, &shopguard::OnStore(OMS, S1));
+    let text = explained.to_string();
+    assert!(
+        text.ends_with("grant 0 (`Store assistant`): role lacks `MANAGE_USERS`"),
+        "{text}"
+    );
+    assert!(!text.contains('#'), "{text}");
 }

@@ -26,6 +26,8 @@ mod csv_stores;
 mod dry_run;
 mod edges;
 mod fixture;
+#[cfg(feature = "sqlite")]
+mod following;
 mod fuzz_harness;
 mod fuzz_replay;
 mod keys;
@@ -44,6 +46,8 @@ mod serde_forms;
 mod shared;
 mod sql_filter;
 mod storage;
+#[cfg(feature = "tracing")]
+mod traces;
 mod unchecked;
 mod write_model;
 mod writes;

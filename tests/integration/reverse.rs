@@ -180,7 +180,7 @@ fn explain_lists_what_each_grant_said() {
     );
     assert_eq!(
         x.to_string(),
-        "deny: outside the user's store scope\n  grant 0 (`role#3`): role lacks T(REFUND)\n  grant 1 (`role#2`): outside the user's store scope"
+        "deny: outside the user's store scope\n  grant 0 (`Cashier`): role lacks `REFUND`\n  grant 1 (`Manager`): outside the user's store scope"
     );
     let early = e
         .snapshot()

@@ -740,3 +740,84 @@ fn r8_a_disabled_users_grants_count_when_its_e_mail_is_set_or_it_is_created() {
         .with_grant(Grant::new(SUPERVISOR, Access::specific([NORTH])));
     refused(&e, ALICE, Change::CreateUser(parked), ErrorKind::Escalation);
 }
+
+/// R20 for checks: `check_redacted` allows exactly what `check` allows; about a user or role
+/// the asker's listings do not show, it answers as about an id of no user or role; about one
+/// they show, as `check`. Every asker, target and permission of the fixture's two accounts, on
+/// the shop with split levels too.
+#[test]
+fn r20_a_redacted_check_answers_for_a_hidden_user_or_role_as_for_a_missing_one() {
+    use shopguard::{Catalog, Decision, OnRole, Snapshot};
+
+    fn cases<P: Catalog>(s: &Snapshot<P>, accounts: &[AccountId]) -> usize {
+        const NO_USER: UserId = UserId::new(9_999);
+        const NO_ROLE: RoleId = RoleId::new(9_999);
+        let users: Vec<UserId> = accounts
+            .iter()
+            .flat_map(|a| s.users(*a).map(|u| u.id()))
+            .collect();
+        let roles: Vec<RoleId> = accounts
+            .iter()
+            .flat_map(|a| s.roles(*a).map(|r| r.id()))
+            .collect();
+        let mut hidden = 0;
+        for &asker in users.iter().chain([&NO_USER]) {
+            let account = s.user(asker).map_or(accounts[0], |u| u.account());
+            let seen: Vec<UserId> = s.visible_users(asker).iter().map(|u| u.id()).collect();
+            let seen_roles: Vec<RoleId> = s.visible_roles(asker).iter().map(|r| r.id()).collect();
+            for info in P::permissions() {
+                let p = info.flag();
+                let swap = |d: Decision, from: u64, to: u64| {
+                    format!("{d:?}").replace(&format!("#{from})"), &format!("#{to})"))
+                };
+                for &t in &users {
+                    let on = OnUser(account, t);
+                    let (exact, told) = (s.check(asker, p, &on), s.check_redacted(asker, p, &on));
+                    assert_eq!(told.is_allowed(), exact.is_allowed());
+                    assert_eq!(s.sees_user(asker, t), seen.contains(&t));
+                    if seen.contains(&t) || exact.is_allowed() {
+                        assert_eq!(told, exact, "{asker:?} {p:?} {t:?}");
+                    } else {
+                        let missing = s.check_redacted(asker, p, &OnUser(account, NO_USER));
+                        assert_eq!(
+                            swap(told, t.get(), NO_USER.get()),
+                            format!("{missing:?}"),
+                            "{asker:?} {p:?} {t:?}: {exact:?}"
+                        );
+                        hidden += usize::from(told != exact);
+                    }
+                }
+                for &r in &roles {
+                    let on = OnRole(account, r);
+                    let (exact, told) = (s.check(asker, p, &on), s.check_redacted(asker, p, &on));
+                    assert_eq!(told.is_allowed(), exact.is_allowed());
+                    assert_eq!(s.sees_role(asker, r), seen_roles.contains(&r));
+                    if seen_roles.contains(&r) || exact.is_allowed() {
+                        assert_eq!(told, exact, "{asker:?} {p:?} {r:?}");
+                    } else {
+                        let missing = s.check_redacted(asker, p, &OnRole(account, NO_ROLE));
+                        assert_eq!(
+                            swap(told, r.get(), NO_ROLE.get()),
+                            format!("{missing:?}"),
+                            "{asker:?} {p:?} {r:?}: {exact:?}"
+                        );
+                        hidden += usize::from(told != exact);
+                    }
+                }
+                // A missing id answers as `check` does.
+                let on = OnUser(account, NO_USER);
+                assert_eq!(s.check_redacted(asker, p, &on), s.check(asker, p, &on));
+            }
+        }
+        hidden
+    }
+    let fixture = crate::fixture::engine();
+    let redacted = cases(
+        &fixture.snapshot(),
+        &[crate::fixture::ACME, crate::fixture::OTHER],
+    );
+    let (split, _) = split_levels();
+    let redacted = redacted + cases(&split.snapshot(), &[ACCT]);
+    // The worlds have hidden users and roles whose exact reason would tell them apart.
+    assert!(redacted > 20, "{redacted}");
+}

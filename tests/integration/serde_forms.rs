@@ -244,15 +244,20 @@ struct Named {
 }
 
 #[test]
-fn the_stored_form_stays_the_bit_mask_and_also_reads_names() {
+fn the_stored_form_is_the_names_and_the_old_bit_mask_still_reads() {
     let role = Role::new(ADMIN, ACME, "Admin", level(1), T::SELL | T::SHIP);
     let stored = to_json(&role);
-    // Existing stores hold bit masks, and new records are written the same way.
-    assert_eq!(stored["permissions"], json!(5));
-    let mut named = stored.clone();
-    named["permissions"] = json!(["SELL", "ship"]);
-    let back: Role<T> = serde_json::from_value(named).unwrap();
-    assert_eq!(back.permissions(), T::SELL | T::SHIP);
+    // New records name their permissions, in bit order.
+    assert_eq!(stored["permissions"], json!(["SELL", "SHIP"]));
+    let back: Role<T> = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(back, role);
+    // Stores written before hold bit masks; names are read in any case, display names too.
+    for old in [json!(5), json!(["sell", "Ship"]), json!("SHIP | Sell")] {
+        let mut v = stored.clone();
+        v["permissions"] = old.clone();
+        let back: Role<T> = serde_json::from_value(v).unwrap();
+        assert_eq!(back.permissions(), T::SELL | T::SHIP, "{old}");
+    }
     for bad in [
         json!(1 << 7),
         json!(-1),

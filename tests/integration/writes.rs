@@ -38,7 +38,7 @@ fn r12_enabling_past_the_seat_limit_fails_and_disabled_users_do_not_count() {
     );
     assert_eq!(
         msg,
-        "`account#1` would have 11 enabled users: the plan allows 10"
+        "`Acme` would have 11 enabled users: the plan allows 10"
     );
     // A disabled user is kept and does not count.
     e.unchecked_apply([Mutation::PutUser(user(310, "kept").with_enabled(false))])
@@ -233,4 +233,37 @@ fn errors_carry_what_they_are_about_typed() {
         (err.kind(), err.account(), err.field()),
         (ErrorKind::Duplicate, Some(ACME), Some("username"))
     );
+}
+
+/// `next_id` on an engine of its own (the default `Volatile` store): above every id it was
+/// given, removed ones included, one sequence per kind; blocks are consecutive; a partitioned
+/// replica allocates nothing; a block too large is refused.
+#[test]
+fn an_engine_allocates_ids_above_every_id_it_was_given() {
+    let e = engine();
+    // The fixture's users go up to 200, its stores to 90, its roles to 50.
+    let u: UserId = e.next_id().unwrap();
+    assert_eq!(u, UserId::new(201));
+    assert_eq!(e.next_id::<StoreId>().unwrap(), StoreId::new(91));
+    assert_eq!(e.next_id::<RoleId>().unwrap(), RoleId::new(51));
+    // A host's own id above the sequence: allocation continues above it.
+    e.unchecked_apply([Mutation::PutUser(user(900, "own").with_enabled(false))])
+        .unwrap();
+    e.unchecked_apply([Mutation::RemoveUser(UserId::new(900))])
+        .unwrap();
+    let block: Vec<UserId> = e.next_ids(3).unwrap();
+    assert_eq!(block, [901, 902, 903].map(UserId::new));
+    assert_eq!(e.next_id::<UserId>().unwrap(), UserId::new(904));
+    assert!(e.next_ids::<UserId>(0).unwrap().is_empty());
+    let err = e.next_ids::<UserId>(2_000_000).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(e.next_id::<UserId>().unwrap(), UserId::new(905));
+    let store = std::sync::Arc::new(shopguard::storage::MemoryStorage::<T>::new());
+    Engine::open(std::sync::Arc::clone(&store))
+        .unwrap()
+        .unchecked_apply(base())
+        .unwrap();
+    let part = Engine::<T>::open_for(store, [ACME]).unwrap();
+    let err = part.next_id::<UserId>().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReadOnly);
 }

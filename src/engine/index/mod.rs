@@ -24,7 +24,7 @@ use crate::engine::users::{Quick, UserTable};
 use crate::model::access::{Access, contains_sorted};
 use crate::model::account::{Account, Channel, PendingSourcing, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
-use crate::model::mutation::Mutation;
+use crate::model::mutation::{Mutation, ObjectKind};
 use crate::model::permission::{Catalog, Reach};
 use crate::model::role::{Role, Scope};
 pub(crate) use crate::model::text::{folded, same_folded};
@@ -132,6 +132,9 @@ pub(crate) struct Index<P> {
     pub(in crate::engine) users: UserTable<P>,
     holders: Holders,
     directory: Directory,
+    /// The highest id put of each kind ([`ObjectKind::code`] order), removed ones included:
+    /// where allocating new ids starts ([`Engine::next_id`](crate::Engine::next_id)).
+    highest: [u64; 6],
 }
 
 impl<P: Catalog> core::fmt::Debug for Index<P> {
@@ -161,7 +164,17 @@ impl<P: Catalog> Index<P> {
             users: UserTable::default(),
             holders: Holders::default(),
             directory: Directory::default(),
+            highest: [0; 6],
         }
+    }
+
+    /// The highest id of `kind` this index was ever given (0 if none): every id it holds is at
+    /// most that.
+    pub(crate) fn highest_id(&self, kind: ObjectKind) -> u64 {
+        self.highest
+            .get(usize::from(kind.code()))
+            .copied()
+            .unwrap_or(u64::MAX)
     }
 
     /// The revision of the last batch this index holds.

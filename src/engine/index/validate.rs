@@ -102,7 +102,7 @@ impl<P: Catalog> Index<P> {
                     if removed.accounts.contains(&account) {
                         Error::in_use(
                             "account",
-                            account,
+                            removed.label(account),
                             if names.is_empty() {
                                 "its roles, stores, sources or channels".into()
                             } else {
@@ -117,6 +117,7 @@ impl<P: Catalog> Index<P> {
             return;
         };
 
+        let name = entry.account.name();
         // Store and channel names: what a person reads and a download writes (R18).
         for x in &m.stores {
             out.check_for(x.id(), validate_name("store name", x.name()));
@@ -141,7 +142,7 @@ impl<P: Catalog> Index<P> {
                 };
                 out.push_for(
                     blamed.id(),
-                    Error::duplicate("source external id", blamed.external_id(), account)
+                    Error::duplicate("source external id", blamed.external_id(), account, name)
                         .about_source(blamed.id()),
                 );
             }
@@ -172,11 +173,11 @@ impl<P: Catalog> Index<P> {
                 r.id(),
                 P::from_stored_bits(r.permissions().bits()).map(|_| ()),
             );
-            for name in names() {
-                if let Some(other) = role_names.insert(folded(name), r.id())
+            for role in names() {
+                if let Some(other) = role_names.insert(folded(role), r.id())
                     && other != r.id()
                 {
-                    out.push_for(r.id(), Error::duplicate("role name", name, account));
+                    out.push_for(r.id(), Error::duplicate("role name", role, account, name));
                     break;
                 }
             }
@@ -216,7 +217,7 @@ impl<P: Catalog> Index<P> {
                     out.push(Error::user_clash(
                         field,
                         value,
-                        account,
+                        (account, name),
                         blamed.id(),
                         holder,
                     ));
@@ -275,7 +276,14 @@ impl<P: Catalog> Index<P> {
             } else {
                 ("username", c.username())
             };
-            out.push(Error::user_clash(field, value, account, c.id(), u.id()));
+            let name = entry.account.name();
+            out.push(Error::user_clash(
+                field,
+                value,
+                (account, name),
+                c.id(),
+                u.id(),
+            ));
         }
         let counts = self.users.counts(account);
         let owners: Vec<&User> = counts
@@ -307,7 +315,8 @@ impl<P: Catalog> Index<P> {
                 // that holds one would tell one tenant about another.
                 Some(_) => out.push_for(u.id(), Error::not_found("role", g.role)),
                 None if removed.roles.contains(&g.role) => {
-                    let err = Error::in_use("role", g.role, format!("`{}`", u.username()));
+                    let role = removed.label(g.role);
+                    let err = Error::in_use("role", role, format!("`{}`", u.username()));
                     out.push_for(u.id(), err);
                 }
                 None => out.push_for(u.id(), Error::not_found("role", g.role)),
@@ -346,19 +355,19 @@ impl<P: Catalog> Index<P> {
         owners: &[&User],
         out: &mut Findings,
     ) {
-        let account = entry.account.id();
+        let (account, name) = (entry.account.id(), entry.account.name());
         if any_user {
             // R11: exactly one owner, enabled, holding a top-level role.
             match owners {
                 [] => out.push_for(
                     account,
-                    Error::owner(account, "an account with users must have an owner"),
+                    Error::owner(account, name, "an account with users must have an owner"),
                 ),
                 [o] => {
                     if !o.is_enabled() {
                         out.push_for(
                             o.id(),
-                            Error::owner(account, "the account owner cannot be disabled"),
+                            Error::owner(account, name, "the account owner cannot be disabled"),
                         );
                     } else if !o
                         .grants()
@@ -367,20 +376,27 @@ impl<P: Catalog> Index<P> {
                     {
                         out.push_for(
                             o.id(),
-                            Error::owner(account, "the account owner must hold a level-1 role"),
+                            Error::owner(
+                                account,
+                                name,
+                                "the account owner must hold a level-1 role",
+                            ),
                         );
                     }
                 }
                 _ => out.push_for(
                     account,
-                    Error::owner(account, "an account has exactly one owner"),
+                    Error::owner(account, name, "an account has exactly one owner"),
                 ),
             }
         }
         if let Some(limit) = entry.account.seat_limit()
             && enabled > limit as usize
         {
-            out.push_for(account, Error::seats_exceeded(account, enabled, limit));
+            out.push_for(
+                account,
+                Error::seats_exceeded(account, name, enabled, limit),
+            );
         }
     }
 
@@ -400,7 +416,7 @@ impl<P: Catalog> Index<P> {
                     id,
                     self.stores.get(&id).map(Store::account),
                     account,
-                    removed.stores.contains(&id),
+                    removed.stores.contains(&id).then(|| removed.label(id)),
                     &who,
                 )?;
             }
@@ -412,7 +428,7 @@ impl<P: Catalog> Index<P> {
                     id,
                     self.sources.get(&id).map(Source::account),
                     account,
-                    removed.sources.contains(&id),
+                    removed.sources.contains(&id).then(|| removed.label(id)),
                     &who,
                 )?;
             }
@@ -424,7 +440,7 @@ impl<P: Catalog> Index<P> {
                     id,
                     self.channels.get(&id).map(Channel::account),
                     account,
-                    removed.channels.contains(&id),
+                    removed.channels.contains(&id).then(|| removed.label(id)),
                     &who,
                 )?;
             }
@@ -438,16 +454,17 @@ pub(super) fn check_ref<I: core::fmt::Display + Into<crate::model::mutation::Key
     id: I,
     found: Option<AccountId>,
     account: AccountId,
-    was_removed: bool,
+    removed: Option<String>,
     who: &impl Fn() -> String,
 ) -> Result<(), Error> {
-    match found {
-        Some(a) if a == account => Ok(()),
+    match (found, removed) {
+        (Some(a), _) if a == account => Ok(()),
         // Another account's object is not found, as in any check (R1): no tenant learns of
         // another.
-        Some(_) => Err(Error::not_found(what, id)),
-        None if was_removed => Err(Error::in_use(what, id, who())),
-        None => Err(Error::not_found(what, id)),
+        (Some(_), _) => Err(Error::not_found(what, id)),
+        // Removed by this batch, which named it: its former name.
+        (None, Some(name)) => Err(Error::in_use(what, name, who())),
+        (None, None) => Err(Error::not_found(what, id)),
     }
 }
 

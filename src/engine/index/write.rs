@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::*;
 use crate::engine::users::at_u32;
 use crate::error::Findings;
+use crate::model::mutation::Key;
 
 impl<P: Catalog> Index<P> {
     /// Applies a batch to this (cloned) index and validates the accounts it touched.
@@ -41,6 +42,12 @@ impl<P: Catalog> Index<P> {
             structural,
         } = pending;
         for m in batch {
+            if !m.is_remove() {
+                let key = m.key();
+                if let Some(top) = self.highest.get_mut(usize::from(key.kind.code())) {
+                    *top = (*top).max(key.id);
+                }
+            }
             match m {
                 Mutation::PutUser(u) => {
                     changed_users.entry(u.account()).or_default().insert(u.id());
@@ -58,18 +65,23 @@ impl<P: Catalog> Index<P> {
                     Arc::make_mut(&mut self.accounts).insert(a.id(), AccountEntry::new(a.clone()));
                 }
                 Mutation::RemoveAccount(id) => {
-                    if !self.accounts.contains_key(id)
-                        || Arc::make_mut(&mut self.accounts).shift_remove(id).is_none()
-                    {
+                    if !self.accounts.contains_key(id) {
                         return Err(Error::not_found("account", id));
                     }
+                    let x = Arc::make_mut(&mut self.accounts)
+                        .shift_remove(id)
+                        .ok_or_else(|| Error::not_found("account", id))?;
                     touched.insert(*id);
                     removed.accounts.insert(*id);
+                    removed
+                        .names
+                        .insert((*id).into(), x.account.name().to_owned());
                 }
                 Mutation::PutStore(x) => {
                     keep_account(
+                        &self.accounts,
                         "store",
-                        x.id(),
+                        x.name(),
                         self.stores.get(&x.id()).map(Store::account),
                         x.account(),
                     )?;
@@ -87,11 +99,13 @@ impl<P: Catalog> Index<P> {
                     Arc::make_mut(&mut self.store_accounts).remove(id);
                     touched.insert(x.account());
                     removed.stores.insert(*id);
+                    removed.names.insert((*id).into(), x.name().to_owned());
                 }
                 Mutation::PutSource(x) => {
                     keep_account(
+                        &self.accounts,
                         "source",
-                        x.id(),
+                        x.external_id(),
                         self.sources.get(&x.id()).map(Source::account),
                         x.account(),
                     )?;
@@ -111,11 +125,15 @@ impl<P: Catalog> Index<P> {
                     touched.insert(x.account());
                     self.directory.remove_source(&x);
                     removed.sources.insert(*id);
+                    removed
+                        .names
+                        .insert((*id).into(), x.external_id().to_owned());
                 }
                 Mutation::PutChannel(x) => {
                     keep_account(
+                        &self.accounts,
                         "sales channel",
-                        x.id(),
+                        x.name(),
                         self.channels.get(&x.id()).map(Channel::account),
                         x.account(),
                     )?;
@@ -131,11 +149,13 @@ impl<P: Catalog> Index<P> {
                         .ok_or_else(|| Error::not_found("sales channel", id))?;
                     touched.insert(x.account());
                     removed.channels.insert(*id);
+                    removed.names.insert((*id).into(), x.name().to_owned());
                 }
                 Mutation::PutRole(x) => {
                     keep_account(
+                        &self.accounts,
                         "role",
-                        x.id(),
+                        x.name(),
                         self.roles.get(&x.id()).map(Role::account),
                         x.account(),
                     )?;
@@ -155,11 +175,13 @@ impl<P: Catalog> Index<P> {
                     touched.insert(x.account());
                     self.directory.remove_role(&x);
                     removed.roles.insert(*id);
+                    removed.names.insert((*id).into(), x.name().to_owned());
                 }
                 Mutation::PutUser(x) => {
                     keep_account(
+                        &self.accounts,
                         "user",
-                        x.id(),
+                        x.username(),
                         self.users.get(&x.id()).map(User::account),
                         x.account(),
                     )?;
@@ -312,6 +334,19 @@ pub(super) struct Removed {
     pub(super) sources: HashSet<SourceId>,
     pub(super) channels: HashSet<ChannelId>,
     pub(super) roles: HashSet<RoleId>,
+    /// The names the removed objects had, for messages about what still refers to them: the
+    /// batch that removed one named it, so its writer knew it.
+    pub(super) names: HashMap<Key, String>,
+}
+
+impl Removed {
+    /// The name a removed object had, or its id if it had none here.
+    pub(super) fn label(&self, key: impl Into<Key> + core::fmt::Display + Copy) -> String {
+        self.names
+            .get(&key.into())
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    }
 }
 
 /// A user's quick-path entry: the mask of its one grant, its account's position, and how far
@@ -352,14 +387,20 @@ pub(super) fn quick_of<P: Catalog>(
     (mask, account, quick)
 }
 
-pub(super) fn keep_account<I: core::fmt::Display>(
+pub(super) fn keep_account<P>(
+    accounts: &IdMap<AccountId, AccountEntry<P>>,
     what: &'static str,
-    id: I,
+    name: &str,
     existing: Option<AccountId>,
     new: AccountId,
 ) -> Result<(), Error> {
+    let label = |id: AccountId| {
+        accounts
+            .get(&id)
+            .map_or_else(|| id.to_string(), |a| a.account.name().to_owned())
+    };
     match existing {
-        Some(old) if old != new => Err(Error::wrong_account(what, id, new, old)),
+        Some(old) if old != new => Err(Error::wrong_account(what, name, label(new), label(old))),
         _ => Ok(()),
     }
 }

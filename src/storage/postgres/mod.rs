@@ -45,8 +45,10 @@ static HANDLES: AtomicU64 = AtomicU64::new(0);
 /// and plans again (or reports [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)). The audit
 /// records of a batch are written in the same transaction. Each commit sends a
 /// `NOTIFY shopguard_<schema>` with its revision; a listener connection of every handle
-/// receives it, and [`Engine::follow`](crate::Engine::follow) catches up at once. After a
-/// dropped connection, the listener reconnects and the follower reads every revision it missed.
+/// receives it, and the engine's follower (an engine opened with
+/// [`Engine::open`](crate::Engine::open) follows the schema by itself) catches up at once.
+/// After a dropped connection, the listener reconnects and the follower reads every revision
+/// it missed; it also reads the store every second whatever it was told.
 ///
 /// The schema (a PostgreSQL schema of that name, created if needed) is created and migrated on
 /// connect, under an advisory lock so that replicas starting together do not race; its
@@ -73,9 +75,11 @@ static HANDLES: AtomicU64 = AtomicU64::new(0);
 /// use shopguard::Engine;
 ///
 /// let url = "host=127.0.0.1 port=5432 user=postgres dbname=shop";
+/// // Follows every change the other replicas make, by itself.
 /// let engine = Arc::new(Engine::<Pos>::open(PgStorage::connect(url, "shopguard")?)?);
-/// // Learn of every change the other replicas make.
-/// let _follower = engine.follow(Duration::from_secs(1));
+/// assert!(engine.is_following());
+/// // A form filled on another replica at revision 42: wait until this one has it.
+/// let _form_state = engine.at_least(42, Duration::from_secs(5))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]

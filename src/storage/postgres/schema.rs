@@ -65,6 +65,11 @@ const MIGRATIONS: &[&str] = &[
          seen_unix_ms bigint NOT NULL
      );
      INSERT INTO \"{s}\".shopguard_meta (name, value) VALUES ('pruned_through', 0);",
+    // Version 3: the id sequences (`Engine::next_id`), one row per object kind.
+    "CREATE TABLE \"{s}\".shopguard_sequence (
+         kind smallint PRIMARY KEY,
+         next bigint NOT NULL
+     );",
 ];
 
 /// Creates the schema, or brings it up to [`SCHEMA_VERSION`], in one transaction, under an

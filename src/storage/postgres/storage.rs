@@ -14,9 +14,9 @@ use super::{PgStorage, db};
 use crate::Error;
 use crate::admin::audit::{AuditRecord, now_unix_ms};
 use crate::admin::audit_query::{AuditPage, AuditQuery};
-use crate::storage::record::{decode, revision_from_sql, to_sql};
+use crate::storage::record::{decode, id_block, revision_from_sql, to_sql};
 use crate::storage::trail::{self, Arg, PrunePlan, PruneSteps, audit_where};
-use crate::storage::{Batch, Commit, Loaded, Pruned, Retention, Storage};
+use crate::storage::{Batch, Commit, Loaded, ObjectKind, Pruned, Retention, Storage};
 
 impl<P> Storage<P> for PgStorage
 where
@@ -146,6 +146,55 @@ where
                 .map_err(db)
         })?;
         bodies.iter().map(|b| decode(b, "audit record")).collect()
+    }
+
+    /// Always: replicas share the schema.
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    /// One transaction holding the kind's sequence row locked, so allocations from every
+    /// replica are serialized.
+    fn allocate_ids(&self, kind: ObjectKind, count: u64, at_least: u64) -> Result<u64, Error> {
+        let schema = self.schema.clone();
+        let code = i16::from(kind.code());
+        self.run(move |session| {
+            let mut tx = session.client()?.transaction().map_err(db)?;
+            // The row exists from the first allocation on; creating it races harmlessly.
+            tx.execute(
+                &format!(
+                    "INSERT INTO \"{schema}\".shopguard_sequence (kind, next) VALUES ($1, 1)
+                     ON CONFLICT (kind) DO NOTHING"
+                ),
+                &[&code],
+            )
+            .map_err(db)?;
+            let next: i64 = tx
+                .query_one(
+                    &format!(
+                        "SELECT next FROM \"{schema}\".shopguard_sequence WHERE kind = $1
+                         FOR UPDATE"
+                    ),
+                    &[&code],
+                )
+                .and_then(|row| row.try_get(0))
+                .map_err(db)?;
+            let highest: Option<i64> = tx
+                .query_one(
+                    &format!("SELECT max(id) FROM \"{schema}\".shopguard_object WHERE kind = $1"),
+                    &[&code],
+                )
+                .and_then(|row| row.try_get(0))
+                .map_err(db)?;
+            let (first, next) = id_block(Some(next), highest, at_least, count, kind)?;
+            tx.execute(
+                &format!("UPDATE \"{schema}\".shopguard_sequence SET next = $2 WHERE kind = $1"),
+                &[&code, &next],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+            Ok(first)
+        })
     }
 
     fn audit_query(&self, query: &AuditQuery) -> Result<AuditPage<P>, Error> {

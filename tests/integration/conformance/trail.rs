@@ -858,6 +858,7 @@ mod sqlite {
              DROP INDEX shopguard_audit_time; DROP INDEX shopguard_batch_time;
              DROP INDEX shopguard_audit_incomplete; DROP INDEX shopguard_audit_account_time;
              DROP TABLE shopguard_audit_target; DROP TABLE shopguard_follower;
+             DROP TABLE shopguard_sequence;
              ALTER TABLE shopguard_audit DROP COLUMN account;
              ALTER TABLE shopguard_audit DROP COLUMN system;
              ALTER TABLE shopguard_audit DROP COLUMN outcome;
@@ -867,7 +868,7 @@ mod sqlite {
              UPDATE shopguard_meta SET value = 1 WHERE name = 'schema_version';",
         );
         let reopened = b.open();
-        assert_eq!(reopened.schema_version().unwrap(), 2);
+        assert_eq!(reopened.schema_version().unwrap(), 3);
         assert_eq!(answers(&reopened), before);
         // And it prunes.
         let retention = Retention::before_unix_ms(now_ms() + 1);
@@ -903,6 +904,7 @@ mod postgres {
         assert!(before.iter().all(|a| !a.is_empty()));
         exec(&b)(
             "DROP TABLE shopguard_audit_target; DROP TABLE shopguard_follower;
+             DROP TABLE shopguard_sequence;
              DROP INDEX shopguard_batch_time; DROP INDEX shopguard_audit_time;
              ALTER TABLE shopguard_audit DROP COLUMN account, DROP COLUMN system,
                  DROP COLUMN outcome, DROP COLUMN kinds, DROP COLUMN targets_complete;
@@ -910,7 +912,7 @@ mod postgres {
              UPDATE shopguard_meta SET value = 1 WHERE name = 'schema_version';",
         );
         let reopened = b.open();
-        assert_eq!(reopened.schema_version().unwrap(), 2);
+        assert_eq!(reopened.schema_version().unwrap(), 3);
         assert_eq!(answers(&reopened), before);
         let retention = Retention::before_unix_ms(now_ms() + 1);
         let pruned = Storage::<Pos>::prune(&reopened, &retention, &mut io::sink()).unwrap();
