@@ -113,12 +113,40 @@ impl PolicyTests {
             }
         }
         for (line, d) in &tests.decisions {
-            if !matches!(d.expect.as_str(), "allow" | "deny") {
-                problems.at(
+            match d.expect.as_str() {
+                "allow" if d.reason.is_some() => problems.at(
+                    *line,
+                    "reason",
+                    ErrorKind::InvalidInput,
+                    "an allowed decision has no deny reason: `reason` goes with `expect = \"deny\"`",
+                ),
+                "deny" if d.by_role.is_some() => problems.at(
+                    *line,
+                    "by_role",
+                    ErrorKind::InvalidInput,
+                    "a denied decision is by no role: `by_role` goes with `expect = \"allow\"`",
+                ),
+                "allow" | "deny" => {}
+                _ => problems.at(
                     *line,
                     "expect",
                     ErrorKind::InvalidInput,
                     format!("`{}` is neither `allow` nor `deny`", d.expect),
+                ),
+            }
+        }
+        // A scope expectation saying nothing of the scope would pass whatever it is.
+        for (line, s) in &tests.scope_for {
+            if s.stores.is_none()
+                && s.sources.is_none()
+                && s.channels.is_none()
+                && s.no_sources.is_none()
+            {
+                problems.at(
+                    *line,
+                    "scope_for",
+                    ErrorKind::InvalidInput,
+                    "expects nothing: give `stores`, `sources`, `channels` or `no_sources`",
                 );
             }
         }

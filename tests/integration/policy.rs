@@ -714,3 +714,41 @@ fn reading_a_large_file_costs_time_linear_in_its_size() {
         text.len()
     );
 }
+
+#[test]
+fn a_policy_test_that_could_not_fail_is_refused_with_its_line() {
+    // Each of these passed whatever the engine answered: a scope expectation naming no
+    // dimension, a deny reason on an allowed decision, a role on a denied one.
+    let policy = Policy::<Pos>::from_toml(SHOP).unwrap();
+    let vacuous = [
+        (
+            "[[scope_for]]\nuser = \"cara\"\npermission = \"SELL\"\n",
+            "scope_for",
+        ),
+        (
+            "[[decision]]\nuser = \"cara\"\npermission = \"SELL\"\nstore = \"North\"\nexpect = \"allow\"\nreason = \"outside_scope:store\"\n",
+            "reason",
+        ),
+        (
+            "[[decision]]\nuser = \"cara\"\npermission = \"SELL\"\nstore = \"South\"\nexpect = \"deny\"\nby_role = \"Admin\"\n",
+            "by_role",
+        ),
+    ];
+    for (text, field) in vacuous {
+        let err = PolicyTests::from_toml(&format!("\n{text}")).unwrap_err();
+        let got: Vec<(u64, Option<&str>)> = err
+            .problems()
+            .iter()
+            .map(|p| (p.line(), p.field()))
+            .collect();
+        assert_eq!(got, [(2, Some(field))], "{text}: {err}");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+    // The same expectations, saying something, are checked: these are wrong and fail.
+    let wrong = PolicyTests::from_toml(
+        "[[scope_for]]\nuser = \"cara\"\npermission = \"SELL\"\nstores = \"all\"\n\
+         [[decision]]\nuser = \"cara\"\npermission = \"SELL\"\nstore = \"North\"\nexpect = \"allow\"\nby_role = \"Admin\"\n",
+    )
+    .unwrap();
+    assert_eq!(policy.test(&wrong).unwrap().mismatches().len(), 2);
+}
