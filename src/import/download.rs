@@ -63,6 +63,13 @@ impl<P: Catalog> Snapshot<P> {
             return Ok(out);
         };
         let stores = StoreNames::new(self.visible_stores(actor));
+        // R20: a Sources cell lists only the sources the actor may see; an upload keeps the
+        // others.
+        let seen: std::collections::HashMap<_, _> = self
+            .visible_sources(actor)
+            .into_iter()
+            .map(|s| (s.id(), s.external_id()))
+            .collect();
         let editable = self
             .search_users(actor, &UserQuery::new())
             .into_iter()
@@ -75,7 +82,7 @@ impl<P: Catalog> Snapshot<P> {
             let sources = match u.sources() {
                 Access::Specific(set) => set
                     .iter()
-                    .filter_map(|s| self.source(s).map(|x| x.external_id()))
+                    .filter_map(|s| seen.get(&s).copied())
                     .collect::<Vec<_>>()
                     .join(", "),
                 Access::All | Access::None => String::new(),

@@ -471,16 +471,19 @@ fn plan_upload<P: Catalog>(
     let (at, present) = layout(P::user_template());
 
     // The account's users by folded username, looked up for every `Update` row; the stores
-    // the uploader may see by folded name and by id (R20), for every Stores cell.
+    // the uploader may see by folded name and by id (R20), for every Stores cell; the sources
+    // it may see by external id (R20), for every Sources cell.
     let by_username: HashMap<String, &User> = index
         .account_users(account)
         .map(|u| (folded(u.username()), u))
         .collect();
     let stores = row::StoreNames::new(snapshot.visible_stores(actor));
+    let sources = row::SourceNames::new(snapshot.visible_sources(actor));
     let known = Known {
         me,
         by_username,
         stores,
+        sources,
         present,
     };
     // The line of the first row naming each existing user: a file names a user once.

@@ -12,19 +12,50 @@ use crate::admin::authorize;
 use crate::engine::Snapshot;
 use crate::engine::index::{folded, validate_email, validate_username};
 use crate::model::access::Access;
-use crate::model::account::Store;
+use crate::model::account::{Source, Store};
 use crate::model::ids::{SourceId, StoreId};
 use crate::model::permission::Catalog;
 use crate::model::user::{Grant, User, parse_timezone};
 use crate::{ErrorKind, Problem};
 
-/// The uploader, the account's users before the upload by folded username, the stores it may
-/// see, and the template's columns.
+/// The uploader, the account's users before the upload by folded username, the stores and
+/// sources it may see, and the template's columns.
 pub(super) struct Known<'a> {
     pub(super) me: &'a User,
     pub(super) by_username: HashMap<String, &'a User>,
     pub(super) stores: StoreNames,
+    pub(super) sources: SourceNames,
     pub(super) present: Present,
+}
+
+/// The sources an actor may see (R20), by external id ignoring ASCII case (as external ids are
+/// unique): how a Sources cell is read. A source it may not see reads as no source, and an
+/// `Update` row keeps the user's hidden sources, which its download never wrote.
+pub(super) struct SourceNames {
+    by_external_id: HashMap<String, SourceId>,
+    ids: HashSet<SourceId>,
+}
+
+impl SourceNames {
+    pub(super) fn new(sources: Vec<&Source>) -> Self {
+        SourceNames {
+            by_external_id: sources
+                .iter()
+                .map(|s| (s.external_id().to_ascii_lowercase(), s.id()))
+                .collect(),
+            ids: sources.iter().map(|s| s.id()).collect(),
+        }
+    }
+
+    fn resolve(&self, external_id: &str) -> Option<SourceId> {
+        self.by_external_id
+            .get(&external_id.to_ascii_lowercase())
+            .copied()
+    }
+
+    fn sees(&self, id: SourceId) -> bool {
+        self.ids.contains(&id)
+    }
 }
 
 /// The stores an actor may see (R20), by folded name and by id: how a Stores cell is read,
@@ -310,11 +341,19 @@ pub(super) fn plan_row<'a, P: Catalog>(
     } else if all_sources {
         Some(Access::All)
     } else {
-        let mut ids = Vec::new();
+        // R20: an `Update` row keeps the user's sources the uploader may not see; the cell
+        // names only the others (a download writes only those).
+        let mut ids: Vec<SourceId> = match existing.filter(|_| !create).map(User::sources) {
+            Some(Access::Specific(held)) => {
+                held.iter().filter(|&s| !known.sources.sees(s)).collect()
+            }
+            _ => Vec::new(),
+        };
         let (mut unknown, mut first_unknown) = (0usize, None);
         for name in sources.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match snapshot.source_named(account, name) {
-                Some(s) => ids.push(s.id()),
+            // R20: a source the uploader may not see reads as no source.
+            match known.sources.resolve(name) {
+                Some(id) => ids.push(id),
                 None => {
                     unknown += 1;
                     first_unknown.get_or_insert(name);

@@ -14,6 +14,8 @@
 
 mod admin;
 mod admin_props;
+#[cfg(feature = "csv")]
+mod attacks;
 mod catalogs;
 mod conformance;
 mod crash;
