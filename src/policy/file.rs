@@ -137,7 +137,7 @@ impl<P: Catalog> Policy<P> {
     /// ([`Problem::field`]). A syntax error stops the reading there: it is the one problem.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
         let raw = parse::<RawPolicy>(text, "policy file")?;
-        resolve(&raw, &Lines(text))
+        resolve(&raw, &Lines::new(text))
     }
 
     /// Reads the policy file at `path`.
@@ -248,16 +248,26 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| Error::read(path, e))
 }
 
-/// Line numbers of a text's byte offsets.
-pub(crate) struct Lines<'a>(pub(crate) &'a str);
+/// Line numbers of a text's byte offsets: the offsets of its newlines, found once, so that
+/// placing each of a file's objects costs a binary search, not a scan of the text before it.
+pub(crate) struct Lines {
+    newlines: Vec<usize>,
+}
 
-impl Lines<'_> {
+impl Lines {
+    pub(crate) fn new(text: &str) -> Self {
+        let newlines = text
+            .bytes()
+            .enumerate()
+            .filter_map(|(i, b)| (b == b'\n').then_some(i))
+            .collect();
+        Lines { newlines }
+    }
+
     /// The 1-based line of the byte at `offset`.
     pub(crate) fn at(&self, offset: usize) -> u64 {
-        let end = offset.min(self.0.len());
-        let head = self.0.as_bytes().get(..end).unwrap_or_default();
-        let newlines = head.iter().filter(|&&b| b == b'\n').count();
-        u64::try_from(newlines).map_or(u64::MAX, |n| n.saturating_add(1))
+        let before = self.newlines.partition_point(|&n| n < offset);
+        u64::try_from(before).map_or(u64::MAX, |n| n.saturating_add(1))
     }
 
     /// The line where `span` starts.
@@ -281,7 +291,7 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
         return Err(Error::file(what, vec![p], 0));
     }
     toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(0, |s| Lines(text).of(s));
+        let line = e.span().map_or(0, |s| Lines::new(text).of(s));
         let p = Problem::in_policy(line, None, ErrorKind::InvalidInput, e.message());
         Error::file(what, vec![p], 0)
     })
@@ -532,8 +542,10 @@ impl Table {
     fn add(&mut self, id: u64, names: impl IntoIterator<Item = String>) {
         self.ids.insert(id);
         for name in names {
+            // An object's names are added together: comparing with the last id is enough,
+            // and keeps a name many objects share from costing their count squared.
             let ids = self.by_name.entry(name).or_default();
-            if !ids.contains(&id) {
+            if ids.last() != Some(&id) {
                 ids.push(id);
             }
         }
@@ -589,7 +601,7 @@ pub(crate) fn role_from<P: Catalog>(
     raw: &RawRole,
     account: AccountId,
     names: &impl Resolve,
-    lines: &Lines<'_>,
+    lines: &Lines,
     problems: &mut Problems,
 ) -> Option<Role<P>> {
     let level = match Level::new(*raw.level.get_ref()) {
@@ -666,7 +678,7 @@ pub(crate) fn user_from(
     raw: &RawUser,
     account: AccountId,
     names: &impl Resolve,
-    lines: &Lines<'_>,
+    lines: &Lines,
     problems: &mut Problems,
 ) -> Option<User> {
     let mut ok = true;
@@ -812,7 +824,7 @@ fn first_of_name(
     }
 }
 
-fn resolve<P: Catalog>(raw: &RawPolicy, lines: &Lines<'_>) -> Result<Policy<P>, Error> {
+fn resolve<P: Catalog>(raw: &RawPolicy, lines: &Lines) -> Result<Policy<P>, Error> {
     let mut problems = Problems::default();
     let a = raw.account.get_ref();
     let account_id = AccountId::new(a.id);

@@ -88,8 +88,8 @@ impl PolicyTests {
     /// value of the wrong shape.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
         let raw = parse::<RawTests>(text, "policy-test file")?;
-        let lines = Lines(text);
-        fn spanned<T>(lines: &Lines<'_>, v: Vec<Spanned<T>>) -> Vec<(u64, T)> {
+        let lines = Lines::new(text);
+        fn spanned<T>(lines: &Lines, v: Vec<Spanned<T>>) -> Vec<(u64, T)> {
             v.into_iter()
                 .map(|s| (lines.of(s.span()), s.into_inner()))
                 .collect()
@@ -113,12 +113,40 @@ impl PolicyTests {
             }
         }
         for (line, d) in &tests.decisions {
-            if !matches!(d.expect.as_str(), "allow" | "deny") {
-                problems.at(
+            match d.expect.as_str() {
+                "allow" if d.reason.is_some() => problems.at(
+                    *line,
+                    "reason",
+                    ErrorKind::InvalidInput,
+                    "an allowed decision has no deny reason: `reason` goes with `expect = \"deny\"`",
+                ),
+                "deny" if d.by_role.is_some() => problems.at(
+                    *line,
+                    "by_role",
+                    ErrorKind::InvalidInput,
+                    "a denied decision is by no role: `by_role` goes with `expect = \"allow\"`",
+                ),
+                "allow" | "deny" => {}
+                _ => problems.at(
                     *line,
                     "expect",
                     ErrorKind::InvalidInput,
                     format!("`{}` is neither `allow` nor `deny`", d.expect),
+                ),
+            }
+        }
+        // A scope expectation saying nothing of the scope would pass whatever it is.
+        for (line, s) in &tests.scope_for {
+            if s.stores.is_none()
+                && s.sources.is_none()
+                && s.channels.is_none()
+                && s.no_sources.is_none()
+            {
+                problems.at(
+                    *line,
+                    "scope_for",
+                    ErrorKind::InvalidInput,
+                    "expects nothing: give `stores`, `sources`, `channels` or `no_sources`",
                 );
             }
         }
@@ -170,7 +198,7 @@ impl PolicyTests {
     pub fn run<P: Catalog>(&self, engine: &Engine<P>, account: AccountId) -> TestReport {
         let snapshot = engine.snapshot();
         let names = Names::new(&snapshot, account);
-        let lines = Lines(&self.text);
+        let lines = Lines::new(&self.text);
         let mut report = TestReport {
             total: self.len(),
             mismatches: Vec::new(),
@@ -964,11 +992,7 @@ impl RawChangeTest {
     }
 
     /// The change, every name resolved in `names`' account.
-    fn change<P: Catalog>(
-        &self,
-        names: &Names<'_, P>,
-        lines: &Lines<'_>,
-    ) -> Result<Change<P>, String> {
+    fn change<P: Catalog>(&self, names: &Names<'_, P>, lines: &Lines) -> Result<Change<P>, String> {
         let account = names.account();
         let mut problems = Problems::default();
         let err = |p: Problems| match p.into_result("change") {
@@ -1083,7 +1107,7 @@ impl RawChangeTest {
         &self,
         engine: &Engine<P>,
         names: &Names<'_, P>,
-        lines: &Lines<'_>,
+        lines: &Lines,
     ) -> Option<Shortfall> {
         let expected = self.expect.clone();
         let Ok(want) = Expect::parse(&self.expect) else {
