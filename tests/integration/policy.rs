@@ -690,29 +690,31 @@ fn crowded_file(n: usize) -> String {
 }
 
 #[test]
-fn reading_a_large_file_costs_time_linear_in_its_size() {
+fn a_large_file_reads_with_every_line_right() {
     // Each object's line was once found by counting the newlines before it, and each role's
     // name was checked against every role already sharing it: both squared in the file's
-    // size, minutes for a few megabytes. Now a 30,000-object file reads in well under a
-    // second (release), a few in a debug build; the bound is far above either.
+    // size, minutes for this file. Its cost is measured by `cargo bench --bench policy`, not
+    // here; this test holds the lines the linear lookup gives to those of the file.
     let text = crowded_file(10_000);
     assert!(text.len() > 1 << 20, "{} bytes", text.len());
-    let start = std::time::Instant::now();
     let policy = Policy::<Pos>::from_toml(&text).unwrap();
-    let elapsed = start.elapsed();
     assert_eq!(policy.users().len(), 10_000);
-    // The last object's line is still right.
-    let last = policy.users().last().unwrap().id();
-    assert_eq!(
-        policy.line_of(last),
-        Some(text.lines().count() as u64 - 5),
-        "line of the last user"
-    );
-    assert!(
-        elapsed.as_secs() < 20,
-        "{elapsed:?} to read {} bytes",
-        text.len()
-    );
+    // Every user's line is the line of its `[[users]]` header, counted plainly.
+    let headers: Vec<u64> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "[[users]]")
+        .map(|(i, _)| i as u64 + 1)
+        .collect();
+    assert_eq!(headers.len(), 10_000);
+    for (user, header) in policy.users().iter().zip(&headers) {
+        assert_eq!(
+            policy.line_of(user.id()),
+            Some(*header),
+            "line of {}",
+            user.id()
+        );
+    }
 }
 
 #[test]
