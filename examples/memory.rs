@@ -14,34 +14,21 @@
 
 use std::alloc::System;
 use std::error::Error;
-use std::fs;
 use std::process::ExitCode;
 
 use std::sync::Arc;
 
 use shopguard::Engine;
-use shopguard::audit::{AuditRecord, AuditSink};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[path = "../benches/workload/mod.rs"]
 #[allow(dead_code, reason = "the queries and the floor are for the benches")]
 mod workload;
 
-use workload::{Perm64, USERS, World};
+use workload::{Elsewhere, Perm64, USERS, World, resident_bytes};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// The load's audit record (a copy of the whole batch, R19) belongs in the host's audit
-/// storage, not in the engine's memory: this sink hands it on to nothing.
-#[derive(Debug)]
-struct Elsewhere;
-
-impl<P> AuditSink<P> for Elsewhere {
-    fn record(&self, _records: &[AuditRecord<P>]) -> Result<(), shopguard::Error> {
-        Ok(())
-    }
-}
 
 /// The target: bytes of engine memory per user, at most.
 const TARGET: f64 = 256.0;
@@ -88,12 +75,4 @@ fn main() -> Result<ExitCode, Box<dyn Error>> {
         eprintln!("over the target");
         ExitCode::FAILURE
     })
-}
-
-/// `VmRSS` of this process, where `/proc` has it.
-fn resident_bytes() -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }

@@ -13,11 +13,9 @@
 //! `malloc_trim` needs one `unsafe` foreign call and shopguard forbids `unsafe` in every target.
 
 use std::error::Error;
-use std::fs;
 use std::sync::Arc;
 
 use shopguard::Engine;
-use shopguard::audit::{AuditRecord, AuditSink};
 
 #[path = "../../../../benches/workload/mod.rs"]
 #[allow(
@@ -26,18 +24,7 @@ use shopguard::audit::{AuditRecord, AuditSink};
 )]
 mod workload;
 
-use workload::{Perm64, USERS, World};
-
-/// The load's audit record (a copy of the whole batch) belongs in the host's audit storage, not
-/// in the engine's memory: this sink hands it on to nothing.
-#[derive(Debug)]
-struct Elsewhere;
-
-impl<P> AuditSink<P> for Elsewhere {
-    fn record(&self, _records: &[AuditRecord<P>]) -> Result<(), shopguard::Error> {
-        Ok(())
-    }
-}
+use workload::{Elsewhere, Perm64, USERS, World, resident_bytes};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let users: usize = match std::env::args().nth(1) {
@@ -86,12 +73,4 @@ fn trim() -> bool {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim() -> bool {
     false
-}
-
-/// `VmRSS` of this process, in bytes.
-fn resident_bytes() -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
