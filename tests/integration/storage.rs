@@ -274,3 +274,202 @@ fn a_partitioned_replica_writes_no_refusal_to_shared_storage() {
     }
     assert_eq!(store.audit_records().unwrap().len(), before);
 }
+
+/// A POS account on `store`: the owner, and cashiers ana and sam at North.
+fn pos_shop(store: &Arc<MemoryStorage<shopguard::catalog::pos::Pos>>) -> [UserId; 3] {
+    use shopguard::catalog::pos;
+    use shopguard::{Access, Account, Grant, RoleId, Store, User};
+    let ids = [UserId::new(1), UserId::new(2), UserId::new(3)];
+    let cashier = |id, name: &str| {
+        User::new(id, ACME, name, &format!("{name}@acme.example"))
+            .with_grant(Grant::new(RoleId::new(3), Access::specific([NORTH])))
+    };
+    Engine::open(store.clone())
+        .unwrap()
+        .unchecked_apply([
+            Mutation::PutAccount(Account::new(ACME, "Acme")),
+            Mutation::PutStore(Store::new(NORTH, ACME, "North")),
+            Mutation::PutRole(pos::admin(RoleId::new(1), ACME)),
+            Mutation::PutRole(pos::cashier(RoleId::new(3), ACME)),
+            Mutation::PutUser(
+                User::new(ids[0], ACME, "owner", "owner@acme.example")
+                    .with_owner(true)
+                    .with_grant(Grant::new(RoleId::new(1), Access::All)),
+            ),
+            Mutation::PutUser(cashier(ids[1], "ana")),
+            Mutation::PutUser(cashier(ids[2], "sam")),
+        ])
+        .unwrap();
+    ids
+}
+
+/// Two engines on one store, neither following the other: the second's write finds the
+/// revision moved, catches up and is staged again on the new state. Its sink had already been
+/// told the first attempt was applied, so it is told that attempt was refused before it hears
+/// of the one that was stored (found by mutation testing: the refusal could be dropped and no
+/// test noticed).
+#[test]
+fn r19_a_write_retried_after_another_engine_went_first_is_audited_as_refused_then_applied() {
+    use shopguard::Change;
+    use shopguard::audit::{MemoryAudit, Outcome};
+    use shopguard::catalog::pos::Pos;
+    let store = Arc::new(MemoryStorage::<Pos>::new());
+    let [owner, ana, sam] = pos_shop(&store);
+    let first = Engine::open(store.clone()).unwrap();
+    let audit = Arc::new(MemoryAudit::new());
+    let second = Engine::open(store.clone())
+        .unwrap()
+        .with_audit(audit.clone());
+    first.apply(owner, Change::DisableUser(sam)).unwrap();
+    // `second` still stands at revision 1.
+    assert_eq!(second.revision(), 1);
+    let applied = second.apply(owner, Change::DisableUser(ana)).unwrap();
+    assert_eq!(applied.revision(), 3);
+    let outcomes: Vec<Outcome> = audit.records().into_iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert_eq!(outcomes[0], Outcome::Applied { revision: 2 });
+    assert!(
+        matches!(&outcomes[1], Outcome::Refused { kind, .. } if kind == ErrorKind::Conflict.as_str()),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[2], Outcome::Applied { revision: 3 });
+    // Both changes are stored, and the second engine holds both.
+    let snapshot = second.snapshot();
+    assert!(!snapshot.user(sam).unwrap().is_enabled());
+    assert!(!snapshot.user(ana).unwrap().is_enabled());
+    assert_eq!(store.load().unwrap().revision, 3);
+}
+
+/// A change based on a revision no store holds yet is refused as `Behind` and changes nothing,
+/// rather than applied as if the form were current (found by mutation testing).
+#[test]
+fn a_change_based_on_a_revision_ahead_of_the_store_is_refused_as_behind() {
+    use shopguard::Change;
+    use shopguard::catalog::pos::Pos;
+    let store = Arc::new(MemoryStorage::<Pos>::new());
+    let [owner, ana, _] = pos_shop(&store);
+    let e = Engine::open(store.clone()).unwrap();
+    let revision = e.revision();
+    let err = e
+        .apply_based_on(owner, revision + 5, vec![Change::DisableUser(ana)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Behind, "{err}");
+    assert_eq!(e.revision(), revision);
+    assert!(e.snapshot().user(ana).unwrap().is_enabled());
+    assert_eq!(store.load().unwrap().revision, revision);
+    // Based on the current revision, the same change goes through.
+    e.apply_based_on(owner, revision, vec![Change::DisableUser(ana)])
+        .unwrap();
+    assert!(!e.snapshot().user(ana).unwrap().is_enabled());
+}
+
+/// A backend that says it pruned the batches asked for, but no further than what was asked.
+#[derive(Debug, Default)]
+struct PrunedInPlace {
+    inner: MemoryStorage<T>,
+}
+
+impl Storage<T> for PrunedInPlace {
+    fn load(&self) -> Result<Loaded<T>, Error> {
+        self.inner.load()
+    }
+    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+        self.inner.commit(commit)
+    }
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+        Err(Error::pruned(revision, revision))
+    }
+    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
+        self.inner.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
+        self.inner.audit_records()
+    }
+}
+
+/// Opening reads the recent batches back, moving past a prune mark the store reports. A mark
+/// that does not move past what was asked is the backend's error, and the open fails with it
+/// instead of trying again and going on without the batches (found by mutation testing).
+#[test]
+fn an_open_on_a_store_whose_prune_mark_does_not_move_fails_with_the_stores_error() {
+    let store = Arc::new(PrunedInPlace::default());
+    for (revision, batch) in [(1, base()), (2, vec![Mutation::RemoveUser(CASHIER_SOUTH)])] {
+        store
+            .commit(&Commit {
+                base: revision - 1,
+                revision,
+                mutations: &batch,
+                audit: &[],
+            })
+            .unwrap();
+    }
+    let err = Engine::open(store.clone()).unwrap_err();
+    assert_eq!(err.pruned_through(), Some(0), "{err}");
+}
+
+/// A backend other engines write (`is_shared`), whose reads can be cut off.
+#[derive(Debug, Default)]
+struct Reachable {
+    inner: MemoryStorage<T>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Storage<T> for Reachable {
+    fn load(&self) -> Result<Loaded<T>, Error> {
+        self.inner.load()
+    }
+    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+        self.inner.commit(commit)
+    }
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::storage("the store cannot be reached"));
+        }
+        self.inner.changes_since(revision)
+    }
+    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
+        self.inner.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
+        self.inner.audit_records()
+    }
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
+/// An engine opened on a shared store follows it by itself and says so; when the store
+/// cannot be read, the follower's error is handed out, and the engine keeps answering
+/// from what it last read (found by mutation testing: with only in-memory backends in a
+/// build, no test opened a following engine).
+#[test]
+fn a_following_engine_reports_its_followers_error() {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let store = Arc::new(Reachable::default());
+    let e = Engine::open(store.clone()).unwrap();
+    assert!(e.is_following());
+    e.unchecked_apply(base()).unwrap();
+    assert!(
+        Engine::open_unfollowed(store.clone())
+            .unwrap()
+            .follow_error()
+            .is_none()
+    );
+    store.down.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    let err = loop {
+        if let Some(err) = e.follow_error() {
+            break err;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no follower error"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    store.down.store(false, Ordering::SeqCst);
+    assert!(e.is_following());
+    assert!(e.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
+}

@@ -239,6 +239,14 @@ fn spans_carry_ids_revisions_outcomes_and_durations_and_no_user_above_debug() {
         .flat_map(|s| s.fields.values().cloned())
         .collect();
     assert!(debug.contains("zed-cashier"), "{debug}");
+    // Each change of an actor's batch, with the username and e-mail of a user it writes.
+    assert!(
+        seen.iter().any(|s| s.level == Level::DEBUG
+            && s.fields
+                .get("detail")
+                .is_some_and(|d| d.ends_with("`zed-cashier` <zed-cashier@corner.example>"))),
+        "{debug}"
+    );
     assert!(
         debug.contains("already") || debug.contains("duplicate"),
         "{debug}"

@@ -34,6 +34,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let world = World::generate_users(users);
     trim();
     let before = resident_bytes().ok_or("no VmRSS in /proc/self/status")?;
+    let heap_before = heap();
     let engine = Engine::<Perm64>::new().with_audit(Arc::new(Elsewhere));
     engine.unchecked_apply(world.mutations())?;
     let untrimmed = resident_bytes().ok_or("no VmRSS in /proc/self/status")?;
@@ -54,9 +55,33 @@ fn main() -> Result<(), Box<dyn Error>> {
         },
         per_user(untrimmed),
     );
+    if let (Some((used0, free0)), Some((used1, free1))) = (heap_before, heap()) {
+        let growth = |a: usize, b: usize| (b as f64 - a as f64) / users as f64;
+        println!(
+            "allocator growth per user after the trim: {:.1} bytes in allocated blocks \
+             (with their headers), {:.1} free in the heap",
+            growth(used0, used1),
+            growth(free0, free1),
+        );
+    }
     drop(engine);
     drop(world);
     Ok(())
+}
+
+/// glibc's `mallinfo2`: the bytes in use in allocated blocks (heap and mapped) and the bytes
+/// free inside the heap, of the whole process.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn heap() -> Option<(usize, usize)> {
+    // SAFETY: `mallinfo2` takes no argument and returns a plain struct by value.
+    #[allow(unsafe_code, reason = "glibc has no safe entry point for mallinfo2")]
+    let info = unsafe { libc::mallinfo2() };
+    Some((info.uordblks + info.hblkhd, info.fordblks))
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn heap() -> Option<(usize, usize)> {
+    None
 }
 
 /// glibc's `malloc_trim(0)`: returns the free pages of every arena to the system. Elsewhere
