@@ -41,6 +41,13 @@ impl<P: Catalog> Index<P> {
             changed_sources,
             structural,
         } = pending;
+        // The users the batch writes, gathered before any record is copied: a set's nodes
+        // allocated between the records' strings would leave the heap holed once freed.
+        for m in batch {
+            if let Mutation::PutUser(u) = m {
+                changed_users.entry(u.account()).or_default().insert(u.id());
+            }
+        }
         for m in batch {
             if !m.is_remove() {
                 let key = m.key();
@@ -49,14 +56,11 @@ impl<P: Catalog> Index<P> {
                 }
             }
             match m {
-                Mutation::PutUser(u) => {
-                    changed_users.entry(u.account()).or_default().insert(u.id());
-                }
+                Mutation::PutUser(_) | Mutation::RemoveUser(_) => {}
                 Mutation::PutSource(x) => {
                     changed_sources.insert(x.id());
                     *structural = true;
                 }
-                Mutation::RemoveUser(_) => {}
                 _ => *structural = true,
             }
             match m {
