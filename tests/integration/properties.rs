@@ -631,6 +631,15 @@ proptest! {
             .collect();
         e.unchecked_apply(gone.iter().map(|u| Mutation::RemoveUser(u.id()))).unwrap();
         e.unchecked_apply(gone.iter().step_by(2).cloned().map(Mutation::PutUser)).unwrap();
+        // One batch that does both, in pairs: a user still out put back, then one just put back
+        // removed, so a removal moves records added earlier in the same batch.
+        let back = gone.iter().step_by(2).map(|u| Mutation::RemoveUser(u.id()));
+        let out = gone.iter().skip(1).step_by(2).cloned().map(Mutation::PutUser);
+        let mixed: Vec<Mutation<T>> = out
+            .zip(back)
+            .flat_map(|(put, remove)| [put, remove])
+            .collect();
+        e.unchecked_apply(mixed).unwrap();
         let perms: Vec<u64> = (0..7).map(|b| 1u64 << b).chain(perm_sets).collect();
         for (&a, acct) in &w.accounts {
             let account = AccountId::new(a);

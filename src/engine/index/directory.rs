@@ -13,12 +13,26 @@ use crate::engine::parted::Parted;
 ///
 /// Each store's and account's groups are shared between versions of the index: a write copies
 /// the groups of the stores and accounts its users are placed at, not every group.
+///
+/// Additions wait in `pending` until [`Holders::flush`] (or the next removal) merges them, each
+/// group rebuilt once at its final size: a bulk load then allocates every group after the
+/// records, in one piece each, instead of growing thousands of small lists between the
+/// records' strings (their freed steps would hole the heap for good).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Holders {
     /// Per store, the users holding each role there by a grant naming the store.
     pub(super) by_store: Parted<StoreId, Arc<RoleGroups>>,
     /// Per account, the users holding each role at all stores.
     pub(super) everywhere: Parted<AccountId, Arc<RoleGroups>>,
+    /// Additions not merged yet; empty whenever the index is read.
+    pending: Vec<(Held, RoleId, u32)>,
+}
+
+/// Where a holder is listed: at a store, or at every store of an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Held {
+    Store(StoreId),
+    Everywhere(AccountId),
 }
 
 /// Each account's roles and sources by name: lookups whose cost depends on the account and the
@@ -92,25 +106,133 @@ impl Directory {
     }
 }
 
-/// Users grouped by role, by position in the user table: a few roles per store, so a short
-/// list.
-pub(super) type RoleGroups = Vec<(RoleId, Vec<u32>)>;
+/// Users grouped by role, by position in the user table: each role with the length of its
+/// run, and the runs one after another in one list (a few roles per store, so a short list).
+#[derive(Clone, Debug, Default)]
+pub(super) struct RoleGroups {
+    roles: Vec<(RoleId, u32)>,
+    positions: Vec<u32>,
+}
+
+impl RoleGroups {
+    /// Each role with the positions of its holders.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (RoleId, &[u32])> + '_ {
+        let mut rest = self.positions.as_slice();
+        self.roles.iter().map(move |&(role, len)| {
+            let (run, tail) = rest.split_at(rest.len().min(len as usize));
+            rest = tail;
+            (role, run)
+        })
+    }
+
+    /// Replaces `from` by `to` (or drops it) in `role`'s run.
+    fn replace(&mut self, role: RoleId, from: u32, to: Option<u32>) {
+        let mut start = 0;
+        let mut found = None;
+        for (i, &(r, len)) in self.roles.iter().enumerate() {
+            if r == role {
+                found = Some((i, start, len));
+                break;
+            }
+            start += len as usize;
+        }
+        let Some((i, start, len)) = found else {
+            return;
+        };
+        let end = start + len as usize;
+        let Some(run) = self.positions.get_mut(start..end) else {
+            return;
+        };
+        match to {
+            Some(to) => run.iter_mut().filter(|p| **p == from).for_each(|p| *p = to),
+            None => {
+                let kept: Vec<u32> = run.iter().copied().filter(|&p| p != from).collect();
+                if kept.len() == run.len() {
+                    return;
+                }
+                let left = u32::try_from(kept.len()).unwrap_or(u32::MAX);
+                self.positions.splice(start..end, kept);
+                if left == 0 {
+                    self.roles.remove(i);
+                } else if let Some(entry) = self.roles.get_mut(i) {
+                    entry.1 = left;
+                }
+            }
+        }
+    }
+
+    /// This group with `added` (sorted by role) merged in, built at its final size.
+    fn merged(&self, added: &[(RoleId, u32)]) -> RoleGroups {
+        let mut roles = Vec::with_capacity(self.roles.len() + added.len().min(64));
+        let mut positions = Vec::with_capacity(self.positions.len() + added.len());
+        let of = |role: RoleId| {
+            let from = added.partition_point(|&(r, _)| r < role);
+            let to = added.partition_point(|&(r, _)| r <= role);
+            added.get(from..to).unwrap_or(&[])
+        };
+        for (role, run) in self.iter() {
+            let more = of(role);
+            positions.extend_from_slice(run);
+            positions.extend(more.iter().map(|&(_, p)| p));
+            roles.push((
+                role,
+                u32::try_from(run.len() + more.len()).unwrap_or(u32::MAX),
+            ));
+        }
+        // Roles new to the group, in id order.
+        let mut rest = added;
+        while let Some(&(role, _)) = rest.first() {
+            let (new, tail) = rest.split_at(rest.partition_point(|&(r, _)| r == role));
+            rest = tail;
+            if self.roles.iter().all(|&(r, _)| r != role) {
+                positions.extend(new.iter().map(|&(_, p)| p));
+                roles.push((role, u32::try_from(new.len()).unwrap_or(u32::MAX)));
+            }
+        }
+        roles.shrink_to_fit();
+        RoleGroups { roles, positions }
+    }
+}
 
 impl Holders {
-    /// Lists the user `u` at `position`.
+    /// Lists the user `u` at `position` (once [`flush`](Self::flush) merges it).
     pub(super) fn add(&mut self, u: &User, position: u32) {
         if !u.is_enabled() {
             return;
         }
         let (everywhere, at) = placements(u);
-        for role in everywhere {
-            if let Some(groups) = self.everywhere.entry(u.account()) {
-                group(Arc::make_mut(groups), role).push(position);
-            }
+        let account = u.account();
+        self.pending.extend(
+            everywhere
+                .into_iter()
+                .map(|role| (Held::Everywhere(account), role, position)),
+        );
+        self.pending.extend(
+            at.into_iter()
+                .map(|(store, role)| (Held::Store(store), role, position)),
+        );
+    }
+
+    /// Merges the pending additions, each group they touch rebuilt once.
+    pub(super) fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
         }
-        for (store, role) in at {
-            if let Some(groups) = self.by_store.entry(store) {
-                group(Arc::make_mut(groups), role).push(position);
+        let mut pending = core::mem::take(&mut self.pending);
+        pending.sort_unstable();
+        let mut rest = pending.as_slice();
+        let mut added = Vec::new();
+        while let Some(&(held, _, _)) = rest.first() {
+            let (these, tail) = rest.split_at(rest.partition_point(|&(h, _, _)| h == held));
+            rest = tail;
+            added.clear();
+            added.extend(these.iter().map(|&(_, role, p)| (role, p)));
+            let groups = match held {
+                Held::Store(store) => self.by_store.entry(store),
+                Held::Everywhere(account) => self.everywhere.entry(account),
+            };
+            if let Some(groups) = groups {
+                *groups = Arc::new(groups.merged(&added));
             }
         }
     }
@@ -130,17 +252,12 @@ impl Holders {
         if !u.is_enabled() {
             return;
         }
+        // Pending additions may name `from`: merged first, they are edited like the rest.
+        self.flush();
         let (everywhere, at) = placements(u);
         let edit = |groups: Option<&mut Arc<RoleGroups>>, role: RoleId| {
             if let Some(groups) = groups {
-                let positions = group(Arc::make_mut(groups), role);
-                match to {
-                    Some(to) => positions
-                        .iter_mut()
-                        .filter(|p| **p == from)
-                        .for_each(|p| *p = to),
-                    None => positions.retain(|&p| p != from),
-                }
+                Arc::make_mut(groups).replace(role, from, to);
             }
         };
         for role in everywhere {
@@ -152,6 +269,8 @@ impl Holders {
     }
 
     pub(super) fn shrink(&mut self) {
+        self.flush();
+        self.pending = Vec::new();
         // Groups another version shares were shrunk when they were last written.
         for groups in self
             .by_store
@@ -159,29 +278,10 @@ impl Holders {
             .chain(self.everywhere.unshared_values_mut())
             .filter_map(Arc::get_mut)
         {
-            groups.retain(|(_, users)| !users.is_empty());
-            for (_, users) in groups.iter_mut() {
-                users.shrink_to_fit();
-            }
-            groups.shrink_to_fit();
+            groups.roles.shrink_to_fit();
+            groups.positions.shrink_to_fit();
         }
     }
-}
-
-/// The users of `role` in `groups`, added empty if absent.
-#[expect(
-    clippy::indexing_slicing,
-    reason = "the position was just found or pushed, so it is in bounds"
-)]
-pub(super) fn group(groups: &mut RoleGroups, role: RoleId) -> &mut Vec<u32> {
-    let i = match groups.iter().position(|(r, _)| *r == role) {
-        Some(i) => i,
-        None => {
-            groups.push((role, Vec::new()));
-            groups.len() - 1
-        }
-    };
-    &mut groups[i].1
 }
 
 /// The distinct roles a user holds at all stores, and the distinct (store, role) pairs it holds

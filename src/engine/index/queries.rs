@@ -68,14 +68,9 @@ impl<P: Catalog> Index<P> {
         let store = resource.store();
         let mut out: Vec<UserId> = match store {
             Place::At(s) if !wide => {
-                let none: &[(RoleId, Vec<u32>)] = &[];
-                let at = self.holders.by_store.get(&s).map_or(none, |g| g.as_slice());
-                let everywhere = self
-                    .holders
-                    .everywhere
-                    .get(&account)
-                    .map_or(none, |g| g.as_slice());
-                let groups = at.iter().chain(everywhere);
+                let at = self.holders.by_store.get(&s).into_iter();
+                let everywhere = self.holders.everywhere.get(&account).into_iter();
+                let groups = at.chain(everywhere).flat_map(|g| g.iter());
                 let store_only = matches!(resource.source(), Place::Unscoped)
                     && matches!(resource.channel(), Place::Unscoped)
                     && matches!(resource.subject(), Subject::None);
@@ -86,8 +81,8 @@ impl<P: Catalog> Index<P> {
                     // Everything `can` asks of these users, the role answers: they are enabled,
                     // of this account, and hold the role at this store (R2).
                     groups
-                        .filter(|(role, _)| {
-                            self.roles.get(role).is_some_and(|r| {
+                        .filter(|&(role, _)| {
+                            self.roles.get(&role).is_some_and(|r| {
                                 r.permissions()
                                     .difference(acct.withheld)
                                     .contains(permission)

@@ -225,6 +225,7 @@ impl<P: Catalog> Index<P> {
                 }
             }
         }
+        self.holders.flush();
         Ok(())
     }
 
