@@ -9,7 +9,7 @@ use crate::Error;
 use crate::engine::contacts::{AccountCounts, Counts, NameHash, NameTable};
 use crate::engine::key::{Sealed, UserKey};
 use crate::engine::tree::Tree;
-use crate::model::access::Access;
+use crate::model::access::{Access, contains_sorted};
 use crate::model::ids::{AccountId, IdHash, RoleId, StoreId, UserId};
 use crate::model::permission::Catalog;
 use crate::model::user::User;
@@ -184,7 +184,7 @@ impl<P: Catalog> Hot<P> {
 struct HotChunk<P> {
     /// The `AtStores` users' stores, ascending within each user's run; a run starts at its
     /// entry's `from` and ends at the next entry's (or at the end).
-    stores: Vec<StoreId>,
+    stores: Runs,
     /// One per record of the chunk; past the records, placeholders no position reaches.
     entries: [Hot<P>; CHUNK],
     /// The role of each user's first grant (the one grant of a user the quick path decides),
@@ -196,8 +196,70 @@ impl<P: Catalog> HotChunk<P> {
     fn empty() -> Self {
         HotChunk {
             entries: [Hot::slow(UserId::new(0), 0); CHUNK],
-            stores: Vec::new(),
+            stores: Runs::Narrow(Vec::new()),
             roles: [RoleId::new(0); CHUNK],
+        }
+    }
+}
+
+/// A chunk's runs of stores: 4 bytes a store while every id of the chunk's runs fits in 32
+/// bits (database ids, as a rule), 8 bytes otherwise.
+#[derive(Clone, Debug)]
+enum Runs {
+    Narrow(Vec<u32>),
+    Wide(Vec<StoreId>),
+}
+
+impl Runs {
+    fn len(&self) -> usize {
+        match self {
+            Runs::Narrow(v) => v.len(),
+            Runs::Wide(v) => v.len(),
+        }
+    }
+
+    /// `stores` at their size, narrow if every id fits.
+    fn of(stores: &[StoreId]) -> Self {
+        if stores.iter().all(|s| u32::try_from(s.get()).is_ok()) {
+            // Every id fits, so nothing is cut.
+            Runs::Narrow(stores.iter().map(|s| s.get() as u32).collect())
+        } else {
+            Runs::Wide(stores.to_vec())
+        }
+    }
+
+    #[inline(always)]
+    fn run(&self, range: core::ops::Range<usize>) -> Run<'_> {
+        match self {
+            Runs::Narrow(v) => Run::Narrow(v.get(range).unwrap_or(&[])),
+            Runs::Wide(v) => Run::Wide(v.get(range).unwrap_or(&[])),
+        }
+    }
+}
+
+/// One user's run of stores, ascending (see [`UserTable::stores_of`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Run<'a> {
+    Narrow(&'a [u32]),
+    Wide(&'a [StoreId]),
+}
+
+impl Run<'_> {
+    /// Whether the run names `store`.
+    #[inline(always)]
+    pub(crate) fn contains(self, store: StoreId) -> bool {
+        match self {
+            Run::Narrow(ids) => u32::try_from(store.get()).is_ok_and(|id| contains_sorted(ids, id)),
+            Run::Wide(ids) => contains_sorted(ids, store),
+        }
+    }
+
+    /// The run's stores.
+    #[cfg(test)]
+    pub(crate) fn to_vec(self) -> Vec<StoreId> {
+        match self {
+            Run::Narrow(ids) => ids.iter().map(|&id| StoreId::new(u64::from(id))).collect(),
+            Run::Wide(ids) => ids.to_vec(),
         }
     }
 }
@@ -302,9 +364,9 @@ impl<P: Catalog> UserTable<P> {
     /// the entry is `AtStores`. Meaningful only while the entries are current (see
     /// [`UserTable::hot`]).
     #[inline(always)]
-    pub(crate) fn stores_of(&self, position: usize, hot: &Hot<P>) -> &[StoreId] {
+    pub(crate) fn stores_of(&self, position: usize, hot: &Hot<P>) -> Run<'_> {
         let Some(chunk) = self.hot.get(position >> CHUNK_BITS) else {
-            return &[];
+            return Run::Narrow(&[]);
         };
         // The run ends where the next entry's starts, or at the end of the chunk's list for
         // the last record.
@@ -316,7 +378,7 @@ impl<P: Catalog> UserTable<P> {
         } else {
             chunk.stores.len()
         };
-        chunk.stores.get(hot.from as usize..end).unwrap_or(&[])
+        chunk.stores.run(hot.from as usize..end)
     }
 
     /// The role of the first grant of the user at `position`, whose entry `hot` the quick
@@ -557,9 +619,10 @@ impl<P: Catalog> UserTable<P> {
             dirty,
             ..
         } = self;
-        let rebuild = |c: usize, hot: &mut Vec<Arc<HotChunk<P>>>| {
+        let mut scratch = Vec::new();
+        let mut rebuild = |c: usize, hot: &mut Vec<Arc<HotChunk<P>>>| {
             if let (Some(users), Some(chunk)) = (records.get(c), hot.get_mut(c)) {
-                Self::rebuild(users, Arc::make_mut(chunk), &of);
+                Self::rebuild(users, Arc::make_mut(chunk), &of, &mut scratch);
             }
         };
         if everything {
@@ -577,23 +640,30 @@ impl<P: Catalog> UserTable<P> {
         self.ready = true;
     }
 
-    /// Recomputes a chunk's entries and runs from its records.
-    fn rebuild(users: &[User], chunk: &mut HotChunk<P>, of: &impl Fn(&User) -> (P, u32, Quick)) {
+    /// Recomputes a chunk's entries and runs from its records. The runs are gathered in
+    /// `scratch` (one for every chunk of a refresh), then copied into the chunk at their size
+    /// and width.
+    fn rebuild(
+        users: &[User],
+        chunk: &mut HotChunk<P>,
+        of: &impl Fn(&User) -> (P, u32, Quick),
+        scratch: &mut Vec<StoreId>,
+    ) {
         let HotChunk {
             entries,
             stores,
             roles,
         } = chunk;
-        stores.clear();
+        scratch.clear();
         for ((record, slot), role) in users.iter().zip(entries.iter_mut()).zip(roles.iter_mut()) {
-            let from = u32::try_from(stores.len()).unwrap_or(u32::MAX);
-            let room = (u32::MAX as usize).saturating_sub(stores.len());
+            let from = u32::try_from(scratch.len()).unwrap_or(u32::MAX);
+            let room = (u32::MAX as usize).saturating_sub(scratch.len());
             let (entry, run) = Self::entry(record, of(record), from, room);
-            stores.extend_from_slice(run);
+            scratch.extend_from_slice(run);
             *slot = entry;
             *role = record.grants().first().map_or(RoleId::new(0), |g| g.role);
         }
-        stores.shrink_to_fit();
+        *stores = Runs::of(scratch);
     }
 
     /// The entry of a user, with its run if it is `AtStores` (`None`: no run fits or is
@@ -694,9 +764,11 @@ mod tests {
     }
 
     /// The stores of user `id` at `version`: a few, or none at all.
+    /// A user's stores; some ids past 32 bits, so that chunks of both widths are built.
     fn stores(id: u64, version: u8) -> Vec<StoreId> {
+        let base = if id % 7 == 3 { 1 << 33 } else { 0 };
         (0..(id + u64::from(version)) % 4)
-            .map(|s| StoreId::new(id * 10 + s))
+            .map(|s| StoreId::new(base + id * 10 + s))
             .collect()
     }
 
@@ -755,7 +827,7 @@ mod tests {
                 prop_assert_eq!(hot.quick(), Quick::AtStores);
                 let version = model[&u.id().get()];
                 let want = stores(u.id().get(), version);
-                prop_assert_eq!(table.stores_of(position, hot), want.as_slice());
+                prop_assert_eq!(table.stores_of(position, hot).to_vec(), want.clone());
             }
             // A second refresh (as every write makes) replaces the runs: odd ids keep theirs,
             // even ids (at all stores now) and ids past the packable accounts have none.
@@ -779,7 +851,7 @@ mod tests {
                     _ => Quick::AtStores,
                 };
                 prop_assert_eq!(hot.quick(), quick);
-                prop_assert_eq!(table.stores_of(position, hot), want.as_slice());
+                prop_assert_eq!(table.stores_of(position, hot).to_vec(), want.clone());
                 total += want.len();
             }
             prop_assert_eq!(table.hot.iter().map(|c| c.stores.len()).sum::<usize>(), total);
@@ -889,7 +961,7 @@ mod tests {
                     let hot = table.hot(p).unwrap();
                     prop_assert_eq!(hot.id, u.id());
                     let want = if id.is_multiple_of(3) { Vec::new() } else { stores(id, version) };
-                    prop_assert_eq!(table.stores_of(p, hot), want.as_slice());
+                    prop_assert_eq!(table.stores_of(p, hot).to_vec(), want);
                 }
                 prop_assert!(table.position(UserId::new(5000)).is_none());
             }

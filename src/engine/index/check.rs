@@ -147,7 +147,7 @@ impl<P: Catalog> Index<P> {
         let allowed = match quick {
             // INVARIANT: a specific set names only stores of the account (validated on
             // write), so membership proves the store exists.
-            Quick::AtStores => contains_sorted(self.users.stores_of(position, hot), store),
+            Quick::AtStores => self.users.stores_of(position, hot).contains(store),
             Quick::Everywhere => exists(),
             Quick::Slow | Quick::Disabled => return None,
         };

@@ -21,7 +21,7 @@ use crate::engine::key::Sealed;
 use crate::engine::resource::{Place, Resource, Subject};
 use crate::engine::reverse::{Clause, Filter, ScopeFor};
 use crate::engine::users::{Quick, UserTable};
-use crate::model::access::{Access, contains_sorted};
+use crate::model::access::Access;
 use crate::model::account::{Account, Channel, PendingSourcing, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
 use crate::model::mutation::{Mutation, ObjectKind};
