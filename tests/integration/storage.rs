@@ -473,3 +473,29 @@ fn a_following_engine_reports_its_followers_error() {
     assert!(e.is_following());
     assert!(e.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
 }
+
+/// A change based on the revision before a batch of exactly 16,384 objects (as many as the
+/// engine remembers, `apply_based_on`'s documentation) is still checked against it and goes
+/// through if it touches none of them; one object more and the batch is not remembered, so a
+/// change based before it is refused as too old to check (found by mutation testing: the
+/// boundary could move by one and no test noticed).
+#[test]
+fn a_batch_of_as_many_objects_as_the_engine_remembers_still_lets_older_forms_be_checked() {
+    use shopguard::catalog::pos::Pos;
+    use shopguard::{Change, Store, StoreId};
+    for (objects, accepted) in [(16_384u64, true), (16_385, false)] {
+        let store = Arc::new(MemoryStorage::<Pos>::new());
+        let [owner, ana, _] = pos_shop(&store);
+        let e = Engine::open(store.clone()).unwrap();
+        let form = e.revision();
+        e.unchecked_apply((0..objects).map(|i| {
+            Mutation::PutStore(Store::new(StoreId::new(1_000 + i), ACME, &format!("s{i}")))
+        }))
+        .unwrap();
+        let result = e.apply_based_on(owner, form, vec![Change::DisableUser(ana)]);
+        assert_eq!(result.is_ok(), accepted, "{objects} objects: {result:?}");
+        if !accepted {
+            assert_eq!(result.unwrap_err().kind(), ErrorKind::Conflict);
+        }
+    }
+}
