@@ -499,3 +499,57 @@ fn a_batch_of_as_many_objects_as_the_engine_remembers_still_lets_older_forms_be_
         }
     }
 }
+
+/// The writer remembers the objects of the last 1,024 batches, 16,384 objects in all
+/// (`apply_based_on`'s documentation): a change based on a revision it still covers is checked
+/// against what was written since and goes through if it touches none of it; one based on a
+/// revision it has let go is refused as too old to check (found by mutation testing: the
+/// bounds could move by one, and the count of objects remembered be kept wrong, with no test
+/// noticing).
+#[test]
+fn older_forms_are_checked_while_the_writer_remembers_the_batches_since_and_refused_after() {
+    use shopguard::catalog::pos::Pos;
+    use shopguard::{Change, Store, StoreId};
+    let stores = |from: u64, count: u64| {
+        (from..from + count)
+            .map(|i| {
+                Mutation::PutStore(Store::new(StoreId::new(1_000 + i), ACME, &format!("s{i}")))
+            })
+            .collect::<Vec<_>>()
+    };
+    // Forms based on each revision, tried on a fresh engine each time.
+    let world = |batches: &[(u64, u64)]| {
+        let store = Arc::new(MemoryStorage::<Pos>::new());
+        let users = pos_shop(&store);
+        let e = Engine::open(store).unwrap();
+        let mut revisions = vec![e.revision()];
+        for &(from, count) in batches {
+            revisions.push(e.unchecked_apply(stores(from, count)).unwrap());
+        }
+        (e, users, revisions)
+    };
+    let accepted = |e: &Engine<Pos>, [owner, ana, _]: [UserId; 3], form: u64| {
+        let result = e.apply_based_on(owner, form, vec![Change::DisableUser(ana)]);
+        if let Err(err) = &result {
+            assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+        }
+        result.is_ok()
+    };
+    // 1,024 batches of one object: the form from before the first is still checked.
+    let batches: Vec<(u64, u64)> = (0..1_024).map(|i| (i, 1)).collect();
+    let (e, users, revisions) = world(&batches);
+    assert!(accepted(&e, users, revisions[0]));
+    // 1,025: the first batch is let go.
+    let batches: Vec<(u64, u64)> = (0..1_025).map(|i| (i, 1)).collect();
+    let (e, users, revisions) = world(&batches);
+    assert!(!accepted(&e, users, revisions[0]));
+    let (e, users, revisions) = world(&batches);
+    assert!(accepted(&e, users, revisions[1]));
+    // Batches of 1,000 objects: after 18 of them, the last 16 are remembered (16,000 objects),
+    // the first two let go.
+    let batches: Vec<(u64, u64)> = (0..18).map(|i| (i * 1_000, 1_000)).collect();
+    let (e, users, revisions) = world(&batches);
+    assert!(!accepted(&e, users, revisions[1]));
+    let (e, users, revisions) = world(&batches);
+    assert!(accepted(&e, users, revisions[2]));
+}
