@@ -833,7 +833,9 @@ mod tests {
             // even ids (at all stores now) and ids past the packable accounts have none.
             table.refresh(|u| {
                 let id = u.id().get();
-                let account = if id % 5 == 0 { MAX_ACCOUNT + 1 } else { 7 };
+                // 2^30: the first account position the two bits of packing leave no room for
+                // (written out, not from `MAX_ACCOUNT`, so that the bound itself is tested).
+                let account = if id % 5 == 0 { 1 << 30 } else { 7 };
                 (Pos::SELL, account, if id % 2 == 0 { Quick::Everywhere } else { Quick::AtStores })
             }, true);
             let mut total = 0;
