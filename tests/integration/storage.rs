@@ -161,15 +161,21 @@ fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
     ])
     .unwrap();
     *flaky.fail.lock().unwrap() = true;
-    assert!(e.apply(owner, Change::DisableUser(ana)).is_err());
+    let err = e.apply(owner, Change::DisableUser(ana)).unwrap_err();
+    // A plain failure: nothing stored, so no revision is in doubt.
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert_eq!(err.revision(), None);
     *flaky.fail.lock().unwrap() = false;
     let applied = e.apply(owner, Change::DisableUser(ana)).unwrap();
     let outcomes: Vec<Outcome> = audit.records().into_iter().map(|r| r.outcome).collect();
-    // The bootstrap (R19); then recorded before storage, then contradicted; the next batch
-    // gets a new number.
+    // The bootstrap (R19); then recorded before storage, then contradicted (refused, not
+    // unknown); the next batch gets a new number.
     assert_eq!(outcomes[0], Outcome::Applied { revision: 1 });
     assert_eq!(outcomes[1], Outcome::Applied { revision: 2 });
-    assert!(!outcomes[2].is_applied());
+    assert!(
+        matches!(&outcomes[2], Outcome::Refused { kind, .. } if kind == ErrorKind::Storage.as_str()),
+        "{outcomes:?}"
+    );
     assert_eq!(outcomes[3], Outcome::Applied { revision: 3 });
     assert_eq!(applied.revision(), 3);
     assert!(!e.can(ana, Pos::SELL, &OnStore(ACME, NORTH)));
@@ -214,8 +220,12 @@ impl Storage<T> for LostAck {
 
 #[test]
 fn a_batch_stored_although_the_commit_reported_an_error_counts_as_applied() {
+    use shopguard::audit::{MemoryAudit, Outcome};
     let store = Arc::new(LostAck::default());
-    let e = Engine::open(Arc::clone(&store)).unwrap();
+    let audit = Arc::new(MemoryAudit::new());
+    let e = Engine::open(Arc::clone(&store))
+        .unwrap()
+        .with_audit(audit.clone());
     e.unchecked_apply(base()).unwrap();
     *store.lose_next.lock().unwrap() = true;
     // The engine reads back what was stored, finds its own batch, and says so.
@@ -237,6 +247,18 @@ fn a_batch_stored_although_the_commit_reported_an_error_counts_as_applied() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
     assert_eq!(err.revision(), Some(3));
+    // The sink heard the batch as applied, then as unknown: exactly what is known.
+    let outcomes: Vec<Outcome> = audit.records().into_iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes.get(outcomes.len().saturating_sub(2)..),
+        Some(
+            &[
+                Outcome::Applied { revision: 3 },
+                Outcome::Unknown { revision: 3 }
+            ][..]
+        ),
+        "{outcomes:?}"
+    );
     assert!(e.snapshot().user(CASHIER_NORTH).is_some());
     assert_eq!(store.load().unwrap().revision, 2);
     // A failure that stored nothing is still a failure.
@@ -552,4 +574,60 @@ fn older_forms_are_checked_while_the_writer_remembers_the_batches_since_and_refu
     assert!(!accepted(&e, users, revisions[1]));
     let (e, users, revisions) = world(&batches);
     assert!(accepted(&e, users, revisions[2]));
+}
+
+/// A backend where another writer always went first, with nothing new to read.
+#[derive(Debug, Default)]
+struct AlwaysMoved {
+    inner: MemoryStorage<T>,
+    commits: std::sync::atomic::AtomicUsize,
+    busy: std::sync::atomic::AtomicBool,
+}
+
+impl Storage<T> for AlwaysMoved {
+    fn load(&self) -> Result<Loaded<T>, Error> {
+        self.inner.load()
+    }
+    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+        if !self.busy.load(std::sync::atomic::Ordering::SeqCst) {
+            return self.inner.commit(commit);
+        }
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(Error::revision_moved(commit.base, commit.base))
+    }
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+        self.inner.changes_since(revision)
+    }
+    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
+        self.inner.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
+        self.inner.audit_records()
+    }
+}
+
+/// A write that storage keeps refusing as moved on, though catching up finds nothing new, is
+/// tried a bounded number of times, then refused as `Conflict` and audited as refused; it
+/// never loops (found by mutation testing: the count of tries could stay at zero).
+#[test]
+fn a_write_the_store_keeps_calling_stale_is_refused_after_a_few_tries() {
+    use std::sync::atomic::Ordering;
+    let store = Arc::new(AlwaysMoved::default());
+    let e = Engine::open(store.clone()).unwrap();
+    e.unchecked_apply(base()).unwrap();
+    store.busy.store(true, Ordering::SeqCst);
+    let err = e
+        .unchecked_apply([Mutation::RemoveUser(CASHIER_SOUTH)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    let tries = store.commits.load(Ordering::SeqCst);
+    assert!((2..=64).contains(&tries), "{tries} tries");
+    assert_eq!(e.revision(), 1);
+    assert!(e.snapshot().user(CASHIER_SOUTH).is_some());
+    let refused = store.inner.audit_records().unwrap();
+    assert!(
+        refused.last().is_some_and(|r| !r.outcome.is_applied()),
+        "{refused:?}"
+    );
 }
