@@ -613,3 +613,52 @@ fn messages_and_explanations_use_names_not_ids() {
     );
     assert!(!text.contains('#'), "{text}");
 }
+
+/// R19: an audit record is about the change's own kind of object even when it names none (an
+/// upload refused before any row), and a plan setting is about the account, which it names as
+/// a target; a refusal's message names the change (found by mutation testing: the change's
+/// name, its kind and whether it is an account setting could each be lost with no test
+/// noticing).
+#[test]
+fn r19_audit_records_are_about_their_change_s_kind_and_account_settings_name_the_account() {
+    use shopguard::audit::MemoryAudit;
+    use shopguard::storage::{Key, ObjectKind};
+    use std::sync::Arc;
+    let audit = Arc::new(MemoryAudit::new());
+    let e = Engine::<Oms>::new().with_audit(audit.clone());
+    e.unchecked_apply(oms_world()).unwrap();
+    let err = e.apply(ROOT, Change::UploadUsers { rows: 0 }).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().starts_with("cannot upload users:"), "{err}");
+    e.apply(
+        ROOT,
+        Change::SetSeatLimit {
+            limit: Some(10),
+            disable_excess: false,
+        },
+    )
+    .unwrap();
+    let records = audit.records();
+    let [.., upload, seats] = records.as_slice() else {
+        panic!("{records:?}");
+    };
+    assert!(upload.targets().is_empty());
+    assert!(upload.concerns(ObjectKind::User));
+    assert!(!upload.concerns(ObjectKind::Role));
+    assert_eq!(seats.targets(), [Key::from(OMS)]);
+    assert!(seats.concerns(ObjectKind::Account));
+    // Every change has a name of its own, as messages and the audit show it.
+    let names: std::collections::BTreeSet<&str> = [
+        Change::<Oms>::EnableUser(ROOT),
+        Change::DisableUser(ROOT),
+        Change::DeleteUser(ROOT),
+        Change::UploadUsers { rows: 0 },
+        Change::UploadSources { rows: 0 },
+        Change::DeleteStore(S1),
+    ]
+    .iter()
+    .map(Change::name)
+    .collect();
+    assert_eq!(names.len(), 6);
+    assert!(names.contains("disable user"), "{names:?}");
+}

@@ -631,3 +631,79 @@ fn a_write_the_store_keeps_calling_stale_is_refused_after_a_few_tries() {
         "{refused:?}"
     );
 }
+
+/// A store whose batches were pruned and whose state is older than the engine's (restored
+/// from a backup): the engine does not go back in time when it catches up, it says so and
+/// keeps its state (found by mutation testing).
+#[derive(Debug, Default)]
+struct Restored {
+    current: MemoryStorage<T>,
+    backup: MemoryStorage<T>,
+    restored: std::sync::atomic::AtomicBool,
+}
+
+impl Storage<T> for Restored {
+    fn load(&self) -> Result<Loaded<T>, Error> {
+        if self.restored.load(std::sync::atomic::Ordering::SeqCst) {
+            return self.backup.load();
+        }
+        self.current.load()
+    }
+    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+        self.current.commit(commit)
+    }
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+        if self.restored.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::pruned(revision, revision + 1));
+        }
+        self.current.changes_since(revision)
+    }
+    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
+        self.current.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
+        self.current.audit_records()
+    }
+}
+
+#[test]
+fn a_store_restored_to_an_older_state_is_not_followed_back_in_time() {
+    let store = Arc::new(Restored::default());
+    let e = Engine::open(store.clone()).unwrap();
+    e.unchecked_apply(base()).unwrap();
+    // The backup holds revision 1 only.
+    store
+        .backup
+        .commit(&Commit {
+            base: 0,
+            revision: 1,
+            mutations: &base(),
+            audit: &[],
+        })
+        .unwrap();
+    e.unchecked_apply([Mutation::RemoveUser(CASHIER_SOUTH)])
+        .unwrap();
+    assert_eq!(e.revision(), 2);
+    store
+        .restored
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = e.sync().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert_eq!(e.revision(), 2);
+    assert!(e.snapshot().user(CASHIER_SOUTH).is_none());
+    // A store at the engine's own revision is reloaded as it is.
+    let same = Arc::new(Restored::default());
+    let e = Engine::open(same.clone()).unwrap();
+    e.unchecked_apply(base()).unwrap();
+    same.backup
+        .commit(&Commit {
+            base: 0,
+            revision: 1,
+            mutations: &base(),
+            audit: &[],
+        })
+        .unwrap();
+    same.restored
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(e.sync().unwrap(), 1);
+}
