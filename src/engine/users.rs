@@ -286,9 +286,14 @@ fn record(records: &Tree<Vec<User>>, position: usize) -> Option<&User> {
 /// always is.
 #[inline(always)]
 fn entry<P>(hot: &[Arc<HotChunk<P>>], position: usize) -> Option<&Hot<P>> {
-    hot.get(position >> CHUNK_BITS)?
-        .entries
-        .get(position & IN_CHUNK)
+    chunk(hot, position)?.entries.get(position & IN_CHUNK)
+}
+
+/// The chunk of entries holding `position`: the one place a position is split, so that the
+/// entries, runs and roles of a position always come from the same chunk.
+#[inline(always)]
+fn chunk<P>(hot: &[Arc<HotChunk<P>>], position: usize) -> Option<&HotChunk<P>> {
+    hot.get(position >> CHUNK_BITS).map(|c| &**c)
 }
 
 #[inline]
@@ -365,7 +370,7 @@ impl<P: Catalog> UserTable<P> {
     /// [`UserTable::hot`]).
     #[inline(always)]
     pub(crate) fn stores_of(&self, position: usize, hot: &Hot<P>) -> Run<'_> {
-        let Some(chunk) = self.hot.get(position >> CHUNK_BITS) else {
+        let Some(chunk) = chunk(&self.hot, position) else {
             return Run::Narrow(&[]);
         };
         // The run ends where the next entry's starts, or at the end of the chunk's list for
@@ -385,8 +390,10 @@ impl<P: Catalog> UserTable<P> {
     /// path decided by (meaningful only then, as [`UserTable::stores_of`]).
     #[inline(always)]
     pub(crate) fn role_of(&self, position: usize) -> Option<RoleId> {
-        let chunk = self.hot.get(position >> CHUNK_BITS)?;
-        chunk.roles.get(position & IN_CHUNK).copied()
+        chunk(&self.hot, position)?
+            .roles
+            .get(position & IN_CHUNK)
+            .copied()
     }
 
     /// The record at a position.

@@ -662,3 +662,55 @@ fn r19_audit_records_are_about_their_change_s_kind_and_account_settings_name_the
     assert_eq!(names.len(), 6);
     assert!(names.contains("disable user"), "{names:?}");
 }
+
+/// R3, R9: each change of a batch is judged on the state the changes before it leave. A store
+/// manager of two stores who gives up the second cannot, later in the same batch, create a
+/// user there. (Written for a mutation survivor, the quick path's entries read while a batch
+/// is half applied; that mutant is equivalent, as the authorization of changes judges the
+/// actor from its records, not from the quick path, but the rule deserved its own case.)
+#[test]
+fn r9_a_batch_judges_each_change_on_the_state_the_earlier_changes_leave() {
+    let e = oms_engine();
+    let both = oms_user(
+        MANAGER,
+        "manager",
+        STORE_MANAGER,
+        Access::specific([S1, S2]),
+    );
+    e.unchecked_apply([Mutation::PutUser(both.clone())])
+        .unwrap();
+    let narrowed = both
+        .clone()
+        .with_grants([Grant::new(STORE_MANAGER, Access::specific([S1]))]);
+    let newcomer = |id: u64, store| {
+        oms_user(
+            UserId::new(id),
+            &format!("new{id}"),
+            STORE_ASSISTANT,
+            Access::specific([store]),
+        )
+    };
+    // Alone, each change goes through: the manager may narrow itself, and create at S2.
+    assert!(
+        e.dry_run(MANAGER, &[Change::UpdateUser(narrowed.clone())])
+            .is_ok()
+    );
+    assert!(
+        e.dry_run(MANAGER, &[Change::CreateUser(newcomer(50, S2))])
+            .is_ok()
+    );
+    // Together, the creation is judged after the narrowing: refused, and nothing applied.
+    let before = e.revision();
+    let err = e
+        .apply_all(
+            MANAGER,
+            vec![
+                Change::UpdateUser(narrowed),
+                Change::CreateUser(newcomer(51, S2)),
+            ],
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutsideScope, "{err}");
+    assert_eq!(e.revision(), before);
+    assert_eq!(e.snapshot().user(MANAGER).unwrap(), &both);
+}

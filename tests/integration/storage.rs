@@ -511,7 +511,7 @@ fn a_batch_of_as_many_objects_as_the_engine_remembers_still_lets_older_forms_be_
         let e = Engine::open(store.clone()).unwrap();
         let form = e.revision();
         e.unchecked_apply((0..objects).map(|i| {
-            Mutation::PutStore(Store::new(StoreId::new(1_000 + i), ACME, &format!("s{i}")))
+            Mutation::PutStore(Store::new(StoreId::new(1_000 + i), ACME, format!("s{i}")))
         }))
         .unwrap();
         let result = e.apply_based_on(owner, form, vec![Change::DisableUser(ana)]);
@@ -534,9 +534,7 @@ fn older_forms_are_checked_while_the_writer_remembers_the_batches_since_and_refu
     use shopguard::{Change, Store, StoreId};
     let stores = |from: u64, count: u64| {
         (from..from + count)
-            .map(|i| {
-                Mutation::PutStore(Store::new(StoreId::new(1_000 + i), ACME, &format!("s{i}")))
-            })
+            .map(|i| Mutation::PutStore(Store::new(StoreId::new(1_000 + i), ACME, format!("s{i}"))))
             .collect::<Vec<_>>()
     };
     // Forms based on each revision, tried on a fresh engine each time.
