@@ -705,3 +705,80 @@ fn a_store_restored_to_an_older_state_is_not_followed_back_in_time() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(e.sync().unwrap(), 1);
 }
+
+/// A backend that keeps the names followers register under, and can store another engine's
+/// batch in place of the one it is asked to commit, then lose the answer.
+#[derive(Debug, Default)]
+struct Registry {
+    inner: MemoryStorage<T>,
+    names: Mutex<Vec<String>>,
+    /// Store this batch at the revision asked, instead of the one asked, and report the
+    /// outcome unknown.
+    usurp: Mutex<Option<Vec<Mutation<T>>>>,
+}
+
+impl Storage<T> for Registry {
+    fn load(&self) -> Result<Loaded<T>, Error> {
+        self.inner.load()
+    }
+    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+        if let Some(other) = self.usurp.lock().unwrap().take() {
+            self.inner.commit(&Commit {
+                mutations: &other,
+                audit: &[],
+                ..*commit
+            })?;
+            return Err(Error::outcome_unknown("connection lost while committing"));
+        }
+        self.inner.commit(commit)
+    }
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+        self.inner.changes_since(revision)
+    }
+    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
+        self.inner.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
+        self.inner.audit_records()
+    }
+    fn register_follower(&self, name: &str, _revision: u64) -> Result<(), Error> {
+        let mut names = self.names.lock().unwrap();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Each follower says the name it registered under in the store, its own (found by mutation
+/// testing).
+#[test]
+fn a_follower_names_the_registration_it_holds_in_the_store() {
+    let store = Arc::new(Registry::default());
+    let e = Arc::new(Engine::open(store.clone()).unwrap());
+    let first = e.follow(std::time::Duration::from_millis(50));
+    let second = e.follow(std::time::Duration::from_millis(50));
+    assert_ne!(first.name(), second.name());
+    let names = store.names.lock().unwrap().clone();
+    assert!(names.iter().any(|n| n == first.name()), "{names:?}");
+    assert!(names.iter().any(|n| n == second.name()), "{names:?}");
+}
+
+/// When the store cannot say whether a batch was stored, the engine reads back what is there:
+/// another engine's batch at the same revision is not this one, and the write stays unknown
+/// (found by mutation testing: a batch with the same revision alone could pass for it).
+#[test]
+fn another_batch_stored_at_the_same_revision_is_not_taken_for_a_lost_answer() {
+    let store = Arc::new(Registry::default());
+    let e = Engine::open(store.clone()).unwrap();
+    e.unchecked_apply(base()).unwrap();
+    *store.usurp.lock().unwrap() = Some(vec![Mutation::RemoveUser(CASHIER_NORTH)]);
+    let err = e
+        .unchecked_apply([Mutation::RemoveUser(CASHIER_SOUTH)])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    // What is stored, and now read, is the other batch.
+    let snapshot = e.snapshot();
+    assert!(snapshot.user(CASHIER_NORTH).is_none());
+    assert!(snapshot.user(CASHIER_SOUTH).is_some());
+}
