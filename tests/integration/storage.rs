@@ -748,10 +748,14 @@ impl Storage<T> for Registry {
         }
         Ok(())
     }
+    fn unregister_follower(&self, name: &str) -> Result<(), Error> {
+        self.names.lock().unwrap().retain(|n| n != name);
+        Ok(())
+    }
 }
 
-/// Each follower says the name it registered under in the store, its own (found by mutation
-/// testing).
+/// Each follower says the name it registered under in the store, its own; dropping it stops
+/// its thread, which takes the registration back (found by mutation testing).
 #[test]
 fn a_follower_names_the_registration_it_holds_in_the_store() {
     let store = Arc::new(Registry::default());
@@ -762,6 +766,11 @@ fn a_follower_names_the_registration_it_holds_in_the_store() {
     let names = store.names.lock().unwrap().clone();
     assert!(names.iter().any(|n| n == first.name()), "{names:?}");
     assert!(names.iter().any(|n| n == second.name()), "{names:?}");
+    let (gone, kept) = (first.name().to_owned(), second.name().to_owned());
+    // Dropping a follower of `follow` waits for its thread to end.
+    drop(first);
+    assert_eq!(*store.names.lock().unwrap(), [kept]);
+    assert!(!store.names.lock().unwrap().contains(&gone));
 }
 
 /// When the store cannot say whether a batch was stored, the engine reads back what is there:
