@@ -715,6 +715,8 @@ struct Registry {
     /// Store this batch at the revision asked, instead of the one asked, and report the
     /// outcome unknown.
     usurp: Mutex<Option<Vec<Mutation<T>>>>,
+    /// Registrations made, renewals included.
+    registrations: std::sync::atomic::AtomicUsize,
 }
 
 impl Storage<T> for Registry {
@@ -742,6 +744,8 @@ impl Storage<T> for Registry {
         self.inner.audit_records()
     }
     fn register_follower(&self, name: &str, _revision: u64) -> Result<(), Error> {
+        self.registrations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut names = self.names.lock().unwrap();
         if !names.iter().any(|n| n == name) {
             names.push(name.to_owned());
@@ -790,4 +794,94 @@ fn another_batch_stored_at_the_same_revision_is_not_taken_for_a_lost_answer() {
     let snapshot = e.snapshot();
     assert!(snapshot.user(CASHIER_NORTH).is_none());
     assert!(snapshot.user(CASHIER_SOUTH).is_some());
+}
+
+/// A follower renews its registration every few seconds, not on every look at the store (found
+/// by mutation testing: it could renew on every wake-up, a write to the store each time).
+#[test]
+fn a_follower_renews_its_registration_seconds_apart_not_at_every_poll() {
+    use std::sync::atomic::Ordering;
+    let store = Arc::new(Registry::default());
+    let e = Arc::new(Engine::open(store.clone()).unwrap());
+    let follower = e.follow(std::time::Duration::from_millis(5));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let made = store.registrations.load(Ordering::SeqCst);
+    drop(follower);
+    // Once at the start; a renewal is due after seconds, not milliseconds.
+    assert!((1..=2).contains(&made), "{made} registrations in 400 ms");
+}
+
+/// A shared backend that can go down: while down, waiting for a change and reading fail at
+/// once, as with a refused connection.
+#[derive(Debug, Default)]
+struct Unsteady {
+    inner: MemoryStorage<T>,
+    down: std::sync::atomic::AtomicBool,
+    waits_while_down: std::sync::atomic::AtomicUsize,
+}
+
+impl Storage<T> for Unsteady {
+    fn load(&self) -> Result<Loaded<T>, Error> {
+        self.inner.load()
+    }
+    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+        self.inner.commit(commit)
+    }
+    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::storage("connection refused"));
+        }
+        self.inner.changes_since(revision)
+    }
+    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
+        self.inner.record_refused(records)
+    }
+    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
+        self.inner.audit_records()
+    }
+    fn is_shared(&self) -> bool {
+        true
+    }
+    fn wait_for_change(&self, _after: u64, timeout: std::time::Duration) -> Result<bool, Error> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            self.waits_while_down
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(Error::storage("connection refused"));
+        }
+        std::thread::sleep(timeout);
+        Ok(false)
+    }
+}
+
+/// While its store fails at once, a following engine backs off instead of spinning, says why,
+/// and once the store answers again it catches up by itself (found by mutation testing: the
+/// back-off could be skipped, or never end, with no test noticing).
+#[test]
+fn a_follower_backs_off_from_a_failing_store_and_catches_up_when_it_answers() {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let store = Arc::new(Unsteady::default());
+    let e = Engine::open(store.clone()).unwrap();
+    assert!(e.is_following());
+    e.unchecked_apply(base()).unwrap();
+    store.down.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(800));
+    let waits = store.waits_while_down.load(Ordering::SeqCst);
+    // Backing off 0.1, 0.2, 0.4 s: a handful of tries, not a spin.
+    assert!((1..=20).contains(&waits), "{waits} tries in 0.8 s");
+    assert_eq!(
+        e.follow_error().map(|err| err.kind()),
+        Some(ErrorKind::Storage)
+    );
+    store.down.store(false, Ordering::SeqCst);
+    let other = Engine::open_unfollowed(store.clone()).unwrap();
+    let written = other
+        .unchecked_apply([Mutation::RemoveUser(CASHIER_SOUTH)])
+        .unwrap();
+    let start = Instant::now();
+    while e.revision() < written {
+        assert!(start.elapsed() < Duration::from_secs(20), "never caught up");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(e.snapshot().user(CASHIER_SOUTH).is_none());
 }
