@@ -714,3 +714,23 @@ fn r9_a_batch_judges_each_change_on_the_state_the_earlier_changes_leave() {
     assert_eq!(e.revision(), before);
     assert_eq!(e.snapshot().user(MANAGER).unwrap(), &both);
 }
+
+/// R6: a store manager (level 2, managing roles below it) sees the roles of its account below
+/// its level, not those at or above it, and no role of another account, whatever its level
+/// (found by mutation testing: either half of the test could stand for both).
+#[test]
+fn r6_a_manager_sees_its_accounts_roles_below_its_level_only() {
+    let e = oms_engine();
+    let other = AccountId::new(4);
+    e.unchecked_apply([
+        Mutation::PutAccount(Account::new(other, "Elsewhere")),
+        Mutation::PutRole(oms::store_assistant(RoleId::new(30), other)),
+    ])
+    .unwrap();
+    let s = e.snapshot();
+    assert!(s.sees_role(MANAGER, STORE_ASSISTANT));
+    assert!(!s.sees_role(MANAGER, STORE_MANAGER));
+    assert!(!s.sees_role(MANAGER, ADMINISTRATOR));
+    assert!(!s.sees_role(MANAGER, RoleId::new(30)));
+    assert!(s.sees_role(ROOT, ADMINISTRATOR));
+}

@@ -455,6 +455,18 @@ pub(crate) fn audit_cursors_are_bound_to_their_query<B: Backend>(name: &str) {
     refused(AuditQuery::new(OTHER).after(next));
     refused(AuditQuery::new(SHOP).kind(ObjectKind::User).after(next));
     refused(AuditQuery::new(SHOP).actor(OWNER).after(next));
+    // Each outcome filter is a query of its own (found by mutation testing: every outcome
+    // could weigh alike in the cursor's binding).
+    let applied = AuditQuery::new(SHOP).outcome(OutcomeKind::Applied).limit(2);
+    let next_applied = reader.audit_query(&applied).unwrap().next.unwrap();
+    for other in [OutcomeKind::Refused, OutcomeKind::Unknown] {
+        refused(AuditQuery::new(SHOP).outcome(other).after(next_applied));
+    }
+    assert!(
+        reader
+            .audit_query(&applied.clone().after(next_applied))
+            .is_ok()
+    );
     // The limit is not part of the query a cursor continues.
     assert!(reader.audit_query(&q.clone().limit(5).after(next)).is_ok());
     // A token edited by hand, or none at all.
