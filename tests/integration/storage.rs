@@ -921,3 +921,18 @@ fn r19_an_engine_prunes_its_store_and_says_what_went() {
     assert_eq!(store.changes_since(2).unwrap().len(), 1);
     assert!(store.changes_since(0).is_err());
 }
+
+/// `MemoryAudit`'s `Debug` says how many records it holds and nothing of them (they name users'
+/// e-mails), so a host that logs its engine logs no one's address (found by mutation testing).
+#[test]
+fn r19_a_memory_audit_debug_counts_its_records_and_shows_none() {
+    use shopguard::audit::MemoryAudit;
+    let audit = Arc::new(MemoryAudit::new());
+    let e = Engine::new().with_audit(audit.clone());
+    e.unchecked_apply(base()).unwrap();
+    e.unchecked_apply([Mutation::RemoveUser(CASHIER_SOUTH)])
+        .unwrap();
+    let shown = format!("{audit:?}");
+    assert_eq!(shown, "MemoryAudit { records: 2 }");
+    assert!(!format!("{e:?}").contains("@acme.example"));
+}
