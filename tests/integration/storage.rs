@@ -936,3 +936,74 @@ fn r19_a_memory_audit_debug_counts_its_records_and_shows_none() {
     assert_eq!(shown, "MemoryAudit { records: 2 }");
     assert!(!format!("{e:?}").contains("@acme.example"));
 }
+
+/// Id allocation reaches the last id a store can keep (`i64::MAX`) and refuses past it; a block
+/// of 1,048,576 ids is one call, one more is refused (found by mutation testing: both bounds
+/// could move by one with no test noticing).
+#[test]
+fn id_allocation_hands_out_the_last_id_and_blocks_of_the_documented_size() {
+    use shopguard::{Account, AccountId};
+    let e = Engine::<T>::new();
+    let near = i64::MAX as u64 - 1;
+    e.unchecked_apply([Mutation::PutAccount(Account::new(
+        AccountId::new(near),
+        "Last",
+    ))])
+    .unwrap();
+    let last: AccountId = e.next_id().unwrap();
+    assert_eq!(last.get(), i64::MAX as u64);
+    let err = e.next_id::<AccountId>().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    let block: Vec<UserId> = e.next_ids(1_048_576).unwrap();
+    assert_eq!(block.len(), 1_048_576);
+    assert!(block.windows(2).all(|w| w[0].get() + 1 == w[1].get()));
+    let err = e.next_ids::<UserId>(1_048_577).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+}
+
+/// R3 on the quick path: when the last user of a chunk of 512 goes, the user now last in the
+/// chunk keeps only its own stores, not the run the removed user left at the end of the
+/// chunk's list. (Written for a mutation survivor in `UserTable::remove_at`, which turned out
+/// equivalent: the removal refreshes the removed position's chunk anyway.)
+#[test]
+fn r3_removing_a_chunks_last_user_leaves_no_store_to_the_user_before_it() {
+    use shopguard::catalog::pos::{self, Pos};
+    use shopguard::{Access, Account, Grant, RoleId, Store, User};
+    let cashier = |id: u64, store| {
+        User::new(
+            UserId::new(id),
+            ACME,
+            &format!("u{id}"),
+            &format!("u{id}@acme.example"),
+        )
+        .with_grant(Grant::new(RoleId::new(3), Access::specific([store])))
+    };
+    let mut world = vec![
+        Mutation::PutAccount(Account::new(ACME, "Acme")),
+        Mutation::PutStore(Store::new(NORTH, ACME, "North")),
+        Mutation::PutStore(Store::new(SOUTH, ACME, "South")),
+        Mutation::PutRole(pos::admin(RoleId::new(1), ACME)),
+        Mutation::PutRole(pos::cashier(RoleId::new(3), ACME)),
+        Mutation::PutUser(
+            User::new(UserId::new(1), ACME, "owner", "owner@acme.example")
+                .with_owner(true)
+                .with_grant(Grant::new(RoleId::new(1), Access::All)),
+        ),
+    ];
+    // Positions 1..=510 at North; position 511, the chunk's last, at South.
+    world.extend((2..=511).map(|id| Mutation::PutUser(cashier(id, NORTH))));
+    world.push(Mutation::PutUser(cashier(512, SOUTH)));
+    let e = Engine::<Pos>::new();
+    e.unchecked_apply(world).unwrap();
+    let south = OnStore(ACME, SOUTH);
+    assert!(e.can(UserId::new(512), Pos::SELL, &south));
+    assert!(!e.can(UserId::new(511), Pos::SELL, &south));
+    e.unchecked_apply([Mutation::RemoveUser(UserId::new(512))])
+        .unwrap();
+    assert!(!e.can(UserId::new(511), Pos::SELL, &south));
+    assert!(e.can(UserId::new(511), Pos::SELL, &OnStore(ACME, NORTH)));
+    assert_eq!(
+        e.check(UserId::new(511), Pos::SELL, &south),
+        e.snapshot().check(UserId::new(511), Pos::SELL, &south)
+    );
+}
