@@ -766,12 +766,60 @@ mod tests {
     use crate::model::ids::{AccountId, RoleId};
     use crate::model::user::Grant;
 
+    /// Many users of one account: a name looked up finds exactly the users of that name, in
+    /// any case, never another user whose entry shares the name table's tag (with thousands
+    /// of entries such matches are certain). Kills `&&` -> `||` in `with_email` (and in
+    /// `named`), which no smaller table noticed.
+    #[test]
+    fn lookups_by_name_in_a_large_account_find_only_equal_names() {
+        let account = AccountId::new(1);
+        let mut table = UserTable::<Pos>::default();
+        for id in 1..=4_000u64 {
+            let u = User::new(
+                UserId::new(id),
+                account,
+                &format!("user{id}"),
+                &format!("user{id}@shop.example"),
+            );
+            table.insert(u).unwrap();
+        }
+        for id in 1..=4_000u64 {
+            let by_email: Vec<u32> = table
+                .with_email(account, &format!("USER{id}@shop.example"))
+                .collect();
+            let by_name: Vec<u32> = table.named(account, &format!("User{id}")).collect();
+            assert_eq!(by_email, by_name);
+            let [p] = by_email[..] else {
+                panic!("user{id}: {by_email:?}");
+            };
+            assert_eq!(table.at(p as usize).map(User::id), Some(UserId::new(id)));
+        }
+        for id in 4_001..=4_500u64 {
+            assert_eq!(
+                table
+                    .with_email(account, &format!("user{id}@shop.example"))
+                    .count(),
+                0
+            );
+            assert_eq!(table.named(account, &format!("user{id}")).count(), 0);
+            assert_eq!(
+                table
+                    .with_email(
+                        AccountId::new(2),
+                        &format!("user{}@shop.example", id - 4_000)
+                    )
+                    .count(),
+                0
+            );
+        }
+    }
+
     fn sealed_slot(k: UserKey) -> usize {
         Sealed::slot(k).map_or(usize::MAX, |s| s as usize)
     }
 
-    /// The stores of user `id` at `version`: a few, or none at all.
-    /// A user's stores; some ids past 32 bits, so that chunks of both widths are built.
+    /// The stores of user `id` at `version`: a few, or none at all; some ids past 32 bits, so
+    /// that chunks of both widths are built.
     fn stores(id: u64, version: u8) -> Vec<StoreId> {
         let base = if id % 7 == 3 { 1 << 33 } else { 0 };
         (0..(id + u64::from(version)) % 4)
