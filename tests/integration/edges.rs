@@ -638,8 +638,17 @@ fn r19_audit_records_are_about_their_change_s_kind_and_account_settings_name_the
         },
     )
     .unwrap();
+    // Refused, so nothing before or after names the account: the setting itself does.
+    let refused = e.apply(
+        MANAGER,
+        Change::SetSeatLimit {
+            limit: Some(3),
+            disable_excess: false,
+        },
+    );
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::NotPermitted);
     let records = audit.records();
-    let [.., upload, seats] = records.as_slice() else {
+    let [.., upload, seats, refused] = records.as_slice() else {
         panic!("{records:?}");
     };
     assert!(upload.targets().is_empty());
@@ -647,6 +656,8 @@ fn r19_audit_records_are_about_their_change_s_kind_and_account_settings_name_the
     assert!(!upload.concerns(ObjectKind::Role));
     assert_eq!(seats.targets(), [Key::from(OMS)]);
     assert!(seats.concerns(ObjectKind::Account));
+    assert!(refused.before.is_empty() && refused.after.is_empty());
+    assert_eq!(refused.targets(), [Key::from(OMS)]);
     // Every change has a name of its own, as messages and the audit show it.
     let names: std::collections::BTreeSet<&str> = [
         Change::<Oms>::EnableUser(ROOT),
