@@ -579,6 +579,20 @@ mod tests {
     }
 
     #[test]
+    fn a_query_read_without_a_limit_gets_the_default_limit() {
+        let q = AuditQuery::new(AccountId::new(7)).outcome(OutcomeKind::Refused);
+        let mut json = serde_json::to_value(&q).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        assert_eq!(
+            fields.remove("limit"),
+            Some(AuditQuery::DEFAULT_LIMIT.into())
+        );
+        let read: AuditQuery = serde_json::from_value(json).unwrap();
+        assert_eq!(read.limit, 100);
+        assert_eq!(read, q);
+    }
+
+    #[test]
     fn a_zero_limit_is_refused_and_a_huge_one_is_cut() {
         let q = AuditQuery::new(AccountId::new(1));
         assert_eq!(

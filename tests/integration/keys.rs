@@ -91,6 +91,31 @@ fn a_key_answers_as_the_id_does() {
     assert_eq!(e.snapshot().user_key(OWNER), e.user_key(OWNER));
 }
 
+/// `active_user` names the key and account of an enabled user, and nothing for a disabled or
+/// unknown one (found by mutation testing: only its doc test, which nextest does not run,
+/// called it).
+#[test]
+fn the_active_user_is_an_enabled_users_key_and_account() {
+    let e = engine();
+    let snapshot = e.snapshot();
+    let mut active = 0;
+    for user in users() {
+        let expected = snapshot
+            .user(user)
+            .filter(|u| u.is_enabled())
+            .map(|u| (e.user_key(user).unwrap(), u.account()));
+        assert_eq!(e.active_user(user), expected, "{user}");
+        active += usize::from(expected.is_some());
+    }
+    assert!(
+        active >= 5,
+        "only {active} active users: the comparison proves little"
+    );
+    assert_eq!(e.active_user(DISABLED), None);
+    assert_eq!(e.active_user(UserId::new(999)), None);
+    assert_eq!(e.active_user(OTHER_OWNER).map(|(_, a)| a), Some(OTHER));
+}
+
 #[test]
 fn a_stale_key_is_slower_never_wrong() {
     let e = engine();

@@ -362,6 +362,50 @@ fn r19_a_write_retried_after_another_engine_went_first_is_audited_as_refused_the
     assert_eq!(store.load().unwrap().revision, 3);
 }
 
+/// The same for a batch applied without authorization: retried on the new state, its first
+/// attempt is audited as refused before the stored one is audited as applied (found by
+/// mutation testing).
+#[test]
+fn r19_an_unchecked_batch_retried_after_another_engine_went_first_is_audited_as_refused_then_applied()
+ {
+    use shopguard::audit::{AuditActor, MemoryAudit, Outcome};
+    use shopguard::catalog::pos::Pos;
+    let store = Arc::new(MemoryStorage::<Pos>::new());
+    let [owner, ana, sam] = pos_shop(&store);
+    let first = Engine::open(store.clone()).unwrap();
+    let audit = Arc::new(MemoryAudit::new());
+    let second = Engine::open(store.clone())
+        .unwrap()
+        .with_audit(audit.clone());
+    let disabled = |e: &Engine<Pos>, user| {
+        Mutation::PutUser(e.snapshot().user(user).unwrap().clone().with_enabled(false))
+    };
+    first
+        .apply(owner, shopguard::Change::DisableUser(sam))
+        .unwrap();
+    assert_eq!(second.revision(), 1);
+    let revision = second
+        .unchecked_apply_as("migration", [disabled(&second, ana)])
+        .unwrap();
+    assert_eq!(revision, 3);
+    let records = audit.records();
+    let outcomes: Vec<&Outcome> = records.iter().map(|r| &r.outcome).collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert_eq!(*outcomes[0], Outcome::Applied { revision: 2 });
+    assert!(
+        matches!(outcomes[1], Outcome::Refused { kind, .. } if kind == ErrorKind::Conflict.as_str()),
+        "{outcomes:?}"
+    );
+    assert_eq!(*outcomes[2], Outcome::Applied { revision: 3 });
+    for record in &records {
+        assert_eq!(record.actor, AuditActor::System("migration".into()));
+    }
+    let snapshot = second.snapshot();
+    assert!(!snapshot.user(sam).unwrap().is_enabled());
+    assert!(!snapshot.user(ana).unwrap().is_enabled());
+    assert_eq!(store.load().unwrap().revision, 3);
+}
+
 /// A change based on a revision no store holds yet is refused as `Behind` and changes nothing,
 /// rather than applied as if the form were current (found by mutation testing).
 #[test]
