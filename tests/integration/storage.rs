@@ -41,34 +41,86 @@ fn a_refused_batch_reaches_no_storage() {
     assert_eq!(before.records, after.records);
 }
 
-/// A backend whose writes fail on demand.
-#[derive(Debug)]
-struct Flaky<P = T> {
-    inner: MemoryStorage<P>,
-    fail: Mutex<bool>,
+/// What the test backends below have in common: a [`MemoryStorage`] with some of its methods
+/// changed. Each method of a hook gets the memory store and, unless the hook changes it, passes
+/// the call on; [`Hooked`] makes a hook a [`Storage`].
+trait Hook<P: Stored>: std::fmt::Debug + Send + Sync {
+    fn load(&self, inner: &MemoryStorage<P>) -> Result<Loaded<P>, Error> {
+        inner.load()
+    }
+    fn commit(&self, inner: &MemoryStorage<P>, commit: &Commit<'_, P>) -> Result<(), Error> {
+        inner.commit(commit)
+    }
+    fn changes_since(
+        &self,
+        inner: &MemoryStorage<P>,
+        revision: u64,
+    ) -> Result<Vec<Batch<P>>, Error> {
+        inner.changes_since(revision)
+    }
+    fn is_shared(&self) -> bool {
+        false
+    }
+    fn register_follower(
+        &self,
+        inner: &MemoryStorage<P>,
+        name: &str,
+        revision: u64,
+    ) -> Result<(), Error> {
+        inner.register_follower(name, revision)
+    }
+    fn unregister_follower(&self, inner: &MemoryStorage<P>, name: &str) -> Result<(), Error> {
+        inner.unregister_follower(name)
+    }
+    fn wait_for_change(
+        &self,
+        inner: &MemoryStorage<P>,
+        after: u64,
+        timeout: std::time::Duration,
+    ) -> Result<bool, Error> {
+        inner.wait_for_change(after, timeout)
+    }
 }
 
-impl<P> Default for Flaky<P> {
+/// What [`MemoryStorage`] stores.
+trait Stored: Copy + Send + std::fmt::Debug + serde::Serialize {}
+
+impl<P: Copy + Send + std::fmt::Debug + serde::Serialize> Stored for P {}
+
+/// A [`Hook`] over a memory store. Its fields are the hook's (`Deref`); `inner` is the store.
+/// `allocate_ids`, `audit_query` and `prune` are the trait's own, as for a backend that does
+/// not write them: they go through the hook's `is_shared` and the store's audit records.
+#[derive(Debug)]
+struct Hooked<H, P = T> {
+    inner: MemoryStorage<P>,
+    hook: H,
+}
+
+impl<H: Default, P> Default for Hooked<H, P> {
     fn default() -> Self {
-        Flaky {
+        Hooked {
             inner: MemoryStorage::new(),
-            fail: Mutex::new(false),
+            hook: H::default(),
         }
     }
 }
 
-impl<P: Copy + Send + std::fmt::Debug + serde::Serialize> Storage<P> for Flaky<P> {
+impl<H, P> std::ops::Deref for Hooked<H, P> {
+    type Target = H;
+    fn deref(&self) -> &H {
+        &self.hook
+    }
+}
+
+impl<P: Stored, H: Hook<P>> Storage<P> for Hooked<H, P> {
     fn load(&self) -> Result<Loaded<P>, Error> {
-        self.inner.load()
+        self.hook.load(&self.inner)
     }
     fn commit(&self, commit: &Commit<'_, P>) -> Result<(), Error> {
-        if *self.fail.lock().unwrap() {
-            return Err(Error::storage("disk full"));
-        }
-        self.inner.commit(commit)
+        self.hook.commit(&self.inner, commit)
     }
     fn changes_since(&self, revision: u64) -> Result<Vec<Batch<P>>, Error> {
-        self.inner.changes_since(revision)
+        self.hook.changes_since(&self.inner, revision)
     }
     fn record_refused(&self, records: &[AuditRecord<P>]) -> Result<(), Error> {
         self.inner.record_refused(records)
@@ -76,11 +128,38 @@ impl<P: Copy + Send + std::fmt::Debug + serde::Serialize> Storage<P> for Flaky<P
     fn audit_records(&self) -> Result<Vec<AuditRecord<P>>, Error> {
         self.inner.audit_records()
     }
+    fn is_shared(&self) -> bool {
+        self.hook.is_shared()
+    }
+    fn register_follower(&self, name: &str, revision: u64) -> Result<(), Error> {
+        self.hook.register_follower(&self.inner, name, revision)
+    }
+    fn unregister_follower(&self, name: &str) -> Result<(), Error> {
+        self.hook.unregister_follower(&self.inner, name)
+    }
+    fn wait_for_change(&self, after: u64, timeout: std::time::Duration) -> Result<bool, Error> {
+        self.hook.wait_for_change(&self.inner, after, timeout)
+    }
+}
+
+/// A backend whose writes fail on demand.
+#[derive(Debug, Default)]
+struct Flaky {
+    fail: Mutex<bool>,
+}
+
+impl<P: Stored> Hook<P> for Flaky {
+    fn commit(&self, inner: &MemoryStorage<P>, commit: &Commit<'_, P>) -> Result<(), Error> {
+        if *self.fail.lock().unwrap() {
+            return Err(Error::storage("disk full"));
+        }
+        inner.commit(commit)
+    }
 }
 
 #[test]
 fn a_failed_storage_write_leaves_memory_as_it_was() {
-    let flaky = Arc::new(Flaky::default());
+    let flaky = Arc::new(Hooked::<Flaky>::default());
     let e = Engine::open(Arc::clone(&flaky)).unwrap();
     e.unchecked_apply(base()).unwrap();
     *flaky.fail.lock().unwrap() = true;
@@ -139,7 +218,7 @@ fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
     use shopguard::{Access, Account, Change, Grant, RoleId, Store, User};
 
     let audit = Arc::new(shopguard::audit::MemoryAudit::new());
-    let flaky = Arc::new(Flaky::<Pos>::default());
+    let flaky = Arc::new(Hooked::<Flaky, Pos>::default());
     let e = Engine::<Pos>::open(Arc::clone(&flaky))
         .unwrap()
         .with_audit(audit.clone());
@@ -185,43 +264,30 @@ fn r19_a_batch_storage_refused_keeps_its_revision_out_of_later_audit_records() {
 /// after the server committed but before its answer arrived.
 #[derive(Debug, Default)]
 struct LostAck {
-    inner: MemoryStorage<T>,
     lose_next: Mutex<bool>,
     /// Reports an unknown outcome without storing anything.
     unknown_next: Mutex<bool>,
 }
 
-impl Storage<T> for LostAck {
-    fn load(&self) -> Result<Loaded<T>, Error> {
-        self.inner.load()
-    }
-    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+impl Hook<T> for LostAck {
+    fn commit(&self, inner: &MemoryStorage<T>, commit: &Commit<'_, T>) -> Result<(), Error> {
         if std::mem::take(&mut *self.unknown_next.lock().unwrap()) {
             return Err(Error::outcome_unknown(
                 "connection lost before the server got it",
             ));
         }
-        self.inner.commit(commit)?;
+        inner.commit(commit)?;
         if std::mem::take(&mut *self.lose_next.lock().unwrap()) {
             return Err(Error::outcome_unknown("connection lost while committing"));
         }
         Ok(())
-    }
-    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
-        self.inner.changes_since(revision)
-    }
-    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
-        self.inner.record_refused(records)
-    }
-    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
-        self.inner.audit_records()
     }
 }
 
 #[test]
 fn a_batch_stored_although_the_commit_reported_an_error_counts_as_applied() {
     use shopguard::audit::{MemoryAudit, Outcome};
-    let store = Arc::new(LostAck::default());
+    let store = Arc::new(Hooked::<LostAck>::default());
     let audit = Arc::new(MemoryAudit::new());
     let e = Engine::open(Arc::clone(&store))
         .unwrap()
@@ -431,25 +497,11 @@ fn a_change_based_on_a_revision_ahead_of_the_store_is_refused_as_behind() {
 
 /// A backend that says it pruned the batches asked for, but no further than what was asked.
 #[derive(Debug, Default)]
-struct PrunedInPlace {
-    inner: MemoryStorage<T>,
-}
+struct PrunedInPlace;
 
-impl Storage<T> for PrunedInPlace {
-    fn load(&self) -> Result<Loaded<T>, Error> {
-        self.inner.load()
-    }
-    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
-        self.inner.commit(commit)
-    }
-    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+impl Hook<T> for PrunedInPlace {
+    fn changes_since(&self, _: &MemoryStorage<T>, revision: u64) -> Result<Vec<Batch<T>>, Error> {
         Err(Error::pruned(revision, revision))
-    }
-    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
-        self.inner.record_refused(records)
-    }
-    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
-        self.inner.audit_records()
     }
 }
 
@@ -458,7 +510,7 @@ impl Storage<T> for PrunedInPlace {
 /// instead of trying again and going on without the batches (found by mutation testing).
 #[test]
 fn an_open_on_a_store_whose_prune_mark_does_not_move_fails_with_the_stores_error() {
-    let store = Arc::new(PrunedInPlace::default());
+    let store = Arc::new(Hooked::<PrunedInPlace>::default());
     for (revision, batch) in [(1, base()), (2, vec![Mutation::RemoveUser(CASHIER_SOUTH)])] {
         store
             .commit(&Commit {
@@ -476,28 +528,19 @@ fn an_open_on_a_store_whose_prune_mark_does_not_move_fails_with_the_stores_error
 /// A backend other engines write (`is_shared`), whose reads can be cut off.
 #[derive(Debug, Default)]
 struct Reachable {
-    inner: MemoryStorage<T>,
     down: std::sync::atomic::AtomicBool,
 }
 
-impl Storage<T> for Reachable {
-    fn load(&self) -> Result<Loaded<T>, Error> {
-        self.inner.load()
-    }
-    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
-        self.inner.commit(commit)
-    }
-    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+impl Hook<T> for Reachable {
+    fn changes_since(
+        &self,
+        inner: &MemoryStorage<T>,
+        revision: u64,
+    ) -> Result<Vec<Batch<T>>, Error> {
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::storage("the store cannot be reached"));
         }
-        self.inner.changes_since(revision)
-    }
-    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
-        self.inner.record_refused(records)
-    }
-    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
-        self.inner.audit_records()
+        inner.changes_since(revision)
     }
     fn is_shared(&self) -> bool {
         true
@@ -512,7 +555,7 @@ impl Storage<T> for Reachable {
 fn a_following_engine_reports_its_followers_error() {
     use std::sync::atomic::Ordering;
     use std::time::{Duration, Instant};
-    let store = Arc::new(Reachable::default());
+    let store = Arc::new(Hooked::<Reachable>::default());
     let e = Engine::open(store.clone()).unwrap();
     assert!(e.is_following());
     e.unchecked_apply(base()).unwrap();
@@ -621,31 +664,18 @@ fn older_forms_are_checked_while_the_writer_remembers_the_batches_since_and_refu
 /// A backend where another writer always went first, with nothing new to read.
 #[derive(Debug, Default)]
 struct AlwaysMoved {
-    inner: MemoryStorage<T>,
     commits: std::sync::atomic::AtomicUsize,
     busy: std::sync::atomic::AtomicBool,
 }
 
-impl Storage<T> for AlwaysMoved {
-    fn load(&self) -> Result<Loaded<T>, Error> {
-        self.inner.load()
-    }
-    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+impl Hook<T> for AlwaysMoved {
+    fn commit(&self, inner: &MemoryStorage<T>, commit: &Commit<'_, T>) -> Result<(), Error> {
         if !self.busy.load(std::sync::atomic::Ordering::SeqCst) {
-            return self.inner.commit(commit);
+            return inner.commit(commit);
         }
         self.commits
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Err(Error::revision_moved(commit.base, commit.base))
-    }
-    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
-        self.inner.changes_since(revision)
-    }
-    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
-        self.inner.record_refused(records)
-    }
-    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
-        self.inner.audit_records()
     }
 }
 
@@ -655,7 +685,7 @@ impl Storage<T> for AlwaysMoved {
 #[test]
 fn a_write_the_store_keeps_calling_stale_is_refused_after_a_few_tries() {
     use std::sync::atomic::Ordering;
-    let store = Arc::new(AlwaysMoved::default());
+    let store = Arc::new(Hooked::<AlwaysMoved>::default());
     let e = Engine::open(store.clone()).unwrap();
     e.unchecked_apply(base()).unwrap();
     store.busy.store(true, Ordering::SeqCst);
@@ -679,38 +709,32 @@ fn a_write_the_store_keeps_calling_stale_is_refused_after_a_few_tries() {
 /// keeps its state (found by mutation testing).
 #[derive(Debug, Default)]
 struct Restored {
-    current: MemoryStorage<T>,
     backup: MemoryStorage<T>,
     restored: std::sync::atomic::AtomicBool,
 }
 
-impl Storage<T> for Restored {
-    fn load(&self) -> Result<Loaded<T>, Error> {
+impl Hook<T> for Restored {
+    fn load(&self, current: &MemoryStorage<T>) -> Result<Loaded<T>, Error> {
         if self.restored.load(std::sync::atomic::Ordering::SeqCst) {
             return self.backup.load();
         }
-        self.current.load()
+        current.load()
     }
-    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
-        self.current.commit(commit)
-    }
-    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+    fn changes_since(
+        &self,
+        current: &MemoryStorage<T>,
+        revision: u64,
+    ) -> Result<Vec<Batch<T>>, Error> {
         if self.restored.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::pruned(revision, revision + 1));
         }
-        self.current.changes_since(revision)
-    }
-    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
-        self.current.record_refused(records)
-    }
-    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
-        self.current.audit_records()
+        current.changes_since(revision)
     }
 }
 
 #[test]
 fn a_store_restored_to_an_older_state_is_not_followed_back_in_time() {
-    let store = Arc::new(Restored::default());
+    let store = Arc::new(Hooked::<Restored>::default());
     let e = Engine::open(store.clone()).unwrap();
     e.unchecked_apply(base()).unwrap();
     // The backup holds revision 1 only.
@@ -734,7 +758,7 @@ fn a_store_restored_to_an_older_state_is_not_followed_back_in_time() {
     assert_eq!(e.revision(), 2);
     assert!(e.snapshot().user(CASHIER_SOUTH).is_none());
     // A store at the engine's own revision is reloaded as it is.
-    let same = Arc::new(Restored::default());
+    let same = Arc::new(Hooked::<Restored>::default());
     let e = Engine::open(same.clone()).unwrap();
     e.unchecked_apply(base()).unwrap();
     same.backup
@@ -754,7 +778,6 @@ fn a_store_restored_to_an_older_state_is_not_followed_back_in_time() {
 /// batch in place of the one it is asked to commit, then lose the answer.
 #[derive(Debug, Default)]
 struct Registry {
-    inner: MemoryStorage<T>,
     names: Mutex<Vec<String>>,
     /// Store this batch at the revision asked, instead of the one asked, and report the
     /// outcome unknown.
@@ -763,31 +786,24 @@ struct Registry {
     registrations: std::sync::atomic::AtomicUsize,
 }
 
-impl Storage<T> for Registry {
-    fn load(&self) -> Result<Loaded<T>, Error> {
-        self.inner.load()
-    }
-    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
+impl Hook<T> for Registry {
+    fn commit(&self, inner: &MemoryStorage<T>, commit: &Commit<'_, T>) -> Result<(), Error> {
         if let Some(other) = self.usurp.lock().unwrap().take() {
-            self.inner.commit(&Commit {
+            inner.commit(&Commit {
                 mutations: &other,
                 audit: &[],
                 ..*commit
             })?;
             return Err(Error::outcome_unknown("connection lost while committing"));
         }
-        self.inner.commit(commit)
+        inner.commit(commit)
     }
-    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
-        self.inner.changes_since(revision)
-    }
-    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
-        self.inner.record_refused(records)
-    }
-    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
-        self.inner.audit_records()
-    }
-    fn register_follower(&self, name: &str, _revision: u64) -> Result<(), Error> {
+    fn register_follower(
+        &self,
+        _: &MemoryStorage<T>,
+        name: &str,
+        _revision: u64,
+    ) -> Result<(), Error> {
         self.registrations
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut names = self.names.lock().unwrap();
@@ -796,7 +812,7 @@ impl Storage<T> for Registry {
         }
         Ok(())
     }
-    fn unregister_follower(&self, name: &str) -> Result<(), Error> {
+    fn unregister_follower(&self, _: &MemoryStorage<T>, name: &str) -> Result<(), Error> {
         self.names.lock().unwrap().retain(|n| n != name);
         Ok(())
     }
@@ -806,7 +822,7 @@ impl Storage<T> for Registry {
 /// its thread, which takes the registration back (found by mutation testing).
 #[test]
 fn a_follower_names_the_registration_it_holds_in_the_store() {
-    let store = Arc::new(Registry::default());
+    let store = Arc::new(Hooked::<Registry>::default());
     let e = Arc::new(Engine::open(store.clone()).unwrap());
     let first = e.follow(std::time::Duration::from_millis(50));
     let second = e.follow(std::time::Duration::from_millis(50));
@@ -826,7 +842,7 @@ fn a_follower_names_the_registration_it_holds_in_the_store() {
 /// (found by mutation testing: a batch with the same revision alone could pass for it).
 #[test]
 fn another_batch_stored_at_the_same_revision_is_not_taken_for_a_lost_answer() {
-    let store = Arc::new(Registry::default());
+    let store = Arc::new(Hooked::<Registry>::default());
     let e = Engine::open(store.clone()).unwrap();
     e.unchecked_apply(base()).unwrap();
     *store.usurp.lock().unwrap() = Some(vec![Mutation::RemoveUser(CASHIER_NORTH)]);
@@ -845,7 +861,7 @@ fn another_batch_stored_at_the_same_revision_is_not_taken_for_a_lost_answer() {
 #[test]
 fn a_follower_renews_its_registration_seconds_apart_not_at_every_poll() {
     use std::sync::atomic::Ordering;
-    let store = Arc::new(Registry::default());
+    let store = Arc::new(Hooked::<Registry>::default());
     let e = Arc::new(Engine::open(store.clone()).unwrap());
     let follower = e.follow(std::time::Duration::from_millis(5));
     std::thread::sleep(std::time::Duration::from_millis(400));
@@ -859,34 +875,30 @@ fn a_follower_renews_its_registration_seconds_apart_not_at_every_poll() {
 /// once, as with a refused connection.
 #[derive(Debug, Default)]
 struct Unsteady {
-    inner: MemoryStorage<T>,
     down: std::sync::atomic::AtomicBool,
     waits_while_down: std::sync::atomic::AtomicUsize,
 }
 
-impl Storage<T> for Unsteady {
-    fn load(&self) -> Result<Loaded<T>, Error> {
-        self.inner.load()
-    }
-    fn commit(&self, commit: &Commit<'_, T>) -> Result<(), Error> {
-        self.inner.commit(commit)
-    }
-    fn changes_since(&self, revision: u64) -> Result<Vec<Batch<T>>, Error> {
+impl Hook<T> for Unsteady {
+    fn changes_since(
+        &self,
+        inner: &MemoryStorage<T>,
+        revision: u64,
+    ) -> Result<Vec<Batch<T>>, Error> {
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::storage("connection refused"));
         }
-        self.inner.changes_since(revision)
-    }
-    fn record_refused(&self, records: &[AuditRecord<T>]) -> Result<(), Error> {
-        self.inner.record_refused(records)
-    }
-    fn audit_records(&self) -> Result<Vec<AuditRecord<T>>, Error> {
-        self.inner.audit_records()
+        inner.changes_since(revision)
     }
     fn is_shared(&self) -> bool {
         true
     }
-    fn wait_for_change(&self, _after: u64, timeout: std::time::Duration) -> Result<bool, Error> {
+    fn wait_for_change(
+        &self,
+        _: &MemoryStorage<T>,
+        _after: u64,
+        timeout: std::time::Duration,
+    ) -> Result<bool, Error> {
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
             self.waits_while_down
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -904,7 +916,7 @@ impl Storage<T> for Unsteady {
 fn a_follower_backs_off_from_a_failing_store_and_catches_up_when_it_answers() {
     use std::sync::atomic::Ordering;
     use std::time::{Duration, Instant};
-    let store = Arc::new(Unsteady::default());
+    let store = Arc::new(Hooked::<Unsteady>::default());
     let e = Engine::open(store.clone()).unwrap();
     assert!(e.is_following());
     e.unchecked_apply(base()).unwrap();
