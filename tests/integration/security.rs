@@ -744,12 +744,15 @@ fn r8_a_disabled_users_grants_count_when_its_e_mail_is_set_or_it_is_created() {
 /// R20 for checks: `check_redacted` allows exactly what `check` allows; about a user or role
 /// the asker's listings do not show, it answers as about an id of no user or role; about one
 /// they show, as `check`. Every asker, target and permission of the fixture's two accounts, on
-/// the shop with split levels too.
+/// the shop with split levels too, there with a user a manager sees and may not do everything
+/// to (a denial about a visible user keeps its reason: found by mutation testing, when no
+/// asker saw a user it was denied anything about).
 #[test]
 fn r20_a_redacted_check_answers_for_a_hidden_user_or_role_as_for_a_missing_one() {
     use shopguard::{Catalog, Decision, OnRole, Snapshot};
 
-    fn cases<P: Catalog>(s: &Snapshot<P>, accounts: &[AccountId]) -> usize {
+    /// The denials redacted, and those about a visible user and a visible role.
+    fn cases<P: Catalog>(s: &Snapshot<P>, accounts: &[AccountId]) -> [usize; 3] {
         const NO_USER: UserId = UserId::new(9_999);
         const NO_ROLE: RoleId = RoleId::new(9_999);
         let users: Vec<UserId> = accounts
@@ -760,7 +763,7 @@ fn r20_a_redacted_check_answers_for_a_hidden_user_or_role_as_for_a_missing_one()
             .iter()
             .flat_map(|a| s.roles(*a).map(|r| r.id()))
             .collect();
-        let mut hidden = 0;
+        let [mut hidden, mut user_kept, mut role_kept] = [0; 3];
         for &asker in users.iter().chain([&NO_USER]) {
             let account = s.user(asker).map_or(accounts[0], |u| u.account());
             let seen: Vec<UserId> = s.visible_users(asker).iter().map(|u| u.id()).collect();
@@ -777,6 +780,7 @@ fn r20_a_redacted_check_answers_for_a_hidden_user_or_role_as_for_a_missing_one()
                     assert_eq!(s.sees_user(asker, t), seen.contains(&t));
                     if seen.contains(&t) || exact.is_allowed() {
                         assert_eq!(told, exact, "{asker:?} {p:?} {t:?}");
+                        user_kept += usize::from(!exact.is_allowed());
                     } else {
                         let missing = s.check_redacted(asker, p, &OnUser(account, NO_USER));
                         assert_eq!(
@@ -794,6 +798,7 @@ fn r20_a_redacted_check_answers_for_a_hidden_user_or_role_as_for_a_missing_one()
                     assert_eq!(s.sees_role(asker, r), seen_roles.contains(&r));
                     if seen_roles.contains(&r) || exact.is_allowed() {
                         assert_eq!(told, exact, "{asker:?} {p:?} {r:?}");
+                        role_kept += usize::from(!exact.is_allowed());
                     } else {
                         let missing = s.check_redacted(asker, p, &OnRole(account, NO_ROLE));
                         assert_eq!(
@@ -809,15 +814,44 @@ fn r20_a_redacted_check_answers_for_a_hidden_user_or_role_as_for_a_missing_one()
                 assert_eq!(s.check_redacted(asker, p, &on), s.check(asker, p, &on));
             }
         }
-        hidden
+        [hidden, user_kept, role_kept]
     }
     let fixture = crate::fixture::engine();
-    let redacted = cases(
+    let [redacted, _, _] = cases(
         &fixture.snapshot(),
         &[crate::fixture::ACME, crate::fixture::OTHER],
     );
     let (split, _) = split_levels();
-    let redacted = redacted + cases(&split.snapshot(), &[ACCT]);
-    // The worlds have hidden users and roles whose exact reason would tell them apart.
-    assert!(redacted > 20, "{redacted}");
+    // A shift lead at North, whom Alice, North's manager, sees and may not do everything to;
+    // and a keeper of roles, who sees the roles below level 2 and may only manage them.
+    let (sam, rita, keeper) = (UserId::new(40), UserId::new(41), RoleId::new(60));
+    split
+        .unchecked_apply([
+            Mutation::PutRole(Role::new(
+                keeper,
+                ACCT,
+                "Roles",
+                level(2),
+                Oms::MANAGE_ROLES,
+            )),
+            Mutation::PutUser(
+                User::new(sam, ACCT, "sam", "sam@shop.example")
+                    .with_grant(Grant::new(SHIFT_LEAD, Access::specific([NORTH]))),
+            ),
+            Mutation::PutUser(
+                User::new(rita, ACCT, "rita", "rita@shop.example")
+                    .with_grant(Grant::new(keeper, Access::All)),
+            ),
+        ])
+        .unwrap();
+    assert!(split.snapshot().sees_user(ALICE, sam));
+    assert!(split.snapshot().sees_role(rita, SHIFT_LEAD));
+    let [split_redacted, user_kept, role_kept] = cases(&split.snapshot(), &[ACCT]);
+    // The worlds have hidden users and roles whose exact reason would tell them apart, and
+    // visible ones whose reason must be told as it is.
+    assert!(
+        redacted + split_redacted > 20,
+        "{redacted} {split_redacted}"
+    );
+    assert!(user_kept > 10 && role_kept > 10, "{user_kept} {role_kept}");
 }
