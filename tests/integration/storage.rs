@@ -472,6 +472,36 @@ fn r19_an_unchecked_batch_retried_after_another_engine_went_first_is_audited_as_
     assert_eq!(store.load().unwrap().revision, 3);
 }
 
+/// An audit page prints its number of entries and its cursor; an entry its sequence number,
+/// time, actor, change and outcome, not the objects it holds (found by mutation testing).
+#[test]
+fn r19_audit_pages_and_entries_print_in_short() {
+    use shopguard::Change;
+    use shopguard::audit::AuditQuery;
+    use shopguard::catalog::pos::Pos;
+    let store = Arc::new(MemoryStorage::<Pos>::new());
+    let [owner, ana, sam] = pos_shop(&store);
+    let e = Engine::open(store.clone()).unwrap();
+    e.apply(owner, Change::DisableUser(ana)).unwrap();
+    e.apply(owner, Change::DisableUser(sam)).unwrap();
+    let page = e.query_audit(&AuditQuery::new(ACME).limit(1)).unwrap();
+    let [entry] = &page.entries[..] else {
+        panic!("{} entries", page.entries.len())
+    };
+    let next = page.next.expect("a second page");
+    assert_eq!(
+        format!("{page:?}"),
+        format!("AuditPage {{ entries: 1, next: Some({next:?}) }}")
+    );
+    assert_eq!(
+        format!("{entry:?}"),
+        format!(
+            "AuditEntry {{ seq: {}, at_unix_ms: {}, actor: {:?}, change: \"disable user\", outcome: Applied }}",
+            entry.seq, entry.record.at_unix_ms, entry.record.actor
+        )
+    );
+}
+
 /// A change based on a revision no store holds yet is refused as `Behind` and changes nothing,
 /// rather than applied as if the form were current (found by mutation testing).
 #[test]
