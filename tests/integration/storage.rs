@@ -489,6 +489,11 @@ fn r19_audit_pages_and_entries_print_in_short() {
         panic!("{} entries", page.entries.len())
     };
     let next = page.next.expect("a second page");
+    // A cursor prints as its text, which reads back as it.
+    let text = next.to_string();
+    assert_eq!(text.len(), 50);
+    assert_eq!(format!("{next:?}"), format!("AuditCursor({text})"));
+    assert_eq!(text.parse::<shopguard::audit::AuditCursor>().unwrap(), next);
     assert_eq!(
         format!("{page:?}"),
         format!("AuditPage {{ entries: 1, next: Some({next:?}) }}")
