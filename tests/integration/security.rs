@@ -162,7 +162,10 @@ fn r19_debug_of_an_engine_or_snapshot_prints_no_user() {
     // Each prints its counts on its own (found by mutation testing: a snapshot printing
     // nothing went unnoticed beside the engine's counts).
     let snapshot = format!("{:?}", e.snapshot());
-    assert!(snapshot.starts_with("Snapshot(Index { revision: 2,"), "{snapshot}");
+    assert!(
+        snapshot.starts_with("Snapshot(Index { revision: 2,"),
+        "{snapshot}"
+    );
     assert!(snapshot.contains("roles: 4, users: 3 })"), "{snapshot}");
 }
 
