@@ -316,10 +316,11 @@ fn a_shared_reader_on_another_thread_answers_as_the_engine_across_writes() {
     agree(&mut reader, &e);
 }
 
-/// A snapshot lists every account once, as it finds each by id (found by mutation testing: the
-/// tests only ever looped over the list).
+/// A snapshot lists every account, and an account's sources and channels, once, as it finds
+/// each by id (found by mutation testing: the tests only ever looped over the lists, or read
+/// channels through the checks).
 #[test]
-fn a_snapshot_lists_every_account_once() {
+fn a_snapshot_lists_accounts_sources_and_channels_once() {
     let s = engine().snapshot();
     let mut listed: Vec<shopguard::AccountId> = s.accounts().map(|a| a.id()).collect();
     listed.sort_unstable();
@@ -327,4 +328,20 @@ fn a_snapshot_lists_every_account_once() {
     for a in s.accounts() {
         assert_eq!(s.account(a.id()), Some(a));
     }
+    let mut sources: Vec<_> = s.sources(ACME).map(|x| x.id()).collect();
+    sources.sort_unstable();
+    let mut expected = [WAREHOUSE, SHOP_SOURCE];
+    expected.sort_unstable();
+    assert_eq!(sources, expected);
+    for x in s.sources(ACME) {
+        assert_eq!(s.source(x.id()), Some(x));
+    }
+    let mut channels: Vec<_> = s.channels(ACME).map(|c| c.id()).collect();
+    channels.sort_unstable();
+    let mut expected = [WEB, MARKET];
+    expected.sort_unstable();
+    assert_eq!(channels, expected);
+    assert_eq!(s.channel(WEB).map(|c| c.name()), Some("Web"));
+    assert_eq!(s.channel(MARKET).map(|c| c.account()), Some(ACME));
+    assert_eq!(s.sources(OTHER).count() + s.channels(OTHER).count(), 0);
 }

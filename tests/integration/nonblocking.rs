@@ -175,6 +175,16 @@ fn every_async_write_gives_what_the_blocking_call_gives() {
         let changes: Vec<_> = page.entries.iter().map(|e| &e.record.change).collect();
         assert_eq!(changes, [&Change::DisableUser(UserId::new(2)), &invite(3)]);
         assert!(page.next.is_some());
+        // The engine it writes to, and ids from its store: new, distinct, and not handed out
+        // again by the blocking call (found by mutation testing).
+        assert!(Arc::ptr_eq(writes.engine(), &engine));
+        let ids: Vec<UserId> = writes.next_ids(3).await.unwrap();
+        let more: Vec<UserId> = engine.next_ids(3).unwrap();
+        let mut all: Vec<UserId> = ids.iter().chain(&more).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 6, "{ids:?} {more:?}");
+        assert!(all.iter().all(|id| engine.snapshot().user(*id).is_none()));
     });
 }
 
