@@ -189,3 +189,24 @@ impl fmt::Display for DenyReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by mutation testing: the reason and the allowing grant's text were only ever
+    /// read through other code that did not look at them.
+    #[test]
+    fn a_decision_gives_its_reason_and_prints_its_grant() {
+        let role = RoleId::new(3);
+        let allow = Decision::Allow(Allowed { grant: 1, role });
+        let deny = Decision::Deny(DenyReason::UserDisabled);
+        assert_eq!(allow.deny_reason(), None);
+        assert_eq!(deny.deny_reason(), Some(DenyReason::UserDisabled));
+        assert_eq!(allow.to_string(), format!("allow: grant 1 (`{role}`)"));
+        assert_eq!(
+            deny.to_string(),
+            format!("deny: {}", DenyReason::UserDisabled)
+        );
+    }
+}
