@@ -299,6 +299,11 @@ fn a_shared_reader_on_another_thread_answers_as_the_engine_across_writes() {
             }
         }
         assert_eq!(reader.snapshot().revision(), e.revision());
+        // Keys from the reader are the engine's (found by mutation testing).
+        for u in users() {
+            assert_eq!(reader.user_key(u), e.user_key(u), "{u}");
+        }
+        assert!(reader.user_key(OWNER).is_some());
     };
     agree(&mut reader, &e);
     assert!(reader.can(CASHIER_NORTH, T::SELL, &OnStore(ACME, NORTH)));
@@ -314,6 +319,10 @@ fn a_shared_reader_on_another_thread_answers_as_the_engine_across_writes() {
     e.unchecked_apply([shopguard::Mutation::RemoveUser(CASHIER_SOUTH)])
         .unwrap();
     agree(&mut reader, &e);
+    assert_eq!(reader.user_key(CASHIER_SOUTH), None);
+    // Neither reader prints the snapshot it holds.
+    assert_eq!(format!("{reader:?}"), "SharedReader { .. }");
+    assert_eq!(format!("{:?}", e.reader()), "Reader { .. }");
 }
 
 /// A snapshot lists every account, and an account's sources and channels, once, as it finds
