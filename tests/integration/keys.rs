@@ -330,26 +330,27 @@ fn a_shared_reader_on_another_thread_answers_as_the_engine_across_writes() {
 /// channels through the checks).
 #[test]
 fn a_snapshot_lists_accounts_sources_and_channels_once() {
+    fn sorted<I: Ord>(items: impl IntoIterator<Item = I>) -> Vec<I> {
+        let mut items: Vec<I> = items.into_iter().collect();
+        items.sort_unstable();
+        items
+    }
     let s = engine().snapshot();
-    let mut listed: Vec<shopguard::AccountId> = s.accounts().map(|a| a.id()).collect();
-    listed.sort_unstable();
-    assert_eq!(listed, [ACME, OTHER]);
+    assert_eq!(sorted(s.accounts().map(|a| a.id())), sorted([ACME, OTHER]));
     for a in s.accounts() {
         assert_eq!(s.account(a.id()), Some(a));
     }
-    let mut sources: Vec<_> = s.sources(ACME).map(|x| x.id()).collect();
-    sources.sort_unstable();
-    let mut expected = [WAREHOUSE, SHOP_SOURCE];
-    expected.sort_unstable();
-    assert_eq!(sources, expected);
+    assert_eq!(
+        sorted(s.sources(ACME).map(|x| x.id())),
+        sorted([WAREHOUSE, SHOP_SOURCE])
+    );
     for x in s.sources(ACME) {
         assert_eq!(s.source(x.id()), Some(x));
     }
-    let mut channels: Vec<_> = s.channels(ACME).map(|c| c.id()).collect();
-    channels.sort_unstable();
-    let mut expected = [WEB, MARKET];
-    expected.sort_unstable();
-    assert_eq!(channels, expected);
+    assert_eq!(
+        sorted(s.channels(ACME).map(|c| c.id())),
+        sorted([WEB, MARKET])
+    );
     assert_eq!(s.channel(WEB).map(|c| c.name()), Some("Web"));
     assert_eq!(s.channel(MARKET).map(|c| c.account()), Some(ACME));
     assert_eq!(s.sources(OTHER).count() + s.channels(OTHER).count(), 0);

@@ -560,28 +560,6 @@ fn an_open_on_a_store_whose_prune_mark_does_not_move_fails_with_the_stores_error
     assert_eq!(err.pruned_through(), Some(0), "{err}");
 }
 
-/// A backend other engines write (`is_shared`), whose reads can be cut off.
-#[derive(Debug, Default)]
-struct Reachable {
-    down: std::sync::atomic::AtomicBool,
-}
-
-impl Hook<T> for Reachable {
-    fn changes_since(
-        &self,
-        inner: &MemoryStorage<T>,
-        revision: u64,
-    ) -> Result<Vec<Batch<T>>, Error> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error::storage("the store cannot be reached"));
-        }
-        inner.changes_since(revision)
-    }
-    fn is_shared(&self) -> bool {
-        true
-    }
-}
-
 /// An engine opened on a shared store follows it by itself and says so; when the store
 /// cannot be read, the follower's error is handed out, and the engine keeps answering
 /// from what it last read (found by mutation testing: with only in-memory backends in a
@@ -590,7 +568,7 @@ impl Hook<T> for Reachable {
 fn a_following_engine_reports_its_followers_error() {
     use std::sync::atomic::Ordering;
     use std::time::{Duration, Instant};
-    let store = Arc::new(Hooked::<Reachable>::default());
+    let store = Arc::new(Hooked::<Unsteady>::default());
     let e = Engine::open(store.clone()).unwrap();
     assert!(e.is_following());
     e.unchecked_apply(base()).unwrap();
