@@ -41,6 +41,7 @@ use crate::engine::index::validate_name;
 use crate::engine::partition::Partition;
 use crate::engine::resource::{OnRole, OnUser, Resource, Subject};
 use crate::engine::reverse::ScopeFor;
+use crate::engine::users::Found;
 use crate::model::account::{Account, Channel, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, RoleId, SourceId, StoreId, UserId};
 use crate::model::permission::Catalog;
@@ -711,10 +712,10 @@ fn can_many<P: Catalog, R: Resource>(index: &Index<P>, checks: &[(UserId, P, R)]
     for chunk in checks.chunks(CHUNK) {
         // First every user of the chunk: the lookups do not depend on one another, so the
         // processor overlaps their memory accesses instead of waiting for each in turn.
-        let positions: [Option<usize>; CHUNK] =
-            core::array::from_fn(|k| chunk.get(k).and_then(|(u, _, _)| index.users.position(*u)));
-        for ((_, permission, resource), position) in chunk.iter().zip(positions) {
-            out.push(position.is_some_and(|p| index.allows_at(p, *permission, resource)));
+        let found: [Option<Found<'_, P>>; CHUNK] =
+            core::array::from_fn(|k| chunk.get(k).and_then(|(u, _, _)| index.users.found(*u)));
+        for ((_, permission, resource), found) in chunk.iter().zip(found) {
+            out.push(found.is_some_and(|f| index.allows_found(f, *permission, resource)));
         }
     }
     out

@@ -111,8 +111,10 @@ pub(crate) struct Hot<P> {
     /// that are not decided by store access (account-wide and owner-only); empty unless the
     /// entry's [`Quick`] is `AtStores` or `Everywhere`.
     pub(crate) mask: P,
-    /// The position of the user's account in the index's accounts, shifted left two bits, and
-    /// the [`Quick`] in the low two bits.
+    /// Packed: the [`Quick`] in the low two bits; the length of the user's run in the next
+    /// eight ([`LONG_RUN`] for a run that ends at the next entry's start); the position of the
+    /// user's account in the index's accounts in the top [`ACCOUNT_BITS`]. With the length
+    /// here, a store check reads no other entry than the user's own.
     meta: u32,
     /// Where the user's run starts in the table's `stores`.
     from: u32,
@@ -131,9 +133,16 @@ pub(crate) enum Quick {
     Everywhere = 3,
 }
 
-/// Account positions the two-bit packing leaves room for; users of later accounts get `Slow`
-/// entries.
-const MAX_ACCOUNT: u32 = u32::MAX >> 2;
+/// Bits of [`Hot::meta`] for the account's position; users of later accounts get `Slow`
+/// entries (about four million accounts fit).
+const ACCOUNT_BITS: u32 = 22;
+const ACCOUNT_SHIFT: u32 = 32 - ACCOUNT_BITS;
+const MAX_ACCOUNT: u32 = u32::MAX >> ACCOUNT_SHIFT;
+
+/// The run length in [`Hot::meta`] that says "longer: the run ends where the next entry's
+/// starts"; shorter runs have their length there.
+const LONG_RUN: u32 = 0xff;
+const RUN_SHIFT: u32 = 2;
 
 impl<P: Catalog> Hot<P> {
     /// An entry that decides nothing; its run (empty) starts at `from`.
@@ -146,15 +155,17 @@ impl<P: Catalog> Hot<P> {
         }
     }
 
-    /// An entry, or a `Slow` one if the account's position does not fit.
-    fn new(id: UserId, mask: P, account: u32, quick: Quick, from: u32) -> Self {
+    /// An entry whose run is `len` stores from `from`, or a `Slow` one if the account's
+    /// position does not fit.
+    fn new(id: UserId, mask: P, account: u32, quick: Quick, from: u32, len: usize) -> Self {
         if account > MAX_ACCOUNT {
             return Hot::slow(id, from);
         }
+        let len = u32::try_from(len).map_or(LONG_RUN, |l| l.min(LONG_RUN));
         Hot {
             id,
             mask,
-            meta: account << 2 | quick as u32,
+            meta: account << ACCOUNT_SHIFT | len << RUN_SHIFT | quick as u32,
             from,
         }
     }
@@ -173,7 +184,13 @@ impl<P: Catalog> Hot<P> {
     /// The position of the user's account in the index's accounts.
     #[inline]
     pub(crate) fn account(&self) -> u32 {
-        self.meta >> 2
+        self.meta >> ACCOUNT_SHIFT
+    }
+
+    /// The length of the user's run, or [`LONG_RUN`].
+    #[inline(always)]
+    fn run_len(&self) -> u32 {
+        self.meta >> RUN_SHIFT & LONG_RUN
     }
 }
 
@@ -343,37 +360,83 @@ impl<P> Default for UserTable<P> {
     }
 }
 
+/// A user found in the table: its position, and the chunk of entries that holds it, so that
+/// a check reads the chunk's entry, run and role without finding the chunk again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Found<'a, P> {
+    pub(crate) position: usize,
+    chunk: &'a HotChunk<P>,
+}
+
 impl<P: Catalog> UserTable<P> {
     /// The position of a user named by id or key: a key's position is tried first, and used
     /// only if it holds this user.
     #[inline]
     pub(crate) fn position<U: Sealed>(&self, user: U) -> Option<usize> {
+        self.found(user).map(|f| f.position)
+    }
+
+    /// [`UserTable::position`], with the chunk of entries holding it.
+    #[inline(always)]
+    pub(crate) fn found<U: Sealed>(&self, user: U) -> Option<Found<'_, P>> {
         let id = user.id();
-        if let Some(slot) = user.slot()
-            && (slot as usize) < self.len
-            && entry(&self.hot, slot as usize).is_some_and(|h| h.id == id)
-        {
-            return Some(slot as usize);
+        if let Some(slot) = user.slot() {
+            let position = slot as usize;
+            if position < self.len
+                && let Some(chunk) = chunk(&self.hot, position)
+                && chunk
+                    .entries
+                    .get(position & IN_CHUNK)
+                    .is_some_and(|h| h.id == id)
+            {
+                return Some(Found { position, chunk });
+            }
         }
         let h = hash(id);
         let hot = &self.hot;
-        self.index
+        let position = self
+            .index
             .get(id_part(h))?
             .find(h, |&i| {
                 (i as usize) < self.len && entry(hot, i as usize).is_some_and(|e| e.id == id)
             })
-            .map(|&i| i as usize)
+            .map(|&i| i as usize)?;
+        self.found_at(position)
     }
 
-    /// The stores of the entry `hot` at `position`, ascending: its run, which is empty unless
-    /// the entry is `AtStores`. Meaningful only while the entries are current (see
+    /// The user at `position`, if there is one.
+    #[inline(always)]
+    pub(crate) fn found_at(&self, position: usize) -> Option<Found<'_, P>> {
+        if position < self.len {
+            let chunk = chunk(&self.hot, position)?;
+            Some(Found { position, chunk })
+        } else {
+            None
+        }
+    }
+
+    /// The quick-path entry of a found user, if the entries are current.
+    #[inline(always)]
+    pub(crate) fn hot_of<'a>(&self, found: Found<'a, P>) -> Option<&'a Hot<P>> {
+        if self.ready {
+            found.chunk.entries.get(found.position & IN_CHUNK)
+        } else {
+            None
+        }
+    }
+
+    /// The stores of the entry `hot` of a found user, ascending: its run, which is empty
+    /// unless the entry is `AtStores`. Meaningful only while the entries are current (see
     /// [`UserTable::hot`]).
     #[inline(always)]
-    pub(crate) fn stores_of(&self, position: usize, hot: &Hot<P>) -> Run<'_> {
-        let Some(chunk) = chunk(&self.hot, position) else {
-            return Run::Narrow(&[]);
-        };
-        // The run ends where the next entry's starts, or at the end of the chunk's list for
+    pub(crate) fn stores_of<'a>(&self, found: Found<'a, P>, hot: &Hot<P>) -> Run<'a> {
+        let Found { position, chunk } = found;
+        let from = hot.from as usize;
+        let len = hot.run_len();
+        if len != LONG_RUN {
+            return chunk.stores.run(from..from + len as usize);
+        }
+        // A long run ends where the next entry's starts, or at the end of the chunk's list for
         // the last record.
         let end = if position + 1 < self.len && (position + 1) & IN_CHUNK != 0 {
             chunk
@@ -383,17 +446,14 @@ impl<P: Catalog> UserTable<P> {
         } else {
             chunk.stores.len()
         };
-        chunk.stores.run(hot.from as usize..end)
+        chunk.stores.run(from..end)
     }
 
-    /// The role of the first grant of the user at `position`, whose entry `hot` the quick
-    /// path decided by (meaningful only then, as [`UserTable::stores_of`]).
+    /// The role of the first grant of a found user, whose entry the quick path decided by
+    /// (meaningful only then, as [`UserTable::stores_of`]).
     #[inline(always)]
-    pub(crate) fn role_of(&self, position: usize) -> Option<RoleId> {
-        chunk(&self.hot, position)?
-            .roles
-            .get(position & IN_CHUNK)
-            .copied()
+    pub(crate) fn role_of(&self, found: Found<'_, P>) -> Option<RoleId> {
+        found.chunk.roles.get(found.position & IN_CHUNK).copied()
     }
 
     /// The record at a position.
@@ -403,13 +463,9 @@ impl<P: Catalog> UserTable<P> {
     }
 
     /// The quick-path entry at a position, if the entries are current.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn hot(&self, position: usize) -> Option<&Hot<P>> {
-        if self.ready && position < self.len {
-            entry(&self.hot, position)
-        } else {
-            None
-        }
+        self.hot_of(self.found_at(position)?)
     }
 
     /// The id of the user at a position (current whether or not the entries are).
@@ -681,9 +737,9 @@ impl<P: Catalog> UserTable<P> {
         from: u32,
         room: usize,
     ) -> (Hot<P>, &[StoreId]) {
-        let entry = Hot::new(record.id(), mask, account, quick, from);
-        if entry.quick() != Quick::AtStores {
-            return (entry, &[]);
+        let id = record.id();
+        if quick != Quick::AtStores {
+            return (Hot::new(id, mask, account, quick, from, 0), &[]);
         }
         let run = record.grants().first().and_then(|g| match &g.stores {
             Access::None => Some(&[][..]),
@@ -693,8 +749,17 @@ impl<P: Catalog> UserTable<P> {
         // Runs are found by u32 offsets: a run that would end past them is left to the full
         // check.
         match run {
-            Some(ids) if ids.len() <= room => (entry, ids),
-            _ => (Hot::slow(record.id(), from), &[]),
+            Some(ids) if ids.len() <= room => {
+                let entry = Hot::new(id, mask, account, quick, from, ids.len());
+                // A `Slow` entry (its account does not fit) has no run.
+                let ids = if entry.quick() == Quick::AtStores {
+                    ids
+                } else {
+                    &[]
+                };
+                (entry, ids)
+            }
+            _ => (Hot::slow(id, from), &[]),
         }
     }
 
@@ -819,11 +884,17 @@ mod tests {
     }
 
     /// The stores of user `id` at `version`: a few, or none at all; some ids past 32 bits, so
-    /// that chunks of both widths are built.
+    /// that chunks of both widths are built; for some ids 254 to 256, so that runs both
+    /// shorter and longer than an entry can say are built.
     fn stores(id: u64, version: u8) -> Vec<StoreId> {
         let base = if id % 7 == 3 { 1 << 33 } else { 0 };
-        (0..(id + u64::from(version)) % 4)
-            .map(|s| StoreId::new(base + id * 10 + s))
+        let count = if id % 9 == 4 {
+            254 + (id + u64::from(version)) % 3
+        } else {
+            (id + u64::from(version)) % 4
+        };
+        (0..count)
+            .map(|s| StoreId::new(base + id * 1_000 + s))
             .collect()
     }
 
@@ -882,15 +953,20 @@ mod tests {
                 prop_assert_eq!(hot.quick(), Quick::AtStores);
                 let version = model[&u.id().get()];
                 let want = stores(u.id().get(), version);
-                prop_assert_eq!(table.stores_of(position, hot).to_vec(), want.clone());
+                prop_assert_eq!(table.stores_of(table.found_at(position).unwrap(), hot).to_vec(), want.clone());
             }
             // A second refresh (as every write makes) replaces the runs: odd ids keep theirs,
             // even ids (at all stores now) and ids past the packable accounts have none.
             table.refresh(|u| {
                 let id = u.id().get();
-                // 2^30: the first account position the two bits of packing leave no room for
-                // (written out, not from `MAX_ACCOUNT`, so that the bound itself is tested).
-                let account = if id % 5 == 0 { 1 << 30 } else { 7 };
+                // 2^22: the first account position the packing leaves no room for, and the
+                // last that fits (written out, not from `MAX_ACCOUNT`, so that the bound itself
+                // is tested).
+                let account = match id % 5 {
+                    0 => 1 << 22,
+                    1 => (1 << 22) - 1,
+                    _ => 7,
+                };
                 (Pos::SELL, account, if id % 2 == 0 { Quick::Everywhere } else { Quick::AtStores })
             }, true);
             let mut total = 0;
@@ -908,7 +984,10 @@ mod tests {
                     _ => Quick::AtStores,
                 };
                 prop_assert_eq!(hot.quick(), quick);
-                prop_assert_eq!(table.stores_of(position, hot).to_vec(), want.clone());
+                if quick != Quick::Slow {
+                    prop_assert_eq!(hot.account(), if id % 5 == 1 { (1 << 22) - 1 } else { 7 });
+                }
+                prop_assert_eq!(table.stores_of(table.found_at(position).unwrap(), hot).to_vec(), want.clone());
                 total += want.len();
             }
             prop_assert_eq!(table.hot.iter().map(|c| c.stores.len()).sum::<usize>(), total);
@@ -1018,7 +1097,7 @@ mod tests {
                     let hot = table.hot(p).unwrap();
                     prop_assert_eq!(hot.id, u.id());
                     let want = if id.is_multiple_of(3) { Vec::new() } else { stores(id, version) };
-                    prop_assert_eq!(table.stores_of(p, hot).to_vec(), want);
+                    prop_assert_eq!(table.stores_of(table.found_at(p).unwrap(), hot).to_vec(), want);
                 }
                 prop_assert!(table.position(UserId::new(5000)).is_none());
             }

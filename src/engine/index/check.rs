@@ -16,17 +16,17 @@ impl<P: Catalog> Index<P> {
         permission: P,
         resource: &R,
     ) -> Result<Allowed, DenyReason> {
-        let Some(position) = self.users.position(user) else {
+        let Some(found) = self.users.found(user) else {
             return Err(DenyReason::UnknownUser);
         };
-        match self.quick::<true, R>(position, permission, resource) {
+        match self.quick::<true, R>(found, permission, resource) {
             // The quick path allows only by the user's one grant.
-            Some(Ok(())) => match self.users.role_of(position) {
+            Some(Ok(())) => match self.users.role_of(found) {
                 Some(role) => Ok(Allowed { grant: 0, role }),
-                None => self.evaluate_full(position, permission, resource),
+                None => self.evaluate_full(found.position, permission, resource),
             },
             Some(Err(reason)) => Err(reason),
-            None => self.evaluate_full(position, permission, resource),
+            None => self.evaluate_full(found.position, permission, resource),
         }
     }
 
@@ -54,24 +54,24 @@ impl<P: Catalog> Index<P> {
         permission: P,
         resource: &R,
     ) -> bool {
-        match self.users.position(user) {
-            Some(position) => self.allows_at(position, permission, resource),
+        match self.users.found(user) {
+            Some(found) => self.allows_found(found, permission, resource),
             None => false,
         }
     }
 
-    /// [`Index::allows`] for the user at a position of the user table.
+    /// [`Index::allows`] for a user found in the user table.
     #[inline(always)]
-    pub(crate) fn allows_at<R: Resource + ?Sized>(
+    pub(crate) fn allows_found<R: Resource + ?Sized>(
         &self,
-        position: usize,
+        found: Found<'_, P>,
         permission: P,
         resource: &R,
     ) -> bool {
-        if let Some(decided) = self.quick::<false, R>(position, permission, resource) {
+        if let Some(decided) = self.quick::<false, R>(found, permission, resource) {
             return decided.is_ok();
         }
-        self.allows_full(position, permission, resource)
+        self.allows_full(found.position, permission, resource)
     }
 
     /// [`Index::allows_at`] for what the quick path leaves, out of line (see
@@ -98,7 +98,7 @@ impl<P: Catalog> Index<P> {
     #[inline(always)]
     pub(super) fn quick<const REASON: bool, R: Resource + ?Sized>(
         &self,
-        position: usize,
+        found: Found<'_, P>,
         permission: P,
         resource: &R,
     ) -> Option<Result<(), DenyReason>> {
@@ -111,7 +111,7 @@ impl<P: Catalog> Index<P> {
         {
             return None;
         }
-        let hot = self.users.hot(position)?;
+        let hot = self.users.hot_of(found)?;
         let deny = |reason: DenyReason| Some(Err(reason));
         let quick = hot.quick();
         match quick {
@@ -147,7 +147,7 @@ impl<P: Catalog> Index<P> {
         let allowed = match quick {
             // INVARIANT: a specific set names only stores of the account (validated on
             // write), so membership proves the store exists.
-            Quick::AtStores => self.users.stores_of(position, hot).contains(store),
+            Quick::AtStores => self.users.stores_of(found, hot).contains(store),
             Quick::Everywhere => exists(),
             Quick::Slow | Quick::Disabled => return None,
         };

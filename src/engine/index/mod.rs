@@ -20,7 +20,7 @@ use crate::engine::explain::{Explanation, GrantExplanation, Verdict};
 use crate::engine::key::Sealed;
 use crate::engine::resource::{Place, Resource, Subject};
 use crate::engine::reverse::{Clause, Filter, ScopeFor};
-use crate::engine::users::{Quick, UserTable};
+use crate::engine::users::{Found, Quick, UserTable};
 use crate::model::access::Access;
 use crate::model::account::{Account, Channel, PendingSourcing, Source, Store};
 use crate::model::ids::{AccountId, ChannelId, IdHash, IdMap, RoleId, SourceId, StoreId, UserId};
