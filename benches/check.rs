@@ -9,6 +9,10 @@
 //!   these queries (see [`CompactFloor`] for the list). The keyed rows are compared with it.
 //! - `floor_compact_by_id`: the same behind a hash map from the sparse user id to the dense
 //!   number, hashed as the engine hashes ids. The by-id rows are compared with it.
+//! - `floor_chunked` (and `_by_id`): the compact floor's data cut as the engine's tables are
+//!   cut for writes in O(change) — records in shared chunks of 512 with their runs, the id map
+//!   in 256 shared parts — with the same check: what the cut costs on plain data. An extra row
+//!   for reading the others, not a floor the engine is held to.
 //! - `floor_vec_per_user` (and `_by_id`): the former floor, each user's stores in a heap `Vec`
 //!   of its own, kept for comparison with earlier results. It checks less than the engine (no
 //!   account, no store existence for all-stores users) and still costs more than the compact
@@ -35,6 +39,11 @@ mod workload;
 
 use workload::{CompactFloor, EngineQuery, Floor, FloorQuery, Perm64, World};
 
+#[path = "workload/chunked.rs"]
+mod chunked;
+
+use chunked::ChunkedFloor;
+
 /// Queries per measured iteration.
 const QUERIES: usize = 4096;
 /// The seed of the query stream.
@@ -45,6 +54,8 @@ const SIZES: [usize; 2] = [100_000, 1_000_000];
 struct Setup {
     users: usize,
     compact: CompactFloor,
+    /// The compact floor cut into the engine's chunks and id parts (an extra row).
+    chunked: ChunkedFloor,
     /// The per-user-`Vec` floor.
     floor: Floor,
     engine: Engine<Perm64>,
@@ -72,6 +83,7 @@ fn setup(users: usize) -> Result<Setup, Box<dyn Error>> {
     })?;
     let compact = timed("compact floor", users, || world.compact_floor());
     let floor = timed("per-user-Vec floor", users, || world.floor());
+    let chunked = timed("chunked floor", users, || ChunkedFloor::of(&compact));
     let queries = world.queries(QUERIES, QUERY_SEED);
     drop(world);
     let snapshot = engine.snapshot();
@@ -94,6 +106,8 @@ fn setup(users: usize) -> Result<Setup, Box<dyn Error>> {
             compact.can_by_id(id, perm, account, store),
             floor.can(f.user, f.perm, f.store),
             compact.dense(id).is_some_and(|u| floor.can(u, perm, store)),
+            chunked.can(f.user, f.perm, f.account, f.store),
+            chunked.can_by_id(id, perm, account, store),
         ];
         let engines = [
             engine.can(e.user, e.perm, &e.on),
@@ -128,6 +142,7 @@ fn setup(users: usize) -> Result<Setup, Box<dyn Error>> {
     Ok(Setup {
         users,
         compact,
+        chunked,
         floor,
         engine,
         snapshot,
@@ -188,6 +203,27 @@ fn bench_check(c: &mut Criterion, s: &Setup) {
                 .dense(q.user.get())
                 .is_some_and(|u| s.floor.can(u, q.perm.bits(), q.on.1.get()));
             n += usize::from(allowed);
+        }
+        n
+    });
+
+    // The compact floor in the engine's chunks and id parts: what that cut costs by itself.
+    row(&mut group, "floor_chunked", || {
+        let mut n = 0usize;
+        for q in black_box(fq) {
+            n += usize::from(s.chunked.can(q.user, q.perm, q.account, q.store));
+        }
+        n
+    });
+    row(&mut group, "floor_chunked_by_id", || {
+        let mut n = 0usize;
+        for q in black_box(eq) {
+            n += usize::from(s.chunked.can_by_id(
+                q.user.get(),
+                q.perm.bits(),
+                q.on.0.get(),
+                q.on.1.get(),
+            ));
         }
         n
     });
