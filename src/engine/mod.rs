@@ -330,7 +330,9 @@ impl<P: Catalog> Engine<P> {
         self
     }
 
-    /// Whether `user` may do `permission` on `resource`. The hot path: no allocation, no lock.
+    /// Whether `user` may do `permission` on `resource`. The hot path: no lock, and no
+    /// allocation once a thread has checked (a thread's first load of the shared state may
+    /// register the thread with `arc-swap`, which allocates once).
     ///
     /// Deny by default: an unknown or disabled user, an unknown store, an empty permission, a
     /// resource of another account, anything not granted: `false` (R1, R2).
