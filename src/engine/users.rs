@@ -946,6 +946,9 @@ mod tests {
                 }
             }
             table.refresh(|u| (Pos::SELL, u32::try_from(u.id().get()).unwrap(), Quick::AtStores), false);
+            // Past the last record is no user, though its chunk may hold placeholder entries.
+            prop_assert!(table.found_at(table.len()).is_none());
+            prop_assert!(table.hot(table.len()).is_none());
             for (position, u) in table.values().enumerate() {
                 let hot = table.hot(position).unwrap();
                 prop_assert_eq!(hot.id, u.id());
