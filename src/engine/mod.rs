@@ -8,6 +8,8 @@ pub(crate) mod key;
 mod parted;
 pub(crate) mod partition;
 #[cfg(test)]
+mod quick_long_tests;
+#[cfg(test)]
 mod quick_tests;
 mod reader;
 pub(crate) mod resource;

@@ -933,6 +933,8 @@ mod tests {
                     let replaced = table.insert(user(id, op)).unwrap().is_some();
                     prop_assert_eq!(replaced, model.insert(id, op).is_some());
                     prop_assert!(!table.ready);
+                    // Until the refresh, no entry is read: the record may differ from it.
+                    prop_assert!(table.hot(0).is_none());
                 }
                 prop_assert_eq!(table.len(), model.len());
                 for probe in 0..40u64 {
