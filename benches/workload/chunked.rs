@@ -88,22 +88,15 @@ impl ChunkedFloor {
         let Some(chunk) = self.chunks.get(user >> CHUNK_BITS) else {
             return false;
         };
-        let Some(r) = chunk.records.get(user & IN_CHUNK) else {
-            return false;
-        };
-        if perm == 0 || r.mask & perm != perm || account != self.account {
-            return false;
-        }
-        if r.len == ALL_STORES {
-            return self.account_stores.contains(&store);
-        }
-        let start = r.start as usize;
-        let run = chunk.runs.get(start..start + r.len as usize).unwrap_or(&[]);
-        if run.len() <= 8 {
-            run.contains(&store)
-        } else {
-            run.binary_search(&store).is_ok()
-        }
+        chunk.records.get(user & IN_CHUNK).is_some_and(|r| {
+            r.allows(
+                perm,
+                account == self.account,
+                store,
+                &chunk.runs,
+                &self.account_stores,
+            )
+        })
     }
 
     /// As [`CompactFloor::can_by_id`]: the part, then one probe of its table.

@@ -417,6 +417,36 @@ pub(crate) struct FloorRecord {
 
 const _: () = assert!(size_of::<FloorRecord>() == 16);
 
+impl FloorRecord {
+    /// The compact floor's check of one record: `perm` held, the account right (`in_account`),
+    /// and `store` in the record's run of `runs` or, for a user at every store, among
+    /// `account_stores`.
+    #[inline]
+    pub(crate) fn allows(
+        &self,
+        perm: u64,
+        in_account: bool,
+        store: u64,
+        runs: &[u64],
+        account_stores: &HashSet<u64, IdBuild>,
+    ) -> bool {
+        if perm == 0 || self.mask & perm != perm || !in_account {
+            return false;
+        }
+        if self.len == ALL_STORES {
+            return account_stores.contains(&store);
+        }
+        let start = self.start as usize;
+        let run = runs.get(start..start + self.len as usize).unwrap_or(&[]);
+        // As the engine searches runs: linearly up to eight stores, else by bisection.
+        if run.len() <= 8 {
+            run.contains(&store)
+        } else {
+            run.binary_search(&store).is_ok()
+        }
+    }
+}
+
 /// The compact floor: the plainest layout that answers the engine's quick-path question, for
 /// one account.
 ///
@@ -460,23 +490,15 @@ impl CompactFloor {
     /// Whether user number `user` holds `perm` at store `store` of account `account`.
     #[inline]
     pub(crate) fn can(&self, user: usize, perm: u64, account: u64, store: u64) -> bool {
-        let Some(r) = self.records.get(user) else {
-            return false;
-        };
-        if perm == 0 || r.mask & perm != perm || account != self.account {
-            return false;
-        }
-        if r.len == ALL_STORES {
-            return self.account_stores.contains(&store);
-        }
-        let start = r.start as usize;
-        let run = self.runs.get(start..start + r.len as usize).unwrap_or(&[]);
-        // As the engine searches runs: linearly up to eight stores, else by bisection.
-        if run.len() <= 8 {
-            run.contains(&store)
-        } else {
-            run.binary_search(&store).is_ok()
-        }
+        self.records.get(user).is_some_and(|r| {
+            r.allows(
+                perm,
+                account == self.account,
+                store,
+                &self.runs,
+                &self.account_stores,
+            )
+        })
     }
 
     /// The dense number of the user with sparse id `id`.

@@ -380,17 +380,15 @@ impl<P: Catalog> UserTable<P> {
     #[inline(always)]
     pub(crate) fn found<U: Sealed>(&self, user: U) -> Option<Found<'_, P>> {
         let id = user.id();
-        if let Some(slot) = user.slot() {
-            let position = slot as usize;
-            if position < self.len
-                && let Some(chunk) = chunk(&self.hot, position)
-                && chunk
-                    .entries
-                    .get(position & IN_CHUNK)
-                    .is_some_and(|h| h.id == id)
-            {
-                return Some(Found { position, chunk });
-            }
+        if let Some(slot) = user.slot()
+            && let Some(found) = self.found_at(slot as usize)
+            && found
+                .chunk
+                .entries
+                .get(found.position & IN_CHUNK)
+                .is_some_and(|h| h.id == id)
+        {
+            return Some(found);
         }
         let h = hash(id);
         let hot = &self.hot;
